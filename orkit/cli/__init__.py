@@ -1,0 +1,1 @@
+"""The ``orkit`` command line (composition root)."""

@@ -1,0 +1,152 @@
+"""The policy interface every method implements, and the observation it receives.
+
+A policy maps the state of all SKUs on a review day to their orders in one tensor operation::
+
+    class Policy(Protocol):
+        def act(self, obs: Observation) -> torch.Tensor: ...   # (n_skus,) orders >= 0
+
+Policies that learn also have ``fit(train, validation, problem) -> self`` (scikit-learn style:
+the constructor stores its arguments only, learned state ends in ``_``, and using an unfitted
+policy raises :class:`~orkit.core.errors.NotFittedError`).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import torch
+
+from orkit.core.errors import NotFittedError
+
+__all__ = ["Observation", "Policy", "FittablePolicy", "check_is_fitted", "as_sku_tensor"]
+
+
+class Observation:
+    """What a policy sees on a review day, for every SKU at once.
+
+    Tensors share the simulator's device and dtype. Expensive views (``pipeline``,
+    ``recent_demand``) are computed only when a policy reads them.
+
+    Attributes
+    ----------
+    period : int
+        Period index ``t`` (0-based) of the review day.
+    on_hand : Tensor of shape (n_skus,)
+        On-hand inventory after this period's arrivals [I^0]; negative values are backlog.
+    inventory_position : Tensor of shape (n_skus,)
+        On-hand plus all outstanding orders, before today's order [tot(I)].
+    pipeline : Tensor of shape (n_skus, max_lead_time)
+        ``pipeline[:, j]`` holds the units arriving in ``j + 1`` periods [I^{j+1}].
+    features : Tensor of shape (n_skus, n_features)
+        Exogenous features of period ``t`` [x_t], columns named by ``feature_names``.
+    feature_names : tuple of str
+    recent_demand : Tensor of shape (n_skus, window)
+        Observed demand of the ``window`` periods before ``t`` (oldest first; zero-padded at
+        the start of the horizon).
+    lead_time, review_period : Tensor of shape (n_skus,)
+        Per-SKU lead time [L] and review period [P].
+    is_review : Tensor of shape (n_skus,), bool
+        Which SKUs may order today (all of them when P is the same for every SKU). Orders of
+        other SKUs are ignored by the simulator.
+    """
+
+    def __init__(
+        self,
+        *,
+        period: int,
+        on_hand: torch.Tensor,
+        inventory_position: torch.Tensor,
+        feature_names: tuple[str, ...] = (),
+        features: torch.Tensor | Callable[[], torch.Tensor] | None = None,
+        pipeline: torch.Tensor | Callable[[], torch.Tensor] | None = None,
+        recent_demand: torch.Tensor | Callable[[], torch.Tensor] | None = None,
+        lead_time: torch.Tensor | None = None,
+        review_period: torch.Tensor | None = None,
+        is_review: torch.Tensor | None = None,
+    ) -> None:
+        self.period = period
+        self.on_hand = on_hand
+        self.inventory_position = inventory_position
+        self.feature_names = tuple(feature_names)
+        self._features = features
+        self._pipeline = pipeline
+        self._recent_demand = recent_demand
+        n = on_hand.shape[0]
+        self.lead_time = lead_time if lead_time is not None else torch.zeros(n, dtype=torch.long, device=on_hand.device)
+        self.review_period = (
+            review_period if review_period is not None else torch.ones(n, dtype=torch.long, device=on_hand.device)
+        )
+        self.is_review = is_review
+
+    @staticmethod
+    def _resolve(value: Any, default: Callable[[], torch.Tensor]) -> torch.Tensor:
+        if value is None:
+            return default()
+        return value() if callable(value) else value
+
+    @property
+    def n_skus(self) -> int:
+        return self.on_hand.shape[0]
+
+    @cached_property
+    def features(self) -> torch.Tensor:
+        return self._resolve(self._features, lambda: self.on_hand.new_zeros(self.n_skus, 0))
+
+    @cached_property
+    def pipeline(self) -> torch.Tensor:
+        return self._resolve(self._pipeline, lambda: self.on_hand.new_zeros(self.n_skus, 0))
+
+    @cached_property
+    def recent_demand(self) -> torch.Tensor:
+        return self._resolve(self._recent_demand, lambda: self.on_hand.new_zeros(self.n_skus, 0))
+
+    def feature(self, name: str) -> torch.Tensor:
+        """The column of feature ``name``, shape (n_skus,)."""
+        try:
+            j = self.feature_names.index(name)
+        except ValueError:
+            raise KeyError(f"feature {name!r} is not in the observation; it has {list(self.feature_names)}") from None
+        return self.features[:, j]
+
+    def __repr__(self) -> str:
+        return (
+            f"Observation(period={self.period}, n_skus={self.n_skus}, "
+            f"feature_names={self.feature_names})"
+        )
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything with ``act(obs) -> orders``; orders are clipped to ``[0, max_order]`` by the simulator."""
+
+    def act(self, obs: Observation) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class FittablePolicy(Policy, Protocol):
+    """A policy that learns from training (and validation) trajectories."""
+
+    def fit(self, train: Any, validation: Any, problem: Any) -> "FittablePolicy": ...
+
+
+def check_is_fitted(policy: object, attributes: tuple[str, ...]) -> None:
+    """Raise :class:`NotFittedError` unless every attribute in ``attributes`` is set."""
+    missing = [a for a in attributes if getattr(policy, a, None) is None]
+    if missing:
+        raise NotFittedError(
+            f"{type(policy).__name__} is not fitted yet (missing {', '.join(missing)}); call fit first"
+        )
+
+
+def as_sku_tensor(value: Any, like: torch.Tensor, name: str = "value") -> torch.Tensor:
+    """``value`` (scalar or per-SKU) as a tensor on ``like``'s device and dtype.
+
+    Broadcasts a scalar; checks that a vector has one entry per SKU.
+    """
+    t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    if t.ndim == 1 and t.shape[0] != like.shape[0]:
+        from orkit.core.errors import ValidationError
+
+        raise ValidationError(f"{name} has {t.shape[0]} values but there are {like.shape[0]} SKUs")
+    return t

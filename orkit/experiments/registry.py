@@ -1,0 +1,45 @@
+"""Names for policies, so the CLI and study files can refer to them.
+
+Each entry maps a method name to a factory ``factory(**params) -> Policy``. A policy that learns
+is fitted by the caller with ``fit(train, validation, problem)``. Families add their entries in
+their own block below (one line each).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from orkit.core.errors import ValidationError
+from orkit.core.policy import Policy
+
+__all__ = ["POLICIES", "make_policy", "register"]
+
+POLICIES: dict[str, Callable[..., Policy]] = {}
+
+
+def register(name: str, factory: Callable[..., Policy]) -> None:
+    """Make ``factory`` available under ``name``."""
+    POLICIES[name] = factory
+
+
+def make_policy(name: str, **params: Any) -> Policy:
+    """Build the policy registered as ``name`` with ``params``; clear errors for bad names."""
+    if name not in POLICIES:
+        raise ValidationError(f"policy must be one of {', '.join(sorted(POLICIES))}, got {name!r}")
+    try:
+        return POLICIES[name](**params)
+    except TypeError as exc:  # unknown or missing keyword
+        raise ValidationError(f"bad parameters for policy {name!r}: {exc}") from None
+
+
+# --- simple policies (foundation) ------------------------------------------------------
+from orkit.heuristics import BaseStockPolicy, ConstantOrderPolicy  # noqa: E402
+
+register("base-stock", BaseStockPolicy)
+register("constant-order", ConstantOrderPolicy)
+
+# --- heuristics (orkit.heuristics) -------------------------------------------------------
+
+# --- two-stage (orkit.twostage) ----------------------------------------------------------
+
+# --- regularized deep RL (orkit.rl) --------------------------------------------------------

@@ -1,0 +1,148 @@
+"""What a simulation returns: the full ledger, or the lean running sums.
+
+Every metric in :mod:`orkit.evaluation` reads one of these, never the policy or the demand.
+All per-period tensors are indexed ``[sku, period]`` (views of time-major storage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["Ledger", "LeanLedger", "SUM_FIELDS"]
+
+#: The running sums a lean simulation keeps per SKU (over counted periods only).
+SUM_FIELDS = (
+    "holding_units",  # sum of end-of-period on-hand^+           [sum y^+]
+    "shortage_units",  # sum of backlog (backorders) or lost demand (lost sales)
+    "sales",  # sum of demand served from stock in its own period
+    "demand",  # sum of demand
+    "stockout_periods",  # number of periods that end with no stock on hand (y <= 0)
+    "counted_periods",  # number of counted periods
+    "cycles",  # number of counted review cycles
+    "cycles_with_shortage",  # cycles in which some demand was not served from stock
+)
+
+
+@dataclass(frozen=True)
+class LeanLedger:
+    """Per-SKU running sums over counted periods (see :data:`SUM_FIELDS`).
+
+    Memory is ``O(n_skus)`` whatever the horizon.
+    """
+
+    holding_units: torch.Tensor
+    shortage_units: torch.Tensor
+    sales: torch.Tensor
+    demand: torch.Tensor
+    stockout_periods: torch.Tensor
+    counted_periods: torch.Tensor
+    cycles: torch.Tensor
+    cycles_with_shortage: torch.Tensor
+    holding_cost_rate: float
+    shortage_cost_rate: float
+    lost_sales: bool
+
+    @property
+    def n_skus(self) -> int:
+        return self.holding_units.shape[0]
+
+    @property
+    def cost(self) -> torch.Tensor:
+        """Total holding plus shortage cost per SKU, shape (n_skus,)."""
+        return self.holding_cost_rate * self.holding_units + self.shortage_cost_rate * self.shortage_units
+
+    def sums(self) -> "LeanLedger":
+        return self
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Per SKU and period record of a simulation, shape (n_skus, n_periods) each.
+
+    Attributes
+    ----------
+    on_hand : Tensor
+        End-of-period on-hand inventory [y_t]; negative values are backlog (backorders).
+    sales : Tensor
+        Demand of the period served from stock in the period.
+    backlog : Tensor
+        End-of-period backlog ``max(-y_t, 0)`` (zero under lost sales).
+    lost : Tensor
+        Demand lost in the period (zero under backorders).
+    order : Tensor
+        Units ordered in the period (zero on days that are not review days).
+    demand : Tensor
+        Demand of the period [d_t].
+    counted : Tensor of bool
+        Periods after the warm-up, the ones metrics and losses use.
+    cycle_start : Tensor of bool
+        First period of each counted review cycle (the arrival period of an order).
+    """
+
+    on_hand: torch.Tensor
+    sales: torch.Tensor
+    backlog: torch.Tensor
+    lost: torch.Tensor
+    order: torch.Tensor
+    demand: torch.Tensor
+    counted: torch.Tensor
+    cycle_start: torch.Tensor
+    holding_cost_rate: float
+    shortage_cost_rate: float
+    lost_sales: bool
+
+    @property
+    def n_skus(self) -> int:
+        return self.on_hand.shape[0]
+
+    @property
+    def n_periods(self) -> int:
+        return self.on_hand.shape[1]
+
+    @property
+    def shortage(self) -> torch.Tensor:
+        """Units short at the end of each period: backlog or lost demand."""
+        return self.lost if self.lost_sales else self.backlog
+
+    @property
+    def holding_cost(self) -> torch.Tensor:
+        """``h * max(y_t, 0)`` per SKU and period."""
+        return self.holding_cost_rate * self.on_hand.clamp(min=0)
+
+    @property
+    def shortage_cost(self) -> torch.Tensor:
+        """``b * shortage_t`` per SKU and period."""
+        return self.shortage_cost_rate * self.shortage
+
+    @property
+    def cost(self) -> torch.Tensor:
+        """Holding plus shortage cost per SKU and period (warm-up included; see ``counted``)."""
+        return self.holding_cost + self.shortage_cost
+
+    def sums(self) -> LeanLedger:
+        """The lean running sums of this ledger (what a lean simulation would have returned)."""
+        c = self.counted.to(self.on_hand.dtype)
+        unmet = (self.demand - self.sales) > 0
+        # a cycle has a shortage if any of its periods had unmet demand: label periods by cycle
+        starts = self.cycle_start & self.counted
+        cycle_id = torch.cumsum(starts.to(torch.long), dim=1)
+        in_cycle = cycle_id > 0
+        short_cycles = torch.zeros(self.n_skus, self.n_periods + 1, dtype=c.dtype, device=c.device)
+        short_cycles.scatter_reduce_(
+            1, cycle_id * in_cycle, (unmet & in_cycle).to(c.dtype), reduce="amax", include_self=True
+        )
+        return LeanLedger(
+            holding_units=(self.on_hand.clamp(min=0) * c).sum(1),
+            shortage_units=(self.shortage * c).sum(1),
+            sales=(self.sales * c).sum(1),
+            demand=(self.demand * c).sum(1),
+            stockout_periods=((self.on_hand <= 0).to(c.dtype) * c).sum(1),
+            counted_periods=c.sum(1),
+            cycles=starts.to(c.dtype).sum(1),
+            cycles_with_shortage=short_cycles[:, 1:].sum(1),
+            holding_cost_rate=self.holding_cost_rate,
+            shortage_cost_rate=self.shortage_cost_rate,
+            lost_sales=self.lost_sales,
+        )

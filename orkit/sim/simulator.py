@@ -1,0 +1,507 @@
+"""The batched inventory simulator: a Python loop over periods, tensors over SKUs.
+
+Order of events in period ``t`` (DeepStock timing, paper.md section 1; architecture.md):
+
+1. **Arrival.** The order placed in period ``t - L`` joins on-hand (it clears backlog first).
+2. **Order.** On a review day (``t >= P`` and ``t % P == 0``, per SKU) the policy observes the
+   state and orders ``q_t``, clipped to ``[0, max_order]``. With ``L = 0`` the order is on hand
+   at once, before demand; otherwise it arrives at the start of period ``t + L``.
+3. **Demand** ``d_t``. Sales are ``min(d_t, max(on-hand, 0))``. Under backorders the rest is
+   backlogged (on-hand goes negative); under lost sales it is lost.
+4. **Ledger.** End-of-period on-hand ``y_t``, sales, backlog or lost demand, the order, and
+   the costs ``h * max(y_t, 0)`` and ``b * shortage_t``.
+
+Costs and metrics count only periods ``t >= warm-up`` (``L + P`` by default: the first period
+an order can influence). The initial on-hand is ``problem.initial_on_hand`` (0 in DeepStock)
+and the pipeline starts empty.
+
+Two code paths share this order of events:
+
+- the **fast path** (``differentiable=False``, the default) updates preallocated state in place
+  under ``torch.no_grad()``; it writes a full :class:`~orkit.sim.ledger.Ledger` or, in lean mode,
+  only per-SKU running sums (:class:`~orkit.sim.ledger.LeanLedger`, ``O(n_skus)`` memory);
+- the **differentiable path** (``differentiable=True``) builds every tensor out of place so
+  that a loss computed from the ledger back-propagates into the policy's parameters. The DS
+  learner trains through exactly this function.
+
+Tests check that both paths produce the same ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from orkit.core.errors import ValidationError
+from orkit.core.policy import Observation, Policy
+from orkit.core.problem import InventoryProblem
+from orkit.core.validation import check_choice, check_int
+from orkit.sim.ledger import Ledger, LeanLedger
+
+__all__ = ["simulate", "SimulationInput", "prepare_input"]
+
+
+@dataclass(frozen=True)
+class SimulationInput:
+    """Demand and features laid out for the simulator (time-major, on one device).
+
+    Attributes
+    ----------
+    demand : Tensor of shape (n_periods, n_skus)
+        Time-major demand: ``demand[t]`` is contiguous.
+    features : Tensor of shape (n_skus, n_periods, n_features) or None
+    feature_names : tuple of str
+    """
+
+    demand: torch.Tensor
+    features: torch.Tensor | None
+    feature_names: tuple[str, ...]
+
+    @property
+    def n_skus(self) -> int:
+        return self.demand.shape[1]
+
+    @property
+    def n_periods(self) -> int:
+        return self.demand.shape[0]
+
+
+def prepare_input(
+    data: Any,
+    *,
+    features: Any = None,
+    feature_names: tuple[str, ...] = (),
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> SimulationInput:
+    """Turn a :class:`~orkit.data.Dataset`, a demand array or a tensor into simulator input.
+
+    Demand given as an ``(n_skus, T)`` tensor that is the transpose of a contiguous ``(T,
+    n_skus)`` tensor (as a Dataset stores it) is used without a copy.
+    """
+    if isinstance(data, SimulationInput):
+        return data
+    if hasattr(data, "demand_time_major"):  # a Dataset
+        demand_tm = torch.from_numpy(np.asarray(data.demand_time_major))
+        feats = data.features
+        features = torch.from_numpy(np.asarray(feats)) if feats is not None and np.size(feats) else None
+        feature_names = tuple(data.feature_names)
+    else:
+        demand = torch.as_tensor(data)
+        if demand.ndim != 2:
+            raise ValidationError(f"demand must have shape (n_skus, n_periods), got {tuple(demand.shape)}")
+        demand_tm = demand.T
+        if features is not None:
+            features = torch.as_tensor(features)
+    if dtype is None:
+        dtype = demand_tm.dtype if demand_tm.is_floating_point() else torch.float32
+    device = torch.device(device) if device is not None else demand_tm.device
+    demand_tm = demand_tm.to(device=device, dtype=dtype).contiguous()
+    if demand_tm.numel() and not torch.isfinite(demand_tm).all():
+        raise ValidationError("demand must be finite, got NaN or infinite values")
+    if demand_tm.numel() and (demand_tm < 0).any():
+        raise ValidationError(f"demand must be >= 0, got {demand_tm.min().item():g}")
+    if features is not None:
+        features = features.to(device=device, dtype=dtype)
+        if features.ndim != 3 or features.shape[:2] != (demand_tm.shape[1], demand_tm.shape[0]):
+            raise ValidationError(
+                f"features must have shape (n_skus, n_periods, n_features) = "
+                f"({demand_tm.shape[1]}, {demand_tm.shape[0]}, F), got {tuple(features.shape)}"
+            )
+        if len(feature_names) != features.shape[2]:
+            raise ValidationError(
+                f"feature_names must name all {features.shape[2]} features, got {len(feature_names)}"
+            )
+        if features.shape[2] == 0:
+            features = None
+    return SimulationInput(demand=demand_tm, features=features, feature_names=tuple(feature_names))
+
+
+class _Timing:
+    """Per-SKU lead times, review days, warm-up and cycle boundaries, on the device."""
+
+    def __init__(self, problem: InventoryProblem, n: int, T: int, device: torch.device, dtype: torch.dtype):
+        L = problem.lead_times(n)
+        P = problem.review_periods(n)
+        W = problem.warmups(n)
+        self.scalar = bool((L == L[0]).all() and (P == P[0]).all() and (W == W[0]).all()) if n else True
+        self.L0, self.P0, self.W0 = (int(L[0]), int(P[0]), int(W[0])) if n else (0, 1, 0)
+        self.max_L = int(L.max()) if n else 0
+        self.max_W = int(W.max()) if n else 0
+        self.lead_time = torch.as_tensor(L.copy(), device=device)
+        self.review_period = torch.as_tensor(P.copy(), device=device)
+        self.warmup = torch.as_tensor(W.copy(), device=device)
+        self.any_zero_lead = bool((L == 0).any())
+        self.all_zero_lead = bool((L == 0).all())
+        self.T = T
+
+    def review_any(self, t: int) -> bool:
+        if self.scalar:
+            return t >= self.P0 and t % self.P0 == 0
+        return True  # evaluated per SKU below
+
+    def review_mask(self, t: int) -> torch.Tensor | None:
+        """Bool mask of SKUs reviewing at ``t`` (None when it is all or nothing)."""
+        if self.scalar:
+            return None
+        P = self.review_period
+        return (t >= P) & (t % P == 0)
+
+    def _rows(self, per_sku: torch.Tensor | None, flags: torch.Tensor) -> torch.Tensor:
+        n = self.lead_time.shape[0]
+        return flags.unsqueeze(1).expand(self.T, n) if per_sku is None else per_sku
+
+    def cycle_start_rows(self) -> torch.Tensor:
+        """(T, n) bool: period t is the arrival period of an order placed on a review day.
+
+        With one timing for every SKU this is a broadcast view of a (T,) vector (no copy).
+        """
+        dev = self.lead_time.device
+        if self.scalar:
+            s = torch.arange(self.T, device=dev) - self.L0
+            return self._rows(None, (s >= self.P0) & (s % self.P0 == 0))
+        t = torch.arange(self.T, device=dev, dtype=torch.int32).unsqueeze(1)
+        s = t - self.lead_time.to(torch.int32).unsqueeze(0)
+        P = self.review_period.to(torch.int32).unsqueeze(0)
+        return (s >= P) & (s % P == 0)
+
+    def counted_rows(self) -> torch.Tensor:
+        """(T, n) bool: period t is counted (after the warm-up)."""
+        dev = self.lead_time.device
+        t = torch.arange(self.T, device=dev)
+        if self.scalar:
+            return self._rows(None, t >= self.W0)
+        return t.unsqueeze(1) >= self.warmup.unsqueeze(0)
+
+
+def _check_orders(q: Any, n: int, like: torch.Tensor) -> torch.Tensor:
+    if not isinstance(q, torch.Tensor):
+        q = torch.as_tensor(q, dtype=like.dtype, device=like.device)
+    if q.ndim == 0:
+        q = q.expand(n)
+    if q.shape != (n,):
+        raise ValidationError(f"policy.act must return one order per SKU, shape ({n},), got {tuple(q.shape)}")
+    if q.dtype != like.dtype:
+        q = q.to(like.dtype)
+    return q
+
+
+def simulate(
+    policy: Policy,
+    data: Any,
+    problem: InventoryProblem,
+    *,
+    ledger: Literal["full", "lean"] = "full",
+    differentiable: bool = False,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+    demand_window: int = 28,
+    features: Any = None,
+    feature_names: tuple[str, ...] = (),
+) -> Ledger | LeanLedger:
+    """Run ``policy`` on every SKU trajectory of ``data`` under ``problem``.
+
+    Parameters
+    ----------
+    policy : Policy
+        Anything with ``act(obs) -> orders``.
+    data : Dataset, SimulationInput, array or Tensor of shape (n_skus, n_periods)
+        Demand (and features, for a Dataset).
+    problem : InventoryProblem
+    ledger : {"full", "lean"}, default="full"
+        ``"full"``: every per-period quantity, shape (n_skus, n_periods). ``"lean"``: per-SKU
+        running sums only (memory independent of the horizon).
+    differentiable : bool, default=False
+        Build the computation graph so that losses back-propagate into the policy.
+    device, dtype : optional
+        Where and in which precision to simulate (default: those of the demand; float32 for
+        integer demand). Device follows the data.
+    demand_window : int, default=28
+        Periods of past demand in ``Observation.recent_demand``.
+    features, feature_names : optional
+        Features (n_skus, n_periods, F) when ``data`` is a plain demand array.
+
+    Returns
+    -------
+    Ledger or LeanLedger
+    """
+    check_choice("ledger", ledger, ("full", "lean"))
+    demand_window = check_int("demand_window", demand_window, minimum=0)
+    if not isinstance(problem, InventoryProblem):
+        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
+    if not hasattr(policy, "act"):
+        raise ValidationError(f"policy must have an act(obs) method, got {type(policy).__name__}")
+    inp = prepare_input(data, features=features, feature_names=feature_names, device=device, dtype=dtype)
+    if differentiable:
+        return _simulate_autograd(policy, inp, problem, ledger, demand_window)
+    with torch.no_grad():
+        return _simulate_inplace(policy, inp, problem, ledger, demand_window)
+
+
+# --------------------------------------------------------------------------- observation
+def _observation(
+    t: int,
+    on_hand: torch.Tensor,
+    inventory_position: torch.Tensor,
+    pipeline: Any,
+    inp: SimulationInput,
+    timing: _Timing,
+    window: int,
+    review: torch.Tensor | None,
+) -> Observation:
+    def recent() -> torch.Tensor:
+        lo = max(0, t - window)
+        past = inp.demand[lo:t].T
+        if past.shape[1] < window:
+            past = torch.nn.functional.pad(past, (window - past.shape[1], 0))
+        return past
+
+    feats = (lambda: inp.features[:, t, :]) if inp.features is not None else None
+    return Observation(
+        period=t,
+        on_hand=on_hand,
+        inventory_position=inventory_position,
+        feature_names=inp.feature_names,
+        features=feats,
+        pipeline=pipeline,
+        recent_demand=recent,
+        lead_time=timing.lead_time,
+        review_period=timing.review_period,
+        is_review=review,
+    )
+
+
+def _ring_pipeline(ring: torch.Tensor | None, t: int, n: int, consumed_slot_stale: bool):
+    """Lazy ``pipeline`` view of the ring buffer: column j arrives in j + 1 periods."""
+
+    def pipeline() -> torch.Tensor:
+        if ring is None:
+            return torch.zeros(n, 0)
+        R = ring.shape[0]
+        idx = torch.tensor([(t + 1 + j) % R for j in range(R)], device=ring.device)
+        out = ring.index_select(0, idx).T.contiguous()
+        if consumed_slot_stale:  # slot t % R arrived this period and is refilled only after the order
+            out[:, R - 1] = 0
+        return out
+
+    return pipeline
+
+
+# --------------------------------------------------------------------------- fast path
+def _simulate_inplace(
+    policy: Policy, inp: SimulationInput, problem: InventoryProblem, mode: str, window: int
+) -> Ledger | LeanLedger:
+    D = inp.demand
+    T, n = D.shape
+    dev, dt = D.device, D.dtype
+    tm = _Timing(problem, n, T, dev, dt)
+    h, b, lost = problem.holding_cost, problem.shortage_cost, problem.lost_sales
+    max_order = problem.max_order if problem.max_order is not None else float("inf")
+    full = mode == "full"
+
+    on = torch.full((n,), problem.initial_on_hand, dtype=dt, device=dev)
+    ip = on.clone()
+    R = tm.max_L
+    ring = torch.zeros(R, n, dtype=dt, device=dev) if R > 0 else None
+    lead = tm.lead_time
+    positive_lead = (lead > 0).to(dt) if not tm.scalar else None
+    zero_lead = (lead == 0).to(dt) if (not tm.scalar and tm.any_zero_lead) else None
+    q_buf = torch.zeros(n, dtype=dt, device=dev)
+    cycle_start = tm.cycle_start_rows() & tm.counted_rows()  # (T, n) counted cycle starts
+    if tm.scalar:
+        cycle_start = cycle_start[:, :1].expand(T, n)  # keep it a broadcast view
+    if full:
+        led = {k: torch.zeros(T, n, dtype=dt, device=dev) for k in ("on_hand", "sales", "order")}
+    else:
+        z = lambda: torch.zeros(n, dtype=dt, device=dev)  # noqa: E731
+        pos_sum, y_sum, sales_sum, stockouts = z(), z(), z(), z()
+        sales, pos = z(), z()
+        cycles, short_cycles = z(), z()
+        flag = torch.zeros(n, dtype=torch.bool, device=dev)  # unmet demand in the open cycle
+        is_open = torch.zeros(n, dtype=torch.bool, device=dev)
+        starts_any = cycle_start[:, 0].tolist() if tm.scalar else cycle_start.any(1).tolist()
+
+    for t in range(T):
+        d = D[t]
+        # 1. arrival ------------------------------------------------------------------
+        if R > 0:
+            slot = ring[t % R]
+            on.add_(slot)
+            if not tm.scalar:
+                slot.zero_()  # per-SKU lead times reuse this slot at other offsets
+        # 2. order on review days -----------------------------------------------------
+        q = None
+        if tm.review_any(t):
+            review = tm.review_mask(t)
+            pipe = _ring_pipeline(ring, t, n, consumed_slot_stale=tm.scalar)
+            obs = _observation(t, on, ip, pipe, inp, tm, window, review)
+            raw = _check_orders(policy.act(obs), n, on)
+            q = torch.clamp(raw, 0.0, max_order, out=led["order"][t] if full else q_buf)
+            if review is not None:
+                q.mul_(review)
+            ip.add_(q)
+            if tm.scalar:
+                if tm.L0 == 0:
+                    on.add_(q)
+                else:
+                    ring[t % R].copy_(q)  # R == L: this slot next arrives at t + L
+            else:
+                if zero_lead is not None:
+                    on.add_(q * zero_lead)
+                if R > 0:
+                    ring.scatter_add_(0, ((t + lead) % R).unsqueeze(0), (q * positive_lead).unsqueeze(0))
+        elif R > 0 and tm.scalar:
+            ring[t % R].zero_()
+        # 3. demand -------------------------------------------------------------------
+        if full:
+            s = led["sales"][t]
+            torch.clamp(on, min=0, out=s)
+            torch.minimum(s, d, out=s)
+            on.sub_(s if lost else d)
+            ip.sub_(s if lost else d)
+            led["on_hand"][t].copy_(on)
+            continue
+        # 4. lean ledger: running sums over counted periods -------------------------------
+        torch.clamp(on, min=0, out=sales)
+        torch.minimum(sales, d, out=sales)
+        on.sub_(sales if lost else d)
+        ip.sub_(sales if lost else d)
+        if tm.scalar and t < tm.W0:
+            continue
+        w = None if t >= tm.max_W else (t >= tm.warmup).to(dt)
+        torch.clamp(on, min=0, out=pos)
+        if starts_any[t]:  # close the running cycle where a new one starts
+            cs = cycle_start[t]
+            short_cycles.add_(flag & cs)
+            flag &= ~cs
+            cycles.add_(cs)
+            is_open |= cs
+        flag |= (sales < d) & is_open
+        if w is None:
+            pos_sum.add_(pos)
+            sales_sum.add_(sales)
+            if not lost:
+                y_sum.add_(on)
+            stockouts.add_(on <= 0)
+        else:
+            pos_sum.add_(pos * w)
+            sales_sum.add_(sales * w)
+            if not lost:
+                y_sum.add_(on * w)
+            stockouts.add_((on <= 0) * w)
+
+    counted = tm.counted_rows()
+    if full:
+        on_hand = led["on_hand"].T
+        demand = D.T
+        sales_ = led["sales"].T
+        return Ledger(
+            on_hand=on_hand,
+            sales=sales_,
+            backlog=(-on_hand).clamp(min=0) if not lost else torch.zeros_like(on_hand),
+            lost=(demand - sales_) if lost else torch.zeros_like(on_hand),
+            order=led["order"].T,
+            demand=demand,
+            counted=counted.T,
+            cycle_start=tm.cycle_start_rows().T,
+            holding_cost_rate=h,
+            shortage_cost_rate=b,
+            lost_sales=lost,
+        )
+    short_cycles.add_(flag & is_open)  # the last, possibly incomplete, cycle
+    if tm.scalar:
+        demand_sum = D[tm.W0 :].sum(0)
+        c = torch.full((n,), float(max(T - tm.W0, 0)), dtype=dt, device=dev)
+    else:
+        weights = counted.to(dt)
+        demand_sum = (D * weights).sum(0)
+        c = weights.sum(0)
+    shortage = (demand_sum - sales_sum) if lost else (pos_sum - y_sum)
+    return LeanLedger(
+        holding_units=pos_sum,
+        shortage_units=shortage,
+        sales=sales_sum,
+        demand=demand_sum,
+        stockout_periods=stockouts,
+        counted_periods=c,
+        cycles=cycles,
+        cycles_with_shortage=short_cycles,
+        holding_cost_rate=h,
+        shortage_cost_rate=b,
+        lost_sales=lost,
+    )
+
+
+# --------------------------------------------------------------------------- autograd path
+def _simulate_autograd(
+    policy: Policy, inp: SimulationInput, problem: InventoryProblem, mode: str, window: int
+) -> Ledger | LeanLedger:
+    D = inp.demand
+    T, n = D.shape
+    dev, dt = D.device, D.dtype
+    tm = _Timing(problem, n, T, dev, dt)
+    lost = problem.lost_sales
+    max_order = problem.max_order
+    lead = tm.lead_time
+    R = tm.max_L
+
+    on = torch.full((n,), problem.initial_on_hand, dtype=dt, device=dev)
+    ip = on
+    # pipeline as a list of R tensors; slot j arrives in j + 1 periods (shifted each period)
+    pipe: list[torch.Tensor] = [torch.zeros(n, dtype=dt, device=dev) for _ in range(R)]
+    rows: dict[str, list[torch.Tensor]] = {"on_hand": [], "sales": [], "order": []}
+    zero = torch.zeros(n, dtype=dt, device=dev)
+    for t in range(T):
+        d = D[t]
+        if R > 0:
+            on = on + pipe[0]
+            pipe = pipe[1:] + [zero]
+        q = zero
+        if tm.review_any(t):
+            review = tm.review_mask(t)
+            pipeline = (lambda p=pipe: torch.stack(p, 1)) if R > 0 else None  # p[j]: in j + 1 periods
+            obs = _observation(t, on, ip, pipeline, inp, tm, window, review)
+            raw = _check_orders(policy.act(obs), n, on)
+            q = raw.clamp(min=0) if max_order is None else raw.clamp(0.0, max_order)
+            if review is not None:
+                q = q * review
+            ip = ip + q
+            if tm.scalar:
+                if tm.L0 == 0:
+                    on = on + q
+                else:
+                    pipe = pipe[: tm.L0 - 1] + [pipe[tm.L0 - 1] + q] + pipe[tm.L0 :]
+            else:
+                on = on + q * (lead == 0)
+                pipe = [p + q * (lead == j + 1) for j, p in enumerate(pipe)]
+        sales = torch.minimum(on.clamp(min=0), d)
+        if lost:
+            on = on - sales
+            ip = ip - sales
+        else:
+            on = on - d
+            ip = ip - d
+        rows["on_hand"].append(on)
+        rows["sales"].append(sales)
+        rows["order"].append(q)
+    on_hand = torch.stack(rows["on_hand"], 1) if T else D.T.clone()
+    sales = torch.stack(rows["sales"], 1) if T else D.T.clone()
+    order = torch.stack(rows["order"], 1) if T else D.T.clone()
+    demand = D.T
+    full = Ledger(
+        on_hand=on_hand,
+        sales=sales,
+        backlog=(-on_hand).clamp(min=0) if not lost else torch.zeros_like(on_hand),
+        lost=(demand - sales) if lost else torch.zeros_like(on_hand),
+        order=order,
+        demand=demand,
+        counted=tm.counted_rows().T,
+        cycle_start=tm.cycle_start_rows().T,
+        holding_cost_rate=problem.holding_cost,
+        shortage_cost_rate=problem.shortage_cost,
+        lost_sales=lost,
+    )
+    return full if mode == "full" else full.sums()

@@ -1,0 +1,230 @@
+"""The simulator against hand-computed ledgers, invariants and its own two code paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orkit.core import InventoryProblem, ValidationError
+from orkit.evaluation import metrics_from_ledger, per_sku_loss
+from orkit.heuristics import BaseStockPolicy, ConstantOrderPolicy
+from orkit.sim import simulate
+
+
+def ledger_rows(led, i=0):
+    return {k: getattr(led, k)[i].tolist() for k in ("on_hand", "sales", "backlog", "lost", "order")}
+
+
+# ----------------------------------------------------------------- hand-computed ledgers
+def test_backorders_lead_time_1_review_period_2_by_hand():
+    # S = 10, L = 1, P = 2: review days 2, 4, 6; warm-up L + P = 3 (days 3..7 counted).
+    # t=0: d=3 -> y=-3 | t=1: d=4 -> y=-7 | t=2: IP=-7, q=17; d=5 -> y=-12
+    # t=3: +17 -> 5, d=2, sold 2 -> 3 | t=4: IP=3, q=7; d=6, sold 3 -> -3
+    # t=5: +7 -> 4, d=1 -> 3 | t=6: IP=3, q=7; d=4, sold 3 -> -1 | t=7: +7 -> 6, d=3 -> 3
+    demand = torch.tensor([[3.0, 4, 5, 2, 6, 1, 4, 3]])
+    problem = InventoryProblem(lead_time=1, review_period=2, holding_cost=0.1, shortage_cost=0.9)
+    led = simulate(BaseStockPolicy(10.0), demand, problem)
+    assert ledger_rows(led) == {
+        "on_hand": [-3, -7, -12, 3, -3, 3, -1, 3],
+        "sales": [0, 0, 0, 2, 3, 1, 3, 3],
+        "backlog": [3, 7, 12, 0, 3, 0, 1, 0],
+        "lost": [0] * 8,
+        "order": [0, 0, 17, 0, 7, 0, 7, 0],
+    }
+    assert led.counted[0].tolist() == [False] * 3 + [True] * 5
+    # holding 0.1 * (3 + 3 + 3) + shortage 0.9 * (3 + 1), over 5 counted days
+    assert per_sku_loss(led).item() == pytest.approx((0.9 + 3.6) / 5)
+
+
+def test_lost_sales_lead_time_2_by_hand():
+    # S = 8, L = 2, P = 1, start with 5 on hand: an order placed at t arrives at t + 2.
+    demand = torch.tensor([[2.0, 5, 3, 4, 6, 1, 2]])
+    problem = InventoryProblem(lead_time=2, review_period=1, lost_sales=True, initial_on_hand=5)
+    led = simulate(BaseStockPolicy(8.0), demand, problem)
+    assert ledger_rows(led) == {
+        "on_hand": [3, 0, 0, 1, 0, 0, 2],
+        "sales": [2, 3, 0, 4, 4, 0, 2],
+        "backlog": [0] * 7,
+        "lost": [0, 2, 3, 0, 2, 1, 0],
+        "order": [0, 5, 3, 0, 4, 4, 0],
+    }
+
+
+def test_zero_lead_time_order_is_on_hand_before_demand():
+    # S = 6, L = 0, P = 1: t=0 no review (first review at t = P = 1).
+    demand = torch.tensor([[4.0, 7, 2, 6]])
+    problem = InventoryProblem(lead_time=0, review_period=1)
+    led = simulate(BaseStockPolicy(6.0), demand, problem)
+    assert ledger_rows(led) == {
+        "on_hand": [-4, -1, 4, 0],
+        "sales": [0, 6, 2, 6],
+        "backlog": [4, 1, 0, 0],
+        "lost": [0] * 4,
+        "order": [0, 10, 7, 2],
+    }
+    m = metrics_from_ledger(led)
+    assert m["stockout_rate"] == pytest.approx(2 / 3)  # days 1 and 3 end with y <= 0
+    assert m["cycle_service_level"] == pytest.approx(2 / 3)  # unmet demand only in cycle 1
+    assert m["fill_rate"] == pytest.approx(14 / 15)
+
+
+def test_max_order_clips_orders():
+    demand = torch.full((2, 6), 5.0)
+    problem = InventoryProblem(lead_time=1, review_period=1, max_order=4.0)
+    led = simulate(BaseStockPolicy(100.0), demand, problem)
+    assert led.order.max().item() == 4.0
+
+
+def test_policy_with_wrong_shape_gets_a_clear_error():
+    class Bad:
+        def act(self, obs):
+            return torch.zeros(obs.n_skus + 1)
+
+    with pytest.raises(ValidationError, match=r"one order per SKU, shape \(3,\), got \(4,\)"):
+        simulate(Bad(), torch.ones(3, 5), InventoryProblem())
+
+
+def test_negative_demand_is_rejected():
+    with pytest.raises(ValidationError, match="demand must be >= 0"):
+        simulate(ConstantOrderPolicy(1.0), torch.tensor([[1.0, -2.0]]), InventoryProblem())
+
+
+# ----------------------------------------------------------------- invariants (hypothesis)
+class RandomOrders:
+    """Orders drawn from a seeded generator, independent of the state."""
+
+    def __init__(self, seed: int, high: float) -> None:
+        self.seed, self.high = seed, high
+
+    def act(self, obs):
+        g = torch.Generator().manual_seed(self.seed * 1000 + obs.period)
+        return torch.rand(obs.n_skus, generator=g, dtype=torch.float64) * self.high
+
+
+problems = st.builds(
+    InventoryProblem,
+    lead_time=st.integers(0, 4),
+    review_period=st.integers(1, 3),
+    lost_sales=st.booleans(),
+    initial_on_hand=st.sampled_from([0.0, 7.0]),
+)
+
+
+@st.composite
+def cases(draw):
+    problem = draw(problems)
+    n, T = draw(st.integers(1, 4)), draw(st.integers(1, 14))
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    demand = torch.tensor(rng.integers(0, 9, size=(n, T)), dtype=torch.float64)
+    return problem, demand, RandomOrders(seed, high=12.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cases())
+def test_invariants(case):
+    problem, demand, policy = case
+    led = simulate(policy, demand, problem)
+    L, P = int(problem.lead_time), int(problem.review_period)
+    T = demand.shape[1]
+    # sales + lost = demand (lost sales); sales never exceed demand
+    assert torch.all(led.sales <= demand + 1e-9)
+    if problem.lost_sales:
+        assert torch.all(led.on_hand >= -1e-9)
+        torch.testing.assert_close(led.sales + led.lost, demand)
+    # orders only on review days
+    t = torch.arange(T)
+    review = (t >= P) & (t % P == 0)
+    assert torch.all(led.order[:, ~review] == 0)
+    # conservation of units: start + arrivals = end + sales (backorders: + backlog growth)
+    arrived = led.order[:, : max(T - L, 0)].sum(1)
+    outflow = led.sales.sum(1) if problem.lost_sales else demand.sum(1)
+    torch.testing.assert_close(problem.initial_on_hand + arrived - outflow, led.on_hand[:, -1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases())
+def test_fast_lean_and_differentiable_paths_agree(case):
+    problem, demand, policy = case
+    full = simulate(policy, demand, problem)
+    grad = simulate(policy, demand, problem, differentiable=True)
+    lean = simulate(policy, demand, problem, ledger="lean")
+    for name in ("on_hand", "sales", "backlog", "lost", "order"):
+        torch.testing.assert_close(getattr(full, name), getattr(grad, name))
+    sums = full.sums()
+    for name in ("holding_units", "shortage_units", "sales", "demand", "stockout_periods",
+                 "counted_periods", "cycles", "cycles_with_shortage"):
+        torch.testing.assert_close(getattr(lean, name), getattr(sums, name), msg=name)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.booleans())
+def test_per_sku_timing_equals_one_sku_at_a_time(seed, lost):
+    rng = np.random.default_rng(seed)
+    n, T = 4, 12
+    L = rng.integers(0, 4, size=n)
+    P = rng.integers(1, 4, size=n)
+    demand = torch.tensor(rng.integers(0, 9, size=(n, T)), dtype=torch.float64)
+    level = torch.tensor(rng.uniform(0, 30, size=n))
+    problem = InventoryProblem(lead_time=L, review_period=P, lost_sales=lost)
+    together = simulate(BaseStockPolicy(level), demand, problem)
+    lean = simulate(BaseStockPolicy(level), demand, problem, ledger="lean")
+    for i in range(n):
+        alone = simulate(
+            BaseStockPolicy(level[i : i + 1]),
+            demand[i : i + 1],
+            InventoryProblem(lead_time=int(L[i]), review_period=int(P[i]), lost_sales=lost),
+        )
+        for name in ("on_hand", "sales", "order", "counted", "cycle_start"):
+            assert torch.equal(getattr(together, name)[i], getattr(alone, name)[0]), name
+    torch.testing.assert_close(lean.holding_units, together.sums().holding_units)
+    torch.testing.assert_close(lean.cycles_with_shortage, together.sums().cycles_with_shortage)
+
+
+# ----------------------------------------------------------------- gradients and devices
+def test_gradient_of_loss_wrt_base_stock_level_matches_finite_difference():
+    g = torch.Generator().manual_seed(3)
+    demand = (10 + 3 * torch.randn(64, 40, generator=g, dtype=torch.float64)).clamp(min=0)
+    problem = InventoryProblem(lead_time=2, review_period=1)
+
+    def loss(level):
+        led = simulate(BaseStockPolicy(level), demand, problem, differentiable=True)
+        return per_sku_loss(led).mean()
+
+    level = torch.tensor(31.7, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(loss(level), level)
+    eps = 1e-5
+    with torch.no_grad():
+        fd = (loss(level + eps) - loss(level - eps)) / (2 * eps)
+    assert grad.item() == pytest.approx(fd.item(), rel=1e-6, abs=1e-9)
+    assert grad.item() != 0
+
+
+def test_per_sku_gradient_reaches_every_level():
+    demand = torch.full((3, 10), 4.0, dtype=torch.float64)
+    level = torch.tensor([2.0, 8.5, 20.0], dtype=torch.float64, requires_grad=True)
+    led = simulate(BaseStockPolicy(level), demand, InventoryProblem(lead_time=1), differentiable=True)
+    per_sku_loss(led).sum().backward()
+    # protection demand is 8, so y_t = S - 8 on every counted day: -0.9 below, +0.1 above
+    assert level.grad.tolist() == pytest.approx([-0.9, 0.1, 0.1])
+
+
+def test_device_and_dtype_follow_the_data():
+    demand = torch.ones(2, 5, dtype=torch.float64)
+    led = simulate(ConstantOrderPolicy(1.0), demand, InventoryProblem())
+    assert led.on_hand.dtype == torch.float64 and led.on_hand.device == demand.device
+    led32 = simulate(ConstantOrderPolicy(1.0), demand.int(), InventoryProblem())
+    assert led32.on_hand.dtype == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_runs_on_cuda():
+    demand = torch.randint(0, 9, (100, 20)).float()
+    problem = InventoryProblem(lead_time=2)
+    cpu = simulate(BaseStockPolicy(20.0), demand, problem, ledger="lean")
+    gpu = simulate(BaseStockPolicy(20.0), demand.cuda(), problem, ledger="lean")
+    assert gpu.holding_units.is_cuda
+    torch.testing.assert_close(gpu.holding_units.cpu(), cpu.holding_units)
