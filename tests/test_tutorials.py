@@ -1,4 +1,4 @@
-"""Every tutorial in docs/tutorials is executed: its ```python blocks run in order, in one namespace.
+"""Every tutorial in docs/tutorials (and the README's and getting-started's examples) is executed: its ```python blocks run in order, in one namespace.
 
 A tutorial that drifts from the code fails here. Blocks fenced as ```python no-run are skipped.
 """
@@ -14,7 +14,10 @@ import pytest
 
 matplotlib.use("Agg")
 
-TUTORIALS = sorted((Path(__file__).resolve().parents[1] / "docs" / "tutorials").glob("*.md"))
+ROOT = Path(__file__).resolve().parents[1]
+# the tutorials, plus the pages whose examples a newcomer copies first
+TUTORIALS = [*sorted((ROOT / "docs" / "tutorials").glob("*.md")), ROOT / "README.md",
+             ROOT / "docs" / "getting-started.md", ROOT / "docs" / "concepts.md"]
 BLOCK = re.compile(r"^```python\s*\n(.*?)^```", re.S | re.M)
 
 

@@ -49,8 +49,8 @@ def _problem_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("problem")
     g.add_argument("--lead-time", type=int, default=None, help="lead time L (default: the data's, else 1)")
     g.add_argument("--review-period", type=int, default=None, help="review period P (default: the data's, else 1)")
-    g.add_argument("--holding-cost", type=float, default=0.1, help="holding cost h per unit-period (0.1)")
-    g.add_argument("--shortage-cost", type=float, default=0.9, help="shortage cost b per unit (0.9)")
+    g.add_argument("--holding-cost", type=float, default=None, help="holding cost h per unit-period (0.1)")
+    g.add_argument("--shortage-cost", type=float, default=None, help="shortage cost b per unit-period (0.9)")
     g.add_argument("--lost-sales", action="store_true", help="unmet demand is lost (default: backordered)")
     g.add_argument("--max-order", type=float, default=None, help="upper bound on any order")
     g.add_argument("--warmup", type=int, default=None, help="warm-up periods (default L + P)")
@@ -59,17 +59,17 @@ def _problem_args(p: argparse.ArgumentParser) -> None:
 def _problem(args: argparse.Namespace, dataset: Any):
     from orkit.core import InventoryProblem
 
-    meta = getattr(dataset, "metadata", {}) or {}
-    lead = args.lead_time if args.lead_time is not None else meta.get("lead_time", 1)
-    review = args.review_period if args.review_period is not None else meta.get("review_period", 1)
+    # a generated dataset records the problem it was made for (DeepStock: L=1, P=2, max order 100)
+    meta = (getattr(dataset, "metadata", {}) or {}).get("problem", {})
+    pick = lambda flag, key, default: flag if flag is not None else meta.get(key, default)  # noqa: E731
     return InventoryProblem(
-        lead_time=lead,
-        review_period=review,
-        holding_cost=args.holding_cost,
-        shortage_cost=args.shortage_cost,
+        lead_time=pick(args.lead_time, "lead_time", 1),
+        review_period=pick(args.review_period, "review_period", 1),
+        holding_cost=pick(args.holding_cost, "holding_cost", 0.1),
+        shortage_cost=pick(args.shortage_cost, "shortage_cost", 0.9),
         lost_sales=args.lost_sales or bool(meta.get("lost_sales", False)),
         warmup_periods=args.warmup,
-        max_order=args.max_order,
+        max_order=pick(args.max_order, "max_order", None),
     )
 
 

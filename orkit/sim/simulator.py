@@ -29,6 +29,7 @@ Tests check that both paths produce the same ledger.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -84,12 +85,17 @@ def prepare_input(
     """
     if isinstance(data, SimulationInput):
         return data
-    if hasattr(data, "demand_time_major"):  # a Dataset
-        demand_tm = torch.from_numpy(np.asarray(data.demand_time_major))
-        feats = data.features
-        features = torch.from_numpy(np.asarray(feats)) if feats is not None and np.size(feats) else None
+    if hasattr(data, "demand_time_major"):  # a Dataset: validated already, shared without a copy
+        with warnings.catch_warnings():
+            # Dataset arrays are read-only; the simulator only reads them
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            demand_tm = torch.from_numpy(np.asarray(data.demand_time_major))
+            feats = data.features
+            features = torch.from_numpy(np.asarray(feats)) if feats is not None and np.size(feats) else None
         feature_names = tuple(data.feature_names)
+        validated = True
     else:
+        validated = False
         demand = torch.as_tensor(data)
         if demand.ndim != 2:
             raise ValidationError(f"demand must have shape (n_skus, n_periods), got {tuple(demand.shape)}")
@@ -100,10 +106,12 @@ def prepare_input(
         dtype = demand_tm.dtype if demand_tm.is_floating_point() else torch.float32
     device = torch.device(device) if device is not None else demand_tm.device
     demand_tm = demand_tm.to(device=device, dtype=dtype).contiguous()
-    if demand_tm.numel() and not torch.isfinite(demand_tm).all():
-        raise ValidationError("demand must be finite, got NaN or infinite values")
-    if demand_tm.numel() and (demand_tm < 0).any():
-        raise ValidationError(f"demand must be >= 0, got {demand_tm.min().item():g}")
+    if not validated and demand_tm.numel():
+        low, high = torch.aminmax(demand_tm)  # one pass; NaN propagates into both
+        if not bool(torch.isfinite(low) & torch.isfinite(high)):
+            raise ValidationError("demand must be finite, got NaN or infinite values")
+        if low.item() < 0:
+            raise ValidationError(f"demand must be >= 0, got {low.item():g}")
     if features is not None:
         features = features.to(device=device, dtype=dtype)
         if features.ndim != 3 or features.shape[:2] != (demand_tm.shape[1], demand_tm.shape[0]):
@@ -120,8 +128,16 @@ def prepare_input(
     return SimulationInput(demand=demand_tm, features=features, feature_names=tuple(feature_names))
 
 
+#: Below this many SKUs a lean run is not worth compiling (``fused=None``).
+FUSE_MIN_SKUS = 100_000
+
+
 class _Timing:
     """Per-SKU lead times, review days, warm-up and cycle boundaries, on the device."""
+
+    @staticmethod
+    def is_scalar(problem: InventoryProblem) -> bool:
+        return not problem.per_sku
 
     def __init__(self, problem: InventoryProblem, n: int, T: int, device: torch.device, dtype: torch.dtype):
         L = problem.lead_times(n)
@@ -201,6 +217,7 @@ def simulate(
     demand_window: int = 28,
     features: Any = None,
     feature_names: tuple[str, ...] = (),
+    fused: bool | None = None,
 ) -> Ledger | LeanLedger:
     """Run ``policy`` on every SKU trajectory of ``data`` under ``problem``.
 
@@ -223,6 +240,12 @@ def simulate(
         Periods of past demand in ``Observation.recent_demand``.
     features, feature_names : optional
         Features (n_skus, n_periods, F) when ``data`` is a plain demand array.
+    fused : bool or None, default=None
+        Lean runs with one lead time and review period for every SKU can fuse each period
+        into one kernel with ``torch.compile`` (several times faster on large batches; the
+        first call in a process compiles for a few seconds). ``None`` fuses when there are at
+        least 100,000 SKUs; ``True`` always; ``False`` never. Falls back to eager execution
+        where compiling is not possible.
 
     Returns
     -------
@@ -238,6 +261,9 @@ def simulate(
     if differentiable:
         return _simulate_autograd(policy, inp, problem, ledger, demand_window)
     with torch.no_grad():
+        if ledger == "lean" and _Timing.is_scalar(problem):
+            use_fused = inp.n_skus >= FUSE_MIN_SKUS if fused is None else bool(fused)
+            return _simulate_lean_scalar(policy, inp, problem, demand_window, use_fused)
         return _simulate_inplace(policy, inp, problem, ledger, demand_window)
 
 
@@ -274,15 +300,19 @@ def _observation(
     )
 
 
-def _ring_pipeline(ring: torch.Tensor | None, t: int, n: int, consumed_slot_stale: bool):
-    """Lazy ``pipeline`` view of the ring buffer: column j arrives in j + 1 periods."""
+def _ring_pipeline(ring: Any, t: int, n: int, consumed_slot_stale: bool):
+    """Lazy ``pipeline`` view of a ring buffer (a tensor, or a callable making it, shape (R, n)).
+
+    Column j of the result holds what arrives in j + 1 periods.
+    """
 
     def pipeline() -> torch.Tensor:
         if ring is None:
             return torch.zeros(n, 0)
-        R = ring.shape[0]
-        idx = torch.tensor([(t + 1 + j) % R for j in range(R)], device=ring.device)
-        out = ring.index_select(0, idx).T.contiguous()
+        buf = ring() if callable(ring) else ring
+        R = buf.shape[0]
+        idx = torch.tensor([(t + 1 + j) % R for j in range(R)], device=buf.device)
+        out = buf.index_select(0, idx).T.contiguous()
         if consumed_slot_stale:  # slot t % R arrived this period and is refilled only after the order
             out[:, R - 1] = 0
         return out
@@ -294,6 +324,7 @@ def _ring_pipeline(ring: torch.Tensor | None, t: int, n: int, consumed_slot_stal
 def _simulate_inplace(
     policy: Policy, inp: SimulationInput, problem: InventoryProblem, mode: str, window: int
 ) -> Ledger | LeanLedger:
+    """Full ledgers for any timing; lean sums when lead times or review periods differ by SKU."""
     D = inp.demand
     T, n = D.shape
     dev, dt = D.device, D.dtype
@@ -311,18 +342,16 @@ def _simulate_inplace(
     zero_lead = (lead == 0).to(dt) if (not tm.scalar and tm.any_zero_lead) else None
     q_buf = torch.zeros(n, dtype=dt, device=dev)
     cycle_start = tm.cycle_start_rows() & tm.counted_rows()  # (T, n) counted cycle starts
-    if tm.scalar:
-        cycle_start = cycle_start[:, :1].expand(T, n)  # keep it a broadcast view
     if full:
         led = {k: torch.zeros(T, n, dtype=dt, device=dev) for k in ("on_hand", "sales", "order")}
     else:
         z = lambda: torch.zeros(n, dtype=dt, device=dev)  # noqa: E731
-        pos_sum, y_sum, sales_sum, stockouts = z(), z(), z(), z()
+        pos_sum, y_sum, sales_sum, stockouts = z(), z(), z(), z()  # y_sum: shortage units
         sales, pos = z(), z()
         cycles, short_cycles = z(), z()
         flag = torch.zeros(n, dtype=torch.bool, device=dev)  # unmet demand in the open cycle
         is_open = torch.zeros(n, dtype=torch.bool, device=dev)
-        starts_any = cycle_start[:, 0].tolist() if tm.scalar else cycle_start.any(1).tolist()
+        starts_any = cycle_start.any(1).tolist()
 
     for t in range(T):
         d = D[t]
@@ -369,8 +398,6 @@ def _simulate_inplace(
         torch.minimum(sales, d, out=sales)
         on.sub_(sales if lost else d)
         ip.sub_(sales if lost else d)
-        if tm.scalar and t < tm.W0:
-            continue
         w = None if t >= tm.max_W else (t >= tm.warmup).to(dt)
         torch.clamp(on, min=0, out=pos)
         if starts_any[t]:  # close the running cycle where a new one starts
@@ -380,17 +407,16 @@ def _simulate_inplace(
             cycles.add_(cs)
             is_open |= cs
         flag |= (sales < d) & is_open
+        short = (d - sales) if lost else (-on).clamp(min=0)
         if w is None:
             pos_sum.add_(pos)
             sales_sum.add_(sales)
-            if not lost:
-                y_sum.add_(on)
+            y_sum.add_(short)
             stockouts.add_(on <= 0)
         else:
             pos_sum.add_(pos * w)
             sales_sum.add_(sales * w)
-            if not lost:
-                y_sum.add_(on * w)
+            y_sum.add_(short * w)
             stockouts.add_((on <= 0) * w)
 
     counted = tm.counted_rows()
@@ -412,17 +438,12 @@ def _simulate_inplace(
             lost_sales=lost,
         )
     short_cycles.add_(flag & is_open)  # the last, possibly incomplete, cycle
-    if tm.scalar:
-        demand_sum = D[tm.W0 :].sum(0)
-        c = torch.full((n,), float(max(T - tm.W0, 0)), dtype=dt, device=dev)
-    else:
-        weights = counted.to(dt)
-        demand_sum = (D * weights).sum(0)
-        c = weights.sum(0)
-    shortage = (demand_sum - sales_sum) if lost else (pos_sum - y_sum)
+    weights = counted.to(dt)
+    demand_sum = (D * weights).sum(0)
+    c = weights.sum(0)
     return LeanLedger(
         holding_units=pos_sum,
-        shortage_units=shortage,
+        shortage_units=y_sum,
         sales=sales_sum,
         demand=demand_sum,
         stockout_periods=stockouts,
@@ -431,6 +452,78 @@ def _simulate_inplace(
         cycles_with_shortage=short_cycles,
         holding_cost_rate=h,
         shortage_cost_rate=b,
+        lost_sales=lost,
+    )
+
+
+# --------------------------------------------------------------------------- lean, one timing
+def _simulate_lean_scalar(
+    policy: Policy, inp: SimulationInput, problem: InventoryProblem, window: int, fused: bool
+) -> LeanLedger:
+    """Lean run where every SKU shares L, P and the warm-up: one ``lean_step`` per period."""
+    from orkit.sim import fused as fusion
+
+    D = inp.demand
+    T, n = D.shape
+    dev, dt = D.device, D.dtype
+    tm = _Timing(problem, n, T, dev, dt)
+    L, P, W = tm.L0, tm.P0, tm.W0
+    lost = problem.lost_sales
+    max_order = problem.max_order if problem.max_order is not None else float("inf")
+    step = fusion.compiled_lean_step() if fused else None
+    step = step or fusion.lean_step
+
+    on = torch.full((n,), problem.initial_on_hand, dtype=dt, device=dev)
+    ip = on.clone()
+    R = max(L, 1)
+    # the pipeline as R separate tensors (slot t % R arrives at t): separate storage keeps
+    # the compiled step to one loop; slot views of a single ring would alias
+    ring = [torch.zeros(n, dtype=dt, device=dev) for _ in range(R)]
+    z = lambda: torch.zeros(n, dtype=dt, device=dev)  # noqa: E731
+    pos_sum, short_sum, sales_sum, stockouts, short_cycles = z(), z(), z(), z(), z()
+    flag = torch.zeros(n, dtype=torch.bool, device=dev)  # unmet demand in the open cycle
+    flags = torch.zeros(4, dtype=dt, device=dev)  # review, counted, close, track (see lean_step)
+    no_order = torch.zeros(n, dtype=dt, device=dev)
+    starts = tm.cycle_start_rows()[:, 0].tolist()
+    cycles = 0
+    is_open = False
+    for t in range(T):
+        review = t >= P and t % P == 0
+        if review:
+            pipe = _ring_pipeline((lambda: torch.stack(ring)) if L > 0 else None, t, n, consumed_slot_stale=True)
+            obs = _observation(t, on, ip, pipe, inp, tm, window, None)
+            q = _check_orders(policy.act(obs), n, on)
+        else:
+            q = no_order
+        close = starts[t] and t >= W
+        flags.copy_(torch.tensor([review, t >= W, close, is_open], dtype=dt))
+        args = (on, ip, q, ring[t % R], ring[(t + 1) % R], D[t], pos_sum, short_sum, sales_sum,
+                stockouts, short_cycles, flag, flags, max_order, lost, L == 0)
+        try:
+            step(*args)
+        except Exception as exc:  # a compiler problem, not a modelling one: finish eagerly
+            if step is fusion.lean_step or t > 0:
+                raise
+            fusion.mark_failed(exc)
+            step = fusion.lean_step
+            step(*args)
+        if close:
+            cycles += 1
+            is_open = True
+    if is_open:
+        short_cycles.add_(flag.to(dt))  # the last, possibly incomplete, cycle
+    demand_sum = D[W:].sum(0) if W < T else torch.zeros(n, dtype=dt, device=dev)
+    return LeanLedger(
+        holding_units=pos_sum,
+        shortage_units=short_sum,
+        sales=sales_sum,
+        demand=demand_sum,
+        stockout_periods=stockouts,
+        counted_periods=torch.full((n,), float(max(T - W, 0)), dtype=dt, device=dev),
+        cycles=torch.full((n,), float(cycles), dtype=dt, device=dev),
+        cycles_with_shortage=short_cycles,
+        holding_cost_rate=problem.holding_cost,
+        shortage_cost_rate=problem.shortage_cost,
         lost_sales=lost,
     )
 

@@ -1,0 +1,34 @@
+"""Datasets, splits, generators and file I/O (layer: data; imports orkit.core only).
+
+- :class:`Dataset`: demand (n_skus, T), features (n_skus, T, F), per-SKU attributes and split
+  labels; built from / written to a long table in CSV or Parquet.
+- Generators: the four DeepStock synthetic settings, IID normal and Poisson demand, and a
+  contextual generator whose features carry real signal; :func:`generate` runs one by name.
+"""
+
+from orkit.data.dataset import SPLIT_NAMES, Dataset
+from orkit.data.generators import (
+    COEFF_FEATURES,
+    CONTEXTUAL_FEATURES,
+    DEEPSTOCK_PROBLEM,
+    GENERATORS,
+    contextual,
+    deepstock_setting,
+    generate,
+    iid_normal,
+    iid_poisson,
+)
+
+__all__ = [
+    "COEFF_FEATURES",
+    "CONTEXTUAL_FEATURES",
+    "DEEPSTOCK_PROBLEM",
+    "Dataset",
+    "GENERATORS",
+    "SPLIT_NAMES",
+    "contextual",
+    "deepstock_setting",
+    "generate",
+    "iid_normal",
+    "iid_poisson",
+]

@@ -1,0 +1,70 @@
+"""The orkit command line: generate, evaluate, demo; errors are one line, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from orkit.cli.main import main
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("generate", "evaluate", "demo"):
+        assert command in out
+
+
+def test_generate_then_evaluate(tmp_path, capsys):
+    path = tmp_path / "d1.parquet"
+    assert main(["generate", "deepstock-1", "--out", str(path), "--seed", "3"]) == 0
+    assert path.exists()
+    assert main(["evaluate", str(path), "--policy", "base-stock", "--param", "level=36"]) == 0
+    out = capsys.readouterr().out
+    assert "weighted_loss" in out and "fill_rate" in out
+
+
+def test_generate_never_overwrites_without_force(tmp_path, capsys):
+    path = tmp_path / "mine.csv"
+    path.write_text("precious")
+    assert main(["generate", "iid-normal", "--out", str(path), "--param", "n_skus=5",
+                 "--param", "n_periods=8"]) == 2
+    assert path.read_text() == "precious"
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["generate", "iid-normal", "--out", str(path), "--force", "--param", "n_skus=5",
+                 "--param", "n_periods=8"]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["evaluate", "missing.csv", "--policy", "base-stock"], "does not exist"),
+        (["generate", "nope", "--out", "x.csv"], "name must be one of"),
+        (["generate", "iid-normal", "--out", "x.csv", "--param", "n_skus"], "--param must look like NAME=VALUE"),
+    ],
+)
+def test_errors_are_one_clear_line(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_bad_policy_parameter_from_the_shell(tmp_path):
+    path = tmp_path / "d.csv"
+    assert main(["generate", "iid-poisson", "--out", str(path), "--param", "n_skus=4",
+                 "--param", "n_periods=6", "--param", "rate=3"]) == 0
+    proc = subprocess.run([sys.executable, "-m", "orkit", "evaluate", str(path), "--policy", "constant-order",
+                           "--param", "quantity=-1"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "orkit: error: quantity must be >= 0, got -1"
+
+
+def test_demo_prints_the_comparison_table(capsys):
+    assert main(["demo", "--skus", "500", "--periods", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "base-stock (optimal, 36.66)" in out and "weighted_loss" in out

@@ -1,0 +1,51 @@
+"""InventoryProblem validation: every bad value names the parameter, the rule and the value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from orkit.core import InventoryProblem, ValidationError
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"lead_time": -1}, "lead_time must be >= 0, got -1"),
+        ({"lead_time": 1.5}, "lead_time must be an integer, got 1.5"),
+        ({"review_period": 0}, "review_period must be >= 1, got 0"),
+        ({"holding_cost": -0.1}, "holding_cost must be >= 0, got -0.1"),
+        ({"shortage_cost": float("nan")}, "shortage_cost must be finite, got nan"),
+        ({"max_order": 0}, "max_order must be > 0, got 0"),
+        ({"warmup_periods": -2}, "warmup_periods must be >= 0, got -2"),
+        ({"lost_sales": "yes"}, "lost_sales must be True or False, got 'yes'"),
+        ({"lead_time": [1, -1]}, "lead_time must be >= 0, got -1"),
+        ({"lead_time": [1, 2], "review_period": [1, 2, 3]}, "same number of SKUs"),
+        ({"lost_sales": True, "initial_on_hand": -1}, "initial_on_hand must be >= 0 under lost sales"),
+    ],
+)
+def test_bad_values_are_rejected_with_a_clear_message(kwargs, message):
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        InventoryProblem(**kwargs)
+
+
+def test_validation_errors_are_value_errors():
+    with pytest.raises(ValueError):
+        InventoryProblem(lead_time=-1)
+
+
+def test_defaults_and_derived_quantities():
+    p = InventoryProblem(lead_time=1, review_period=2)
+    assert p.critical_ratio == pytest.approx(0.9)  # DeepStock: b / (b + h) = 0.9 / 1.0
+    assert p.warmups(3).tolist() == [3, 3, 3]  # L + P
+    assert p.with_(warmup_periods=0).warmups(2).tolist() == [0, 0]
+    assert not p.per_sku
+
+
+def test_per_sku_timing():
+    p = InventoryProblem(lead_time=np.array([0, 2, 3]), review_period=1)
+    assert p.per_sku and p.max_lead_time == 3
+    assert p.lead_times(3).tolist() == [0, 2, 3]
+    assert p.warmups(3).tolist() == [1, 3, 4]
+    with pytest.raises(ValidationError, match="lead_time has 3 values but the data has 4 SKUs"):
+        p.lead_times(4)
