@@ -28,6 +28,9 @@ class Observation:
     Tensors share the simulator's device and dtype. Expensive views (``pipeline``,
     ``recent_demand``) are computed only when a policy reads them.
 
+    The tensors are the simulator's live state: they are valid during ``act`` and change
+    afterwards. A policy that keeps anything (a rollout buffer, say) must ``clone()`` it.
+
     Attributes
     ----------
     period : int
