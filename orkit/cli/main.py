@@ -10,6 +10,7 @@ import argparse
 import ast
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -140,6 +141,104 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(study: str):
+    from orkit.experiments.config import load_study
+    from orkit.experiments.registry import POLICIES
+
+    return load_study(study, known_methods=set(POLICIES))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orkit.experiments.report import summarize, write_report
+    from orkit.experiments.runner import StudyRunner
+
+    config = _load(args.study)
+    runner = StudyRunner(config, output=Path(args.output) if args.output else None,
+                         progress=not args.no_progress, storage=args.storage)
+    start = time.perf_counter()
+    try:
+        rows = runner.run()
+    except KeyboardInterrupt:
+        print(f"orkit: interrupted; finished cells are kept in {runner.results_path}. "
+              "Run the same command again to resume.", file=sys.stderr)
+        return 130
+    report = write_report(runner.output, notes=f"Wall time of this run: {time.perf_counter() - start:.1f} s.")
+    print(_format(summarize(rows)))
+    print(f"\nresults: {runner.results_path}\nreport:  {report}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """One tuning worker: several processes may share a study through --storage."""
+    from orkit.experiments import tuning
+    from orkit.experiments.runner import build_data, build_problem, fit_policy, study_name
+    from orkit.evaluation import evaluate
+
+    config = _load(args.study)
+    methods = {m.label: m for m in config.methods if m.tuned}
+    if args.method not in methods:
+        raise OrkitCliError(f"--method must be one of {', '.join(sorted(methods)) or '(no tuned method)'}, "
+                            f"got {args.method!r}")
+    method = methods[args.method]
+    specs = {d.name: d for d in config.datasets}
+    name = args.dataset or config.datasets[0].name
+    if name not in specs:
+        raise OrkitCliError(f"--dataset must be one of {', '.join(specs)}, got {name!r}")
+    data = build_data(config, specs[name])
+    problem = build_problem(config, data, specs[name])
+    train, validation, _ = data.splits()
+    study = tuning.open_study(study_name(config, name, method), args.storage, config.tuning)
+
+    def objective(params):
+        policy, _ = fit_policy(method.name, params, config.tuning.seed, train, validation, problem)
+        return evaluate(policy, validation, problem)["weighted_loss"]
+
+    tuning.tune(study, method, objective, config.tuning)
+    print(f"tuning study {study.study_name!r}: {len(study.trials)} trials in storage")
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from orkit.experiments.recommend import read_state, recommend
+
+    import pandas as pd
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise OrkitCliError(f"--out {out} exists; pass --force to overwrite it")
+    state = read_state(args.state)
+    problem = _problem(args, None)
+    policy = _policy_for_recommend(args, problem)
+    table: pd.DataFrame = recommend(policy, state, problem)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    print(f"wrote {len(table)} orders to {out}")
+    return 0
+
+
+def _policy_for_recommend(args: argparse.Namespace, problem):
+    from orkit.experiments.registry import make_policy
+
+    if args.load:
+        from orkit.experiments.registry import load_policy
+
+        return load_policy(args.load)
+    if not args.policy:
+        raise OrkitCliError("give --policy NAME (with --param/--fit) or --load FOLDER")
+    policy = make_policy(args.policy, **_params(args.param, "--param"))
+    if hasattr(policy, "fit"):
+        if not args.fit:
+            raise OrkitCliError(f"policy {args.policy!r} learns from data: give --fit DATASET")
+        from orkit.data import Dataset
+
+        data = Dataset.read(args.fit)
+        if data.split is None:
+            data = data.random_split((0.8, 0.2, 0.0), seed=0)
+        train, validation, _ = data.splits()
+        policy.fit(train, validation, problem)
+    return policy
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orkit",
@@ -166,6 +265,31 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="seed of the split when the data has none")
     _problem_args(e)
     e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("run", help="run a study (a TOML file or a shipped study name) and write its report")
+    r.add_argument("study", help="study file, or a shipped study: quickstart, deepstock-synthetic")
+    r.add_argument("--output", help="output folder (default: the study's 'output')")
+    r.add_argument("--storage", help="Optuna database URL shared by several workers (default: SQLite in the output)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_run)
+
+    t = sub.add_parser("tune", help="one tuning worker for one tuned method of a study (share --storage)")
+    t.add_argument("study")
+    t.add_argument("--method", required=True, help="the method's label in the study")
+    t.add_argument("--dataset", help="the dataset's name in the study (default: the first)")
+    t.add_argument("--storage", required=True, help="Optuna database URL, e.g. sqlite:///tuning.db")
+    t.set_defaults(func=cmd_tune)
+
+    c = sub.add_parser("recommend", help="order quantities per SKU from today's state table")
+    c.add_argument("--state", required=True, help="CSV/Parquet: sku, on_hand, pipeline_1..pipeline_L, features")
+    c.add_argument("--out", required=True, help="output CSV of orders")
+    c.add_argument("--policy", help="registered policy name")
+    c.add_argument("--param", action="append", metavar="NAME=VALUE")
+    c.add_argument("--fit", help="dataset to fit a learning policy on")
+    c.add_argument("--load", help="folder of a saved policy (a study's policies/<method>-seed<k>)")
+    c.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    _problem_args(c)
+    c.set_defaults(func=cmd_recommend)
 
     d = sub.add_parser("demo", help="compare the simple policies on generated data and print the table")
     d.add_argument("--skus", type=int, default=10_000)

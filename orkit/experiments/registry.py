@@ -12,7 +12,7 @@ from typing import Any, Callable
 from orkit.core.errors import ValidationError
 from orkit.core.policy import Policy
 
-__all__ = ["POLICIES", "make_policy", "register"]
+__all__ = ["POLICIES", "make_policy", "register", "load_policy"]
 
 POLICIES: dict[str, Callable[..., Policy]] = {}
 
@@ -30,6 +30,29 @@ def make_policy(name: str, **params: Any) -> Policy:
         return POLICIES[name](**params)
     except TypeError as exc:  # unknown or missing keyword
         raise ValidationError(f"bad parameters for policy {name!r}: {exc}") from None
+
+
+def load_policy(folder: str) -> Policy:
+    """A policy saved by a study run (``<output>/policies/<method>-seed<k>``)."""
+    import json
+    from pathlib import Path
+
+    path = Path(folder)
+    if not path.is_dir():
+        raise ValidationError(f"--load must be a folder holding a saved policy, got {folder!r}")
+    loaders = [f for f in LOADERS if f[0](path)]
+    if not loaders:
+        if (path / "policy.json").exists():
+            raise ValidationError(
+                f"{folder} holds the parameters of a heuristic ({json.loads((path / 'policy.json').read_text())['class']}); "
+                "rebuild it with --policy and --param"
+            )
+        raise ValidationError(f"{folder} holds no policy orkit can load")
+    return loaders[0][1](path)
+
+
+#: (detector, loader) pairs; families that can save policies add theirs.
+LOADERS: list = []
 
 
 # --- simple policies (foundation) ------------------------------------------------------

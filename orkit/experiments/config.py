@@ -1,0 +1,332 @@
+"""Study files: one TOML document describes a whole comparison.
+
+A study names the problem, the data (a generator with its parameters, or a CSV/Parquet file
+with a column mapping), the methods (fixed hyper-parameters or search spaces), the seeds, the
+tuning budget and the output folder. Every error names the offending key, e.g.
+``methods[1].search.lr: low must be < high, got low=0.1 high=0.01``.
+
+Example::
+
+    name = "my-study"
+    output = "runs/my-study"
+    seeds = [0, 1, 2]
+
+    [problem]
+    lead_time = 1
+    review_period = 2
+
+    [data]
+    generator = "contextual"
+    params = { n_skus = 200, n_periods = 120 }
+
+    [[methods]]
+    name = "base-stock"
+    params = { level = 40.0 }
+
+    [[methods]]
+    name = "ds"
+    label = "DS Base"
+    params = { regularization = "base" }
+    search = { lr = { low = 4e-4, high = 0.1, log = true }, batch_size = { choices = [5, 10] } }
+
+    [tuning]
+    trials = 20
+    startup_trials = 5
+    top_k = 3
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from orkit.core.errors import ConfigError, OrkitError
+from orkit.core.problem import InventoryProblem
+
+__all__ = ["StudyConfig", "MethodSpec", "DataSpec", "TuningSpec", "load_study", "shipped_studies"]
+
+_TOP_KEYS = {"name", "output", "seeds", "problem", "data", "datasets", "methods", "tuning", "description", "report"}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One hyper-parameter search space: a float/int range (optionally log) or a choice."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    choices: tuple | None = None
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method of the study: a registered policy name, fixed parameters and a search space."""
+
+    name: str
+    label: str
+    params: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, Distribution] = field(default_factory=dict)
+    datasets: tuple[str, ...] | None = None  # run only on these datasets (default: all)
+
+    def applies_to(self, dataset: str) -> bool:
+        return self.datasets is None or dataset in self.datasets
+
+    @property
+    def tuned(self) -> bool:
+        return bool(self.search)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    name: str = "data"
+    generator: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    file: str | None = None
+    columns: dict[str, Any] = field(default_factory=dict)
+    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    split_seed: int = 0
+    problem: dict[str, Any] = field(default_factory=dict)  # overrides of the study's problem
+
+
+@dataclass(frozen=True)
+class TuningSpec:
+    trials: int = 20
+    startup_trials: int = 5
+    top_k: int = 3
+    storage: str | None = None  # Optuna RDB URL; default: SQLite in the output folder
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    name: str
+    output: Path
+    seeds: tuple[int, ...]
+    problem: InventoryProblem | None
+    problem_spec: dict[str, Any]
+    datasets: tuple[DataSpec, ...]
+    methods: tuple[MethodSpec, ...]
+    tuning: TuningSpec
+    report: dict[str, Any]
+    source: dict[str, Any]
+
+    @property
+    def data(self) -> DataSpec:
+        """The first (often the only) dataset."""
+        return self.datasets[0]
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the study's content (not its output folder): which study owns a folder."""
+        content = {k: v for k, v in self.source.items() if k != "output"}
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _fail(key: str, message: str) -> ConfigError:
+    return ConfigError(f"{key}: {message}")
+
+
+def _table(value: Any, key: str) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(key, f"must be a table, got {type(value).__name__}")
+    return value
+
+
+def _unknown(table: dict, allowed: set[str], key: str) -> None:
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise _fail(f"{key}.{extra[0]}" if key else extra[0],
+                    f"unknown key; allowed keys are {', '.join(sorted(allowed))}")
+
+
+def _int(value: Any, key: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(key, f"must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise _fail(key, f"must be >= {minimum}, got {value}")
+    return value
+
+
+def _distribution(value: Any, key: str) -> Distribution:
+    table = _table(value, key)
+    _unknown(table, {"low", "high", "log", "int", "choices"}, key)
+    if "choices" in table:
+        choices = table["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise _fail(f"{key}.choices", f"must be a non-empty list, got {choices!r}")
+        if set(table) - {"choices"}:
+            raise _fail(key, "give either choices or low/high, not both")
+        return Distribution(choices=tuple(tuple(c) if isinstance(c, list) else c for c in choices))
+    for bound in ("low", "high"):
+        if bound not in table:
+            raise _fail(key, f"needs {bound!r} (or a 'choices' list)")
+        if isinstance(table[bound], bool) or not isinstance(table[bound], (int, float)):
+            raise _fail(f"{key}.{bound}", f"must be a number, got {table[bound]!r}")
+    low, high = table["low"], table["high"]
+    if not low < high:
+        raise _fail(key, f"low must be < high, got low={low} high={high}")
+    log = bool(table.get("log", False))
+    if log and low <= 0:
+        raise _fail(f"{key}.low", f"must be > 0 for a log scale, got {low}")
+    return Distribution(low=low, high=high, log=log, integer=bool(table.get("int", False)))
+
+
+def _method(value: Any, index: int, known: set[str] | None) -> MethodSpec:
+    key = f"methods[{index}]"
+    table = _table(value, key)
+    _unknown(table, {"name", "label", "params", "search", "datasets"}, key)
+    if "name" not in table:
+        raise _fail(key, "needs a 'name' (a registered method)")
+    name = table["name"]
+    if known is not None and name not in known:
+        raise _fail(f"{key}.name", f"must be one of {', '.join(sorted(known))}, got {name!r}")
+    params = dict(_table(table.get("params", {}), f"{key}.params"))
+    search = {k: _distribution(v, f"{key}.search.{k}") for k, v in _table(table.get("search", {}), f"{key}.search").items()}
+    both = sorted(set(params) & set(search))
+    if both:
+        raise _fail(f"{key}.search.{both[0]}", "is both fixed in params and searched")
+    label = table.get("label") or name + (f" {params['regularization']}" if "regularization" in params else "")
+    only = table.get("datasets")
+    if only is not None and (not isinstance(only, list) or not all(isinstance(x, str) for x in only)):
+        raise _fail(f"{key}.datasets", f"must be a list of dataset names, got {only!r}")
+    return MethodSpec(name=name, label=str(label), params=params, search=search,
+                      datasets=tuple(only) if only is not None else None)
+
+
+def parse_study(document: dict, *, base: Path | None = None, known_methods: set[str] | None = None) -> StudyConfig:
+    """Validate a parsed TOML document; ``base`` anchors relative paths (the file's folder)."""
+    _unknown(document, _TOP_KEYS, "")
+    if "name" not in document or not isinstance(document["name"], str) or not document["name"]:
+        raise _fail("name", "must be a non-empty string")
+    name = document["name"]
+    output = Path(document.get("output", f"runs/{name}"))
+    seeds = document.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds:
+        raise _fail("seeds", f"must be a non-empty list of integers, got {seeds!r}")
+    seeds = tuple(_int(s, f"seeds[{i}]", 0) for i, s in enumerate(seeds))
+    if len(set(seeds)) != len(seeds):
+        raise _fail("seeds", f"must not repeat, got {list(seeds)}")
+
+    problem_spec = dict(_table(document.get("problem", {}), "problem"))
+    allowed = set(InventoryProblem.__dataclass_fields__) - {"_check"}
+    _unknown(problem_spec, allowed, "problem")
+    problem = None
+    try:
+        problem = InventoryProblem(**problem_spec)
+    except OrkitError as exc:
+        raise _fail("problem", str(exc)) from None
+
+    if ("data" in document) == ("datasets" in document):
+        raise _fail("data", "give either one [data] table or a list of [[datasets]]")
+    if "data" in document:
+        datasets = (_data(document["data"], "data", base, default_name="data"),)
+    else:
+        entries = document["datasets"]
+        if not isinstance(entries, list) or not entries:
+            raise _fail("datasets", "must list at least one [[datasets]] table")
+        datasets = tuple(_data(d, f"datasets[{i}]", base, default_name=None) for i, d in enumerate(entries))
+        names = [d.name for d in datasets]
+        dup = sorted({x for x in names if names.count(x) > 1})
+        if dup:
+            raise _fail("datasets", f"names must be unique, {dup[0]!r} appears twice")
+
+    methods = document.get("methods")
+    if not isinstance(methods, list) or not methods:
+        raise _fail("methods", "must list at least one [[methods]] table")
+    specs = tuple(_method(m, i, known_methods) for i, m in enumerate(methods))
+    labels = [m.label for m in specs]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise _fail("methods", f"labels must be unique, {dup[0]!r} appears twice (set 'label')")
+
+    known_data = {d.name for d in datasets}
+    for i, m in enumerate(specs):
+        for d in m.datasets or ():
+            if d not in known_data:
+                raise _fail(f"methods[{i}].datasets", f"names an unknown dataset {d!r}; datasets are {sorted(known_data)}")
+
+    tuning = _table(document.get("tuning", {}), "tuning")
+    _unknown(tuning, {"trials", "startup_trials", "top_k", "storage", "seed"}, "tuning")
+    tuning_spec = TuningSpec(
+        trials=_int(tuning.get("trials", 20), "tuning.trials", 1),
+        startup_trials=_int(tuning.get("startup_trials", 5), "tuning.startup_trials", 0),
+        top_k=_int(tuning.get("top_k", 3), "tuning.top_k", 1),
+        storage=tuning.get("storage"),
+        seed=_int(tuning.get("seed", 0), "tuning.seed", 0),
+    )
+    if tuning_spec.top_k > tuning_spec.trials:
+        raise _fail("tuning.top_k", f"must be <= tuning.trials ({tuning_spec.trials}), got {tuning_spec.top_k}")
+    report = dict(_table(document.get("report", {}), "report"))
+    _unknown(report, {"sample_skus", "title"}, "report")
+    return StudyConfig(
+        name=name, output=output, seeds=seeds, problem=problem, problem_spec=problem_spec, datasets=datasets,
+        methods=specs, tuning=tuning_spec, report=report, source=document,
+    )
+
+
+def _data(value: Any, key: str, base: Path | None, default_name: str | None) -> DataSpec:
+    data = _table(value, key)
+    _unknown(data, {"name", "generator", "params", "file", "columns", "split", "split_seed", "problem"}, key)
+    if ("generator" in data) == ("file" in data):
+        raise _fail(key, "give exactly one of 'generator' or 'file'")
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise _fail(f"{key}.name", f"must be a non-empty string, got {name!r}")
+    file = data.get("file")
+    if file is not None and base is not None and not Path(file).is_absolute():
+        file = str((base / file).resolve())
+    split = data.get("split", [0.6, 0.2, 0.2])
+    if not (isinstance(split, list) and len(split) == 3 and all(isinstance(x, (int, float)) and x >= 0 for x in split)):
+        raise _fail(f"{key}.split", f"must be three non-negative numbers (train, validation, test), got {split!r}")
+    problem = dict(_table(data.get("problem", {}), f"{key}.problem"))
+    _unknown(problem, set(InventoryProblem.__dataclass_fields__) - {"_check"}, f"{key}.problem")
+    return DataSpec(
+        name=name,
+        generator=data.get("generator"),
+        params=dict(_table(data.get("params", {}), f"{key}.params")),
+        file=file,
+        columns=dict(_table(data.get("columns", {}), f"{key}.columns")),
+        split=tuple(float(x) for x in split),
+        split_seed=_int(data.get("split_seed", 0), f"{key}.split_seed", 0),
+        problem=problem,
+    )
+
+
+def shipped_studies() -> dict[str, Path]:
+    """Studies that ship with orkit, by name (e.g. ``quickstart``)."""
+    folder = resources.files("orkit.experiments") / "studies"
+    return {Path(p.name).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml")}
+
+
+def load_study(path_or_name: str | Path, *, known_methods: set[str] | None = None) -> StudyConfig:
+    """Read and validate a study file, or a shipped study by name."""
+    path = Path(path_or_name)
+    if not path.exists():
+        shipped = shipped_studies()
+        if str(path_or_name) in shipped:
+            path = shipped[str(path_or_name)]
+        else:
+            raise ConfigError(
+                f"study {str(path_or_name)!r} is neither a file nor a shipped study "
+                f"({', '.join(sorted(shipped))})"
+            )
+    try:
+        document = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_study(document, base=path.parent, known_methods=known_methods)
+
+
+def to_json(config: StudyConfig) -> dict:
+    """The study as plain JSON-able data (stored next to its results)."""
+    out = asdict(config)
+    out["output"] = str(config.output)
+    out.pop("problem", None)
+    out.pop("source", None)
+    return out

@@ -1,0 +1,156 @@
+"""The study report: results.csv into report.md with a comparison table and plots."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from orkit.experiments.runner import read_results
+
+__all__ = ["write_report", "summarize"]
+
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def _ci95(values: list[float]) -> float:
+    """Half-width of the 95% t-interval of the mean (0 for a single seed)."""
+    if len(values) < 2:
+        return 0.0
+    t = _T95.get(len(values) - 1, 1.96)
+    return t * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def summarize(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """One line per method: test loss mean, 95% CI over seeds, median-seed run and metrics."""
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    for col in ("loss", "fill_rate", "stockout_rate", "turnover_days", "train_seconds", "seed"):
+        frame[col] = pd.to_numeric(frame[col])
+    out = []
+    if "dataset" in frame.columns and frame["dataset"].nunique() > 1:
+        parts = {name: summarize(group.to_dict("records")) for name, group in frame.groupby("dataset", sort=False)}
+        return pd.concat(parts, names=["dataset", "method"])
+    for label, group in frame.groupby("label", sort=False):
+        test = group[group.split == "test"].sort_values("seed")
+        val = group[group.split == "validation"].sort_values("seed")
+        # the median-seed run by validation loss (paper.md section 4)
+        order = val.sort_values(["loss", "seed"]).seed.tolist()
+        median_seed = order[(len(order) - 1) // 2] if order else None
+        median_test = test[test.seed == median_seed].loss.iloc[0] if median_seed is not None else float("nan")
+        losses = test.loss.tolist()
+        out.append({
+            "method": label,
+            "test loss": statistics.fmean(losses),
+            "± 95% CI": _ci95(losses),
+            "median-seed test loss": median_test,
+            "validation loss": statistics.fmean(val.loss.tolist()) if len(val) else float("nan"),
+            "fill rate": test.fill_rate.mean(),
+            "stockout rate": test.stockout_rate.mean(),
+            "turnover days": test.turnover_days.mean(),
+            "train s": test.train_seconds.mean(),
+            "seeds": len(losses),
+        })
+    return pd.DataFrame(out).set_index("method")
+
+
+def _plot_losses(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in table.index]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.5))
+    ax.barh(labels[::-1], table["test loss"][::-1], xerr=table["± 95% CI"][::-1], color="#4878a8")
+    ax.set_xlabel("test loss (weighted holding + shortage cost per period)")
+    ax.set_title("Test loss by method (mean and 95% CI over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_paths(folder: Path, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = sorted((folder / "paths").glob("*.csv")) if (folder / "paths").exists() else []
+    if not files:
+        return False
+    frames = {f.stem: pd.read_csv(f) for f in files}
+    skus = sorted(next(iter(frames.values())).sku.unique())[:3]
+    fig, axes = plt.subplots(len(skus), 2, figsize=(11, 2.6 * len(skus)), squeeze=False)
+    for i, sku in enumerate(skus):
+        for name, frame in frames.items():
+            rows = frame[frame.sku == sku]
+            axes[i, 0].plot(rows.period, rows.on_hand, label=name)
+            axes[i, 1].step(rows.period, rows.order, where="post", label=name)
+        axes[i, 0].set_ylabel(f"SKU {sku}")
+        axes[i, 0].axhline(0, color="grey", lw=0.6)
+    axes[0, 0].set_title("end-of-period on-hand")
+    axes[0, 1].set_title("orders")
+    axes[0, 1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _plot_tuning(folder: Path, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = sorted((folder / "tuning").glob("*.json")) if (folder / "tuning").exists() else []
+    if not files:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for f in files:
+        curve = json.loads(f.read_text()).get("best_so_far", [])
+        ax.plot(range(1, len(curve) + 1), curve, label=f.stem)
+    ax.set_xlabel("tuning trials")
+    ax.set_ylabel("best validation loss so far")
+    ax.set_title("Best-so-far loss against tuning trials")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write_report(folder: str | Path, *, title: str | None = None, notes: str = "") -> Path:
+    """Write ``report.md`` (and its plots) from the results in ``folder``."""
+    folder = Path(folder)
+    rows = read_results(folder / "results.csv")
+    table = summarize(rows)
+    study = json.loads((folder / "study.json").read_text()) if (folder / "study.json").exists() else {}
+    lines = [f"# {title or study.get('name', folder.name)}", ""]
+    if notes:
+        lines += [notes, ""]
+    if table.empty:
+        lines.append("No finished cells yet.")
+    else:
+        lines += ["Losses and metrics on the test trajectories, from the simulator's ledger; mean over seeds "
+                  "with the half-width of the 95% t-interval; the median-seed run is the seed with the median "
+                  "validation loss.", "", table.to_markdown(floatfmt=".4f"), ""]
+        _plot_losses(table, folder / "test_loss.png")
+        lines += ["![test loss by method](test_loss.png)", ""]
+    if _plot_paths(folder, folder / "paths.png"):
+        lines += ["## Inventory and order paths of sample test SKUs (first seed)", "", "![paths](paths.png)", ""]
+    if _plot_tuning(folder, folder / "tuning.png"):
+        lines += ["## Tuning", "", "![best-so-far validation loss](tuning.png)", ""]
+    problem = study.get("study", {}).get("problem_spec")
+    if problem is not None:
+        lines += ["## Set-up", "", f"- problem: `{problem}`", f"- data: `{study['study'].get('data')}`",
+                  f"- seeds: {study['study'].get('seeds')}", f"- tuning: `{study['study'].get('tuning')}`", ""]
+    path = folder / "report.md"
+    path.write_text("\n".join(lines))
+    return path

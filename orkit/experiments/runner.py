@@ -1,0 +1,295 @@
+"""Run a study: build the data, fit and score every method on every seed, tune where asked.
+
+Results are appended to ``results.csv`` as each cell finishes, so an interrupted run keeps
+what it finished and running again skips it. The output folder records which study owns it
+(``study.json``); a different study never writes into it.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import re
+import json
+import logging
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from orkit.core.errors import ConfigError
+from orkit.core.problem import InventoryProblem
+from orkit.data import Dataset, generate
+from orkit.evaluation import evaluate
+from orkit.experiments.config import DataSpec, MethodSpec, StudyConfig, to_json
+from orkit.experiments.registry import make_policy
+
+__all__ = ["StudyRunner", "RESULT_COLUMNS", "build_data", "build_problem", "fit_policy"]
+
+log = logging.getLogger(__name__)
+
+RESULT_COLUMNS = (
+    "dataset", "method", "label", "regularization", "split", "seed", "loss", "total_cost", "fill_rate",
+    "cycle_service_level", "stockout_rate", "turnover_days", "average_on_hand", "train_seconds",
+    "params",
+)
+SPLITS = ("train", "validation", "test")
+
+
+def build_data(config: StudyConfig, spec: DataSpec | None = None) -> Dataset:
+    """A dataset of the study (default: the first), with train/validation/test labels."""
+    spec = spec or config.data
+    if spec.generator is not None:
+        data = generate(spec.generator, **spec.params)
+    else:
+        path = Path(spec.file)
+        if not path.exists():
+            raise ConfigError(f"data.file: {path} does not exist")
+        data = Dataset.read(path, **spec.columns)
+    if data.split is None:
+        data = data.random_split(spec.split, seed=spec.split_seed)
+    return data
+
+
+def build_problem(config: StudyConfig, data: Dataset, spec: DataSpec | None = None) -> InventoryProblem:
+    """The problem for a dataset: the generator's recorded problem, then the study's
+    ``[problem]``, then the dataset's own ``problem`` overrides."""
+    merged = dict((data.metadata or {}).get("problem", {}))
+    merged.update(config.problem_spec)
+    merged.update((spec or config.data).problem)
+    try:
+        return InventoryProblem(**merged)
+    except ValueError as exc:
+        raise ConfigError(f"problem: {exc}") from None
+
+
+def fit_policy(name: str, params: dict[str, Any], seed: int, train: Dataset, validation: Dataset,
+               problem: InventoryProblem):
+    """Make the registered policy (passing ``seed`` where its factory takes one) and fit it."""
+    from orkit.experiments.registry import POLICIES
+
+    factory = POLICIES.get(name)
+    kwargs = dict(params)
+    if factory is not None:
+        try:
+            accepted = inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            accepted = {}
+        for key in ("seed", "random_state"):
+            if key in accepted and key not in kwargs:
+                kwargs[key] = seed
+    policy = make_policy(name, **kwargs)
+    start = time.perf_counter()
+    if hasattr(policy, "fit"):
+        policy = policy.fit(train, validation, problem) or policy
+    return policy, time.perf_counter() - start
+
+
+@dataclass
+class CellResult:
+    label: str
+    seed: int
+    rows: list[dict[str, Any]]
+
+
+class StudyRunner:
+    """Executes a :class:`StudyConfig` into its output folder."""
+
+    def __init__(self, config: StudyConfig, *, output: Path | None = None, progress: bool = True,
+                 storage: str | None = None) -> None:
+        self.config = config
+        self.output = Path(output or config.output)
+        self.progress = progress
+        self.storage = storage or config.tuning.storage
+        self.results_path = self.output / "results.csv"
+
+    # ------------------------------------------------------------------ folder ownership
+    def _claim_output(self) -> None:
+        self.output.mkdir(parents=True, exist_ok=True)
+        marker = self.output / "study.json"
+        mine = {"name": self.config.name, "fingerprint": self.config.fingerprint}
+        if marker.exists():
+            theirs = json.loads(marker.read_text())
+            if theirs.get("fingerprint") != mine["fingerprint"]:
+                raise ConfigError(
+                    f"output: {self.output} holds the results of a different study "
+                    f"({theirs.get('name')!r}, fingerprint {theirs.get('fingerprint')}); "
+                    "choose another output folder or delete that one"
+                )
+        else:
+            marker.write_text(json.dumps({**mine, "study": to_json(self.config)}, indent=2, default=str))
+
+    def finished(self) -> set[tuple[str, str, int]]:
+        """(dataset, method label, seed) cells already in results.csv."""
+        if not self.results_path.exists():
+            return set()
+        with self.results_path.open() as fh:
+            return {(r["dataset"], r["label"], int(r["seed"])) for r in csv.DictReader(fh) if r["split"] == "test"}
+
+    def _append(self, rows: list[dict[str, Any]]) -> None:
+        new = not self.results_path.exists()
+        with self.results_path.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=RESULT_COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerows(rows)
+            fh.flush()
+
+    # ------------------------------------------------------------------ cells
+    def _score(self, dataset: str, method: MethodSpec, params: dict, seed: int, splits: dict[str, Dataset],
+               problem: InventoryProblem) -> tuple[Any, list[dict[str, Any]]]:
+        policy, seconds = fit_policy(method.name, params, seed, splits["train"], splits["validation"], problem)
+        rows = []
+        for split in SPLITS:
+            m = evaluate(policy, splits[split], problem)
+            rows.append({
+                "dataset": dataset, "method": method.name, "label": method.label,
+                "regularization": params.get("regularization", ""), "split": split, "seed": seed,
+                "loss": m["weighted_loss"], "total_cost": m["total_cost"], "fill_rate": m["fill_rate"],
+                "cycle_service_level": m["cycle_service_level"], "stockout_rate": m["stockout_rate"],
+                "turnover_days": m["turnover_days"], "average_on_hand": m["average_on_hand"],
+                "train_seconds": round(seconds, 4),
+                "params": json.dumps(params, sort_keys=True, default=str),
+            })
+        return policy, rows
+
+    def _cell_name(self, dataset: str, label: str) -> str:
+        multi = len(self.config.datasets) > 1
+        return _slug(f"{dataset}-{label}" if multi else label)
+
+    def _save_policy(self, policy: Any, name: str, seed: int) -> None:
+        folder = self.output / "policies" / f"{name}-seed{seed}"
+        if hasattr(policy, "save"):
+            folder.mkdir(parents=True, exist_ok=True)
+            policy.save(folder)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            state = {k: _jsonable(v) for k, v in vars(policy).items() if not k.startswith("_")}
+            (folder / "policy.json").write_text(json.dumps({"class": type(policy).__name__, **state},
+                                                           indent=2, default=str))
+
+    def _save_paths(self, policy: Any, name: str, test: Dataset, problem: InventoryProblem) -> None:
+        """Full ledger of a few test SKUs, for the report's path plots."""
+        from orkit.sim import simulate
+
+        k = min(int(self.config.report.get("sample_skus", 3)), test.n_skus)
+        sample = test.subset(list(range(k)))
+        led = simulate(policy, sample, problem)
+        rows = [{"sku": str(sample.sku_ids[i]), "period": t, "on_hand": float(led.on_hand[i, t]),
+                 "order": float(led.order[i, t]), "demand": float(led.demand[i, t])}
+                for i in range(k) for t in range(led.n_periods)]
+        (self.output / "paths").mkdir(exist_ok=True)
+        with (self.output / "paths" / f"{name}.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["sku", "period", "on_hand", "order", "demand"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def _tuned_params(self, dataset: str, method: MethodSpec, splits: dict[str, Dataset],
+                      problem: InventoryProblem, bar: Callable[[], None]) -> dict[str, Any]:
+        """Tune, re-run the top-k configurations with every seed, return the winner."""
+        from orkit.experiments import tuning as tuning_mod
+
+        storage = self.storage or f"sqlite:///{(self.output / 'tuning.db').resolve()}"
+        study = tuning_mod.open_study(study_name(self.config, dataset, method), storage, self.config.tuning)
+
+        def objective(params: dict[str, Any]) -> float:
+            policy, _ = fit_policy(method.name, params, self.config.tuning.seed, splits["train"],
+                                   splits["validation"], problem)
+            return evaluate(policy, splits["validation"], problem)["weighted_loss"]
+
+        tuning_mod.tune(study, method, objective, self.config.tuning, progress=bar)
+        top = tuning_mod.top_configurations(study, method, self.config.tuning.top_k)
+        if not top:
+            raise ConfigError(f"methods[{method.label}]: no tuning trial finished")
+        if len(top) == 1:
+            return top[0]
+        means = []
+        for params in top:
+            losses = [objective_seed(method, params, s, splits, problem) for s in self.config.seeds]
+            means.append(statistics.fmean(losses))
+        best = top[min(range(len(top)), key=means.__getitem__)]
+        (self.output / "tuning").mkdir(exist_ok=True)
+        (self.output / "tuning" / f"{self._cell_name(dataset, method.label)}.json").write_text(json.dumps(
+            {"best_so_far": tuning_mod.best_so_far(study), "top": top, "top_mean_validation": means,
+             "selected": best}, indent=2, default=str))
+        return best
+
+    def run(self) -> list[dict[str, Any]]:
+        """Run every unfinished cell; return all result rows (old and new)."""
+        from tqdm.auto import tqdm
+
+        self._claim_output()
+        done = self.finished()
+        cells = [(d, m, s) for d in self.config.datasets for m in self.config.methods for s in self.config.seeds
+                 if m.applies_to(d.name)]
+        todo = [(d, m, s) for d, m, s in cells if (d.name, m.label, s) not in done]
+        tuned = {(d.name, m.label) for d, m, _ in todo if m.tuned}
+        total = len(todo) + self.config.tuning.trials * len(tuned)
+        with tqdm(total=total, disable=not self.progress, desc=self.config.name, unit="step") as bar:
+            for spec in self.config.datasets:
+                mine = [(m, s) for d, m, s in todo if d is spec]
+                if not mine:
+                    continue
+                data = build_data(self.config, spec)
+                problem = build_problem(self.config, data, spec)
+                train, validation, test = data.splits()
+                splits = {"train": train, "validation": validation, "test": test}
+                chosen: dict[str, dict[str, Any]] = {}
+                for method, seed in mine:
+                    bar.set_postfix_str(f"{spec.name}: {method.label} seed {seed}")
+                    if method.tuned:
+                        if method.label not in chosen:
+                            chosen[method.label] = self._tuned_params(
+                                spec.name, method, splits, problem, lambda: bar.update(1))
+                        params = chosen[method.label]
+                    else:
+                        params = dict(method.params)
+                    policy, rows = self._score(spec.name, method, params, seed, splits, problem)
+                    name = self._cell_name(spec.name, method.label)
+                    self._save_policy(policy, name, seed)
+                    if seed == self.config.seeds[0]:
+                        self._save_paths(policy, name, test, problem)
+                    self._append(rows)
+                    bar.update(1)
+        return read_results(self.results_path)
+
+
+def study_name(config: StudyConfig, dataset: str, method: MethodSpec) -> str:
+    """The Optuna study of one (dataset, method) cell."""
+    return f"{config.name}/{dataset}/{method.label}"
+
+
+def objective_seed(method: MethodSpec, params: dict, seed: int, splits: dict[str, Dataset],
+                   problem: InventoryProblem) -> float:
+    policy, _ = fit_policy(method.name, params, seed, splits["train"], splits["validation"], problem)
+    return evaluate(policy, splits["validation"], problem)["weighted_loss"]
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    if not Path(path).exists():
+        return []
+    with Path(path).open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe label: ``"constant (tuned)"`` -> ``"constant-tuned"``."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-") or "method"
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        import numpy as np
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        if isinstance(value, np.ndarray):
+            return value.tolist() if value.size <= 10_000 else f"<array {value.shape}>"
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

@@ -1,0 +1,149 @@
+"""Fair tuning (paper.md section 4): the same Optuna TPE budget for every (learner,
+regularization) cell, the top-k configurations re-run with several seeds, selection on
+validation, the median-seed run reported.
+
+The Optuna study lives in SQLite inside the output folder by default; any Optuna RDB URL
+(``tuning.storage``) lets several workers share one budget (see :func:`tune`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import optuna
+
+from orkit.experiments.config import Distribution, MethodSpec, TuningSpec
+
+__all__ = ["suggest", "tune", "top_configurations", "open_study"]
+
+log = logging.getLogger(__name__)
+
+
+def suggest(trial: optuna.Trial, name: str, dist: Distribution) -> Any:
+    """Draw one hyper-parameter from its search space."""
+    if dist.choices is not None:
+        index = trial.suggest_categorical(f"{name}__index", list(range(len(dist.choices))))
+        value = dist.choices[index]
+        return list(value) if isinstance(value, tuple) else value
+    if dist.integer:
+        return trial.suggest_int(name, int(dist.low), int(dist.high), log=dist.log)
+    return trial.suggest_float(name, float(dist.low), float(dist.high), log=dist.log)
+
+
+def params_of(trial: optuna.trial.FrozenTrial, method: MethodSpec) -> dict[str, Any]:
+    """The full parameter set of a finished trial (fixed params plus drawn ones)."""
+    out = dict(method.params)
+    for name, dist in method.search.items():
+        if dist.choices is not None:
+            value = dist.choices[trial.params[f"{name}__index"]]
+            out[name] = list(value) if isinstance(value, tuple) else value
+        else:
+            out[name] = trial.params[name]
+    return out
+
+
+def open_study(name: str, storage: str, tuning: TuningSpec, attempts: int = 8) -> optuna.Study:
+    """Create or join the Optuna study ``name`` in ``storage``.
+
+    Workers that start together race to create the database schema and the study; the loser
+    of such a race retries instead of failing.
+    """
+    import random
+    import time
+
+    sampler = optuna.samplers.TPESampler(n_startup_trials=tuning.startup_trials, seed=tuning.seed)
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(study_name=name, storage=storage, direction="minimize",
+                                       sampler=sampler, load_if_exists=True)
+        except Exception as exc:  # sqlalchemy errors from a concurrent schema/study creation
+            if attempt == attempts - 1 or "already exists" not in str(exc) and "locked" not in str(exc):
+                raise
+            time.sleep(0.2 + random.random() * 0.5)
+    raise AssertionError("unreachable")
+
+
+_LIVE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
+
+
+def _interrupted(t: optuna.trial.FrozenTrial) -> bool:
+    return t.state == optuna.trial.TrialState.FAIL and bool(t.user_attrs.get("interrupted"))
+
+
+def tune(
+    study: optuna.Study,
+    method: MethodSpec,
+    objective: Callable[[dict[str, Any]], float],
+    tuning: TuningSpec,
+    progress: Callable[[], None] | None = None,
+) -> optuna.Study:
+    """Run trials until ``tuning.trials`` of them have completed (counting every worker's).
+
+    Deterministic and resumable:
+
+    - a trial interrupted by Ctrl-C is marked and its configuration enqueued again on resume;
+    - each trial re-seeds the sampler from its own number (less the interrupted trials before
+      it), so the k-th configuration does not depend on which process drew it, and concurrent
+      workers draw from different streams;
+    - the budget counts completed and running trials by trial number (numbers come from the
+      storage), so concurrent workers never exceed it and no trial runs twice.
+    """
+
+    def run(trial: optuna.Trial) -> float:
+        trials = study.get_trials(deepcopy=False)
+        before = [t for t in trials if t.state in _LIVE and t.number < trial.number]
+        if len(before) >= tuning.trials:  # other workers filled the budget meanwhile
+            raise optuna.TrialPruned("budget reached")
+        # this trial's draw depends on its position, not on the process that runs it
+        skipped = sum(1 for t in trials if t.number < trial.number and _interrupted(t))
+        study.sampler = optuna.samplers.TPESampler(n_startup_trials=tuning.startup_trials,
+                                                   seed=tuning.seed + trial.number - skipped)
+        params = dict(method.params)
+        for name, dist in method.search.items():
+            params[name] = suggest(trial, name, dist)
+        try:
+            value = objective(params)
+        except KeyboardInterrupt:
+            trial.set_user_attr("interrupted", True)
+            raise
+        if progress:
+            progress()
+        return value
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        live = [t for t in trials if t.state in _LIVE]
+        if sum(t.state == optuna.trial.TrialState.COMPLETE for t in live) >= tuning.trials or len(live) >= tuning.trials:
+            break
+        seen = [t.params for t in live]
+        retry = [t for t in trials if _interrupted(t) and t.params not in seen]
+        if retry:
+            study.enqueue_trial(retry[0].params)
+        study.optimize(run, n_trials=1, catch=(ValueError, RuntimeError, FloatingPointError))
+    return study
+
+
+def top_configurations(study: optuna.Study, method: MethodSpec, k: int) -> list[dict[str, Any]]:
+    """The ``k`` best distinct configurations by validation loss."""
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
+    done.sort(key=lambda t: (t.value, t.number))
+    out: list[dict[str, Any]] = []
+    for t in done:
+        params = params_of(t, method)
+        if params not in out:
+            out.append(params)
+        if len(out) == k:
+            break
+    return out
+
+
+def best_so_far(study: optuna.Study) -> list[float]:
+    """Best validation loss after each trial, in trial order (for the report's curve)."""
+    values, best = [], float("inf")
+    for t in sorted(study.trials, key=lambda t: t.number):
+        if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None:
+            best = min(best, t.value)
+            values.append(best)
+    return values

@@ -1,0 +1,178 @@
+"""Studies: validation that points at the key, running, resuming, tuning workers, reports."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from orkit.core import ConfigError, InventoryProblem
+from orkit.experiments import registry
+from orkit.experiments.config import load_study, parse_study
+from orkit.experiments.recommend import recommend
+from orkit.experiments.report import write_report
+from orkit.experiments.runner import StudyRunner
+from orkit.heuristics import BaseStockPolicy
+
+TINY = """
+name = "tiny"
+seeds = [0, 1]
+[problem]
+lead_time = 1
+review_period = 1
+[data]
+generator = "iid-normal"
+params = { n_skus = 30, n_periods = 25, mean = 10.0, std = 3.0, seed = 4 }
+[[methods]]
+name = "base-stock"
+label = "base 25"
+params = { level = 25.0 }
+[[methods]]
+name = "constant-order"
+label = "constant (tuned)"
+search = { quantity = { low = 5.0, high = 15.0 } }
+[tuning]
+trials = 6
+startup_trials = 3
+top_k = 2
+"""
+
+
+def write(tmp_path: Path, text: str = TINY, name: str = "study.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        (("seeds = [0, 1]", "seeds = [0, 0]"), "seeds: must not repeat"),
+        (("lead_time = 1", "lead_time = -1"), "problem: lead_time must be >= 0, got -1"),
+        (("low = 5.0, high = 15.0", "low = 15.0, high = 5.0"),
+         "methods[1].search.quantity: low must be < high, got low=15.0 high=5.0"),
+        (('name = "base-stock"', 'name = "nope"'), "methods[0].name: must be one of"),
+        (("trials = 6", "trials = 6\nbudget = 3"), "tuning.budget: unknown key"),
+        (("top_k = 2", "top_k = 9"), "tuning.top_k: must be <= tuning.trials (6), got 9"),
+        (('generator = "iid-normal"', 'generator = "iid-normal"\nfile = "x.csv"'),
+         "data: give exactly one of 'generator' or 'file'"),
+        (('label = "constant (tuned)"', 'label = "base 25"'), "labels must be unique"),
+    ],
+)
+def test_config_errors_point_at_the_key(tmp_path, patch, message):
+    path = write(tmp_path, TINY.replace(*patch))
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        load_study(path, known_methods=set(registry.POLICIES))
+
+
+def test_unknown_study_name_lists_the_shipped_ones():
+    with pytest.raises(ConfigError, match="neither a file nor a shipped study .*quickstart"):
+        load_study("no-such-study")
+
+
+def test_run_writes_results_report_and_policies(tmp_path):
+    config = load_study(write(tmp_path), known_methods=set(registry.POLICIES))
+    out = tmp_path / "out"
+    rows = StudyRunner(config, output=out, progress=False).run()
+    assert len(rows) == 2 * 2 * 3  # methods x seeds x splits
+    frame = pd.read_csv(out / "results.csv")
+    assert set(frame.split) == {"train", "validation", "test"}
+    for column in ("method", "regularization", "split", "seed", "loss", "total_cost", "fill_rate",
+                   "stockout_rate", "turnover_days", "train_seconds"):
+        assert column in frame.columns
+    report = write_report(out)
+    text = report.read_text()
+    assert "base 25" in text and "constant (tuned)" in text and "± 95% CI" in text
+    for png in ("test_loss.png", "paths.png", "tuning.png"):
+        assert (out / png).stat().st_size > 1000
+    assert (out / "policies" / "base-25-seed0" / "policy.json").exists()
+    # selection: the winner is the top-k configuration with the best mean validation loss,
+    # and it beats ordering the mean demand (10) on validation
+    import json
+
+    tuning = json.loads((out / "tuning" / "constant-tuned.json").read_text())
+    best = min(range(len(tuning["top"])), key=tuning["top_mean_validation"].__getitem__)
+    assert tuning["selected"] == tuning["top"][best]
+    chosen = json.loads(frame[frame.label == "constant (tuned)"].params.iloc[0])
+    assert chosen == tuning["selected"]
+    from orkit.data import generate
+    from orkit.evaluation import evaluate
+    from orkit.heuristics import ConstantOrderPolicy
+
+    data = generate("iid-normal", n_skus=30, n_periods=25, mean=10.0, std=3.0, seed=4)
+    data = data if data.split is not None else data.random_split((0.6, 0.2, 0.2), seed=0)
+    validation = data.splits()[1]
+    problem = InventoryProblem(lead_time=1, review_period=1)
+    tuned_loss = frame[(frame.label == "constant (tuned)") & (frame.split == "validation")].loss.mean()
+    assert tuned_loss < evaluate(ConstantOrderPolicy(10.0), validation, problem)["weighted_loss"]
+
+
+def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    config = load_study(write(tmp_path), known_methods=set(registry.POLICIES))
+    reference = StudyRunner(config, output=tmp_path / "ref", progress=False).run()
+
+    calls = {"n": 0}
+    real = registry.POLICIES["constant-order"]
+
+    def interrupted(**params):
+        calls["n"] += 1
+        if calls["n"] == 4:  # a Ctrl-C in the middle of tuning
+            raise KeyboardInterrupt
+        return real(**params)
+
+    monkeypatch.setitem(registry.POLICIES, "constant-order", interrupted)
+    runner = StudyRunner(config, output=tmp_path / "run", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run()
+    kept = runner.finished()
+    assert ("data", "base 25", 0) in kept and ("data", "base 25", 1) in kept  # finished cells survive
+    monkeypatch.setitem(registry.POLICIES, "constant-order", real)
+    resumed = StudyRunner(config, output=tmp_path / "run", progress=False).run()
+
+    def key(rows):
+        return sorted((r["label"], r["seed"], r["split"], round(float(r["loss"]), 10)) for r in rows)
+
+    assert key(resumed) == key(reference)
+
+
+def test_a_different_study_never_writes_into_the_folder(tmp_path):
+    out = tmp_path / "out"
+    first = load_study(write(tmp_path), known_methods=set(registry.POLICIES))
+    StudyRunner(first, output=out, progress=False).run()
+    before = (out / "results.csv").read_text()
+    other = load_study(write(tmp_path, TINY.replace('name = "tiny"', 'name = "other"'), "other.toml"))
+    with pytest.raises(ConfigError, match="holds the results of a different study"):
+        StudyRunner(other, output=out, progress=False).run()
+    assert (out / "results.csv").read_text() == before
+
+
+def test_two_workers_share_one_tuning_budget(tmp_path):
+    study_file = write(tmp_path, TINY.replace("trials = 6", "trials = 8"))
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    cmd = [sys.executable, "-m", "orkit", "tune", str(study_file), "--method", "constant (tuned)",
+           "--storage", storage]
+    workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for w in workers:
+        _, err = w.communicate(timeout=240)
+        assert w.returncode == 0, err
+    study = optuna.load_study(study_name="tiny/data/constant (tuned)", storage=storage)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 8  # exactly the budget, shared by both workers
+    configurations = [t.params["quantity"] for t in complete]
+    assert len(set(configurations)) == 8  # no trial run twice
+
+
+def test_recommend_on_a_small_state_table():
+    state = pd.DataFrame({"sku": ["A", "B", "C"], "on_hand": [5.0, -2.0, 40.0],
+                          "pipeline_1": [3.0, 0.0, 0.0], "promo": [0.0, 1.0, 0.0]})
+    problem = InventoryProblem(lead_time=2, review_period=1, max_order=20)
+    table = recommend(BaseStockPolicy(30.0), state, problem)
+    # inventory positions 8, -2, 40 -> orders 22 (clipped to 20), 32 (clipped to 20), 0
+    assert table.order.tolist() == [20.0, 20.0, 0.0]
+    assert table.sku.tolist() == ["A", "B", "C"]
