@@ -44,7 +44,9 @@ def lean_step(
 
     ``on`` enters as on-hand after this period's arrival and leaves as on-hand after the next
     period's arrival; ``slot`` receives this period's order (arriving at ``t + L``) and
-    ``arrival_next`` is what arrives next period (the same tensor when ``L = 1``). ``flags`` holds
+    ``arrival_next`` is what arrives next period (the same tensor when ``L = 1``). The two
+    counters (``stockouts``, ``short_cycles``) may be narrow integers: every byte a period
+    touches costs time. ``flags`` holds
     four 0/1 values: review day, counted period, a counted cycle starts (``close``: the
     running cycle ends) and a counted cycle is open (``track``).
     """
@@ -63,8 +65,8 @@ def lean_step(
     pos_sum.add_(y.clamp(min=0.0) * counted)
     short_sum.add_(((d - sales) if lost else (-y).clamp(min=0.0)) * counted)
     sales_sum.add_(sales * counted)
-    stockouts.add_((y <= 0).to(y.dtype) * counted)
-    short_cycles.add_(flag.to(y.dtype) * close)
+    stockouts.add_(((y <= 0) & (counted > 0)).to(stockouts.dtype))
+    short_cycles.add_((flag & (close > 0)).to(short_cycles.dtype))
     keep = (flag & (close == 0)) | ((sales < d) & ((track + close) > 0))
     flag.copy_(keep)
     if zero_lead:

@@ -480,7 +480,10 @@ def _simulate_lean_scalar(
     # the compiled step to one loop; slot views of a single ring would alias
     ring = [torch.zeros(n, dtype=dt, device=dev) for _ in range(R)]
     z = lambda: torch.zeros(n, dtype=dt, device=dev)  # noqa: E731
-    pos_sum, short_sum, sales_sum, stockouts, short_cycles = z(), z(), z(), z(), z()
+    pos_sum, short_sum, sales_sum = z(), z(), z()
+    counter = torch.int16 if T < 2**15 else torch.int32  # counts of periods: exact, and narrow
+    stockouts = torch.zeros(n, dtype=counter, device=dev)
+    short_cycles = torch.zeros(n, dtype=counter, device=dev)
     flag = torch.zeros(n, dtype=torch.bool, device=dev)  # unmet demand in the open cycle
     flags = torch.zeros(4, dtype=dt, device=dev)  # review, counted, close, track (see lean_step)
     no_order = torch.zeros(n, dtype=dt, device=dev)
@@ -511,17 +514,17 @@ def _simulate_lean_scalar(
             cycles += 1
             is_open = True
     if is_open:
-        short_cycles.add_(flag.to(dt))  # the last, possibly incomplete, cycle
+        short_cycles.add_(flag.to(counter))  # the last, possibly incomplete, cycle
     demand_sum = D[W:].sum(0) if W < T else torch.zeros(n, dtype=dt, device=dev)
     return LeanLedger(
         holding_units=pos_sum,
         shortage_units=short_sum,
         sales=sales_sum,
         demand=demand_sum,
-        stockout_periods=stockouts,
+        stockout_periods=stockouts.to(dt),
         counted_periods=torch.full((n,), float(max(T - W, 0)), dtype=dt, device=dev),
         cycles=torch.full((n,), float(cycles), dtype=dt, device=dev),
-        cycles_with_shortage=short_cycles,
+        cycles_with_shortage=short_cycles.to(dt),
         holding_cost_rate=problem.holding_cost,
         shortage_cost_rate=problem.shortage_cost,
         lost_sales=lost,
