@@ -62,6 +62,27 @@ register("base-stock", BaseStockPolicy)
 register("constant-order", ConstantOrderPolicy)
 
 # --- heuristics (orkit.heuristics) -------------------------------------------------------
+from orkit.heuristics import (  # noqa: E402
+    CappedBaseStockPolicy,
+    DynamicProgrammingPolicy,
+    EmpiricalDPPolicy,
+    FeatureLinearBaseStockPolicy,
+    GradientBoostingNewsvendorPolicy,
+    MyopicPolicy,
+    NewsvendorPolicy,
+    QuantileRegressionNewsvendorPolicy,
+    WeightedSAANewsvendorPolicy,
+)
+
+register("newsvendor", NewsvendorPolicy)
+register("feature-linear-base-stock", FeatureLinearBaseStockPolicy)
+register("capped-base-stock", CappedBaseStockPolicy)
+register("myopic", MyopicPolicy)
+register("quantile-regression-newsvendor", QuantileRegressionNewsvendorPolicy)
+register("gradient-boosting-newsvendor", GradientBoostingNewsvendorPolicy)
+register("weighted-saa-newsvendor", WeightedSAANewsvendorPolicy)
+register("dp-optimal", DynamicProgrammingPolicy)
+register("empirical-dp", EmpiricalDPPolicy)
 
 # --- two-stage (orkit.twostage) ----------------------------------------------------------
 

@@ -55,13 +55,20 @@ def open_study(name: str, storage: str, tuning: TuningSpec, attempts: int = 8) -
     sampler = optuna.samplers.TPESampler(n_startup_trials=tuning.startup_trials, seed=tuning.seed)
     for attempt in range(attempts):
         try:
-            return optuna.create_study(study_name=name, storage=storage, direction="minimize",
+            return optuna.create_study(study_name=name, storage=_storage(storage), direction="minimize",
                                        sampler=sampler, load_if_exists=True)
         except Exception as exc:  # sqlalchemy errors from a concurrent schema/study creation
             if attempt == attempts - 1 or "already exists" not in str(exc) and "locked" not in str(exc):
                 raise
             time.sleep(0.2 + random.random() * 0.5)
     raise AssertionError("unreachable")
+
+
+def _storage(url: str) -> Any:
+    """SQLite waits for a concurrent writer's lock (up to a minute) instead of failing at once."""
+    if url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    return url
 
 
 _LIVE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)

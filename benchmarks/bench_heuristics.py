@@ -1,0 +1,114 @@
+"""Benchmark of the classic heuristics: vectorised base-stock levels and the exact lost-sales DP.
+
+Run:  python benchmarks/bench_heuristics.py [--skus 1000000] [--loop-sample 2000]
+
+Prints
+1. base-stock levels for N SKUs (normal and Poisson demand, one call each) against a scalar
+   scipy loop; the loop is timed on a random subsample and extrapolated linearly to N SKUs
+   (said so in the output), and its answers are checked against the vectorised ones;
+2. the same for the DeepStock timing (L = 1, P = 2), where the exact level is a mixture
+   quantile and the scalar loop needs a root finder (brentq) per SKU;
+3. the exact average-cost DP for lost sales with Poisson(5) demand and L = 4 (h = 1,
+   b in {4, 9}): state count, (state, order) pairs, iterations and solve time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import scipy
+from scipy import optimize, stats
+
+from orkit.heuristics import Normal, Poisson, base_stock_level, solve_average_cost_dp
+
+
+def timed(fn, repeat: int = 3):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def bench_levels(n: int, sample: int, rng: np.random.Generator) -> None:
+    h, b, L = 0.1, 0.9, 2
+    q = b / (b + h)
+    mean = rng.uniform(1.0, 100.0, n)
+    std = rng.uniform(0.1, 0.5, n) * mean
+    idx = rng.choice(n, size=sample, replace=False)
+    print(f"1. base-stock levels, {n:,} SKUs, L = {L}, P = 1, b/(b+h) = {q:.2f} (protection interval L + 1 = {L + 1})")
+    print(f"   {'demand':<10}{'vectorised [s]':>16}{'scalar loop [s]':>18}{'ratio':>10}  check")
+    cases = {
+        "normal": (
+            lambda: base_stock_level(h, b, Normal(mean, std), L),
+            lambda i: stats.norm.ppf(q, loc=(L + 1) * mean[i], scale=np.sqrt(L + 1) * std[i]),
+        ),
+        "poisson": (
+            lambda: base_stock_level(h, b, Poisson(mean), L),
+            lambda i: stats.poisson.ppf(q, (L + 1) * mean[i]),
+        ),
+    }
+    for name, (vector, scalar) in cases.items():
+        t_vec, levels = timed(vector)
+        start = time.perf_counter()
+        loop = np.array([scalar(i) for i in idx])
+        t_loop = (time.perf_counter() - start) * n / sample
+        ok = np.allclose(levels[idx], loop, rtol=1e-12, atol=1e-9)
+        print(f"   {name:<10}{t_vec:>16.3f}{t_loop:>18.1f}{t_loop / t_vec:>9.0f}x  {'identical' if ok else 'MISMATCH'}")
+    print(f"   (scalar loop timed on {sample:,} random SKUs and extrapolated x{n / sample:,.0f}; vectorised: best of 3)")
+
+
+def bench_mixture(n: int, sample: int, rng: np.random.Generator) -> None:
+    h, b, L, P = 0.1, 0.9, 1, 2
+    q = b / (b + h)
+    mean = rng.uniform(1.0, 100.0, n)
+    std = rng.uniform(0.1, 0.5, n) * mean
+    idx = rng.choice(n, size=sample, replace=False)
+
+    def scalar(i: int) -> float:
+        f = lambda x: sum(stats.norm.cdf(x, (L + 1 + j) * mean[i], np.sqrt(L + 1 + j) * std[i]) for j in range(P)) / P - q  # noqa: E731
+        lo = stats.norm.ppf(q, (L + 1) * mean[i], np.sqrt(L + 1) * std[i])
+        hi = stats.norm.ppf(q, (L + P) * mean[i], np.sqrt(L + P) * std[i])
+        return optimize.brentq(f, lo, hi, xtol=1e-12, rtol=1e-14)
+
+    t_vec, levels = timed(lambda: base_stock_level(h, b, Normal(mean, std), L, P), repeat=1)
+    start = time.perf_counter()
+    loop = np.array([scalar(i) for i in idx])
+    t_loop = (time.perf_counter() - start) * n / sample
+    gap = np.max(np.abs(levels[idx] - loop) / loop)
+    print(f"2. DeepStock timing L = {L}, P = {P} (exact level = quantile of the mixture of D_2, D_3), normal, {n:,} SKUs")
+    print(f"   vectorised {t_vec:.3f} s, scalar brentq loop {t_loop:.1f} s (extrapolated from {sample:,}), "
+          f"ratio {t_loop / t_vec:.0f}x, max relative difference {gap:.1e}")
+
+
+def bench_dp() -> None:
+    print("3. exact average-cost DP, lost sales, Poisson(5) demand, L = 4, h = 1 (relative value iteration)")
+    print(f"   {'b':>4}{'max IP U':>10}{'states':>10}{'(state, order)':>16}{'iterations':>12}{'time [s]':>10}{'g*':>10}")
+    for b in (4.0, 9.0):
+        t, sol = timed(lambda: solve_average_cost_dp(Poisson(5.0), holding_cost=1.0, shortage_cost=b, lead_time=4), repeat=1)
+        print(f"   {b:>4.0f}{sol.max_inventory_position:>10}{sol.n_states:>10,}{sol.n_state_actions:>16,}"
+              f"{sol.iterations:>12}{t:>10.2f}{sol.average_cost:>10.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skus", type=int, default=1_000_000)
+    parser.add_argument("--loop-sample", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    print(f"orkit heuristics benchmark -- Python {platform.python_version()}, numpy {np.__version__}, "
+          f"scipy {scipy.__version__}, {platform.processor() or platform.machine()}\n")
+    bench_levels(args.skus, args.loop_sample, rng)
+    print()
+    bench_mixture(args.skus, max(200, args.loop_sample // 4), rng)
+    print()
+    bench_dp()
+
+
+if __name__ == "__main__":
+    main()

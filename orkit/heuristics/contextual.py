@@ -1,0 +1,302 @@
+r"""Data-driven (contextual) newsvendors: order up to a predicted quantile of demand.
+
+All three policies learn, from the training trajectories, the conditional
+:math:`b/(b+h)`-quantile of the demand over the periods an order covers given the features
+:math:`x_r` seen on the review day :math:`r`, and order up to it:
+:math:`q_r = \max(\hat S(x_r) - \mathrm{tot}(I_r), 0)`.
+
+Training rows: every review day :math:`r` of every training trajectory gives :math:`P` rows with
+features :math:`x_r` and targets :math:`D[r..r+L+j]`, :math:`j = 0..P-1` (the demand each
+covered period's end-of-period inventory depends on; see
+:func:`~orkit.heuristics.review_window_demand`). Minimising the pinball (quantile) loss over
+these rows minimises the sample backorder cost of every covered period.
+
+- :class:`QuantileRegressionNewsvendorPolicy`: linear quantile regression (Koenker & Bassett
+  1978), solved exactly as a linear program by HiGHS through
+  ``sklearn.linear_model.QuantileRegressor``; the "big data newsvendor" of Ban & Rudin (2019,
+  *Oper. Res.* 67(1)).
+- :class:`GradientBoostingNewsvendorPolicy`: gradient-boosted trees with the pinball loss
+  (``sklearn.ensemble.GradientBoostingRegressor(loss="quantile")``, or the histogram variant).
+- :class:`WeightedSAANewsvendorPolicy`: weighted sample average approximation (Bertsimas &
+  Kallus 2020, "From predictive to prescriptive analytics", *Manag. Sci.* 66(3)): the quantile
+  of the training targets weighted by their similarity to :math:`x_r`, with k-nearest-neighbour
+  weights (equal weight on the :math:`k` closest review days, features standardised) or
+  random-forest weights :math:`w_i(x) = \frac{1}{T}\sum_t 1\{\ell_t(x_i) = \ell_t(x)\} /
+  |\ell_t(x)|` (Meinshausen 2006, quantile regression forests).
+
+scikit-learn is imported when a policy is fitted, not when orkit is imported.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+import torch
+
+from orkit.core.errors import ValidationError
+from orkit.core.policy import Observation, check_is_fitted
+from orkit.core.problem import InventoryProblem
+from orkit.core.validation import check_choice, check_int
+from orkit.heuristics._training import observation_features, training_samples
+from orkit.heuristics.distributions import Empirical
+
+__all__ = [
+    "QuantileRegressionNewsvendorPolicy",
+    "GradientBoostingNewsvendorPolicy",
+    "WeightedSAANewsvendorPolicy",
+]
+
+
+class _ContextualNewsvendor:
+    """Shared fit / act: subclasses implement ``_fit_model(X, y, q)`` and ``_predict(X)``."""
+
+    features: Any
+    demand_lags: int
+
+    def fit(self, train: Any, validation: Any, problem: InventoryProblem):
+        """Fit the quantile model on ``train`` (``validation`` is not used)."""
+        X, y, names = training_samples(train, problem, self.features, self.demand_lags, type(self).__name__)
+        self.feature_names_ = names
+        self._columns = names[: len(names) - check_int("demand_lags", self.demand_lags, minimum=0)]
+        self._fit_model(X, y, problem.critical_ratio, problem.review_period)
+        self.model_ = self._model
+        return self
+
+    def level(self, obs: Observation) -> torch.Tensor:
+        """Predicted order-up-to level of every SKU on this review day."""
+        check_is_fitted(self, ("model_",))
+        x = observation_features(obs, self._columns, self.demand_lags)
+        pred = self._predict(x.detach().cpu().numpy().astype(np.float64))
+        return torch.as_tensor(pred, dtype=obs.inventory_position.dtype, device=obs.inventory_position.device)
+
+    def act(self, obs: Observation) -> torch.Tensor:
+        return torch.clamp(self.level(obs) - obs.inventory_position, min=0)
+
+    def _fit_model(self, X: np.ndarray, y: np.ndarray, q: float, review_period: Any) -> None:
+        raise NotImplementedError
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        # scikit-learn style: the constructor arguments that differ from their defaults
+        params = inspect.signature(type(self).__init__).parameters.values()
+        shown = [f"{p.name}={getattr(self, p.name)!r}" for p in params
+                 if p.name != "self" and getattr(self, p.name) != p.default]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+class QuantileRegressionNewsvendorPolicy(_ContextualNewsvendor):
+    r"""Linear quantile regression newsvendor: :math:`\hat S(x) = a + \beta^\top x`.
+
+    Parameters
+    ----------
+    features : str or sequence of str, optional
+        Dataset features used as regressors; default: all of them.
+    demand_lags : int, default=0
+        Also use the demand of the last ``demand_lags`` periods (most recent first).
+    alpha : float, default=0.0
+        L1 penalty on :math:`\beta` (``QuantileRegressor(alpha=...)``); 0 is plain SAA.
+
+    Attributes
+    ----------
+    model_ : sklearn.linear_model.QuantileRegressor
+    feature_names_ : tuple of str
+    """
+
+    def __init__(self, features: Any = None, *, demand_lags: int = 0, alpha: float = 0.0) -> None:
+        self.features = features
+        self.demand_lags = demand_lags
+        self.alpha = alpha
+
+    def _fit_model(self, X: np.ndarray, y: np.ndarray, q: float, review_period: Any) -> None:
+        from sklearn.linear_model import QuantileRegressor
+
+        self._model = QuantileRegressor(quantile=q, alpha=self.alpha, solver="highs").fit(X, y)
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        return self._model.predict(X)
+
+
+class GradientBoostingNewsvendorPolicy(_ContextualNewsvendor):
+    """Gradient-boosted quantile regression newsvendor (trees fitted to the pinball loss).
+
+    Uses ``sklearn.ensemble.GradientBoostingRegressor(loss="quantile")``: single-threaded and
+    deterministic, fast for the thousands of rows of a typical training set. ``histogram=True``
+    switches to ``HistGradientBoostingRegressor(loss="quantile")`` (multi-threaded, for
+    millions of rows).
+
+    Parameters
+    ----------
+    features : str or sequence of str, optional
+    demand_lags : int, default=0
+    n_estimators : int, default=200
+        Boosting iterations.
+    learning_rate : float, default=0.1
+    max_leaf_nodes : int, default=15
+    min_samples_leaf : int, default=20
+    histogram : bool, default=False
+    random_state : int, default=0
+
+    Attributes
+    ----------
+    model_ : sklearn.ensemble.GradientBoostingRegressor or HistGradientBoostingRegressor
+    """
+
+    def __init__(
+        self,
+        features: Any = None,
+        *,
+        demand_lags: int = 0,
+        n_estimators: int = 200,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 15,
+        min_samples_leaf: int = 20,
+        histogram: bool = False,
+        random_state: int = 0,
+    ) -> None:
+        self.features = features
+        self.demand_lags = demand_lags
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.histogram = histogram
+        self.random_state = random_state
+
+    def _fit_model(self, X: np.ndarray, y: np.ndarray, q: float, review_period: Any) -> None:
+        if self.histogram:
+            from sklearn.ensemble import HistGradientBoostingRegressor
+
+            model = HistGradientBoostingRegressor(
+                loss="quantile",
+                quantile=q,
+                max_iter=self.n_estimators,
+                learning_rate=self.learning_rate,
+                max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf,
+                early_stopping=False,
+                random_state=self.random_state,
+            )
+        else:
+            from sklearn.ensemble import GradientBoostingRegressor
+
+            model = GradientBoostingRegressor(
+                loss="quantile",
+                alpha=q,
+                n_estimators=self.n_estimators,
+                learning_rate=self.learning_rate,
+                max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf,
+                random_state=self.random_state,
+            )
+        self._model = model.fit(X, y)
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        return self._model.predict(X)
+
+
+class WeightedSAANewsvendorPolicy(_ContextualNewsvendor):
+    """Weighted SAA newsvendor with k-nearest-neighbour or random-forest weights.
+
+    Parameters
+    ----------
+    features : str or sequence of str, optional
+    demand_lags : int, default=0
+    weights : {"knn", "random-forest"}, default="knn"
+    n_neighbors : int, default=20
+        Review days whose targets form the kNN sample (each contributes its ``P`` targets).
+    n_estimators : int, default=100
+        Trees of the random forest.
+    min_samples_leaf : int, default=10
+        Smallest leaf of the random forest (larger leaves give smoother weights).
+    random_state : int, default=0
+
+    Attributes
+    ----------
+    model_ : sklearn.neighbors.NearestNeighbors or sklearn.ensemble.RandomForestRegressor
+    """
+
+    def __init__(
+        self,
+        features: Any = None,
+        *,
+        demand_lags: int = 0,
+        weights: str = "knn",
+        n_neighbors: int = 20,
+        n_estimators: int = 100,
+        min_samples_leaf: int = 10,
+        random_state: int = 0,
+    ) -> None:
+        self.features = features
+        self.demand_lags = demand_lags
+        self.weights = weights
+        self.n_neighbors = n_neighbors
+        self.n_estimators = n_estimators
+        self.min_samples_leaf = min_samples_leaf
+        self.random_state = random_state
+
+    def _fit_model(self, X: np.ndarray, y: np.ndarray, q: float, review_period: Any) -> None:
+        check_choice("weights", self.weights, ("knn", "random-forest"))
+        self._q = q
+        P = int(review_period)
+        if self.weights == "knn":
+            from sklearn.neighbors import NearestNeighbors
+
+            rows = X[::P]  # one row per review day; its P targets follow in y
+            self._mean = rows.mean(axis=0)
+            self._scale = np.where(rows.std(axis=0) > 0, rows.std(axis=0), 1.0)
+            k = check_int("n_neighbors", self.n_neighbors, minimum=1)
+            if k > rows.shape[0]:
+                raise ValidationError(f"n_neighbors must be <= the number of training review days ({rows.shape[0]}), got {k}")
+            self._targets = y.reshape(-1, P)
+            self._model = NearestNeighbors(n_neighbors=k).fit((rows - self._mean) / self._scale)
+        else:
+            from sklearn.ensemble import RandomForestRegressor
+
+            self._model = RandomForestRegressor(
+                n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state
+            ).fit(X, y)
+            # leaf-membership matrix with rows in ascending target order: A[i, (t, leaf)] = 1 / |leaf|
+            order = np.argsort(y, kind="stable")
+            self._targets = y[order]
+            self._leaf_offsets, self._membership = self._leaf_matrix(X[order], normalise=True)
+
+    def _leaf_matrix(self, X: np.ndarray, normalise: bool):
+        """Sparse one-hot matrix of the leaf each row reaches in each tree (columns: tree, leaf)."""
+        import scipy.sparse as sp
+
+        leaves = self._model.apply(X)  # (rows, n_trees) node ids
+        if normalise:
+            sizes = [np.bincount(leaves[:, t]) for t in range(leaves.shape[1])]
+            offsets = np.concatenate([[0], np.cumsum([s.size for s in sizes])])
+            values = np.concatenate([1.0 / sizes[t][leaves[:, t]] for t in range(leaves.shape[1])])
+        else:
+            offsets = self._leaf_offsets
+            values = np.ones(leaves.size)
+        rows = np.tile(np.arange(leaves.shape[0]), leaves.shape[1])
+        cols = (leaves + offsets[:-1][None, :]).T.reshape(-1)
+        matrix = sp.csr_matrix((values, (rows, cols)), shape=(leaves.shape[0], int(offsets[-1])))
+        return offsets, matrix
+
+    def weights_for(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Samples and weights of the weighted SAA for rows ``X``, each of shape (m, n_samples)."""
+        if self.weights == "knn":
+            idx = self._model.kneighbors((X - self._mean) / self._scale, return_distance=False)
+            samples = self._targets[idx].reshape(X.shape[0], -1)
+            return samples, np.ones_like(samples)
+        _, query = self._leaf_matrix(X, normalise=False)
+        # w_i(x) = (1/T) sum_t 1{leaf_t(x_i) = leaf_t(x)} / |leaf_t(x)|, one sparse product for all trees
+        w = np.asarray((query @ self._membership.T).todense()) / self._model.n_estimators
+        return np.broadcast_to(self._targets, w.shape), w
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        samples, w = self.weights_for(X)
+        if self.weights == "knn":
+            return Empirical(samples, w).ppf(self._q)
+        # targets are sorted once at fit: the weighted quantile is a cumulative sum away
+        cum = np.cumsum(w, axis=1)
+        reached = cum >= self._q * cum[:, -1:] - 1e-12
+        return self._targets[np.argmax(reached, axis=1)]

@@ -1,0 +1,758 @@
+r"""Exact dynamic programming for small single-item instances.
+
+**Average-cost DP** (:func:`solve_average_cost_dp`, :class:`DynamicProgrammingPolicy`).
+Review period 1, lead time :math:`L \ge 0`, i.i.d. integer demand with pmf :math:`p` on
+``0..K``, backorders or lost sales, costs :math:`h` per unit on hand and :math:`b` per unit
+backlogged (or lost) at the end of each period, exactly as in :mod:`orkit.sim`. The state on a
+review day, after the period's arrival and before ordering, is
+
+.. math::
+
+    s = (x_0, a_1, \dots, a_{L-1}),
+
+with :math:`x_0` the on-hand inventory (negative = backlog) and :math:`a_k` the order arriving
+in :math:`k` periods (for :math:`L \le 1` the state is :math:`x_0` alone). Ordering :math:`q`
+and meeting demand :math:`d` gives
+
+.. math::
+
+    y = x_0 - d \;(L \ge 1) \text{ or } x_0 + q - d \;(L = 0),\qquad
+    \text{lost sales: } y \leftarrow y^+,\qquad
+    s' = (y + a_1, a_2, \dots, a_{L-1}, q),
+
+and the period cost :math:`c(z) = h\,E[(z - d)^+] + b\,E[(d - z)^+]` with :math:`z = x_0`
+(:math:`x_0 + q` when :math:`L = 0`). The long-run average cost :math:`g` and relative values
+:math:`v` solve :math:`g + v(s) = \min_q \{ c + E\,v(s') \}`; relative value iteration
+(Puterman 1994, *Markov Decision Processes*, sec. 8.5.5) with the aperiodicity transformation
+finds them, vectorised over all (state, order) pairs as one sparse matrix-vector product per
+iteration, and stops when the span of :math:`Tv - v` (the Odoni bounds on :math:`g`) is below
+``tol``.
+
+State space: :math:`x_0 \ge` ``min_on_hand`` (0 under lost sales; a backlog floor under
+backorders, where deeper backlogs are lumped into the floor), orders and pipeline entries
+:math:`\le` ``max_order``, and inventory position :math:`x_0 + \sum a_k + q \le`
+``max_inventory_position`` :math:`U`. The default :math:`U` is the optimal backorder base-stock
+level plus one standard deviation of the lead-time demand: under backorders base-stock is
+optimal (so :math:`U` never binds), and under lost sales Morton (1969, *SIAM Review* 11(4))
+bounds the optimal order by the backorder base-stock order (see also Zipkin 2008b, *Manag.
+Sci.* 54(3)); a warning is logged when the optimal policy reaches :math:`U`. The number of states is checked before anything is allocated; beyond
+``max_states`` a :class:`~orkit.core.StateSpaceError` names the count and the limit.
+
+**Finite-horizon empirical DP** (:func:`solve_empirical_dp`, :class:`EmpiricalDPPolicy`): the
+benchmark of DeepStock setting 1 (paper.md section 5). Backorders, any :math:`L`, :math:`P`, a
+finite horizon of :math:`T` periods and the DeepStock timing: orders on review days
+:math:`r = P, 2P, \dots`, costs counted from period :math:`W = L + P` on. The demand of each
+period :math:`t` follows its empirical distribution over the training trajectories,
+independently across periods. Under backorders the inventory position :math:`x` before
+ordering is a sufficient state, and an order raising it to :math:`y` fixes the end-of-period
+on-hand :math:`y - D[r..t]` of every period :math:`t \in [r+L, r+L+P)` it covers, so
+
+.. math::
+
+    V_r(x) = \min_{x \le y \le x + q_{\max}} \Big\{ \sum_{t \in C_r} E\big[h\,(y - D[r..t])^+ +
+    b\,(D[r..t] - y)^+\big] + E\,V_{r+P}\big(y - D[r..r+P-1]\big) \Big\},
+
+with :math:`C_r` the counted periods of :math:`[r+L, r+L+P) \cap [W, T)`, solved backwards on
+an integer grid of positions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from orkit.core.errors import SolverError, StateSpaceError, ValidationError
+from orkit.core.policy import Observation, check_is_fitted
+from orkit.core.problem import InventoryProblem
+from orkit.core.validation import check_float, check_int
+from orkit.heuristics._training import demand_array, scalar_timing
+from orkit.heuristics.distributions import DemandDistribution, Discrete
+from orkit.heuristics.newsvendor import newsvendor_cost
+
+__all__ = [
+    "AverageCostSolution",
+    "solve_average_cost_dp",
+    "count_dp_states",
+    "DynamicProgrammingPolicy",
+    "FiniteHorizonSolution",
+    "solve_empirical_dp",
+    "EmpiricalDPPolicy",
+]
+
+logger = logging.getLogger(__name__)
+
+_DENSE_TABLE_LIMIT = 1 << 25  # entries of the dense state -> order table a policy may allocate
+
+
+def _pmf_array(demand_pmf: Any) -> np.ndarray:
+    if isinstance(demand_pmf, DemandDistribution):
+        if not hasattr(demand_pmf, "truncate"):
+            raise ValidationError(f"demand_pmf must be a pmf array or a discrete distribution, got {type(demand_pmf).__name__}")
+        demand_pmf = demand_pmf.truncate().pmf
+    pmf = np.asarray(Discrete(demand_pmf).pmf, dtype=np.float64)
+    if pmf.ndim != 1:
+        raise ValidationError(f"demand_pmf must be one pmf (1-d), got shape {pmf.shape}")
+    nz = np.flatnonzero(pmf > 0)
+    return pmf[: nz[-1] + 1] if nz.size else pmf[:1]
+
+
+def _period_cost(z: np.ndarray, pmf: np.ndarray, h: float, b: float) -> np.ndarray:
+    """c(z) = h E[(z - d)^+] + b E[(d - z)^+] for integer z (any sign): the newsvendor cost."""
+    return newsvendor_cost(z.astype(np.float64), h, b, Discrete(pmf))
+
+
+# ----------------------------------------------------------------------------- state space
+def _ip_histogram(low: int, high: int, pipeline_slots: int, max_order: int) -> np.ndarray:
+    """Number of states per partial inventory position (index ip - low) after all slots."""
+    width = high - low + 1
+    hist = np.ones(width, dtype=np.float64)
+    for _ in range(pipeline_slots):
+        # a new slot adds a in [0, min(max_order, U - ip)]: a box convolution truncated at U
+        cum = np.concatenate([[0.0], np.cumsum(hist)])
+        idx = np.arange(width)
+        hist = cum[idx + 1] - cum[np.maximum(idx - max_order, 0)]
+    return hist
+
+
+def count_dp_states(
+    lead_time: int,
+    min_on_hand: int,
+    max_inventory_position: int,
+    max_order: int | None = None,
+    max_demand: int | None = None,
+) -> tuple[int, int, int]:
+    """``(states, state-order pairs, transitions)`` of :func:`solve_average_cost_dp`, allocation-free.
+
+    ``transitions`` (the non-zeros of the sparse transition matrix, about 20 bytes each while it
+    is built) is only counted when ``max_demand`` (the largest demand ``K``) is given; else 0.
+    """
+    U, low = int(max_inventory_position), int(min_on_hand)
+    width = U - low + 1
+    q_max = width if max_order is None else int(max_order)
+    slots = max(lead_time - 1, 0)
+    hist = _ip_histogram(low, U, slots, q_max)
+    room = np.minimum(U - np.arange(low, U + 1), q_max) + 1
+    states, pairs = int(round(hist.sum())), int(round((hist * room).sum()))
+    if max_demand is None:
+        return states, pairs, 0
+    positions = np.arange(low, U + 1)
+    if lead_time == 0:
+        # outcomes depend on the stock before demand, x_0 + q
+        z = positions[:, None] + np.arange(width)[None, :]
+        valid = z <= U
+        outcomes = np.minimum(z - low, max_demand) + 1
+        return states, pairs, int((outcomes * valid)[room[:, None] > np.arange(width)[None, :]].sum())
+    # joint count of (on-hand, position): start at position = on-hand, add the pipeline slots
+    joint = np.eye(width)
+    for _ in range(slots):
+        cum = np.concatenate([np.zeros((width, 1)), np.cumsum(joint, axis=1)], axis=1)
+        idx = np.arange(width)
+        joint = cum[:, idx + 1] - cum[:, np.maximum(idx - q_max, 0)]
+    outcomes = np.minimum(positions - low, max_demand) + 1
+    return states, pairs, int(round(float(outcomes @ joint @ room)))
+
+
+def _enumerate_states(low: int, high: int, pipeline_slots: int, max_order: int) -> tuple[np.ndarray, np.ndarray]:
+    """All states in lexicographic order (last coordinate fastest) and their positions."""
+    cols = [np.arange(low, high + 1, dtype=np.int64)]
+    ip = cols[0].copy()
+    for _ in range(pipeline_slots):
+        rep, within = _ragged(np.minimum(high - ip, max_order) + 1)
+        cols = [c[rep] for c in cols] + [within]
+        ip = ip[rep] + within
+    return np.stack(cols, axis=1), ip
+
+
+def _keys(states: np.ndarray, low: int, base: int) -> np.ndarray:
+    shifted = states.copy()
+    shifted[:, 0] -= low
+    key = np.zeros(states.shape[0], dtype=np.int64)
+    for j in range(states.shape[1]):
+        key = key * base + shifted[:, j]
+    return key
+
+
+def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, offset) for groups of the given sizes: owner[i] = group, offset[i] = index in group."""
+    owner = np.repeat(np.arange(counts.size), counts)
+    offset = np.arange(counts.sum(), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, offset
+
+
+# ----------------------------------------------------------------------------- average cost
+@dataclass(frozen=True)
+class AverageCostSolution:
+    """Optimal average cost and policy of :func:`solve_average_cost_dp`.
+
+    Attributes
+    ----------
+    average_cost : float
+        Optimal long-run cost per period [g] (midpoint of the final Odoni bounds).
+    lower_bound, upper_bound : float
+        Odoni bounds on ``g`` at termination.
+    states : ndarray of shape (n_states, max(L, 1))
+        Columns ``on_hand, pipeline_1, ..., pipeline_{L-1}`` (``pipeline_k`` arrives in k periods).
+    orders : ndarray of shape (n_states,)
+        Optimal order in every state (the smallest one on ties).
+    relative_values : ndarray of shape (n_states,)
+        [v], normalised to 0 at the first state.
+    lead_time, min_on_hand, max_inventory_position : int
+    lost_sales : bool
+    iterations : int
+    n_state_actions : int
+    n_transitions : int
+        Non-zeros of the transition matrix.
+    fallback_level : float
+        Order-up-to level used for states outside the table (the median post-order position of
+        states that order).
+    """
+
+    average_cost: float
+    lower_bound: float
+    upper_bound: float
+    states: np.ndarray
+    orders: np.ndarray
+    relative_values: np.ndarray
+    lead_time: int
+    min_on_hand: int
+    max_inventory_position: int
+    lost_sales: bool
+    iterations: int
+    n_state_actions: int
+    n_transitions: int
+    fallback_level: float
+    _keys: np.ndarray = field(repr=False)
+
+    @property
+    def n_states(self) -> int:
+        return int(self.states.shape[0])
+
+    def order(self, on_hand: Any, pipeline: Any = None) -> np.ndarray:
+        """Optimal orders for states given as arrays (rounded; see :class:`DynamicProgrammingPolicy`)."""
+        x0 = np.round(np.asarray(on_hand, dtype=np.float64)).astype(np.int64).reshape(-1)
+        slots = max(self.lead_time - 1, 0)
+        pipe = np.zeros((x0.size, slots), dtype=np.int64)
+        if slots and pipeline is not None:
+            given = np.round(np.asarray(pipeline, dtype=np.float64)).astype(np.int64).reshape(x0.size, -1)
+            pipe[:, : min(slots, given.shape[1])] = given[:, :slots]
+        x0c = np.maximum(x0, self.min_on_hand)
+        state = np.concatenate([x0c[:, None], pipe], axis=1)
+        key = _keys(state, self.min_on_hand, self.max_inventory_position - self.min_on_hand + 1)
+        pos = np.clip(np.searchsorted(self._keys, key), 0, self._keys.size - 1)
+        found = (self._keys[pos] == key) & np.all(pipe >= 0, axis=1) & (x0c + pipe.sum(1) <= self.max_inventory_position)
+        ip = x0 + pipe.sum(1)
+        return np.where(found, self.orders[pos], np.maximum(np.floor(self.fallback_level) - ip, 0)).astype(np.int64)
+
+
+def _default_bounds(pmf: np.ndarray, h: float, b: float, L: int, lost_sales: bool) -> tuple[int, int]:
+    law = Discrete(pmf).sum_of(L + 1)
+    level = int(law.ppf(b / (b + h)))
+    U = level + int(math.ceil(float(np.sqrt(law.variance))))
+    # backorders: the recurrent class reaches S* - (L + 1) K; one more K of margin keeps the floor
+    # (where deeper backlogs are lumped) out of reach of the decisions that matter
+    low = 0 if lost_sales else min(0, level - (L + 2) * (pmf.size - 1))
+    return U, low
+
+
+def solve_average_cost_dp(
+    demand_pmf: Any,
+    *,
+    holding_cost: float,
+    shortage_cost: float,
+    lead_time: int,
+    lost_sales: bool = True,
+    max_order: int | None = None,
+    max_inventory_position: int | None = None,
+    min_on_hand: int | None = None,
+    max_states: int = 1_000_000,
+    max_transitions: int = 50_000_000,
+    tol: float = 1e-9,
+    max_iterations: int = 100_000,
+    aperiodicity: float = 0.9,
+) -> AverageCostSolution:
+    r"""Optimal long-run average cost and policy by relative value iteration (module docstring).
+
+    Parameters
+    ----------
+    demand_pmf : array of shape (K + 1,) or a discrete DemandDistribution
+        Per-period demand pmf on ``0..K`` [p]; a Poisson or negative binomial law is truncated
+        at tail mass 1e-12 (lumped into the last value).
+    holding_cost, shortage_cost : float
+        [h] per unit on hand and [b] per unit backlogged or lost, at the end of a period.
+    lead_time : int
+        [L] >= 0.
+    lost_sales : bool, default=True
+    max_order : int, optional
+        Largest order [q_max]; default unbounded (limited by ``max_inventory_position``).
+    max_inventory_position : int, optional
+        [U]; default: backorder base-stock level + one standard deviation of ``D_{L+1}``.
+    min_on_hand : int, optional
+        Backlog floor under backorders (deeper backlogs are lumped); default
+        ``min(0, S* - (L + 2) K)`` with ``K`` the largest demand. Must be 0 under lost sales.
+    max_states : int, default=1_000_000
+        Refuse (``StateSpaceError``) instances with more states.
+    max_transitions : int, default=50_000_000
+        Refuse instances whose sparse transition matrix has more non-zeros (memory: about 20
+        bytes each while it is built).
+    tol : float, default=1e-9
+        Stop when the Odoni bounds on ``g`` are closer than ``tol * max(1, g)``.
+    max_iterations : int, default=100_000
+    aperiodicity : float, default=0.9
+        Weight tau of the aperiodicity transformation ``v <- v + tau (Tv - v)`` (1 = plain RVI;
+        < 1 guarantees convergence for periodic chains).
+
+    Returns
+    -------
+    AverageCostSolution
+
+    Raises
+    ------
+    StateSpaceError
+        More than ``max_states`` states or ``max_transitions`` transitions (both counted in
+        closed form before any allocation).
+    SolverError
+        No convergence within ``max_iterations``.
+
+    Examples
+    --------
+    Backorders, L = 1, Poisson(2) demand, h = 1, b = 4: the optimum is base-stock, with the cost
+    of :func:`~orkit.heuristics.base_stock_cost` at the 0.8-quantile of Poisson(4).
+
+    >>> from orkit.heuristics import Poisson, base_stock_cost
+    >>> sol = solve_average_cost_dp(Poisson(2.0), holding_cost=1.0, shortage_cost=4.0, lead_time=1, lost_sales=False)
+    >>> round(sol.average_cost, 6), round(float(base_stock_cost(6, 1.0, 4.0, Poisson(2.0), lead_time=1)), 6)
+    (2.977173, 2.977173)
+    """
+    pmf = _pmf_array(demand_pmf)
+    h = check_float("holding_cost", holding_cost, minimum=0)
+    b = check_float("shortage_cost", shortage_cost, minimum=0)
+    L = check_int("lead_time", lead_time, minimum=0)
+    tau = check_float("aperiodicity", aperiodicity, minimum=0, strict_minimum=True, maximum=1)
+    tol = check_float("tol", tol, minimum=0, strict_minimum=True)
+    max_states = check_int("max_states", max_states, minimum=1)
+    max_transitions = check_int("max_transitions", max_transitions, minimum=1)
+    max_iterations = check_int("max_iterations", max_iterations, minimum=1)
+    if h + b <= 0:
+        raise ValidationError("holding_cost + shortage_cost must be > 0")
+    default_U, default_low = _default_bounds(pmf, h, b, L, lost_sales)
+    U = default_U if max_inventory_position is None else check_int("max_inventory_position", max_inventory_position, minimum=0)
+    low = default_low if min_on_hand is None else check_int("min_on_hand", min_on_hand)
+    if lost_sales and low != 0:
+        raise ValidationError(f"min_on_hand must be 0 under lost sales, got {low}")
+    if low > min(U, 0):
+        raise ValidationError(f"min_on_hand must be <= min(0, max_inventory_position), got {low}")
+    width = U - low + 1
+    q_max = width if max_order is None else check_int("max_order", int(math.floor(max_order)), minimum=1)
+    slots = max(L - 1, 0)
+
+    n_states, n_pairs = count_dp_states(L, low, U, q_max)[:2]
+    if n_states > max_states:
+        raise StateSpaceError(
+            f"the dynamic program needs {n_states:,} states (lead time {L}, on-hand {low}..{U}, "
+            f"{slots} pipeline slots), more than max_states={max_states:,}; lower max_inventory_position, "
+            "the lead time or the demand support, or raise max_states"
+        )
+    n_transitions = count_dp_states(L, low, U, q_max, pmf.size - 1)[2]
+    if n_transitions > max_transitions:
+        raise StateSpaceError(
+            f"the dynamic program needs {n_transitions:,} transitions for its {n_states:,} states "
+            f"(about {20 * n_transitions / 2**30:.1f} GiB while built), more than max_transitions="
+            f"{max_transitions:,}; lower max_inventory_position or max_order, or raise max_transitions"
+        )
+    if width ** max(L, 1) >= 2**62:
+        raise StateSpaceError(f"the state keys of {width}^{max(L, 1)} overflow int64; the instance is too large for the exact DP")
+    K = pmf.size - 1
+    tail = np.flip(np.cumsum(np.flip(pmf)))  # tail[d] = P(D >= d)
+
+    states, ip = _enumerate_states(low, U, slots, q_max)
+    keys = _keys(states, low, width)
+    x0 = states[:, 0]
+    room = np.minimum(U - ip, q_max)  # orders 0..room
+    sa_state, sa_q = _ragged(room + 1)
+    sa_start = np.concatenate([[0], np.cumsum(room + 1)[:-1]])
+
+    # outcomes: demand j = 0..n_out-1; the last outcome lumps P(D >= j) (deep backlog / stock-out)
+    if L == 0:
+        z = x0[sa_state] + sa_q  # on hand before demand, per (state, order)
+        owner_z = np.arange(z.size)
+    else:
+        z = x0
+        owner_z = None
+    n_out = np.minimum(z - low, K) + 1
+    own, j = _ragged(n_out)
+    prob = np.where(j == n_out[own] - 1, tail[j], pmf[j])
+    y = z[own] - j
+    if L == 0:
+        # next state: on-hand y; index y - low; row = (state, order) pair
+        rows = owner_z[own]
+        cols = y - low
+        cost_sa = _period_cost(z, pmf, h, b)
+    else:
+        # next state (y + a_1, a_2, ..., a_{L-1}, q): prefix with q = 0, then + q (contiguous block)
+        if L == 1:
+            prefix = (y + 0)[:, None]
+        else:
+            prefix = np.concatenate([(y + states[own, 1])[:, None], states[own, 2:], np.zeros((own.size, 1), np.int64)], axis=1)
+        base_key = _keys(prefix, low, width)
+        base = np.searchsorted(keys, base_key)
+        if np.any(keys[np.minimum(base, keys.size - 1)] != base_key):
+            raise SolverError("internal error: a successor state is missing from the state space")
+        # expand every (state, outcome) over the state's orders
+        reps = room[own] + 1
+        e_owner, q = _ragged(reps)
+        rows = sa_start[own[e_owner]] + q
+        cols = base[e_owner] + q
+        prob = prob[e_owner]
+        cost_sa = _period_cost(x0, pmf, h, b)[sa_state]
+    index_dtype = np.int32 if max(n_pairs, n_states) < 2**31 - 1 else np.int64
+    transition = sp.csr_matrix(
+        (prob, (rows.astype(index_dtype), cols.astype(index_dtype))), shape=(n_pairs, n_states)
+    )
+    del rows, cols, prob, own, j, y
+
+    V = np.zeros(n_states)
+    lower = upper = np.nan
+    for iteration in range(1, max_iterations + 1):
+        Q = cost_sa + transition @ V
+        TV = np.minimum.reduceat(Q, sa_start)
+        diff = TV - V
+        lower, upper = float(diff.min()), float(diff.max())
+        if upper - lower <= tol * max(1.0, abs(upper)):
+            break
+        V = V + tau * diff
+        V -= V[0]
+    else:
+        raise SolverError(
+            f"relative value iteration did not converge in {max_iterations} iterations "
+            f"(bounds on g: {lower:.6g}..{upper:.6g}); raise max_iterations or lower aperiodicity"
+        )
+    mins = np.repeat(TV, room + 1)
+    ties = Q <= mins + 1e-9 * (1.0 + np.abs(mins))
+    orders = np.minimum.reduceat(np.where(ties, sa_q, np.iinfo(np.int64).max), sa_start)
+    post = ip + orders
+    ordering = orders > 0
+    fallback = float(np.median(post[ordering])) if ordering.any() else float(U)
+    if np.any(ordering & (post == U)) and max_inventory_position is None:
+        logger.warning("the optimal policy orders up to max_inventory_position=%d in some states; raise it", U)
+    return AverageCostSolution(
+        average_cost=0.5 * (lower + upper),
+        lower_bound=lower,
+        upper_bound=upper,
+        states=states,
+        orders=orders.astype(np.int64),
+        relative_values=V - V[0],
+        lead_time=L,
+        min_on_hand=low,
+        max_inventory_position=U,
+        lost_sales=bool(lost_sales),
+        iterations=iteration,
+        n_state_actions=n_pairs,
+        n_transitions=int(transition.nnz),
+        fallback_level=fallback,
+        _keys=keys,
+    )
+
+
+class DynamicProgrammingPolicy:
+    """The optimal policy of :func:`solve_average_cost_dp` as a lookup table.
+
+    Restrictions: review period 1, one lead time for all SKUs, i.i.d. integer demand (the pmf is
+    given, or estimated from the rounded training demand pooled over SKUs). ``act`` rounds
+    on-hand and pipeline to integers and looks the state up; states outside the table (position
+    above ``max_inventory_position``, backlog below ``min_on_hand``) order up to
+    ``solution_.fallback_level``.
+
+    Parameters
+    ----------
+    demand_pmf : array of shape (K + 1,), discrete DemandDistribution, or None
+    max_inventory_position, min_on_hand, max_states, tol, aperiodicity
+        Passed to :func:`solve_average_cost_dp`.
+
+    Attributes
+    ----------
+    solution_ : AverageCostSolution
+    """
+
+    def __init__(
+        self,
+        demand_pmf: Any = None,
+        *,
+        max_inventory_position: int | None = None,
+        min_on_hand: int | None = None,
+        max_states: int = 1_000_000,
+        tol: float = 1e-9,
+        aperiodicity: float = 0.9,
+    ) -> None:
+        self.demand_pmf = demand_pmf
+        self.max_inventory_position = max_inventory_position
+        self.min_on_hand = min_on_hand
+        self.max_states = max_states
+        self.tol = tol
+        self.aperiodicity = aperiodicity
+
+    def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "DynamicProgrammingPolicy":
+        L, P = scalar_timing(problem, "DynamicProgrammingPolicy")
+        if P != 1:
+            raise ValidationError(f"DynamicProgrammingPolicy needs review_period 1, got {P}")
+        if self.demand_pmf is not None:
+            pmf = self.demand_pmf
+        else:
+            pmf = Discrete.from_samples(np.round(demand_array(train)).reshape(1, -1)).pmf[0]
+        self.solution_ = solve_average_cost_dp(
+            pmf,
+            holding_cost=problem.holding_cost,
+            shortage_cost=problem.shortage_cost,
+            lead_time=L,
+            lost_sales=problem.lost_sales,
+            max_order=problem.max_order,
+            max_inventory_position=self.max_inventory_position,
+            min_on_hand=self.min_on_hand,
+            max_states=self.max_states,
+            tol=self.tol,
+            aperiodicity=self.aperiodicity,
+        )
+        sol = self.solution_
+        self._tables: dict[torch.device, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._width = sol.max_inventory_position - sol.min_on_hand + 1
+        return self
+
+    def _table(self, device: torch.device) -> torch.Tensor:
+        """Dense lookup ``key -> order`` (-1 outside the state space), or the sorted keys when too large."""
+        if device not in self._tables:
+            sol = self.solution_
+            size = self._width ** max(sol.lead_time - 1, 0) * self._width
+            if size <= _DENSE_TABLE_LIMIT:
+                dense = torch.full((size,), -1, dtype=torch.long)
+                dense[torch.as_tensor(sol._keys)] = torch.as_tensor(sol.orders)
+                self._tables[device] = (dense.to(device), None)
+            else:
+                self._tables[device] = (torch.as_tensor(sol._keys, device=device), torch.as_tensor(sol.orders, device=device))
+        return self._tables[device]
+
+    def act(self, obs: Observation) -> torch.Tensor:
+        check_is_fitted(self, ("solution_",))
+        sol = self.solution_
+        first, second = self._table(obs.on_hand.device)
+        x0 = torch.round(obs.on_hand).long()
+        slots = max(sol.lead_time - 1, 0)
+        pipe = torch.round(obs.pipeline[:, :slots]).long() if slots else x0.new_zeros(x0.shape[0], 0)
+        ip = x0 + pipe.sum(1)
+        x0c = torch.clamp(x0, min=sol.min_on_hand)
+        inside = (x0c + pipe.sum(1) <= sol.max_inventory_position) & (pipe >= 0).all(1)
+        key = torch.clamp(x0c - sol.min_on_hand, max=self._width - 1)
+        for k in range(slots):
+            key = key * self._width + torch.clamp(pipe[:, k], 0, self._width - 1)
+        if second is None:
+            order = first[key]
+            found = inside & (order >= 0)
+        else:
+            pos = torch.clamp(torch.searchsorted(first, key), max=first.numel() - 1)
+            found = inside & (first[pos] == key)
+            order = second[pos]
+        fallback = torch.clamp(math.floor(sol.fallback_level) - ip, min=0)
+        return torch.where(found, order, fallback).to(obs.on_hand.dtype)
+
+    def __repr__(self) -> str:
+        return f"DynamicProgrammingPolicy(max_inventory_position={self.max_inventory_position})"
+
+
+# ----------------------------------------------------------------------------- finite horizon
+@dataclass(frozen=True)
+class FiniteHorizonSolution:
+    """Result of :func:`solve_empirical_dp`.
+
+    Attributes
+    ----------
+    review_days : ndarray of shape (R,)
+        Review days ``P, 2P, ...`` before the horizon ends.
+    positions : ndarray of shape (X,)
+        Integer inventory positions of the table.
+    order_up_to : ndarray of shape (R, X)
+        Optimal position after ordering, ``y*(r, x) >= x``.
+    levels : ndarray of shape (R,)
+        ``y*`` from the lowest position: the base-stock level of each review day.
+    expected_loss : float
+        The DP's own estimate of the DeepStock loss (expected cost per counted period) of the
+        optimal policy on the training demand distribution.
+    counted_periods : int
+    """
+
+    review_days: np.ndarray
+    positions: np.ndarray
+    order_up_to: np.ndarray
+    levels: np.ndarray
+    expected_loss: float
+    counted_periods: int
+
+    def order(self, period: int, inventory_position: Any) -> np.ndarray:
+        """Orders on review day ``period`` for the given positions (see :class:`EmpiricalDPPolicy`)."""
+        stage = self._stage(period)
+        x = np.round(np.asarray(inventory_position, dtype=np.float64))
+        idx = np.clip(x - self.positions[0], 0, self.positions.size - 1).astype(np.int64)
+        return np.maximum(self.order_up_to[stage, idx] - np.asarray(inventory_position, dtype=np.float64), 0.0)
+
+    def _stage(self, period: int) -> int:
+        costed = np.flatnonzero(self.levels > -np.inf)
+        stage = int(np.searchsorted(self.review_days, period))
+        if stage >= self.review_days.size or self.review_days[stage] != period:
+            stage = int(costed[-1]) if costed.size else 0
+        return stage
+
+
+def _convolve_all(pmfs: list[np.ndarray]) -> np.ndarray:
+    out = np.array([1.0])
+    for p in pmfs:
+        out = np.convolve(out, p)
+    return out
+
+
+def solve_empirical_dp(
+    demand: Any,
+    *,
+    lead_time: int,
+    review_period: int,
+    holding_cost: float,
+    shortage_cost: float,
+    warmup_periods: int | None = None,
+    max_order: float | None = None,
+    initial_on_hand: float = 0.0,
+) -> FiniteHorizonSolution:
+    r"""Finite-horizon backorder DP on the per-period empirical demand law (module docstring).
+
+    Parameters
+    ----------
+    demand : Dataset or array of shape (n_skus, T)
+        Training trajectories with integer demand; period ``t``'s law is the empirical
+        distribution of ``demand[:, t]``, independent across periods.
+    lead_time, review_period : int
+        [L] >= 0 and [P] >= 1.
+    holding_cost, shortage_cost : float
+        [h] and [b].
+    warmup_periods : int, optional
+        First counted period [W]; default ``L + P``.
+    max_order : float, optional
+        Largest order [q_max].
+    initial_on_hand : float, default=0.0
+
+    Returns
+    -------
+    FiniteHorizonSolution
+    """
+    d = demand_array(demand)
+    if d.size and np.any(d != np.round(d)):
+        raise ValidationError("solve_empirical_dp needs integer demand; round it first")
+    L = check_int("lead_time", lead_time, minimum=0)
+    P = check_int("review_period", review_period, minimum=1)
+    h = check_float("holding_cost", holding_cost, minimum=0)
+    b = check_float("shortage_cost", shortage_cost, minimum=0)
+    W = L + P if warmup_periods is None else check_int("warmup_periods", warmup_periods, minimum=0)
+    x_start = int(round(check_float("initial_on_hand", initial_on_hand)))
+    n, T = d.shape
+    if n == 0 or T == 0:
+        raise ValidationError("demand must hold at least one trajectory and one period")
+    pmfs = list(Discrete.from_samples(d.T, axis=-1).pmf)  # one pmf per period, common support
+    pmfs = [p[: np.flatnonzero(p > 0)[-1] + 1] for p in pmfs]
+    days = np.arange(P, T, P, dtype=np.int64)
+    R = days.size
+    counted = max(T - W, 0)
+    if R == 0 or counted == 0:
+        raise ValidationError(f"the horizon T={T} has no review day that influences a counted period")
+
+    d_max_cycle = max(sum(p.size - 1 for p in pmfs[r : r + P]) for r in list(days) + [0])
+    top = max(sum(p.size - 1 for p in pmfs[r : r + L + P]) for r in days) + 1
+    first_x = x_start - sum(p.size - 1 for p in pmfs[0:P])
+    bottom = min(0, first_x) - 2 * d_max_cycle
+    grid = np.arange(bottom, max(top, x_start) + 1, dtype=np.int64)
+    G = grid.size
+    q_cap = G if max_order is None else int(math.floor(max_order))
+
+    V_next = np.zeros(G)
+    order_up_to = np.zeros((R, G), dtype=np.int64)
+    levels = np.full(R, -np.inf)
+    for k in range(R - 1, -1, -1):
+        r = int(days[k])
+        H = np.zeros(G)
+        covered = [t for t in range(r + L, r + L + P) if W <= t < T]
+        for t in covered:
+            H += newsvendor_cost(grid.astype(np.float64), h, b, Discrete(_convolve_all(pmfs[r : t + 1])))
+        cycle = _convolve_all(pmfs[r : min(r + P, T)])
+        # E V_{r+P}(y - D_cycle), clamped at the bottom of the grid
+        idx = np.arange(G)[:, None] - np.arange(cycle.size)[None, :]
+        H += (V_next[np.clip(idx, 0, G - 1)] * cycle[None, :]).sum(axis=1)
+        # V_r(x) = min over y in [x, x + q_cap] of H(y); smallest minimiser
+        window = min(q_cap, G - 1)
+        span = np.clip(np.arange(G)[:, None] + np.arange(window + 1)[None, :], 0, G - 1)
+        vals = H[span]
+        pick = np.argmin(vals, axis=1)
+        best_y = span[np.arange(G), pick]
+        V = vals[np.arange(G), pick]
+        order_up_to[k] = grid[best_y]
+        if covered:
+            levels[k] = float(grid[int(np.argmin(H))])
+        V_next = V
+    first = _convolve_all(pmfs[0:P])
+    x0 = x_start - np.arange(first.size)
+    expected = float((V_next[np.clip(x0 - bottom, 0, G - 1)] * first).sum()) / counted
+    return FiniteHorizonSolution(
+        review_days=days,
+        positions=grid,
+        order_up_to=order_up_to,
+        levels=levels,
+        expected_loss=expected,
+        counted_periods=counted,
+    )
+
+
+class EmpiricalDPPolicy:
+    """The finite-horizon empirical DP of DeepStock setting 1 as a policy (module docstring).
+
+    Fit on trajectories of the same horizon as the evaluation data. ``act`` rounds the
+    inventory position to an integer and looks up the optimal post-order position of the review
+    day; review days after the training horizon reuse the last review day that influences a
+    counted period. Backorders and one lead time / review period for all SKUs only.
+
+    Attributes
+    ----------
+    solution_ : FiniteHorizonSolution
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "EmpiricalDPPolicy":
+        L, P = scalar_timing(problem, "EmpiricalDPPolicy")
+        if problem.lost_sales:
+            raise ValidationError("EmpiricalDPPolicy needs backorders (lost_sales=False)")
+        self.solution_ = solve_empirical_dp(
+            np.round(demand_array(train)),
+            lead_time=L,
+            review_period=P,
+            holding_cost=problem.holding_cost,
+            shortage_cost=problem.shortage_cost,
+            warmup_periods=problem.warmup_periods,
+            max_order=problem.max_order,
+            initial_on_hand=problem.initial_on_hand,
+        )
+        self._tables: dict[torch.device, torch.Tensor] = {}
+        return self
+
+    def act(self, obs: Observation) -> torch.Tensor:
+        check_is_fitted(self, ("solution_",))
+        sol = self.solution_
+        dev = obs.inventory_position.device
+        if dev not in self._tables:
+            self._tables[dev] = torch.as_tensor(sol.order_up_to, device=dev)
+        table = self._tables[dev]
+        stage = sol._stage(obs.period)
+        ip = obs.inventory_position
+        idx = torch.clamp(torch.round(ip).long() - int(sol.positions[0]), 0, sol.positions.size - 1)
+        return torch.clamp(table[stage][idx].to(ip.dtype) - ip, min=0)
+
+    def __repr__(self) -> str:
+        return "EmpiricalDPPolicy()"

@@ -1,0 +1,219 @@
+r"""The newsvendor: one order against uncertain demand, and its use as an order-up-to policy.
+
+Order :math:`Q` units before demand :math:`D` is seen; pay :math:`h` per unit left over and
+:math:`b` per unit short. The expected cost and its minimiser are
+
+.. math::
+
+    C(Q) = h\,E[(Q - D)^+] + b\,E[(D - Q)^+] = h\,(Q - E[D]) + (h + b)\,n(Q),
+    \qquad Q^* = F^{-1}\!\left(\frac{b}{b + h}\right),
+
+with :math:`n(Q) = E[(D - Q)^+]` the first-order loss function and :math:`b/(b+h)` the
+*critical ratio* (Arrow, Harris & Marschak 1951; Snyder & Shen 2019, *Fundamentals of Supply
+Chain Theory*, 2nd ed., sec. 4.3). For discrete demand :math:`Q^*` is the smallest integer with
+:math:`F(Q^*) \ge b/(b+h)`. For normal demand :math:`Q^* = \mu + z_\alpha\sigma` and
+:math:`C(Q^*) = (h + b)\,\sigma\,\varphi(z_\alpha)`.
+
+Everything here is vectorised: a distribution with one parameter per SKU gives one quantity per
+SKU in a single numpy call (see :mod:`orkit.heuristics.distributions`).
+
+:class:`NewsvendorPolicy` turns the newsvendor into an order-up-to policy for the periodic
+review problem: it fits the law of the demand over the periods an order covers (see
+:func:`~orkit.heuristics.review_window_demand`) and orders up to its critical-ratio quantile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from orkit.core.errors import ValidationError
+from orkit.core.policy import Observation, check_is_fitted
+from orkit.core.problem import InventoryProblem
+from orkit.core.validation import check_choice
+from orkit.heuristics._params import SkuParameter
+from orkit.heuristics._training import review_window_demand, scalar_timing
+from orkit.heuristics.distributions import (
+    DemandDistribution,
+    Empirical,
+    Gamma,
+    NegativeBinomial,
+    Normal,
+    Poisson,
+    as_distribution,
+    mixture_ppf,
+)
+
+__all__ = ["critical_ratio", "newsvendor_quantity", "newsvendor_cost", "NewsvendorPolicy", "FAMILIES"]
+
+#: Demand families :class:`NewsvendorPolicy` can fit, by name.
+FAMILIES: dict[str, type[DemandDistribution]] = {
+    "normal": Normal,
+    "poisson": Poisson,
+    "negative-binomial": NegativeBinomial,
+    "gamma": Gamma,
+    "empirical": Empirical,
+}
+
+
+def _costs(holding_cost: Any, shortage_cost: Any) -> tuple[np.ndarray, np.ndarray]:
+    h = np.asarray(holding_cost, dtype=np.float64)
+    b = np.asarray(shortage_cost, dtype=np.float64)
+    for name, v in (("holding_cost", h), ("shortage_cost", b)):
+        if not np.all(np.isfinite(v)) or (v.size and v.min() < 0):
+            raise ValidationError(f"{name} must be finite and >= 0, got {v.min() if v.size else v!r}")
+    if np.any(h + b <= 0):
+        raise ValidationError("holding_cost + shortage_cost must be > 0")
+    return h, b
+
+
+def critical_ratio(holding_cost: Any, shortage_cost: Any) -> np.ndarray:
+    r"""The newsvendor critical ratio :math:`b / (b + h)` (0.9 in DeepStock's settings).
+
+    Parameters
+    ----------
+    holding_cost : float or array
+        Cost per unit left over [h] >= 0.
+    shortage_cost : float or array
+        Cost per unit short [b] >= 0.
+
+    Examples
+    --------
+    >>> float(critical_ratio(0.1, 0.9))
+    0.9
+    """
+    h, b = _costs(holding_cost, shortage_cost)
+    return b / (b + h)
+
+
+def newsvendor_quantity(holding_cost: Any, shortage_cost: Any, demand: Any) -> np.ndarray:
+    r"""Optimal newsvendor quantity :math:`Q^* = F^{-1}(b / (b + h))` for every SKU.
+
+    Parameters
+    ----------
+    holding_cost : float or array
+        Cost per unit left over [h].
+    shortage_cost : float or array
+        Cost per unit short [b].
+    demand : DemandDistribution, frozen scipy distribution or array of samples
+        Demand law [D], one per SKU (batch); samples are read as the empirical law (SAA).
+
+    Returns
+    -------
+    ndarray
+        One quantity per SKU (integers for discrete demand).
+
+    Examples
+    --------
+    Snyder & Shen (2019), Example 4.3: h = 0.18, p = 0.70, D ~ N(50, 8^2).
+
+    >>> from orkit.heuristics import Normal
+    >>> round(float(newsvendor_quantity(0.18, 0.70, Normal(50, 8))), 4)
+    56.604
+    """
+    return as_distribution(demand).ppf(critical_ratio(holding_cost, shortage_cost))
+
+
+def newsvendor_cost(quantity: Any, holding_cost: Any, shortage_cost: Any, demand: Any) -> np.ndarray:
+    r"""Expected newsvendor cost :math:`C(Q) = h(Q - E[D]) + (h + b)\,n(Q)`, exact for every law.
+
+    Parameters
+    ----------
+    quantity : float or array
+        Units stocked [Q], one per SKU or broadcast.
+    holding_cost, shortage_cost : float or array
+        [h] and [b].
+    demand : DemandDistribution, frozen scipy distribution or array of samples
+
+    Examples
+    --------
+    >>> from orkit.heuristics import Normal
+    >>> round(float(newsvendor_cost(56.604, 0.18, 0.70, Normal(50, 8))), 4)
+    1.9976
+    """
+    h, b = _costs(holding_cost, shortage_cost)
+    dist = as_distribution(demand)
+    q = np.asarray(quantity, dtype=np.float64)
+    return h * (q - dist.mean) + (h + b) * dist.loss(q)
+
+
+def fit_window_distributions(
+    windows: np.ndarray, family: str, per_sku: bool
+) -> list[DemandDistribution]:
+    """One law per window length ``j`` fitted to ``windows`` (n_skus, n_reviews, P) by moments."""
+    cls = FAMILIES[family]
+    P = windows.shape[2]
+    out = []
+    for j in range(P):
+        samples = windows[:, :, j] if per_sku else windows[:, :, j].reshape(1, -1)
+        if samples.shape[-1] == 0:
+            raise ValidationError("the training trajectories are too short: no complete review window")
+        out.append(cls(samples) if family == "empirical" else cls.fit(samples, axis=-1))
+    return out
+
+
+class NewsvendorPolicy:
+    r"""Order up to the critical-ratio quantile of a fitted demand law [S = F^{-1}(b/(b+h))].
+
+    ``fit`` collects, from the training trajectories, the demand over the periods each order
+    covers (``L + 1 + j`` periods from the review day, ``j = 0..P-1``), fits the chosen family to
+    each window length by moments (or keeps the samples: ``"empirical"``, the SAA), and sets the
+    level to the quantile of their equal-weight mixture, the exact minimiser of the per-period
+    cost under backorders (see :func:`~orkit.heuristics.base_stock_level`). Working on window
+    sums needs no independence between periods: it is exact for DeepStock setting 4, whose
+    demand falls on one day per cycle.
+
+    Parameters
+    ----------
+    distribution : {"normal", "poisson", "negative-binomial", "gamma", "empirical"}, default="normal"
+        Family fitted to the window demand.
+    per_sku : bool, default=False
+        ``False``: one level shared by all SKUs (trajectories are draws of one process, as in
+        DeepStock). ``True``: one level per SKU; the policy then serves the same SKUs, in the
+        same order, as the training data.
+
+    Attributes
+    ----------
+    level_ : ndarray
+        Order-up-to level, shape () or (n_skus,).
+    distributions_ : list of DemandDistribution
+        The fitted law of each window length ``L + 1 + j``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orkit.core import InventoryProblem
+    >>> demand = np.random.default_rng(0).poisson(10.0, size=(50, 60))
+    >>> policy = NewsvendorPolicy("poisson").fit(demand, None, InventoryProblem(lead_time=1, review_period=1))
+    >>> float(policy.level_)   # the 0.9-quantile of the fitted Poisson law of D_2 (mean about 20)
+    26.0
+    """
+
+    def __init__(self, distribution: str = "normal", *, per_sku: bool = False) -> None:
+        self.distribution = distribution
+        self.per_sku = per_sku
+
+    def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "NewsvendorPolicy":
+        """Fit the window-demand law on ``train`` (``validation`` is not used)."""
+        check_choice("distribution", self.distribution, tuple(FAMILIES))
+        L, P = scalar_timing(problem, "NewsvendorPolicy")
+        windows = review_window_demand(train, L, P)
+        self.distributions_ = fit_window_distributions(windows, self.distribution, bool(self.per_sku))
+        q = problem.critical_ratio
+        if self.distribution == "empirical":
+            samples = np.concatenate([d.samples for d in self.distributions_], axis=-1)
+            level = Empirical(samples).ppf(q)
+        else:
+            level = mixture_ppf(self.distributions_, q)
+        self.level_ = level if self.per_sku else np.asarray(level).reshape(())
+        self._level = SkuParameter("level", self.level_, minimum=None)
+        return self
+
+    def act(self, obs: Observation) -> torch.Tensor:
+        check_is_fitted(self, ("level_",))
+        return torch.clamp(self._level.like(obs.inventory_position) - obs.inventory_position, min=0)
+
+    def __repr__(self) -> str:
+        return f"NewsvendorPolicy(distribution={self.distribution!r}, per_sku={self.per_sku})"
