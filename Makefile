@@ -19,8 +19,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 demo: $(VENV)/.installed
 	$(BIN)/orkit demo
 
+# one OpenMP thread per test worker: two workers on two cores, no oversubscription
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -m "not slow" -n 2 -q $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -n 2 -q $(PYTEST_ARGS)
 
 lint-imports: $(VENV)/.installed
 	$(BIN)/lint-imports

@@ -85,5 +85,8 @@ register("dp-optimal", DynamicProgrammingPolicy)
 register("empirical-dp", EmpiricalDPPolicy)
 
 # --- two-stage (orkit.twostage) ----------------------------------------------------------
+from orkit.twostage import TwoStagePolicy  # noqa: E402
+
+register("two-stage", TwoStagePolicy)
 
 # --- regularized deep RL (orkit.rl) --------------------------------------------------------

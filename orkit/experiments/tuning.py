@@ -58,7 +58,9 @@ def open_study(name: str, storage: str, tuning: TuningSpec, attempts: int = 8) -
             return optuna.create_study(study_name=name, storage=_storage(storage), direction="minimize",
                                        sampler=sampler, load_if_exists=True)
         except Exception as exc:  # sqlalchemy errors from a concurrent schema/study creation
-            if attempt == attempts - 1 or "already exists" not in str(exc) and "locked" not in str(exc):
+            racing = type(exc).__name__ in ("IntegrityError", "OperationalError", "DuplicatedStudyError") or any(
+                text in str(exc) for text in ("already exists", "locked", "UNIQUE constraint"))
+            if attempt == attempts - 1 or not racing:
                 raise
             time.sleep(0.2 + random.random() * 0.5)
     raise AssertionError("unreachable")

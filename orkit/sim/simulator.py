@@ -300,7 +300,7 @@ def _observation(
     )
 
 
-def _ring_pipeline(ring: Any, t: int, n: int, consumed_slot_stale: bool):
+def _ring_pipeline(ring: Any, t: int, like: torch.Tensor, consumed_slot_stale: bool):
     """Lazy ``pipeline`` view of a ring buffer (a tensor, or a callable making it, shape (R, n)).
 
     Column j of the result holds what arrives in j + 1 periods.
@@ -308,7 +308,7 @@ def _ring_pipeline(ring: Any, t: int, n: int, consumed_slot_stale: bool):
 
     def pipeline() -> torch.Tensor:
         if ring is None:
-            return torch.zeros(n, 0)
+            return like.new_zeros(like.shape[0], 0)
         buf = ring() if callable(ring) else ring
         R = buf.shape[0]
         idx = torch.tensor([(t + 1 + j) % R for j in range(R)], device=buf.device)
@@ -365,7 +365,7 @@ def _simulate_inplace(
         q = None
         if tm.review_any(t):
             review = tm.review_mask(t)
-            pipe = _ring_pipeline(ring, t, n, consumed_slot_stale=tm.scalar)
+            pipe = _ring_pipeline(ring, t, on, consumed_slot_stale=tm.scalar)
             obs = _observation(t, on, ip, pipe, inp, tm, window, review)
             raw = _check_orders(policy.act(obs), n, on)
             q = torch.clamp(raw, 0.0, max_order, out=led["order"][t] if full else q_buf)
@@ -493,7 +493,7 @@ def _simulate_lean_scalar(
     for t in range(T):
         review = t >= P and t % P == 0
         if review:
-            pipe = _ring_pipeline((lambda: torch.stack(ring)) if L > 0 else None, t, n, consumed_slot_stale=True)
+            pipe = _ring_pipeline((lambda: torch.stack(ring)) if L > 0 else None, t, on, consumed_slot_stale=True)
             obs = _observation(t, on, ip, pipe, inp, tm, window, None)
             q = _check_orders(policy.act(obs), n, on)
         else:

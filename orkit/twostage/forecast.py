@@ -1,0 +1,618 @@
+r"""Stage one of predict-then-optimize: demand forecasts and their uncertainty.
+
+A :class:`DemandForecaster` wraps any scikit-learn regressor (default: a histogram
+gradient-boosted tree model) and forecasts the demand of each of the next ``H`` periods
+(``H = L + P``, the protection interval of an order) from what a policy sees on a review day
+``t``:
+
+- the recent demand ``d_{t-W}, ..., d_{t-1}`` (zero-padded before the first period, exactly
+  as :attr:`orkit.core.Observation.recent_demand`), summarised as lags, rolling means and a
+  rolling standard deviation;
+- the calendar of the target period ``t + k`` (period index modulo each seasonal period);
+- the exogenous features ``x_t`` of the review day (promotions, prices, ...).
+
+**Direct multi-horizon strategy.** One regressor serves every step ``k = 0, ..., H - 1``: each
+training row is a (SKU, origin ``t``, step ``k``) triple whose target is ``d_{t+k}`` and whose
+features include ``k`` and the calendar of ``t + k``. The forecast is therefore a vector of
+per-period demands ``\hat d_{t}, ..., \hat d_{t+H-1}``, which the optimisation model turns
+into inventory levels.
+
+**Per-SKU normalisation.** Fast and slow movers share one model: demand-valued inputs and the
+target are divided by the SKU's *level* ``\ell_{i,t}``, the mean observed demand of the window
+(floored at ``level_floor_``, a tenth of the mean training demand), and the forecast is
+multiplied back. ``log \ell`` is an input, so effects may still depend on the scale.
+
+**Uncertainty from validation residuals.** After fitting on the training trajectories, the
+forecaster predicts every origin of the validation trajectories and stores the standardised
+residual vectors ``e = (d - \hat d) / \sigma_{i,t}``, one row of ``H`` steps per (SKU,
+origin). The *spread* ``\sigma_{i,t}`` is the SKU's recent demand standard deviation shrunk
+toward the pooled coefficient of variation (few observations lean on the pool):
+
+.. math:: \sigma_{i,t}^2 = \frac{m \, s_{i,t}^2 + m_0 \, (c \, \ell_{i,t})^2}{m + m_0}
+
+with ``m`` observed periods, ``s^2`` their variance, ``c`` the median coefficient of
+variation of the training trajectories and ``m_0`` = ``prior_periods``. Empirical residual
+quantiles give prediction intervals (:meth:`DemandForecaster.predict_quantiles`); demand
+scenarios are the forecast plus whole residual vectors drawn by stratified sampling, which
+keeps the correlation between steps (:meth:`DemandForecaster.sample_scenarios`).
+
+Feature construction is vectorised with numpy over SKUs and origins (no Python loop over SKUs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.base import clone
+from threadpoolctl import threadpool_limits
+
+from orkit.core.errors import DataError, ValidationError
+from orkit.core.policy import check_is_fitted
+from orkit.core.validation import check_float, check_int
+
+__all__ = ["DemandForecaster", "forecast_accuracy", "history_features"]
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------- inputs
+def _as_demand_and_features(
+    data: Any, name: str
+) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+    """Demand (n_skus, T) float64, features (n_skus, T, F) or None, and feature names."""
+    if hasattr(data, "demand") and hasattr(data, "feature_names"):  # a Dataset
+        demand = np.asarray(data.demand, dtype=np.float64)
+        features = np.asarray(data.features, dtype=np.float64) if data.n_features else None
+        names = tuple(data.feature_names) if features is not None else ()
+    else:
+        try:
+            demand = np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"{name} must be a Dataset or an array of shape (n_skus, n_periods), got {type(data).__name__}"
+            ) from None
+        features, names = None, ()
+    if demand.ndim != 2:
+        raise ValidationError(f"{name} demand must have shape (n_skus, n_periods), got {demand.shape}")
+    if not np.all(np.isfinite(demand)) or (demand.size and demand.min() < 0):
+        raise DataError(f"{name} demand must be finite and >= 0")
+    return demand, features, names
+
+
+# ---------------------------------------------------------------------------------- features
+def history_features(
+    recent_demand: np.ndarray,
+    history_length: np.ndarray,
+    *,
+    n_lags: int,
+    level_floor: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Level, lags and rolling statistics of recent demand, for many (SKU, origin) rows at once.
+
+    Parameters
+    ----------
+    recent_demand : array of shape (m, W)
+        Demand of the ``W`` periods before each origin, oldest first; entries before the first
+        period are zero (as in :attr:`orkit.core.Observation.recent_demand`).
+    history_length : array of shape (m,)
+        Periods actually observed in each window, ``min(t, W)`` for origin ``t``.
+    n_lags : int
+        Number of most recent periods kept as individual lags.
+    level_floor : float
+        Lower bound on the level [units per period], so that normalised values stay finite.
+
+    Returns
+    -------
+    level : array of shape (m,)
+        Mean observed demand of the window, floored [\\ell, units per period].
+    variance : array of shape (m,)
+        Variance of the observed demand of the window [s^2, units^2] (0 with < 2 observations).
+    lags : array of shape (m, n_lags)
+        ``d_{t-1}, ..., d_{t-n_lags}`` divided by the level (0 where not observed).
+    statistics : array of shape (m, 5)
+        Columns ``log_level, history_length, mean_7, mean_14, relative_std`` (the means and the
+        standard deviation divided by the level).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> level, variance, lags, stats = history_features(np.array([[0.0, 2.0, 4.0]]), np.array([2]),
+    ...                                                 n_lags=2, level_floor=0.1)
+    >>> level, variance, lags
+    (array([3.]), array([2.]), array([[1.33333333, 0.66666667]]))
+    """
+    recent = np.asarray(recent_demand, dtype=np.float64)
+    width = recent.shape[1]
+    observed = np.minimum(np.asarray(history_length, dtype=np.int64), width)
+    count = np.maximum(observed, 1).astype(np.float64)
+    # recent is zero before the first period, so plain sums over the window are sums over the
+    # observed part; dividing by the observed count gives means over observed periods only.
+    mean = recent.sum(axis=1) / count
+    level = np.maximum(mean, level_floor)
+    mask = np.arange(width)[None, :] >= (width - observed)[:, None]
+    squared = np.where(mask, (recent - mean[:, None]) ** 2, 0.0).sum(axis=1)
+    variance = np.where(observed >= 2, squared / np.maximum(observed - 1, 1), 0.0)
+
+    lags = recent[:, ::-1][:, :n_lags] / level[:, None]
+    if lags.shape[1] < n_lags:
+        lags = np.pad(lags, ((0, 0), (0, n_lags - lags.shape[1])))
+
+    def trailing_mean(span: int) -> np.ndarray:
+        span_count = np.maximum(np.minimum(observed, span), 1)
+        return recent[:, max(width - span, 0):].sum(axis=1) / span_count / level
+
+    statistics = np.column_stack(
+        [np.log(level), observed, trailing_mean(7), trailing_mean(14), np.sqrt(variance) / level]
+    )
+    return level, variance, lags, statistics
+
+
+def _windows(demand: np.ndarray, window: int, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Recent-demand windows (n, len(origins), W) and targets (n, len(origins), H) per origin."""
+    n_skus, _ = demand.shape
+    padded = np.concatenate([np.zeros((n_skus, window)), demand], axis=1)
+    # windows[:, t] = demand[t - W : t] (zero-padded): the window a policy sees at origin t
+    recent = sliding_window_view(padded, window, axis=1)[:, origins]
+    targets = sliding_window_view(demand, horizon, axis=1)[:, origins]
+    return recent, targets
+
+
+# ---------------------------------------------------------------------------------- forecaster
+class DemandForecaster:
+    """Per-period demand forecasts over the protection interval, with empirical uncertainty.
+
+    Parameters
+    ----------
+    regressor : scikit-learn regressor, default=None
+        Any estimator with ``fit(X, y)`` and ``predict(X)``; cloned before fitting. ``None``
+        uses ``HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05,
+        min_samples_leaf=40, random_state=random_state)``.
+    window : int, default=28
+        Periods of past demand the forecaster reads [W]; must not exceed the simulator's
+        ``demand_window`` (28 by default).
+    n_lags : int, default=7
+        Most recent periods used as individual (level-normalised) lags.
+    seasonal_periods : sequence of int, default=(7,)
+        Calendar cycles [periods]: for each ``c`` the target period's ``(t + k) mod c`` and its
+        sine and cosine are features.
+    use_features : bool, default=True
+        Use the dataset's exogenous features ``x_t`` of the review day (raw and divided by the
+        level).
+    prior_periods : float, default=7.0
+        Weight [m_0, periods] of the pooled coefficient of variation in the spread estimate
+        (module docstring).
+    random_state : int, default=0
+        Seed of the default regressor and of scenario sampling.
+    n_threads : int or None, default=None
+        OpenMP threads the regressor may use in ``fit`` and ``predict`` (set with
+        threadpoolctl); ``None`` keeps the library default (all cores). On a small machine
+        shared with other jobs, ``1`` avoids OpenMP threads stalling each other.
+
+    Attributes
+    ----------
+    horizon_ : int
+        Periods forecast per origin [H].
+    regressor_ : fitted regressor
+    feature_names_ : tuple of str
+        Exogenous feature names seen in ``fit`` (read by name at prediction time).
+    level_floor_ : float
+        Lower bound on the level, a tenth of the mean training demand [units per period].
+    pooled_variation_ : float
+        Median coefficient of variation of the training trajectories [c].
+    residuals_ : array of shape (n_residuals, horizon_)
+        Standardised validation residuals ``(d - \\hat d) / \\sigma``, one row per (SKU, origin).
+        ``None`` until :meth:`fit_residuals` (called by :meth:`fit` when given validation data).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> demand = rng.poisson(10.0, size=(20, 40)).astype(float)
+    >>> forecaster = DemandForecaster(n_lags=3).fit(demand[:10], horizon=2, validation=demand[10:])
+    >>> point = forecaster.predict(demand[10:, -28:], period=40)
+    >>> point.shape, bool(abs(point.mean() - 10.0) < 1.5)
+    ((10, 2), True)
+    """
+
+    def __init__(
+        self,
+        regressor: Any = None,
+        *,
+        window: int = 28,
+        n_lags: int = 7,
+        seasonal_periods: Sequence[int] = (7,),
+        use_features: bool = True,
+        prior_periods: float = 7.0,
+        random_state: int = 0,
+        n_threads: int | None = None,
+    ) -> None:
+        self.regressor = regressor
+        self.window = window
+        self.n_lags = n_lags
+        self.seasonal_periods = seasonal_periods
+        self.use_features = use_features
+        self.prior_periods = prior_periods
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------------ parameters
+    def _check_parameters(self) -> None:
+        check_int("window", self.window, minimum=1)
+        check_int("n_lags", self.n_lags, minimum=0)
+        if isinstance(self.seasonal_periods, (str, bytes)) or not isinstance(self.seasonal_periods, Sequence):
+            raise ValidationError(f"seasonal_periods must be a sequence of integers, got {self.seasonal_periods!r}")
+        for period in self.seasonal_periods:
+            check_int("seasonal_periods", period, minimum=2)
+        if not isinstance(self.use_features, (bool, np.bool_)):
+            raise ValidationError(f"use_features must be True or False, got {self.use_features!r}")
+        check_float("prior_periods", self.prior_periods, minimum=0)
+        check_int("random_state", self.random_state, minimum=0)
+        if self.n_threads is not None:
+            check_int("n_threads", self.n_threads, minimum=1)
+        if self.regressor is not None and not (hasattr(self.regressor, "fit") and hasattr(self.regressor, "predict")):
+            raise ValidationError(
+                f"regressor must be a scikit-learn regressor with fit and predict, got {type(self.regressor).__name__}"
+            )
+
+    def _thread_limit(self) -> contextlib.AbstractContextManager:
+        if self.n_threads is None:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=int(self.n_threads), user_api="openmp")
+
+    def _default_regressor(self) -> Any:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        return HistGradientBoostingRegressor(
+            max_iter=300, learning_rate=0.05, min_samples_leaf=40, random_state=self.random_state
+        )
+
+    # ------------------------------------------------------------------ design matrix
+    def _design(
+        self,
+        recent: np.ndarray,
+        periods: np.ndarray,
+        exogenous: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Design matrix (m, H, C), level (m,) and spread (m,) for m (SKU, origin) rows."""
+        window = self.window
+        recent = recent[:, -window:]
+        if recent.shape[1] < window:
+            recent = np.pad(recent, ((0, 0), (window - recent.shape[1], 0)))
+        history_length = np.minimum(periods, window)
+        level, variance, lags, statistics = history_features(
+            recent, history_length, n_lags=self.n_lags, level_floor=self.level_floor_
+        )
+        m0 = float(self.prior_periods)
+        prior = (self.pooled_variation_ * level) ** 2
+        spread = np.sqrt((history_length * variance + m0 * prior) / np.maximum(history_length + m0, 1e-12))
+        spread = np.maximum(spread, self.level_floor_ * max(self.pooled_variation_, 1e-3))
+
+        columns = [statistics, lags]
+        if exogenous is not None:
+            columns += [exogenous, exogenous / level[:, None]]
+        origin = np.concatenate(columns, axis=1)  # (m, B): the same for every step
+
+        steps = np.arange(self.horizon_)
+        target_period = periods[:, None] + steps[None, :]  # (m, H)
+        per_step = [np.broadcast_to(steps, target_period.shape)]
+        for cycle in self.seasonal_periods:
+            phase = target_period % cycle
+            angle = 2.0 * np.pi * phase / cycle
+            per_step += [phase, np.sin(angle), np.cos(angle)]
+        per_step = np.stack(per_step, axis=2).astype(np.float64)  # (m, H, S)
+        m, horizon = target_period.shape
+        design = np.concatenate([np.broadcast_to(origin[:, None, :], (m, horizon, origin.shape[1])), per_step], axis=2)
+        return design, level, spread
+
+    def _exogenous(self, features: np.ndarray | None, names: Sequence[str], where: str) -> np.ndarray | None:
+        """Select the fitted feature columns (by name) from ``features`` (..., F)."""
+        if not self.feature_names_:
+            return None
+        names = tuple(names)
+        missing = [n for n in self.feature_names_ if n not in names]
+        if features is None or missing:
+            raise DataError(
+                f"{where} lacks feature(s) {missing or list(self.feature_names_)} the forecaster was fitted with; "
+                f"it has {list(names)}"
+            )
+        index = [names.index(n) for n in self.feature_names_]
+        return np.asarray(features, dtype=np.float64)[..., index]
+
+    def _origins(self, n_periods: int) -> np.ndarray:
+        """Origins with a full horizon of targets: ``t = 1, ..., T - H``."""
+        return np.arange(1, n_periods - self.horizon_ + 1)
+
+    def _rows(self, data: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Design (m, H, C), level, spread and targets (m, H) for every origin of ``data``.
+
+        Rows are SKU-major: row ``i * n_origins + j`` is SKU ``i`` at origin ``j + 1``.
+        """
+        demand, features, names = _as_demand_and_features(data, name)
+        n_skus, n_periods = demand.shape
+        origins = self._origins(n_periods)
+        if origins.size == 0:
+            raise DataError(
+                f"{name} must have more than horizon = {self.horizon_} periods to give a training origin, "
+                f"got {n_periods}"
+            )
+        recent, targets = _windows(demand, self.window, origins, self.horizon_)
+        exogenous = None
+        if self.feature_names_:
+            selected = self._exogenous(features, names, name)
+            exogenous = selected[:, origins, :].reshape(n_skus * origins.size, -1)
+        periods = np.broadcast_to(origins, (n_skus, origins.size)).reshape(-1)
+        design, level, spread = self._design(recent.reshape(-1, self.window), periods, exogenous)
+        return design, level, spread, targets.reshape(-1, self.horizon_)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, train: Any, horizon: int, validation: Any = None) -> "DemandForecaster":
+        """Fit the regressor on every origin of the training trajectories.
+
+        Parameters
+        ----------
+        train : Dataset or array of shape (n_skus, n_periods)
+            Training trajectories (demand and, for a Dataset, exogenous features).
+        horizon : int
+            Periods to forecast per origin [H], usually ``L + P``.
+        validation : Dataset or array, optional
+            When given, :meth:`fit_residuals` is called on it.
+
+        Returns
+        -------
+        self
+        """
+        self._check_parameters()
+        self.horizon_ = check_int("horizon", horizon, minimum=1)
+        demand, features, names = _as_demand_and_features(train, "train")
+        self.feature_names_ = tuple(names) if (self.use_features and features is not None) else ()
+        mean_demand = float(demand.mean()) if demand.size else 0.0
+        self.level_floor_ = max(0.1 * mean_demand, 1e-6)
+        sku_mean = demand.mean(axis=1)
+        sku_std = demand.std(axis=1)
+        moving = sku_mean > 0
+        self.pooled_variation_ = float(np.median(sku_std[moving] / sku_mean[moving])) if moving.any() else 1.0
+
+        design, level, _, targets = self._rows(train, "train")
+        X = design.reshape(-1, design.shape[2])
+        y = (targets / level[:, None]).reshape(-1)
+        self.regressor_ = clone(self.regressor) if self.regressor is not None else self._default_regressor()
+        with self._thread_limit():
+            self.regressor_.fit(X, y)
+        self.residuals_ = None
+        logger.debug("fitted %s on %d rows x %d columns", type(self.regressor_).__name__, *X.shape)
+        if validation is not None:
+            self.fit_residuals(validation)
+        return self
+
+    def fit_residuals(self, validation: Any) -> "DemandForecaster":
+        """Store the standardised forecast residuals of every origin of ``validation``.
+
+        Parameters
+        ----------
+        validation : Dataset or array of shape (n_skus, n_periods)
+            Trajectories not used to fit the regressor.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, ("regressor_",))
+        design, level, spread, targets = self._rows(validation, "validation")
+        point = self._predict_design(design, level)
+        self.residuals_ = (targets - point) / spread[:, None]
+        # rows sorted by their total: stratified sampling then spreads scenarios over the range
+        self._residual_order = np.argsort(self.residuals_.sum(axis=1), kind="stable")
+        return self
+
+    # ------------------------------------------------------------------ predict
+    def _predict_design(self, design: np.ndarray, level: np.ndarray) -> np.ndarray:
+        m, horizon, n_columns = design.shape
+        if m == 0:
+            return np.zeros((0, horizon))
+        with self._thread_limit():
+            relative = self.regressor_.predict(design.reshape(-1, n_columns)).reshape(m, horizon)
+        return np.maximum(relative, 0.0) * level[:, None]
+
+    def predict_with_spread(
+        self,
+        recent_demand: np.ndarray,
+        period: int | np.ndarray,
+        features: np.ndarray | None = None,
+        feature_names: Sequence[str] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Point forecasts and the spread used to scale residuals.
+
+        Parameters
+        ----------
+        recent_demand : array of shape (n_skus, window)
+            Demand before the origin, oldest first, zero-padded before the first period (the
+            layout of :attr:`orkit.core.Observation.recent_demand`).
+        period : int or array of shape (n_skus,)
+            Origin ``t`` (the review day), used for the history length and the calendar.
+        features : array of shape (n_skus, n_features), optional
+            Exogenous features ``x_t`` of the origin, named by ``feature_names``.
+        feature_names : sequence of str
+
+        Returns
+        -------
+        point : array of shape (n_skus, horizon_)
+            Forecast demand of periods ``t, ..., t + H - 1`` [units].
+        spread : array of shape (n_skus,)
+            Residual scale [sigma, units].
+        """
+        check_is_fitted(self, ("regressor_",))
+        recent = np.asarray(recent_demand, dtype=np.float64)
+        if recent.ndim != 2:
+            raise ValidationError(f"recent_demand must have shape (n_skus, window), got {recent.shape}")
+        if recent.shape[1] < min(self.window, int(np.max(period)) if np.size(period) else 0):
+            raise ValidationError(
+                f"recent_demand must hold at least window = {self.window} periods of history, got {recent.shape[1]}; "
+                f"raise the simulator's demand_window or lower window"
+            )
+        periods = np.broadcast_to(np.asarray(period, dtype=np.int64), (recent.shape[0],))
+        exogenous = self._exogenous(features, feature_names, "the observation") if self.feature_names_ else None
+        design, level, spread = self._design(recent, periods, exogenous)
+        return self._predict_design(design, level), spread
+
+    def predict(
+        self,
+        recent_demand: np.ndarray,
+        period: int | np.ndarray,
+        features: np.ndarray | None = None,
+        feature_names: Sequence[str] = (),
+    ) -> np.ndarray:
+        """Point forecasts of the next ``horizon_`` periods, shape (n_skus, horizon_) [units].
+
+        Parameters are those of :meth:`predict_with_spread`.
+        """
+        return self.predict_with_spread(recent_demand, period, features, feature_names)[0]
+
+    def predict_origins(self, data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Backtest: forecasts from every origin of ``data`` (vectorised over SKUs and origins).
+
+        The forecast from origin ``t`` uses only demand before ``t`` and the features of ``t``,
+        exactly what :meth:`predict` gets from an observation on review day ``t``.
+
+        Parameters
+        ----------
+        data : Dataset or array of shape (n_skus, n_periods)
+
+        Returns
+        -------
+        forecasts : array of shape (n_skus, n_origins, horizon_)
+            ``forecasts[i, j, k]`` forecasts ``d_{i, t_j + k}`` [units].
+        actuals : array of shape (n_skus, n_origins, horizon_)
+            The demand forecast.
+        origins : array of shape (n_origins,)
+            The origins ``t_j = 1, ..., T - H``.
+        """
+        check_is_fitted(self, ("regressor_",))
+        design, level, _, targets = self._rows(data, "data")
+        origins = self._origins(int(np.shape(getattr(data, "demand", data))[1]))
+        shape = (-1, origins.size, self.horizon_)
+        return self._predict_design(design, level).reshape(shape), targets.reshape(shape), origins
+
+    def predict_quantiles(
+        self,
+        quantiles: Sequence[float],
+        recent_demand: np.ndarray,
+        period: int | np.ndarray,
+        features: np.ndarray | None = None,
+        feature_names: Sequence[str] = (),
+    ) -> np.ndarray:
+        """Empirical quantiles of the demand of each future period.
+
+        ``\\hat d_{t+k} + \\sigma \\, Q_k(q)``, where ``Q_k`` is the empirical quantile of the
+        step-``k`` validation residuals; clipped at 0.
+
+        Returns
+        -------
+        array of shape (len(quantiles), n_skus, horizon_)
+        """
+        self._check_residuals()
+        levels = np.asarray(quantiles, dtype=np.float64)
+        if levels.ndim != 1 or np.any((levels < 0) | (levels > 1)):
+            raise ValidationError(f"quantiles must be a 1-d sequence in [0, 1], got {quantiles!r}")
+        point, spread = self.predict_with_spread(recent_demand, period, features, feature_names)
+        residual_quantiles = np.quantile(self.residuals_, levels, axis=0)  # (Q, H)
+        return np.maximum(point[None] + spread[None, :, None] * residual_quantiles[:, None, :], 0.0)
+
+    def sample_scenarios(
+        self,
+        point: np.ndarray,
+        spread: np.ndarray,
+        n_scenarios: int,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Demand scenarios: the forecast plus whole validation residual vectors.
+
+        Each SKU draws ``n_scenarios`` residual vectors independently by stratified sampling:
+        the residual rows are sorted by their total over the horizon and split into
+        ``n_scenarios`` equal strata, and one row is drawn uniformly from each stratum. This
+        keeps the correlation between steps and represents the tails far better than plain
+        resampling with the same number of scenarios. Scenarios are clipped at 0.
+
+        Parameters
+        ----------
+        point : array of shape (n_skus, horizon_)
+            Point forecasts [units].
+        spread : array of shape (n_skus,)
+            Residual scale per SKU [sigma, units].
+        n_scenarios : int
+            Scenarios per SKU [S].
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        array of shape (n_skus, n_scenarios, horizon_)
+        """
+        self._check_residuals()
+        n_scenarios = check_int("n_scenarios", n_scenarios, minimum=1)
+        n_rows = self.residuals_.shape[0]
+        n_skus = point.shape[0]
+        strata = (np.arange(n_scenarios)[None, :] + rng.random((n_skus, n_scenarios))) / n_scenarios
+        rows = self._residual_order[np.minimum((strata * n_rows).astype(np.int64), n_rows - 1)]
+        draws = self.residuals_[rows]  # (n_skus, S, H)
+        return np.maximum(point[:, None, :] + spread[:, None, None] * draws, 0.0)
+
+    def _check_residuals(self) -> None:
+        check_is_fitted(self, ("regressor_", "residuals_"))
+        if self.residuals_.shape[0] == 0:
+            raise DataError("the validation data gave no residuals; it needs more than horizon periods")
+
+    def __repr__(self) -> str:
+        name = type(self.regressor).__name__ if self.regressor is not None else "HistGradientBoostingRegressor"
+        return f"DemandForecaster(regressor={name}, window={self.window}, n_lags={self.n_lags})"
+
+
+# ---------------------------------------------------------------------------------- accuracy
+def forecast_accuracy(forecaster: DemandForecaster, data: Any) -> pd.DataFrame:
+    """Accuracy of the point forecasts on every origin of ``data``.
+
+    Parameters
+    ----------
+    forecaster : DemandForecaster
+        A fitted forecaster.
+    data : Dataset or array of shape (n_skus, n_periods)
+        Trajectories to forecast (usually the test set).
+
+    Returns
+    -------
+    DataFrame
+        One row per step ``k`` (``"step 0"``, ...) and one row ``"all"``; columns ``mae`` (mean
+        absolute error [units]), ``bias`` (mean of forecast minus demand [units]; positive means
+        over-forecast), ``rmse`` [units], ``mean_demand`` [units] and ``relative_mae``
+        (``mae / mean_demand``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> demand = np.random.default_rng(1).poisson(5.0, size=(30, 30)).astype(float)
+    >>> forecaster = DemandForecaster(n_lags=2).fit(demand[:20], horizon=2)
+    >>> list(forecast_accuracy(forecaster, demand[20:]).index)
+    ['step 0', 'step 1', 'all']
+    """
+    forecasts, actuals, _ = forecaster.predict_origins(data)
+    error = (forecasts - actuals).reshape(-1, forecaster.horizon_)
+    targets = actuals.reshape(-1, forecaster.horizon_)
+
+    def summary(err: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+        mae = float(np.abs(err).mean())
+        mean_demand = float(actual.mean())
+        return {
+            "mae": mae,
+            "bias": float(err.mean()),
+            "rmse": float(np.sqrt((err**2).mean())),
+            "mean_demand": mean_demand,
+            "relative_mae": mae / mean_demand if mean_demand > 0 else float("nan"),
+        }
+
+    rows = {f"step {k}": summary(error[:, k], targets[:, k]) for k in range(error.shape[1])}
+    rows["all"] = summary(error, targets)
+    return pd.DataFrame.from_dict(rows, orient="index")
