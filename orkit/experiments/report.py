@@ -56,7 +56,9 @@ def summarize(rows: list[dict[str, Any]]) -> pd.DataFrame:
             "train s": test.train_seconds.mean(),
             "seeds": len(losses),
         })
-    return pd.DataFrame(out).set_index("method")
+    table = pd.DataFrame(out).set_index("method")
+    table["seeds"] = table["seeds"].astype(int).astype(str)  # a count, not a measurement
+    return table
 
 
 def _plot_losses(table: pd.DataFrame, path: Path) -> None:
@@ -149,7 +151,8 @@ def write_report(folder: str | Path, *, title: str | None = None, notes: str = "
         lines += ["## Tuning", "", "![best-so-far validation loss](tuning.png)", ""]
     problem = study.get("study", {}).get("problem_spec")
     if problem is not None:
-        lines += ["## Set-up", "", f"- problem: `{problem}`", f"- data: `{study['study'].get('data')}`",
+        data = [{k: v for k, v in d.items() if v not in (None, {}, "")} for d in study["study"].get("datasets", [])]
+        lines += ["## Set-up", "", f"- problem: `{problem}`", f"- data: `{data}`",
                   f"- seeds: {study['study'].get('seeds')}", f"- tuning: `{study['study'].get('tuning')}`", ""]
     path = folder / "report.md"
     path.write_text("\n".join(lines))

@@ -52,6 +52,7 @@ def open_study(name: str, storage: str, tuning: TuningSpec, attempts: int = 8) -
     import random
     import time
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(n_startup_trials=tuning.startup_trials, seed=tuning.seed)
     for attempt in range(attempts):
         try:
