@@ -16,8 +16,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# the default study: every method family on contextual demand; writes runs/quickstart/report.md
 demo: $(VENV)/.installed
-	$(BIN)/orkit demo
+	OMP_NUM_THREADS=1 $(BIN)/orkit run quickstart
 
 # one OpenMP thread per test worker: two workers on two cores, no oversubscription
 test: $(VENV)/.installed
