@@ -27,9 +27,14 @@ SUM_FIELDS = (
 
 @dataclass(frozen=True)
 class LeanLedger:
-    """Per-SKU running sums over counted periods (see :data:`SUM_FIELDS`).
+    """Running sums over counted periods (see :data:`SUM_FIELDS`).
 
-    Memory is ``O(n_skus)`` whatever the horizon.
+    ``holding_units``, ``shortage_units``, ``sales``, ``counted_periods`` and ``cycles`` are
+    per SKU (shape ``(n_skus,)``): the per-SKU loss and turnover need them. ``demand``,
+    ``stockout_periods`` and ``cycles_with_shortage`` enter metrics only as totals; a lean run
+    with one timing for every SKU keeps them as totals over SKUs (0-dim) because per-SKU
+    counters would add memory traffic to every period. Metrics sum every field, so either
+    shape gives the same numbers. Memory is ``O(n_skus)`` whatever the horizon.
     """
 
     holding_units: torch.Tensor
@@ -67,10 +72,6 @@ class Ledger:
         End-of-period on-hand inventory [y_t]; negative values are backlog (backorders).
     sales : Tensor
         Demand of the period served from stock in the period.
-    backlog : Tensor
-        End-of-period backlog ``max(-y_t, 0)`` (zero under lost sales).
-    lost : Tensor
-        Demand lost in the period (zero under backorders).
     order : Tensor
         Units ordered in the period (zero on days that are not review days).
     demand : Tensor
@@ -79,12 +80,14 @@ class Ledger:
         Periods after the warm-up, the ones metrics and losses use.
     cycle_start : Tensor of bool
         First period of each counted review cycle (the arrival period of an order).
+
+    ``backlog`` (end-of-period ``max(-y_t, 0)``, zero under lost sales) and ``lost`` (demand lost
+    in the period, zero under backorders) are derived on access, so a simulation does not
+    spend two passes over the whole ledger on them.
     """
 
     on_hand: torch.Tensor
     sales: torch.Tensor
-    backlog: torch.Tensor
-    lost: torch.Tensor
     order: torch.Tensor
     demand: torch.Tensor
     counted: torch.Tensor
@@ -100,6 +103,16 @@ class Ledger:
     @property
     def n_periods(self) -> int:
         return self.on_hand.shape[1]
+
+    @property
+    def backlog(self) -> torch.Tensor:
+        """End-of-period backlog ``max(-y_t, 0)``; zero under lost sales."""
+        return torch.zeros_like(self.on_hand) if self.lost_sales else (-self.on_hand).clamp(min=0)
+
+    @property
+    def lost(self) -> torch.Tensor:
+        """Demand lost in each period; zero under backorders."""
+        return self.demand - self.sales if self.lost_sales else torch.zeros_like(self.on_hand)
 
     @property
     def shortage(self) -> torch.Tensor:

@@ -77,8 +77,12 @@ def prepare_input(
     feature_names: tuple[str, ...] = (),
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    validate: bool = True,
 ) -> SimulationInput:
     """Turn a :class:`~orkit.data.Dataset`, a demand array or a tensor into simulator input.
+
+    ``validate=False`` skips the pass over a raw demand tensor that checks it is finite and
+    non-negative (the fused lean path checks the demand's range inside its own loop instead).
 
     Demand given as an ``(n_skus, T)`` tensor that is the transpose of a contiguous ``(T,
     n_skus)`` tensor (as a Dataset stores it) is used without a copy.
@@ -106,7 +110,7 @@ def prepare_input(
         dtype = demand_tm.dtype if demand_tm.is_floating_point() else torch.float32
     device = torch.device(device) if device is not None else demand_tm.device
     demand_tm = demand_tm.to(device=device, dtype=dtype).contiguous()
-    if not validated and demand_tm.numel():
+    if validate and not validated and demand_tm.numel():
         low, high = torch.aminmax(demand_tm)  # one pass; NaN propagates into both
         if not bool(torch.isfinite(low) & torch.isfinite(high)):
             raise ValidationError("demand must be finite, got NaN or infinite values")
@@ -257,11 +261,13 @@ def simulate(
         raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
     if not hasattr(policy, "act"):
         raise ValidationError(f"policy must have an act(obs) method, got {type(policy).__name__}")
-    inp = prepare_input(data, features=features, feature_names=feature_names, device=device, dtype=dtype)
+    lean_scalar = ledger == "lean" and not differentiable and _Timing.is_scalar(problem)
+    inp = prepare_input(data, features=features, feature_names=feature_names, device=device, dtype=dtype,
+                        validate=not lean_scalar)
     if differentiable:
         return _simulate_autograd(policy, inp, problem, ledger, demand_window)
     with torch.no_grad():
-        if ledger == "lean" and _Timing.is_scalar(problem):
+        if lean_scalar:
             use_fused = inp.n_skus >= FUSE_MIN_SKUS if fused is None else bool(fused)
             return _simulate_lean_scalar(policy, inp, problem, demand_window, use_fused)
         return _simulate_inplace(policy, inp, problem, ledger, demand_window)
@@ -343,7 +349,9 @@ def _simulate_inplace(
     q_buf = torch.zeros(n, dtype=dt, device=dev)
     cycle_start = tm.cycle_start_rows() & tm.counted_rows()  # (T, n) counted cycle starts
     if full:
-        led = {k: torch.zeros(T, n, dtype=dt, device=dev) for k in ("on_hand", "sales", "order")}
+        # every on-hand and sales row is written; order rows only on review days
+        led = {k: torch.empty(T, n, dtype=dt, device=dev) for k in ("on_hand", "sales")}
+        led["order"] = torch.zeros(T, n, dtype=dt, device=dev)
     else:
         z = lambda: torch.zeros(n, dtype=dt, device=dev)  # noqa: E731
         pos_sum, y_sum, sales_sum, stockouts = z(), z(), z(), z()  # y_sum: shortage units
@@ -427,8 +435,6 @@ def _simulate_inplace(
         return Ledger(
             on_hand=on_hand,
             sales=sales_,
-            backlog=(-on_hand).clamp(min=0) if not lost else torch.zeros_like(on_hand),
-            lost=(demand - sales_) if lost else torch.zeros_like(on_hand),
             order=led["order"].T,
             demand=demand,
             counted=counted.T,
@@ -480,14 +486,14 @@ def _simulate_lean_scalar(
     # the compiled step to one loop; slot views of a single ring would alias
     ring = [torch.zeros(n, dtype=dt, device=dev) for _ in range(R)]
     z = lambda: torch.zeros(n, dtype=dt, device=dev)  # noqa: E731
-    pos_sum, short_sum, sales_sum = z(), z(), z()
-    counter = torch.int16 if T < 2**15 else torch.int32  # counts of periods: exact, and narrow
-    stockouts = torch.zeros(n, dtype=counter, device=dev)
-    short_cycles = torch.zeros(n, dtype=counter, device=dev)
-    flag = torch.zeros(n, dtype=torch.bool, device=dev)  # unmet demand in the open cycle
+    pos_sum, short_sum, sales_sum, flag = z(), z(), z(), z()
+    totals = torch.zeros(len(fusion.TOTALS), dtype=torch.float64, device=dev)
+    if T:
+        totals[3], totals[4] = float("inf"), float("-inf")
     flags = torch.zeros(4, dtype=dt, device=dev)  # review, counted, close, track (see lean_step)
     no_order = torch.zeros(n, dtype=dt, device=dev)
     starts = tm.cycle_start_rows()[:, 0].tolist()
+    cycle_flag = P > 1
     cycles = 0
     is_open = False
     for t in range(T):
@@ -500,8 +506,8 @@ def _simulate_lean_scalar(
             q = no_order
         close = starts[t] and t >= W
         flags.copy_(torch.tensor([review, t >= W, close, is_open], dtype=dt))
-        args = (on, ip, q, ring[t % R], ring[(t + 1) % R], D[t], pos_sum, short_sum, sales_sum,
-                stockouts, short_cycles, flag, flags, max_order, lost, L == 0)
+        args = (on, ip, q, ring[t % R], ring[(t + 1) % R], D[t], pos_sum, short_sum, sales_sum, flag,
+                totals, flags, max_order, lost, L == 0, cycle_flag)
         try:
             step(*args)
         except Exception as exc:  # a compiler problem, not a modelling one: finish eagerly
@@ -513,18 +519,22 @@ def _simulate_lean_scalar(
         if close:
             cycles += 1
             is_open = True
-    if is_open:
-        short_cycles.add_(flag.to(counter))  # the last, possibly incomplete, cycle
-    demand_sum = D[W:].sum(0) if W < T else torch.zeros(n, dtype=dt, device=dev)
+    stockouts, short_cycles, demand_total, low, high = totals.tolist()
+    if T and not (low >= 0 and high < float("inf")):  # NaN fails both comparisons
+        bad = "finite, got NaN or infinite values" if not (low == low and high < float("inf")) else f">= 0, got {low:g}"
+        raise ValidationError(f"demand must be {bad}")
+    if is_open and cycle_flag:
+        short_cycles += float(flag.sum())  # the last, possibly incomplete, cycle
+    total = lambda value: torch.tensor(value, dtype=dt, device=dev)  # noqa: E731
     return LeanLedger(
         holding_units=pos_sum,
         shortage_units=short_sum,
         sales=sales_sum,
-        demand=demand_sum,
-        stockout_periods=stockouts.to(dt),
+        demand=total(demand_total),
+        stockout_periods=total(stockouts),
         counted_periods=torch.full((n,), float(max(T - W, 0)), dtype=dt, device=dev),
         cycles=torch.full((n,), float(cycles), dtype=dt, device=dev),
-        cycles_with_shortage=short_cycles.to(dt),
+        cycles_with_shortage=total(short_cycles),
         holding_cost_rate=problem.holding_cost,
         shortage_cost_rate=problem.shortage_cost,
         lost_sales=lost,
@@ -590,8 +600,6 @@ def _simulate_autograd(
     full = Ledger(
         on_hand=on_hand,
         sales=sales,
-        backlog=(-on_hand).clamp(min=0) if not lost else torch.zeros_like(on_hand),
-        lost=(demand - sales) if lost else torch.zeros_like(on_hand),
         order=order,
         demand=demand,
         counted=tm.counted_rows().T,
