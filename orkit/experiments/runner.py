@@ -68,9 +68,9 @@ def build_problem(config: StudyConfig, data: Dataset, spec: DataSpec | None = No
 def fit_policy(name: str, params: dict[str, Any], seed: int, train: Dataset, validation: Dataset,
                problem: InventoryProblem):
     """Make the registered policy (passing ``seed`` where its factory takes one) and fit it."""
-    from orkit.experiments.registry import POLICIES
+    from orkit.experiments.registry import resolve
 
-    factory = POLICIES.get(name)
+    factory = resolve(name)
     kwargs = dict(params)
     if factory is not None:
         try:
@@ -167,8 +167,8 @@ class StudyRunner:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             state = {k: _jsonable(v) for k, v in vars(policy).items() if not k.startswith("_")}
-            (folder / "policy.json").write_text(json.dumps({"class": type(policy).__name__, **state},
-                                                           indent=2, default=str))
+            (folder / "parameters.json").write_text(json.dumps({"class": type(policy).__name__, **state},
+                                                               indent=2, default=str))
 
     def _save_paths(self, policy: Any, name: str, test: Dataset, problem: InventoryProblem) -> None:
         """Full ledger of a few test SKUs, for the report's path plots."""

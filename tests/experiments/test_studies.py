@@ -91,7 +91,7 @@ def test_run_writes_results_report_and_policies(tmp_path):
     assert "base 25" in text and "constant (tuned)" in text and "± 95% CI" in text
     for png in ("test_loss.png", "paths.png", "tuning.png"):
         assert (out / png).stat().st_size > 1000
-    assert (out / "policies" / "base-25-seed0" / "policy.json").exists()
+    assert (out / "policies" / "base-25-seed0" / "parameters.json").exists()
     # selection: the winner is the top-k configuration with the best mean validation loss,
     # and it beats ordering the mean demand (10) on validation
     import json
@@ -118,7 +118,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeyp
     reference = StudyRunner(config, output=tmp_path / "ref", progress=False).run()
 
     calls = {"n": 0}
-    real = registry.POLICIES["constant-order"]
+    real = registry.resolve("constant-order")
 
     def interrupted(**params):
         calls["n"] += 1

@@ -1,0 +1,300 @@
+"""Wall-clock and test loss of DS, PPO and DDPG (Base) on DeepStock setting 1.
+
+For each learner: the seconds until its final (best) validation loss was reached, the total
+training seconds, the RL steps or epochs used, and the test loss of the selected policy. With
+stable-baselines3 installed, SB3 PPO and DDPG are trained side by side on the Gymnasium adapter
+(``InventoryEnv`` wrapped so that one step is one review period, as in orkit.rl, the action is an
+order-up-to level turned into an order as the Base head does, and rescaled to [-1, 1] as SB3
+advises; observations normalised by ``VecNormalize``) with the same hyper-parameters, budget and
+best-checkpoint selection on validation, and scored by the same simulator. Base stock and the
+empirical DP are printed as references, with a base-stock level per period fitted through
+the differentiable simulator (what a Base network can represent from the period index alone).
+
+Usage::
+
+    python benchmarks/bench_rl.py                 # the full run (several minutes on one CPU core)
+    python benchmarks/bench_rl.py --quick         # a small budget, to check the script
+    python benchmarks/bench_rl.py --no-sb3 --seed 1
+    python benchmarks/bench_rl.py --results       # the docs/results/deepstock-setting-1.md table:
+                                                  # DS, PPO, DDPG x None, Base x seeds 0, 1, 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import platform
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from orkit.core import InventoryProblem
+from orkit.data import generate
+from orkit.evaluation import evaluate
+from orkit.rl import DDPGPolicy, DSPolicy, PPOPolicy
+from orkit.rl.gym_policy import gym_observation
+from orkit.sim.gym_env import InventoryEnv
+
+# Hyper-parameters inside the paper's search spaces (paper.md section 4), Base regularization.
+DS = dict(batch_size=5, learning_rate=3e-3, initial_action_bias=0.4, hidden_sizes=(64, 64), plateau_factor=0.9,
+          input_scale="global", standardize_features=False)
+PPO = dict(learning_rate=1e-3, clip_coef=0.2, batch_size=256, num_steps=2048, update_epochs=10, ent_coef=1e-4,
+           gamma=0.99, gae_lambda=0.95, initial_action_bias=0.4, input_scale="global", standardize_features=False)
+DDPG = dict(learning_rate=1e-3, tau=5e-3, batch_size=256, buffer_size=50_000, train_freq=1, learning_starts=500,
+            gamma=0.99, initial_action_bias=0.4, input_scale="global", standardize_features=False, num_envs=4)
+
+
+class ReviewPeriodSteps(gym.Wrapper):
+    """One step = one review period of ``InventoryEnv`` (days without a useful order pass with 0).
+
+    The reward of a step is the sum of the daily rewards until the next useful review day, so an
+    episode's return equals the single-SKU env's (minus the counted cost)."""
+
+    def __init__(self, env: InventoryEnv) -> None:
+        super().__init__(env)
+        self.L, self.P, self.T = env.unwrapped.L, env.unwrapped.P, env.unwrapped.T
+
+    def _useful_review_day(self, t: int) -> bool:
+        return t >= self.P and t % self.P == 0 and t + self.L < self.T
+
+    def _advance(self, obs, total, info):
+        while self.env.unwrapped._t < self.T and not self._useful_review_day(self.env.unwrapped._t):
+            obs, reward, _, _, info = self.env.step(np.zeros(1))
+            total += reward
+        return obs, total, self.env.unwrapped._t >= self.T, info
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        obs, _, _, info = self._advance(obs, 0.0, info)
+        return obs, info
+
+    def step(self, action):
+        obs, reward, _, _, info = self.env.step(action)
+        obs, total, done, info = self._advance(obs, reward, info)
+        return obs, total, False, done, info
+
+
+class BaseAction(gym.ActionWrapper):
+    """The Base regularization as an action wrapper: the action is an order-up-to level [0, max
+    order] and the env receives max(level - inventory position, 0)."""
+
+    def action(self, level):
+        env = self.env.unwrapped
+        position = env._on + sum(env._pipe)
+        return np.clip(np.asarray(level, dtype=np.float64) - position, 0.0, env.max_order)
+
+
+class SB3Policy:
+    """A trained SB3 model as an orkit policy (actions in [-1, 1], Base or None)."""
+
+    def __init__(self, model, vec_normalize, base, problem, horizon):
+        self.model, self.vec_normalize, self.base, self.problem, self.horizon = model, vec_normalize, base, problem, horizon
+
+    def act(self, obs):
+        x = self.vec_normalize.normalize_obs(gym_observation(obs, lead_time=self.problem.lead_time, horizon=self.horizon))
+        action, _ = self.model.predict(x, deterministic=True)
+        value = (np.clip(action.reshape(-1), -1.0, 1.0) + 1.0) / 2.0 * self.problem.max_order
+        if self.base:
+            value = value - obs.inventory_position.cpu().numpy()
+        return torch.as_tensor(np.clip(value, 0.0, self.problem.max_order), dtype=obs.on_hand.dtype)
+
+
+def time_to_best(history):
+    best = min(history, key=lambda h: h.get("validation_loss", math.inf))
+    return best["seconds"], best["validation_loss"]
+
+
+def run_orkit(name, cls, params, data, seed):
+    train, validation, test, problem = data
+    policy = cls("base", seed=seed, **params).fit(train, validation, problem)
+    seconds_to_best, best = time_to_best(policy.history_)
+    last = policy.history_[-1]
+    budget = f"{last['epoch']} epochs" if "epoch" in last else f"{last['timesteps']} steps"
+    return dict(method=name, seconds_to_best=seconds_to_best, seconds=policy.fit_seconds_, budget=budget,
+                validation=best, test=evaluate(policy, test, problem)["weighted_loss"])
+
+
+def run_sb3(name, algorithm, data, seed, timesteps, eval_every, base=True):
+    """SB3 on the review-period Gymnasium adapter; best checkpoint by the orkit validation loss."""
+    from stable_baselines3 import DDPG as SB3DDPG
+    from stable_baselines3 import PPO as SB3PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    train, validation, test, problem = data
+    def make_env():
+        # SB3's advice: actions in [-1, 1] (order = (a + 1) / 2 * max_order), observations normalised
+        env = InventoryEnv(train.demand, problem, features=train.features)
+        env = ReviewPeriodSteps(BaseAction(env) if base else env)
+        return gym.wrappers.RescaleAction(env, -1.0, 1.0)
+
+    env = VecNormalize(DummyVecEnv([make_env]), norm_obs=True, norm_reward=False)
+    env.seed(seed)
+    if algorithm == "ppo":
+        p = PPO
+        lr = p["learning_rate"]
+        model = SB3PPO("MlpPolicy", env, learning_rate=lambda progress: progress * lr, n_steps=p["num_steps"],
+                       batch_size=p["batch_size"], n_epochs=p["update_epochs"], gamma=p["gamma"],
+                       gae_lambda=p["gae_lambda"], clip_range=p["clip_coef"], ent_coef=p["ent_coef"],
+                       policy_kwargs=dict(net_arch=dict(pi=[256, 256], vf=[256, 256]),
+                                          log_std_init=math.log(0.2)),  # 0.1 of the range, as orkit's PPO
+                       seed=seed, device="cpu")
+    else:
+        p = DDPG
+        model = SB3DDPG("MlpPolicy", env, learning_rate=p["learning_rate"], buffer_size=p["buffer_size"],
+                        learning_starts=p["learning_starts"], batch_size=p["batch_size"], tau=p["tau"],
+                        gamma=p["gamma"], train_freq=p["train_freq"], gradient_steps=1,
+                        policy_kwargs=dict(net_arch=[64, 64]), seed=seed, device="cpu")
+
+    def as_policy():
+        return SB3Policy(model, env, base, problem, train.n_periods)
+
+    class Select(BaseCallback):
+        """Validation loss every eval_every steps; remember the best weights and normalisation."""
+
+        def __init__(self):
+            super().__init__()
+            self.next, self.best, self.state, self.seconds_to_best = eval_every, math.inf, None, 0.0
+            self.start = time.perf_counter()
+
+        def _on_step(self):
+            if self.num_timesteps >= self.next:
+                self.next += eval_every
+                loss = evaluate(as_policy(), validation, problem)["weighted_loss"]
+                if loss < self.best:
+                    self.best, self.seconds_to_best = loss, time.perf_counter() - self.start
+                    self.state = (copy.deepcopy(model.policy.state_dict()), copy.deepcopy(env.obs_rms))
+            return True
+
+    select = Select()
+    start = time.perf_counter()
+    model.learn(total_timesteps=timesteps, callback=select)
+    seconds = time.perf_counter() - start
+    model.policy.load_state_dict(select.state[0])
+    env.obs_rms = select.state[1]
+    return dict(method=name, seconds_to_best=select.seconds_to_best, seconds=seconds, budget=f"{timesteps} steps",
+                validation=select.best, test=evaluate(as_policy(), test, problem)["weighted_loss"])
+
+
+class PeriodLevels:
+    """Order up to a level per period (a time-varying base stock), levels learned by gradient."""
+
+    def __init__(self, levels):
+        self.levels = levels
+
+    def act(self, obs):
+        return (self.levels[obs.period] - obs.inventory_position).clamp(min=0)
+
+
+def fit_period_levels(train, problem, steps=600):
+    """What a Base network can represent with the period index as its only input: one level per
+    review day, fitted through the differentiable simulator on the training trajectories."""
+    from orkit.evaluation import per_sku_loss
+    from orkit.sim import simulate
+
+    levels = torch.full((train.n_periods,), 40.0, requires_grad=True)
+    policy, optimizer = PeriodLevels(levels), torch.optim.Adam([levels], lr=0.5)
+    for _ in range(steps):
+        loss = per_sku_loss(simulate(policy, train, problem, differentiable=True)).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return PeriodLevels(levels.detach())
+
+
+def print_references(data) -> None:
+    from orkit.heuristics import BaseStockPolicy
+
+    train, validation, test, problem = data
+    references = {"base stock (fitted)": BaseStockPolicy().fit(train, validation, problem),
+                  "base stock per period": fit_period_levels(train, problem)}
+    try:
+        from orkit.heuristics import EmpiricalDPPolicy
+    except ImportError:  # built by another engineer; optional here
+        EmpiricalDPPolicy = None
+    if EmpiricalDPPolicy is not None:
+        references["empirical DP"] = EmpiricalDPPolicy().fit(train, validation, problem)
+    print(f"{'reference':<22} {'validation':>11} {'test':>8}")
+    for name, policy in references.items():
+        print(f"{name:<22} {evaluate(policy, validation, problem)['weighted_loss']:>11.4f} "
+              f"{evaluate(policy, test, problem)['weighted_loss']:>8.4f}")
+
+
+def results_table(data, seeds) -> None:
+    """Test loss of DS, PPO and DDPG with None and Base, mean (std) over seeds, as Markdown."""
+    train, validation, test, problem = data
+    learners = {"DS": (DSPolicy, DS), "PPO": (PPOPolicy, PPO), "DDPG": (DDPGPolicy, DDPG)}
+    print("| learner | regularization | test loss, mean (std) | validation loss, mean | seconds per run, mean | test loss per seed |")
+    print("|---|---|---|---|---|---|")
+    for name, (cls, params) in learners.items():
+        for regularization in ("none", "base"):
+            tests, vals, secs = [], [], []
+            for seed in seeds:
+                policy = cls(regularization, seed=seed, **params).fit(train, validation, problem)
+                tests.append(evaluate(policy, test, problem)["weighted_loss"])
+                vals.append(policy.best_validation_loss_)
+                secs.append(policy.fit_seconds_)
+            print(f"| {name} | {regularization.capitalize()} | {np.mean(tests):.4f} ({np.std(tests):.4f}) | "
+                  f"{np.mean(vals):.4f} | {np.mean(secs):.1f} | {', '.join(f'{t:.4f}' for t in tests)} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0, help="seed of the learners (the data is setting 1, seed 0)")
+    parser.add_argument("--ppo-timesteps", type=int, default=200_000)
+    parser.add_argument("--ddpg-timesteps", type=int, default=30_000)
+    parser.add_argument("--no-sb3", action="store_true", help="skip stable-baselines3")
+    parser.add_argument("--sb3-only", action="store_true", help="only the stable-baselines3 rows")
+    parser.add_argument("--sb3-none", action="store_true", help="also SB3 with the order as the action (None)")
+    parser.add_argument("--quick", action="store_true", help="a small budget, to check the script")
+    parser.add_argument("--results", action="store_true", help="the 3-seed None / Base table instead")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.quick:
+        args.ppo_timesteps, args.ddpg_timesteps = 4096, 1120
+        DS["max_epochs"] = 5
+
+    dataset = generate("deepstock-1", seed=0)
+    train, validation, test = dataset.splits()
+    problem = InventoryProblem(**dataset.metadata["problem"])
+    data = (train, validation, test, problem)
+    PPO["total_timesteps"] = args.ppo_timesteps
+    DDPG["total_timesteps"], DDPG["eval_every"] = args.ddpg_timesteps, 1000
+
+    if args.results:
+        print(f"# DeepStock setting 1, seeds 0-2, PPO {args.ppo_timesteps} steps, DDPG {args.ddpg_timesteps} steps")
+        results_table(data, seeds=(0, 1, 2))
+        print_references(data)
+        return
+    print(f"# bench_rl: DeepStock setting 1 (train/validation/test {train.n_skus}/{validation.n_skus}/{test.n_skus} "
+          f"trajectories, T = {train.n_periods}), Base regularization, seed {args.seed}")
+    print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, 1 CPU thread")
+    rows = [] if args.sb3_only else [run_orkit("orkit DS", DSPolicy, DS, data, args.seed),
+                                     run_orkit("orkit PPO", PPOPolicy, PPO, data, args.seed),
+                                     run_orkit("orkit DDPG", DDPGPolicy, DDPG, data, args.seed)]
+    if not args.no_sb3:
+        try:
+            import stable_baselines3
+        except ImportError:
+            print("# stable-baselines3 is not installed: SB3 rows skipped")
+        else:
+            print(f"# stable-baselines3 {stable_baselines3.__version__} on InventoryEnv (one step per review period)")
+            rows.append(run_sb3("SB3 PPO", "ppo", data, args.seed, args.ppo_timesteps, eval_every=PPO["num_steps"]))
+            rows.append(run_sb3("SB3 DDPG", "ddpg", data, args.seed, args.ddpg_timesteps, eval_every=1000))
+            if args.sb3_none:
+                rows.append(run_sb3("SB3 PPO None", "ppo", data, args.seed, args.ppo_timesteps,
+                                    eval_every=PPO["num_steps"], base=False))
+                rows.append(run_sb3("SB3 DDPG None", "ddpg", data, args.seed, args.ddpg_timesteps, eval_every=1000,
+                                    base=False))
+
+    print(f"{'method':<12} {'s to best':>10} {'s total':>9} {'budget':>14} {'validation':>11} {'test':>8}")
+    for r in rows:
+        print(f"{r['method']:<12} {r['seconds_to_best']:>10.1f} {r['seconds']:>9.1f} {r['budget']:>14} "
+              f"{r['validation']:>11.4f} {r['test']:>8.4f}")
+    print_references(data)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""What every learner does before its own loop: data on the device, network, warm start, checkpoint."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from orkit.core.errors import ValidationError
+from orkit.core.problem import InventoryProblem
+from orkit.rl.checkpoint import TrainingCheckpoint
+from orkit.rl.heads import RegularizationHead, make_head
+from orkit.rl.networks import NetworkConfig, PolicyNetwork, build_network, config_to_dict, resolve_device
+from orkit.rl.policy import as_dataset, resolve_config
+from orkit.rl.warm_start import imitate
+from orkit.sim import SimulationInput, prepare_input
+
+log = logging.getLogger("orkit.rl")
+
+
+@dataclass
+class Setup:
+    config: Any
+    device: torch.device
+    head: RegularizationHead
+    train: Any  # Dataset
+    train_input: SimulationInput
+    validation_input: SimulationInput
+    network: PolicyNetwork
+    checkpoint: TrainingCheckpoint | None
+    config_json: str
+
+
+def setup(
+    train: Any,
+    validation: Any,
+    problem: InventoryProblem,
+    regularization: Any,
+    config: Any,
+    config_class: type,
+    checkpoint_dir: str | Path | None,
+) -> Setup:
+    if not isinstance(problem, InventoryProblem):
+        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
+    config = resolve_config(config_class, config, {})
+    config.check()
+    device = resolve_device(config.device)
+    head = make_head(regularization)
+    train = as_dataset(train, "train")
+    if train.n_skus == 0:
+        raise ValidationError("train must hold at least one trajectory, got 0")
+    if validation is None:
+        log.warning("no validation data: early stopping and model selection use the training data")
+        validation = train
+    validation = as_dataset(validation, "validation")
+    network = build_network(train, problem, head, config, device=device)
+    config_json = json.dumps({"config": config_to_dict(config), "head": network.head.to_config()}, sort_keys=True)
+    return Setup(
+        config=config,
+        device=device,
+        head=network.head,
+        train=train,
+        train_input=prepare_input(train, device=device),
+        validation_input=prepare_input(validation, device=device),
+        network=network,
+        checkpoint=TrainingCheckpoint(checkpoint_dir) if checkpoint_dir is not None else None,
+        config_json=config_json,
+    )
+
+
+def warm_start_network(network: PolicyNetwork, teacher: Any, s: Setup, problem: InventoryProblem, config: NetworkConfig) -> None:
+    """Imitate ``teacher`` (when given) on the training trajectories, in place."""
+    if teacher is None or config.warm_start_epochs == 0:
+        return
+    imitate(network, teacher, s.train_input, problem, epochs=config.warm_start_epochs,
+            learning_rate=config.warm_start_learning_rate)
+
+
+def generator_for(seed: int) -> torch.Generator:
+    """The CPU generator of every random draw of training (CPU: the same numbers on any device)."""
+    return torch.Generator().manual_seed(int(seed) + 1)
+
+
+def limit_threads(config_class: type):
+    """Run a training function with ``torch.set_num_threads(config.num_threads)``, restored afterwards."""
+
+    def decorate(train_function):
+        @functools.wraps(train_function)
+        def wrapper(train, validation, problem, regularization="base", config=None, **options):
+            n = resolve_config(config_class, config, {}).num_threads
+            before = torch.get_num_threads()
+            if n is not None:
+                torch.set_num_threads(int(n))
+            try:
+                return train_function(train, validation, problem, regularization, config, **options)
+            finally:
+                torch.set_num_threads(before)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,76 @@
+"""A replay buffer as a tensor ring: preallocated on the training device, batched insert and sample."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from orkit.core.errors import ValidationError
+
+__all__ = ["ReplayBuffer"]
+
+
+class ReplayBuffer:
+    """Fixed-capacity ring of transitions; the oldest are overwritten first.
+
+    Parameters
+    ----------
+    capacity : int
+        Transitions kept [buffer size].
+    shapes : dict of str -> tuple
+        Per-transition shape of each field, e.g. ``{"obs": (9,), "reward": ()}``.
+    device, dtype : optional
+
+    Examples
+    --------
+    >>> import torch
+    >>> buffer = ReplayBuffer(3, {"x": (2,), "r": ()})
+    >>> buffer.add(x=torch.ones(4, 2), r=torch.arange(4.0))   # 4 > 3: the first is overwritten
+    >>> len(buffer), sorted(buffer.storage["r"].tolist())
+    (3, [1.0, 2.0, 3.0])
+    """
+
+    def __init__(self, capacity: int, shapes: dict[str, tuple[int, ...]], *, device: Any = "cpu",
+                 dtype: torch.dtype = torch.float32) -> None:
+        if capacity < 1:
+            raise ValidationError(f"capacity must be >= 1, got {capacity}")
+        self.capacity = int(capacity)
+        self.storage = {k: torch.zeros((self.capacity, *shape), dtype=dtype, device=device) for k, shape in shapes.items()}
+        self.position = 0  # next slot to write
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, **batch: torch.Tensor) -> None:
+        """Insert a batch of transitions (every field with the same leading size)."""
+        if set(batch) != set(self.storage):
+            raise ValidationError(f"add needs the fields {sorted(self.storage)}, got {sorted(batch)}")
+        n = next(iter(batch.values())).shape[0]
+        if n > self.capacity:  # only the newest `capacity` survive
+            batch = {k: v[-self.capacity:] for k, v in batch.items()}
+            self.position = (self.position + n - self.capacity) % self.capacity
+            n = self.capacity
+        index = (self.position + torch.arange(n)) % self.capacity
+        for k, v in batch.items():
+            store = self.storage[k]
+            store[index.to(store.device)] = v.to(device=store.device, dtype=store.dtype)
+        self.position = (self.position + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``batch_size`` transitions drawn uniformly with replacement (CPU ``generator``)."""
+        if self.size == 0:
+            raise ValidationError("cannot sample from an empty replay buffer")
+        index = torch.randint(self.size, (batch_size,), generator=generator)
+        return {k: v[index.to(v.device)] for k, v in self.storage.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"storage": {k: v[: self.size].clone() if self.size < self.capacity else v.clone() for k, v in self.storage.items()},
+                "position": self.position, "size": self.size}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.position, self.size = int(state["position"]), int(state["size"])
+        for k, v in state["storage"].items():
+            self.storage[k][: v.shape[0]] = v.to(self.storage[k].device)

@@ -1,0 +1,232 @@
+r"""DS: train a regularized policy by back-propagating the loss through the simulator.
+
+"Direct backprop" (Madeka et al. 2022; Alvo, Russo & Kanoria 2023, HDPO; DeepStock's DS,
+paper.md section 4). The simulator is differentiable in the orders, so the DeepStock loss of a
+minibatch of training trajectories is a differentiable function of the network's weights:
+
+.. code-block:: text
+
+    for epoch = 1, 2, ...:
+        for each minibatch B of training trajectories (batch_size trajectories):
+            ledger = simulate(policy, B, differentiable=True)      # the whole horizon, unrolled
+            loss   = mean over B of the per-day cost after warm-up  # DeepStock loss
+            Adam step on loss, gradient norm clipped at 5
+        validation loss (orkit.evaluation.evaluate, lean ledger)
+        ReduceLROnPlateau on it; keep the best weights; stop after 30 epochs without improvement
+    restore the best weights
+
+Network: MLP with ELU hidden layers and ReLU output, the output bias initialised to
+``initial_action_bias * action_range``; one regularization head (None / Base / Coeff / Both).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from orkit.core.errors import ValidationError
+from orkit.core.problem import InventoryProblem
+from orkit.core.validation import check_float, check_int
+from orkit.evaluation import per_sku_loss
+from orkit.rl._training import generator_for, limit_threads, setup, warm_start_network
+from orkit.rl.checkpoint import clone_state_dict
+from orkit.rl.networks import NetworkConfig
+from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
+from orkit.rl.rollout import subset_input, subset_problem
+from orkit.sim import simulate
+
+__all__ = ["DSConfig", "train_ds", "DSPolicy"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DSConfig(NetworkConfig):
+    """Hyper-parameters of DS (paper.md section 4; search space in brackets)."""
+
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer sizes [{[32,32], [64,64], [128,128]}]."""
+    activation: str = "elu"
+    """Hidden-layer activation (paper: ELU)."""
+    output_activation: str = "relu"
+    """Output activation (paper: ReLU)."""
+    batch_size: int = 10
+    """Trajectories per gradient step [{5, 10}]."""
+    learning_rate: float = 3e-3
+    """Adam step size [log-uniform 4e-4 .. 1e-1; above 1e-2 training often diverges here, as
+    the output layer works in fractions of the action range]."""
+    plateau_factor: float = 0.8
+    """ReduceLROnPlateau: the learning rate is multiplied by this on a plateau [U(0.5, 0.95)]."""
+    plateau_patience: int = 10
+    """ReduceLROnPlateau: epochs without validation improvement before lowering the rate."""
+    max_grad_norm: float = 5.0
+    """Gradient norm clip (paper: 5)."""
+    max_epochs: int = 1000
+    """Upper bound on epochs (early stopping usually ends training first)."""
+    early_stopping_patience: int = 30
+    """Stop after this many epochs without a better validation loss (paper: 30)."""
+    checkpoint_every: int = 1
+    """Epochs between training-state checkpoints (with ``checkpoint_dir``)."""
+
+    def check(self) -> None:
+        super().check()
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_float("learning_rate", self.learning_rate, minimum=0, strict_minimum=True)
+        check_float("plateau_factor", self.plateau_factor, minimum=0, strict_minimum=True)
+        if self.plateau_factor >= 1:
+            raise ValidationError(f"plateau_factor must be < 1, got {self.plateau_factor:g}")
+        check_int("plateau_patience", self.plateau_patience, minimum=0)
+        check_float("max_grad_norm", self.max_grad_norm, minimum=0, strict_minimum=True)
+        check_int("max_epochs", self.max_epochs, minimum=0)
+        check_int("early_stopping_patience", self.early_stopping_patience, minimum=1)
+        check_int("checkpoint_every", self.checkpoint_every, minimum=1)
+
+
+@limit_threads(DSConfig)
+def train_ds(
+    train: Any,
+    validation: Any,
+    problem: InventoryProblem,
+    regularization: Any = "base",
+    config: DSConfig | dict | None = None,
+    *,
+    warm_start: Any = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    callback: Callable[[dict[str, Any]], Any] | None = None,
+) -> TrainingResult:
+    """Train a regularized policy with DS; see the module docstring.
+
+    Parameters
+    ----------
+    train, validation : Dataset or array of shape (n_skus, n_periods)
+        Training trajectories (gradient steps) and validation trajectories (learning-rate
+        schedule, early stopping, best weights).
+    problem : InventoryProblem
+    regularization : {"none", "base", "coeff", "both"} or RegularizationHead, default="base"
+    config : DSConfig or dict, optional
+    warm_start : Policy, optional
+        Imitate this policy before training (:mod:`orkit.rl.warm_start`).
+    checkpoint_dir : str or Path, optional
+        Training state saved there every ``checkpoint_every`` epochs; the final policy in
+        ``checkpoint_dir/policy``.
+    resume : bool, default=False
+        Continue from the training state in ``checkpoint_dir``.
+    callback : callable, optional
+        Called with each epoch's history entry; returning ``False`` stops training.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    s = setup(train, validation, problem, regularization, config, DSConfig, checkpoint_dir)
+    config, network = s.config, s.network
+    policy = NeuralPolicy(network)
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
+    )
+    generator = generator_for(config.seed)
+    n_train = s.train_input.n_skus
+    epoch, bad_epochs, history = 0, 0, []
+    started, elapsed_before = time.perf_counter(), 0.0
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - started
+
+    if resume and s.checkpoint is not None and s.checkpoint.exists():
+        state = s.checkpoint.load(s.config_json)
+        network.load_state_dict(state["network"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        epoch, bad_epochs, history = state["epoch"], state["bad_epochs"], list(state["history"])
+        best_loss, best_weights = state["best_loss"], {k: v.to(s.device) for k, v in state["best_weights"].items()}
+        elapsed_before = state["seconds"]
+        log.info("DS: resumed at epoch %d (best validation loss %.4f)", epoch, best_loss)
+    else:
+        warm_start_network(network, warm_start, s, problem, config)
+        best_loss = validation_loss(policy, s.validation_input, problem)
+        best_weights = clone_state_dict(network)
+        history.append({"epoch": 0, "train_loss": None, "validation_loss": best_loss,
+                        "learning_rate": config.learning_rate, "seconds": elapsed()})
+
+    def save_state() -> None:
+        s.checkpoint.save({
+            "network": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(), "epoch": epoch, "bad_epochs": bad_epochs, "history": history,
+            "best_loss": best_loss, "best_weights": best_weights, "seconds": elapsed(),
+        }, s.config_json)
+
+    while epoch < config.max_epochs and bad_epochs < config.early_stopping_patience:
+        epoch += 1
+        # ---- one epoch: back-propagate the loss of each minibatch of trajectories through the simulator
+        losses = []
+        for batch in torch.randperm(n_train, generator=generator).split(config.batch_size):
+            ledger = simulate(policy, subset_input(s.train_input, batch), subset_problem(problem, batch, n_train),
+                              ledger="lean", differentiable=True)
+            loss = per_sku_loss(ledger).mean()
+            if not torch.isfinite(loss):
+                log.warning("DS: non-finite training loss at epoch %d; step skipped", epoch)
+                continue
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), config.max_grad_norm)
+            optimizer.step()
+            losses.append(loss.item())
+
+        # ---- validation: learning-rate plateau, best weights, early stopping
+        current = validation_loss(policy, s.validation_input, problem)
+        scheduler.step(current)
+        if current < best_loss:
+            best_loss, best_weights, bad_epochs = current, clone_state_dict(network), 0
+        else:
+            bad_epochs += 1
+        entry = {"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else None,
+                 "validation_loss": current, "learning_rate": optimizer.param_groups[0]["lr"], "seconds": elapsed()}
+        history.append(entry)
+        if s.checkpoint is not None and epoch % config.checkpoint_every == 0:
+            save_state()
+        if callback is not None and callback(dict(entry)) is False:
+            break
+
+    if s.checkpoint is not None:
+        save_state()
+    network.load_state_dict(best_weights)
+    if s.checkpoint is not None:
+        policy.save(s.checkpoint.directory / "policy", metadata={"learner": "ds", "config": json.loads(s.config_json)})
+    log.info("DS: %d epochs, best validation loss %.4f", epoch, best_loss)
+    return TrainingResult(policy, history, config, best_loss, elapsed())
+
+
+class DSPolicy(NeuralEstimator):
+    """A policy trained by DS (:func:`train_ds`); ``fit(train, validation, problem)`` trains it.
+
+    Parameters are those of :class:`~orkit.rl.policy.NeuralEstimator` (regularization,
+    config, warm_start, checkpoint_dir, resume, callback) plus any :class:`DSConfig` field as
+    a keyword. After ``fit``: ``policy_`` (:class:`~orkit.rl.NeuralPolicy`), ``history_``,
+    ``config_``, ``best_validation_loss_``.
+
+    Examples
+    --------
+    >>> from orkit.core import InventoryProblem
+    >>> from orkit.data import generate
+    >>> from orkit.evaluation import evaluate
+    >>> from orkit.rl import DSPolicy
+    >>> data = generate("deepstock-1", seed=0)
+    >>> train, validation, test = data.splits()
+    >>> problem = InventoryProblem(**data.metadata["problem"])
+    >>> policy = DSPolicy("base", max_epochs=3).fit(train, validation, problem)
+    >>> evaluate(policy, test, problem)["weighted_loss"] < 3
+    True
+    """
+
+    learner = "ds"
+    config_class = DSConfig
+    train_function = staticmethod(train_ds)

@@ -1,0 +1,234 @@
+"""The trained policy object, and the scikit-learn-style estimators every learner shares.
+
+- :class:`NeuralPolicy` wraps a trained :class:`~orkit.rl.networks.PolicyNetwork`: ``act(obs)``
+  is one forward pass for all SKUs (an orkit :class:`~orkit.core.Policy`). Device follows the
+  data: the network moves to the observation's device on first use.
+- ``DSPolicy``, ``PPOPolicy`` and ``DDPGPolicy`` (in their learner modules) are fittable
+  policies: the constructor stores its arguments, ``fit(train, validation, problem)`` trains
+  and sets ``policy_`` (a NeuralPolicy), ``history_`` and ``config_``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from orkit.core.errors import ValidationError
+from orkit.core.policy import Observation, check_is_fitted
+from orkit.rl.heads import RegularizationHead
+from orkit.rl.networks import PolicyNetwork, config_from_dict, config_to_dict
+
+__all__ = ["NeuralPolicy", "TrainingResult"]
+
+
+class NeuralPolicy:
+    """A trained policy network as an orkit :class:`~orkit.core.Policy`.
+
+    Parameters
+    ----------
+    network : PolicyNetwork
+
+    Examples
+    --------
+    >>> from orkit.data import generate
+    >>> from orkit.core import InventoryProblem
+    >>> from orkit.rl import NetworkConfig, NeuralPolicy, build_network, make_head
+    >>> from orkit.sim import simulate
+    >>> data = generate("deepstock-1", seed=0)
+    >>> train, validation, test = data.splits()
+    >>> problem = InventoryProblem(**data.metadata["problem"])
+    >>> config = NetworkConfig(initial_action_bias=0.4, input_scale="global")
+    >>> network = build_network(train, problem, make_head("base"), config)
+    >>> ledger = simulate(NeuralPolicy(network), test, problem)
+    >>> level = ledger.order[:, 2] + ledger.on_hand[:, 1]   # first order + position (the backlog)
+    >>> round(float(level.mean()))   # the initial level: 0.4 x the range (max order 100)
+    40
+    """
+
+    def __init__(self, network: PolicyNetwork) -> None:
+        if not isinstance(network, PolicyNetwork):
+            raise ValidationError(f"network must be a PolicyNetwork, got {type(network).__name__}")
+        self.network = network
+
+    @property
+    def head(self) -> RegularizationHead:
+        return self.network.head
+
+    @property
+    def regularization(self) -> str:
+        return self.network.head.name
+
+    def act(self, obs: Observation) -> torch.Tensor:
+        device = obs.on_hand.device
+        if self.network.body[0].weight.device != device:
+            self.network.to(device)
+        return self.network(obs).to(obs.on_hand.dtype)
+
+    def explain(self, obs: Observation) -> dict[str, torch.Tensor]:
+        """Target levels (Base/Both) and coefficients (Coeff/Both) behind the orders."""
+        with torch.no_grad():
+            return self.network.explain(obs)
+
+    def save(self, path: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+        """Write the policy to the directory ``path`` (see :func:`orkit.rl.save_policy`)."""
+        from orkit.rl.checkpoint import save_policy
+
+        return save_policy(self, path, metadata=metadata)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | None = None) -> "NeuralPolicy":
+        from orkit.rl.checkpoint import load_policy
+
+        return load_policy(path, device=device)
+
+    def __repr__(self) -> str:
+        return f"NeuralPolicy(regularization={self.regularization!r}, hidden_sizes={list(self.network.hidden_sizes)})"
+
+
+@dataclass
+class TrainingResult:
+    """What a training function returns.
+
+    Attributes
+    ----------
+    policy : NeuralPolicy
+        The network with the best validation loss.
+    history : list of dict
+        One entry per evaluation (epoch for DS, update for PPO, evaluation for DDPG).
+    config : dataclass
+        The configuration used.
+    best_validation_loss : float
+    seconds : float
+        Wall-clock training time (this process's share when resumed).
+    """
+
+    policy: NeuralPolicy
+    history: list[dict[str, Any]]
+    config: Any
+    best_validation_loss: float
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_config(config_class: type, config: Any, overrides: dict[str, Any]) -> Any:
+    """``config`` (None, a dataclass or a dict) with ``overrides`` applied, as ``config_class``."""
+    if config is None:
+        base: dict[str, Any] = {}
+    elif isinstance(config, config_class):
+        base = config_to_dict(config)
+    elif isinstance(config, dict):
+        base = dict(config)
+    else:
+        raise ValidationError(f"config must be a {config_class.__name__} or a dict, got {type(config).__name__}")
+    return config_from_dict(config_class, {**base, **overrides})
+
+
+class NeuralEstimator:
+    """Shared constructor, ``act``, ``save`` and ``repr`` of the fittable RL policies.
+
+    Parameters
+    ----------
+    regularization : {"none", "base", "coeff", "both"} or RegularizationHead, default="base"
+        The policy regularization (paper.md section 3); a head object for non-default settings.
+    config : dataclass or dict, optional
+        The learner's configuration (default: its defaults).
+    warm_start : Policy, optional
+        A teacher the network imitates on the training trajectories before training.
+    checkpoint_dir : str or Path, optional
+        Save the training state there after every epoch / update, and the final policy.
+    resume : bool, default=False
+        Continue from the training state in ``checkpoint_dir`` when there is one.
+    callback : callable, optional
+        ``callback(entry)`` after each history entry; returning ``False`` stops training.
+    **hyperparameters
+        Fields of the configuration overriding ``config``.
+    """
+
+    learner: str = ""
+    config_class: type = object
+    train_function: Callable[..., TrainingResult]
+
+    def __init__(
+        self,
+        regularization: "str | RegularizationHead" = "base",
+        config: Any = None,
+        *,
+        warm_start: Any = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+        callback: Callable[[dict[str, Any]], Any] | None = None,
+        **hyperparameters: Any,
+    ) -> None:
+        self.regularization = regularization
+        self.config = config
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.resume = resume
+        self.callback = callback
+        self.hyperparameters = hyperparameters
+
+    def fit(self, train: Any, validation: Any, problem: Any) -> "NeuralEstimator":
+        """Train on ``train``, select on ``validation`` (early stopping, best checkpoint)."""
+        config = resolve_config(self.config_class, self.config, self.hyperparameters)
+        start = time.perf_counter()
+        result = type(self).train_function(
+            train,
+            validation,
+            problem,
+            self.regularization,
+            config,
+            warm_start=self.warm_start,
+            checkpoint_dir=self.checkpoint_dir,
+            resume=self.resume,
+            callback=self.callback,
+        )
+        self.policy_ = result.policy
+        self.history_ = result.history
+        self.config_ = result.config
+        self.best_validation_loss_ = result.best_validation_loss
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def act(self, obs: Observation) -> torch.Tensor:
+        check_is_fitted(self, ("policy_",))
+        return self.policy_.act(obs)
+
+    def explain(self, obs: Observation) -> dict[str, torch.Tensor]:
+        """Target levels (Base/Both) and coefficients (Coeff/Both) behind the orders."""
+        check_is_fitted(self, ("policy_",))
+        return self.policy_.explain(obs)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the trained policy (weights + configuration) to the directory ``path``."""
+        check_is_fitted(self, ("policy_",))
+        return self.policy_.save(path, metadata={"learner": self.learner, "config": config_to_dict(self.config_)})
+
+    def __repr__(self) -> str:
+        reg = self.regularization if isinstance(self.regularization, str) else repr(self.regularization)
+        extra = "".join(f", {k}={v!r}" for k, v in self.hyperparameters.items())
+        return f"{type(self).__name__}(regularization={reg!r}{extra})"
+
+
+def validation_loss(policy: Any, validation: Any, problem: Any) -> float:
+    """The DeepStock loss of ``policy`` on ``validation`` (``evaluate(..., ledger="lean")["weighted_loss"]``)."""
+    from orkit.evaluation import evaluate
+
+    return float(evaluate(policy, validation, problem, ledger="lean")["weighted_loss"])
+
+
+def as_dataset(data: Any, name: str = "train") -> Any:
+    """A :class:`~orkit.data.Dataset` from a Dataset or an (n_skus, n_periods) demand array."""
+    from orkit.data import Dataset
+
+    if isinstance(data, Dataset):
+        return data
+    if data is None:
+        raise ValidationError(f"{name} must be a Dataset or a demand array, got None")
+    try:
+        return Dataset(torch.as_tensor(data).detach().cpu().numpy(), name=name)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValidationError(f"{name} must be a Dataset or an (n_skus, n_periods) demand array: {exc}") from None

@@ -1,0 +1,299 @@
+r"""PPO: proximal policy optimisation of a regularized Gaussian policy, with batched rollouts.
+
+Schulman et al. 2017, as in DeepStock (paper.md section 4) and CleanRL's
+``ppo_continuous_action.py``. One RL step is one review period; a rollout is one
+:func:`~orkit.sim.simulate` run of the stochastic policy over a batch of training trajectories
+(drawn with replacement), so thousands of SKU-steps come from one batched simulation.
+
+.. code-block:: text
+
+    for update = 1 .. total_timesteps / steps_per_rollout:
+        learning rate <- (1 - (update - 1) / n_updates) * learning_rate    # linear decay
+        rollout: simulate the policy a ~ N(mu_theta(s), sigma) on ceil(num_steps / K) trajectories;
+                 record states, actions, log-probabilities, values V(s)
+        rewards r_t = -(cost of days [t+L, t+L+P)) / s_i            (orkit.rl.rollout)
+        advantages by GAE(gamma, lambda) over the K review steps; returns = advantages + values
+        for update_epochs epochs, minibatches of batch_size steps:
+            ratio = pi_new(a|s) / pi_old(a|s)
+            loss  = -min(ratio A, clip(ratio, 1 - clip_coef, 1 + clip_coef) A)
+                    - ent_coef * entropy + vf_coef * (V(s) - return)^2
+            Adam step, gradient norm clipped at max_grad_norm
+        every eval_every updates: validation loss of the mean action; keep the best weights
+
+The Gaussian lives in the network's output space (fractions of the action range, see
+:class:`~orkit.rl.networks.PolicyNetwork`): the head turns a sampled output into an order, so
+every regularization trains with the same code. The standard deviation is a learned,
+state-independent parameter; the value network sees the state and the time ``t / T`` (the
+horizon is finite). Episodes end at the horizon (no bootstrap). Nets: [256, 256] (paper).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.distributions import Normal
+
+from orkit.core.problem import InventoryProblem
+from orkit.core.validation import check_float, check_int
+from orkit.rl._training import generator_for, limit_threads, setup, warm_start_network
+from orkit.rl.checkpoint import clone_state_dict
+from orkit.rl.networks import EncodedObservation, NetworkConfig, PolicyNetwork, mlp
+from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
+from orkit.rl.rollout import record_rollout, review_window_costs, scalar_timing, subset_input
+
+__all__ = ["PPOConfig", "PPOAgent", "train_ppo", "PPOPolicy"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PPOConfig(NetworkConfig):
+    """Hyper-parameters of PPO (paper.md section 4; search space in brackets)."""
+
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    """Hidden layers of the policy and of the value network (paper: [256, 256])."""
+    activation: str = "tanh"
+    """Hidden-layer activation (stable-baselines3's default for PPO)."""
+    output_activation: str = "identity"
+    """The Gaussian's mean is the raw output."""
+    learning_rate: float = 3e-4
+    """Adam step size at the start, decayed linearly to 0 [log-uniform 5e-5 .. 9e-3]."""
+    total_timesteps: int = 200_000
+    """Training budget in RL steps (SKU review periods)."""
+    num_steps: int = 2048
+    """Steps per rollout [{1024, 2048, 4096}]; rounded up to whole trajectories."""
+    batch_size: int = 256
+    """Minibatch size of the updates [{128, 256, 512}]."""
+    update_epochs: int = 10
+    """Passes over each rollout [{1, 3, 5, 10}]."""
+    clip_coef: float = 0.2
+    """Clipping of the probability ratio [U(0.1, 0.3)]."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus [U(1e-4, 0.5)]."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: float = 0.5
+    """Gradient norm clip."""
+    gamma: float = 0.99
+    """Discount factor per review period [U(0.98, 1)]."""
+    gae_lambda: float = 0.95
+    """GAE lambda [U(0.5, 1)]."""
+    norm_adv: bool = True
+    """Normalise advantages per minibatch."""
+    anneal_lr: bool = True
+    """Linear learning-rate decay (paper)."""
+    initial_action_std: float = 0.1
+    """Standard deviation of the Gaussian at the start, in fractions of the action range."""
+    reward_scale: float = 1.0
+    """Multiplier of the rewards."""
+    eval_every: int = 1
+    """Updates between validation evaluations (best-checkpoint selection)."""
+    checkpoint_every: int = 1
+    """Updates between training-state checkpoints (with ``checkpoint_dir``)."""
+
+    def check(self) -> None:
+        super().check()
+        check_float("learning_rate", self.learning_rate, minimum=0, strict_minimum=True)
+        for name in ("total_timesteps", "num_steps", "batch_size", "update_epochs", "eval_every", "checkpoint_every"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_float("clip_coef", self.clip_coef, minimum=0, strict_minimum=True)
+        check_float("ent_coef", self.ent_coef, minimum=0)
+        check_float("vf_coef", self.vf_coef, minimum=0)
+        check_float("max_grad_norm", self.max_grad_norm, minimum=0, strict_minimum=True)
+        check_float("gamma", self.gamma, minimum=0, maximum=1)
+        check_float("gae_lambda", self.gae_lambda, minimum=0, maximum=1)
+        check_float("initial_action_std", self.initial_action_std, minimum=0, strict_minimum=True)
+        check_float("reward_scale", self.reward_scale, minimum=0, strict_minimum=True)
+
+
+class PPOAgent(nn.Module):
+    """The regularized policy (Gaussian mean), its log standard deviation and the value network."""
+
+    def __init__(self, actor: PolicyNetwork, hidden_sizes: tuple[int, ...], activation: str, initial_action_std: float):
+        super().__init__()
+        self.actor = actor
+        self.critic = mlp(actor.encoder.n_inputs + 1, hidden_sizes, 1, activation)
+        self.log_std = nn.Parameter(torch.full((actor.n_outputs,), math.log(initial_action_std)))
+
+    def value(self, encoded: EncodedObservation) -> torch.Tensor:
+        return self.critic(torch.cat([encoded.inputs, encoded.time.unsqueeze(1)], 1)).squeeze(1)
+
+    def distribution(self, encoded: EncodedObservation) -> Normal:
+        mean = self.actor.raw(encoded)
+        return Normal(mean, self.log_std.exp().expand_as(mean))
+
+
+@limit_threads(PPOConfig)
+def train_ppo(
+    train: Any,
+    validation: Any,
+    problem: InventoryProblem,
+    regularization: Any = "base",
+    config: PPOConfig | dict | None = None,
+    *,
+    warm_start: Any = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    callback: Callable[[dict[str, Any]], Any] | None = None,
+) -> TrainingResult:
+    """Train a regularized policy with PPO; see the module docstring.
+
+    Parameters are those of :func:`~orkit.rl.ds.train_ds` with a :class:`PPOConfig`. The
+    problem must have one lead time and review period for every SKU.
+    """
+    s = setup(train, validation, problem, regularization, config, PPOConfig, checkpoint_dir)
+    config, actor, device = s.config, s.network, s.device
+    L, P = scalar_timing(problem, "PPO")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed + 7)
+        agent = PPOAgent(actor, config.hidden_sizes, config.activation, config.initial_action_std).to(device)
+    policy = NeuralPolicy(actor)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+    generator = generator_for(config.seed)
+    n_review = len(range(P, s.train_input.n_periods - L, P))  # K review days whose order arrives in time
+    n_trajectories = max(1, math.ceil(config.num_steps / max(n_review, 1)))
+    steps_per_rollout = n_trajectories * n_review
+    n_updates = max(1, config.total_timesteps // steps_per_rollout)
+    update, history = 0, []
+    started, elapsed_before = time.perf_counter(), 0.0
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - started
+
+    if resume and s.checkpoint is not None and s.checkpoint.exists():
+        state = s.checkpoint.load(s.config_json)
+        agent.load_state_dict(state["agent"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        update, history = state["update"], list(state["history"])
+        best_loss, best_weights = state["best_loss"], {k: v.to(device) for k, v in state["best_weights"].items()}
+        elapsed_before = state["seconds"]
+    else:
+        warm_start_network(actor, warm_start, s, problem, config)
+        best_loss = validation_loss(policy, s.validation_input, problem)
+        best_weights = clone_state_dict(actor)
+        history.append({"update": 0, "timesteps": 0, "validation_loss": best_loss, "learning_rate": config.learning_rate,
+                        "seconds": elapsed()})
+
+    def save_state() -> None:
+        s.checkpoint.save({"agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+                           "generator": generator.get_state(), "update": update, "history": history,
+                           "best_loss": best_loss, "best_weights": best_weights, "seconds": elapsed()}, s.config_json)
+
+    def step(obs):
+        """The stochastic policy on a review day; records what the update needs."""
+        encoded = actor.encoder(obs)
+        dist = agent.distribution(encoded)
+        noise = torch.randn(dist.mean.shape, generator=generator).to(device=device, dtype=dist.mean.dtype)
+        action = dist.mean + dist.stddev * noise
+        orders = actor.orders(actor.output_from_raw(action), encoded)
+        record = {"encoded": encoded, "action": action, "logprob": dist.log_prob(action).sum(1),
+                  "value": agent.value(encoded)}
+        return orders, record
+
+    while update < n_updates:
+        update += 1
+        if config.anneal_lr:
+            optimizer.param_groups[0]["lr"] = (1.0 - (update - 1.0) / n_updates) * config.learning_rate
+
+        # ---- rollout: one batched simulation of the stochastic policy
+        index = torch.randint(s.train_input.n_skus, (n_trajectories,), generator=generator)
+        rollout = record_rollout(step, subset_input(s.train_input, index), problem, lead_time=L)
+        r = rollout.records
+        encoded = r["encoded"]
+        rewards = -review_window_costs(rollout.ledger, rollout.periods, L, P) / encoded.scale * config.reward_scale
+        values = r["value"]
+
+        # ---- generalised advantage estimation over the K review steps (the horizon ends the episode)
+        advantages = torch.zeros_like(rewards)
+        last = torch.zeros_like(rewards[:, 0])
+        for k in reversed(range(rewards.shape[1])):
+            not_last = 0.0 if k == rewards.shape[1] - 1 else 1.0
+            next_value = values[:, k + 1] if not_last else torch.zeros_like(last)
+            delta = rewards[:, k] + config.gamma * next_value * not_last - values[:, k]
+            last = delta + config.gamma * config.gae_lambda * not_last * last
+            advantages[:, k] = last
+        returns = advantages + values
+
+        # ---- optimise the clipped surrogate objective
+        b_encoded = encoded.flatten()
+        b_actions, b_logprobs = r["action"].flatten(0, 1), r["logprob"].flatten()
+        b_advantages, b_returns = advantages.flatten(), returns.flatten()
+        clip_fractions = []
+        for _ in range(config.update_epochs):
+            for mb in torch.randperm(b_returns.shape[0], generator=generator).split(config.batch_size):
+                mb = mb.to(device)
+                mb_encoded = b_encoded[mb]
+                dist = agent.distribution(mb_encoded)
+                new_logprob = dist.log_prob(b_actions[mb]).sum(1)
+                entropy = dist.entropy().sum(1)
+                log_ratio = new_logprob - b_logprobs[mb]
+                ratio = log_ratio.exp()
+                mb_advantages = b_advantages[mb]
+                if config.norm_adv and mb.numel() > 1:
+                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
+                pg_loss = torch.max(-mb_advantages * ratio,
+                                    -mb_advantages * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)).mean()
+                v_loss = (agent.value(mb_encoded) - b_returns[mb]).square().mean()
+                loss = pg_loss - config.ent_coef * entropy.mean() + config.vf_coef * v_loss
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
+                optimizer.step()
+                clip_fractions.append(((ratio - 1.0).abs() > config.clip_coef).float().mean().detach())
+
+        # ---- validation of the mean action: keep the best weights
+        entry = {"update": update, "timesteps": update * steps_per_rollout,
+                 "train_return": float(rewards.sum(1).mean()), "learning_rate": optimizer.param_groups[0]["lr"],
+                 "policy_loss": pg_loss.item(), "value_loss": v_loss.item(),
+                 "clip_fraction": torch.stack(clip_fractions).mean().item(), "action_std": agent.log_std.exp().mean().item()}
+        if update % config.eval_every == 0 or update == n_updates:
+            current = validation_loss(policy, s.validation_input, problem)
+            entry["validation_loss"] = current
+            if current < best_loss:
+                best_loss, best_weights = current, clone_state_dict(actor)
+        entry["seconds"] = elapsed()
+        history.append(entry)
+        if s.checkpoint is not None and (update % config.checkpoint_every == 0 or update == n_updates):
+            save_state()
+        if callback is not None and callback(dict(entry)) is False:
+            break
+
+    actor.load_state_dict(best_weights)
+    if s.checkpoint is not None:
+        policy.save(s.checkpoint.directory / "policy", metadata={"learner": "ppo", "config": json.loads(s.config_json)})
+    log.info("PPO: %d updates, best validation loss %.4f", update, best_loss)
+    return TrainingResult(policy, history, config, best_loss, elapsed(),
+                          extra={"steps_per_rollout": steps_per_rollout, "n_updates": n_updates})
+
+
+class PPOPolicy(NeuralEstimator):
+    """A policy trained by PPO (:func:`train_ppo`); ``fit(train, validation, problem)`` trains it.
+
+    Parameters are those of :class:`~orkit.rl.policy.NeuralEstimator` plus any
+    :class:`PPOConfig` field as a keyword.
+
+    Examples
+    --------
+    >>> from orkit.core import InventoryProblem
+    >>> from orkit.data import generate
+    >>> from orkit.rl import PPOPolicy
+    >>> data = generate("deepstock-1", seed=0)
+    >>> train, validation, test = data.splits()
+    >>> problem = InventoryProblem(**data.metadata["problem"])
+    >>> policy = PPOPolicy("base", total_timesteps=280, num_steps=140, hidden_sizes=(32, 32))
+    >>> [entry["timesteps"] for entry in policy.fit(train, validation, problem).history_]
+    [0, 140, 280]
+    """
+
+    learner = "ppo"
+    config_class = PPOConfig
+    train_function = staticmethod(train_ppo)

@@ -1,0 +1,101 @@
+"""Checkpoints: policies saved without pickle load back exactly; interrupted training resumes exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from orkit.core import ValidationError
+from orkit.rl import DDPGPolicy, DSPolicy, NeuralPolicy, PPOPolicy, load_policy, save_policy
+from orkit.sim import simulate
+
+LEARNERS = {
+    "ds": (DSPolicy, dict(max_epochs=6, early_stopping_patience=100, batch_size=5, hidden_sizes=(16, 16))),
+    "ppo": (PPOPolicy, dict(total_timesteps=6 * 140, num_steps=140, batch_size=70, update_epochs=2,
+                            hidden_sizes=(16, 16))),
+    "ddpg": (DDPGPolicy, dict(total_timesteps=6 * 56, num_envs=4, learning_starts=56, batch_size=32, eval_every=56,
+                              hidden_sizes=(16, 16), exploration_noise=0.1)),
+}
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("use_safetensors", [True, False])
+@pytest.mark.parametrize("regularization", ["base", "both"])
+def test_saved_policy_loads_with_identical_orders(setting_1, tmp_path, regularization, use_safetensors):
+    train, validation, test, problem = setting_1
+    fitted = DSPolicy(regularization, max_epochs=1, hidden_sizes=(8,)).fit(train, validation, problem)
+    path = save_policy(fitted, tmp_path / "p", metadata={"note": "test"}, use_safetensors=use_safetensors)
+    files = sorted(p.name for p in path.iterdir())
+    assert files == ["policy.json", "weights.safetensors" if use_safetensors else "weights.pt"]
+    document = json.loads((path / "policy.json").read_text())
+    assert document["network"]["head"]["name"] == regularization and document["metadata"] == {"note": "test"}
+    loaded = load_policy(path)
+    assert isinstance(loaded, NeuralPolicy)
+    torch.testing.assert_close(simulate(loaded, test, problem).order, simulate(fitted, test, problem).order,
+                               rtol=0, atol=0)
+
+
+def test_weights_pt_is_read_without_unpickling_objects(setting_1, tmp_path, monkeypatch):
+    train, validation, _, problem = setting_1
+    fitted = DSPolicy("base", max_epochs=0, hidden_sizes=(8,)).fit(train, validation, problem)
+    save_policy(fitted, tmp_path, use_safetensors=False)
+    calls = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k) or real_load(*a, **k))
+    load_policy(tmp_path)
+    assert calls and all(k.get("weights_only") is True for k in calls)
+
+
+def test_estimator_save_records_learner_and_config(setting_1, tmp_path):
+    train, validation, _, problem = setting_1
+    fitted = DSPolicy("none", max_epochs=0, hidden_sizes=(8,)).fit(train, validation, problem)
+    loaded = NeuralPolicy.load(fitted.save(tmp_path / "ds"))
+    assert loaded.metadata["learner"] == "ds" and loaded.metadata["config"]["hidden_sizes"] == [8]
+
+
+def test_load_errors_name_the_problem(tmp_path):
+    with pytest.raises(ValidationError, match="policy.json"):
+        load_policy(tmp_path)
+    (tmp_path / "policy.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ValidationError, match="format must be"):
+        load_policy(tmp_path)
+
+
+def _numbers(history):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+@pytest.mark.parametrize("learner", list(LEARNERS))
+def test_interrupted_training_resumes_to_the_same_result(setting_1, tmp_path, learner):
+    train, validation, _, problem = setting_1
+    cls, params = LEARNERS[learner]
+    uninterrupted = cls("base", **params).fit(train, validation, problem)
+
+    def interrupt(entry):
+        if len(seen) == 2:
+            raise Interrupt
+        seen.append(entry)
+
+    seen: list = []
+    with pytest.raises(Interrupt):
+        cls("base", checkpoint_dir=tmp_path, callback=interrupt, **params).fit(train, validation, problem)
+    assert (tmp_path / "training_state.pt").is_file()
+    resumed = cls("base", checkpoint_dir=tmp_path, resume=True, **params).fit(train, validation, problem)
+
+    assert _numbers(resumed.history_) == _numbers(uninterrupted.history_)
+    a, b = uninterrupted.policy_.network.state_dict(), resumed.policy_.network.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "policy" / "policy.json").is_file()
+
+
+def test_resuming_under_another_configuration_is_refused(setting_1, tmp_path):
+    train, validation, _, problem = setting_1
+    DSPolicy("base", max_epochs=1, hidden_sizes=(8,), checkpoint_dir=tmp_path).fit(train, validation, problem)
+    with pytest.raises(ValidationError, match="differs in config"):
+        DSPolicy("base", max_epochs=1, hidden_sizes=(8,), learning_rate=0.5, checkpoint_dir=tmp_path,
+                 resume=True).fit(train, validation, problem)

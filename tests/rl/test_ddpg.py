@@ -1,0 +1,72 @@
+"""DDPG: tiny-budget smoke tests per regularization, determinism, the replay buffer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from orkit.core import ValidationError
+from orkit.evaluation import evaluate
+from orkit.experiments.registry import make_policy
+from orkit.rl import DDPGPolicy, ReplayBuffer
+from orkit.sim import simulate
+
+TINY = dict(total_timesteps=168, num_envs=4, learning_starts=56, batch_size=32, eval_every=56, hidden_sizes=(16, 16))
+
+
+@pytest.mark.parametrize("regularization", ["none", "base", "coeff", "both"])
+def test_smoke_every_regularization(setting_1, regularization):
+    train, validation, test, problem = setting_1
+    policy = DDPGPolicy(regularization, **TINY).fit(train, validation, problem)
+    assert [h["timesteps"] for h in policy.history_] == [0, 56, 112, 168]
+    # one gradient step per collected step once learning has started (train_freq=1)
+    assert [h["gradient_steps"] for h in policy.history_] == [0, 56, 112, 168]
+    for h in policy.history_[2:]:
+        assert all(math.isfinite(h[k]) for k in ("validation_loss", "critic_loss", "actor_loss"))
+    ledger = simulate(policy, test, problem)
+    assert 0.0 <= float(ledger.order.min()) and float(ledger.order.max()) <= problem.max_order
+    assert math.isfinite(evaluate(policy, test, problem)["weighted_loss"])
+
+
+def test_train_freq_sets_gradient_steps_per_collected_step(setting_1):
+    train, validation, _, problem = setting_1
+    policy = DDPGPolicy("base", **{**TINY, "train_freq": 14}).fit(train, validation, problem)
+    assert policy.history_[-1]["gradient_steps"] == 168 // 14
+
+
+def without_seconds(history):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def test_same_seed_same_numbers(setting_1):
+    train, validation, _, problem = setting_1
+    a = DDPGPolicy("both", seed=2, exploration_noise=0.1, **TINY).fit(train, validation, problem)
+    b = DDPGPolicy("both", seed=2, exploration_noise=0.1, **TINY).fit(train, validation, problem)
+    assert without_seconds(a.history_) == without_seconds(b.history_)
+    sa, sb = a.policy_.network.state_dict(), b.policy_.network.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_replay_buffer_is_a_ring():
+    buffer = ReplayBuffer(5, {"x": (2,), "r": ()})
+    buffer.add(x=torch.zeros(3, 2), r=torch.tensor([0.0, 1.0, 2.0]))
+    assert len(buffer) == 3
+    buffer.add(x=torch.ones(4, 2), r=torch.tensor([3.0, 4.0, 5.0, 6.0]))
+    assert len(buffer) == 5 and buffer.position == 2
+    assert buffer.storage["r"].tolist() == [5.0, 6.0, 2.0, 3.0, 4.0]  # 0 and 1 overwritten
+    sample = buffer.sample(64, torch.Generator().manual_seed(0))
+    assert sample["x"].shape == (64, 2) and set(sample["r"].tolist()) <= {2.0, 3.0, 4.0, 5.0, 6.0}
+    copy = ReplayBuffer(5, {"x": (2,), "r": ()})
+    copy.load_state_dict(buffer.state_dict())
+    assert torch.equal(copy.storage["r"], buffer.storage["r"]) and copy.position == 2 and len(copy) == 5
+    with pytest.raises(ValidationError, match="add needs the fields"):
+        buffer.add(x=torch.zeros(1, 2))
+
+
+def test_registry_and_bad_hyperparameters(setting_1):
+    train, validation, _, problem = setting_1
+    assert isinstance(make_policy("ddpg", regularization="both"), DDPGPolicy)
+    with pytest.raises(ValidationError, match="tau must be <= 1"):
+        DDPGPolicy("base", tau=2.0).fit(train, validation, problem)

@@ -1,0 +1,105 @@
+"""DS: tiny-budget smoke tests per regularization, determinism, early stopping, the registry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from orkit.core import FittablePolicy, InventoryProblem, NotFittedError, Observation, Policy, ValidationError
+from orkit.evaluation import evaluate
+from orkit.experiments.registry import make_policy
+from orkit.rl import DSConfig, DSPolicy, NeuralPolicy, train_ds
+from orkit.sim import simulate
+
+TINY = dict(max_epochs=2, hidden_sizes=(16, 16), batch_size=5)
+
+
+@pytest.mark.parametrize("regularization", ["none", "base", "coeff", "both"])
+def test_smoke_every_regularization(setting_1, regularization):
+    train, validation, test, problem = setting_1
+    policy = DSPolicy(regularization, **TINY).fit(train, validation, problem)
+    assert [h["epoch"] for h in policy.history_] == [0, 1, 2]
+    assert [h["seconds"] for h in policy.history_] == sorted(h["seconds"] for h in policy.history_)
+    assert all(math.isfinite(h["validation_loss"]) for h in policy.history_)
+    assert all(math.isfinite(h["train_loss"]) for h in policy.history_[1:])
+    assert policy.best_validation_loss_ == min(h["validation_loss"] for h in policy.history_)
+    ledger = simulate(policy, test, problem)
+    assert 0.0 <= float(ledger.order.min()) and float(ledger.order.max()) <= problem.max_order
+    assert math.isfinite(evaluate(policy, test, problem)["weighted_loss"])
+    assert policy.policy_.regularization == regularization
+
+
+def test_training_lowers_the_loss_and_restores_the_best_weights(setting_1):
+    train, validation, _, problem = setting_1
+    result = train_ds(train, validation, problem, "base", DSConfig(max_epochs=15, batch_size=5, hidden_sizes=(32, 32)))
+    losses = [h["validation_loss"] for h in result.history]
+    assert min(losses) < losses[0]
+    # the returned network is the best one, not the last one
+    assert evaluate(result.policy, validation, problem)["weighted_loss"] == pytest.approx(min(losses), rel=1e-6)
+
+
+def test_early_stopping_after_patience_epochs_without_improvement(setting_1):
+    train, validation, _, problem = setting_1
+    # a zero learning rate never improves: stop after `patience` epochs
+    policy = DSPolicy("base", learning_rate=1e-12, early_stopping_patience=3, max_epochs=50,
+                      hidden_sizes=(8,)).fit(train, validation, problem)
+    assert len(policy.history_) == 1 + 3
+
+
+def test_same_seed_same_numbers(setting_1):
+    train, validation, _, problem = setting_1
+    a = DSPolicy("both", seed=3, **TINY).fit(train, validation, problem)
+    b = DSPolicy("both", seed=3, **TINY).fit(train, validation, problem)
+    c = DSPolicy("both", seed=4, **TINY).fit(train, validation, problem)
+    assert [h["validation_loss"] for h in a.history_] == [h["validation_loss"] for h in b.history_]
+    sa, sb, sc = (p.policy_.network.state_dict() for p in (a, b, c))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_the_global_random_state_is_untouched(setting_1):
+    train, validation, _, problem = setting_1
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    DSPolicy("base", **TINY).fit(train, validation, problem)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_per_sku_timing_and_lost_sales_work_for_ds(setting_1):
+    train, validation, test, _ = setting_1
+    problem = InventoryProblem(lead_time=np.arange(train.n_skus) % 3, review_period=1 + np.arange(train.n_skus) % 2,
+                               lost_sales=True, max_order=100.0)
+    policy = DSPolicy("base", **TINY).fit(train, train, problem)
+    assert math.isfinite(evaluate(policy, train, problem)["weighted_loss"])
+
+
+def test_estimator_interface_and_registry(setting_1):
+    train, validation, _, problem = setting_1
+    policy = make_policy("ds", regularization="coeff", max_epochs=1, hidden_sizes=[8])
+    assert isinstance(policy, DSPolicy) and isinstance(policy, Policy) and isinstance(policy, FittablePolicy)
+    assert policy.regularization == "coeff" and policy.hyperparameters == {"max_epochs": 1, "hidden_sizes": [8]}
+    obs = Observation(period=2, on_hand=torch.zeros(3), inventory_position=torch.zeros(3))
+    with pytest.raises(NotFittedError):
+        policy.act(obs)
+    assert policy.fit(train, validation, problem) is policy
+    assert isinstance(policy.policy_, NeuralPolicy) and policy.config_.hidden_sizes == (8,)
+    assert repr(policy).startswith("DSPolicy(regularization='coeff'")
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(batch_size=0), "batch_size must be >= 1"),
+    (dict(learning_rate=-1.0), "learning_rate must be > 0"),
+    (dict(plateau_factor=1.0), "plateau_factor must be < 1"),
+    (dict(hidden_sizes=(0,)), "hidden_sizes must be a sequence of integers >= 1"),
+    (dict(activation="gelu"), "activation must be one of"),
+    (dict(input_scale="log"), "input_scale must be one of"),
+    (dict(momentum=0.9), "DSConfig has no hyper-parameter 'momentum'"),
+])
+def test_bad_hyperparameters_are_named(setting_1, params, message):
+    train, validation, _, problem = setting_1
+    with pytest.raises(ValidationError, match=message):
+        DSPolicy("base", **params).fit(train, validation, problem)

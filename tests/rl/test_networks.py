@@ -1,0 +1,125 @@
+"""The policy network: per-SKU normalisation (by hand), initial orders, the Policy interface."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from orkit.core import InventoryProblem, Observation, Policy, ValidationError
+from orkit.data import Dataset
+from orkit.rl import NetworkConfig, NeuralPolicy, build_network, make_head
+from orkit.sim import simulate
+
+
+@pytest.fixture()
+def tiny():
+    """Two SKUs whose demand differs by a factor 10, one quantity feature and one other feature."""
+    demand = np.array([[4.0, 6.0, 5.0, 5.0, 4.0, 6.0], [40.0, 60.0, 50.0, 50.0, 40.0, 60.0]])
+    features = np.stack([demand / 2, np.tile(np.arange(6.0), (2, 1))], axis=2)
+    data = Dataset(demand, features, ["half_demand", "weekday"], metadata={"coeff_features": ["half_demand"]})
+    return data, InventoryProblem(lead_time=2, review_period=1, max_order=1000.0)
+
+
+def observation(on_hand, pipeline, recent, features, period=3):
+    on_hand = torch.tensor(on_hand)
+    pipeline = torch.tensor(pipeline)
+    return Observation(period=period, on_hand=on_hand, inventory_position=on_hand + pipeline.sum(1),
+                       pipeline=pipeline, recent_demand=torch.tensor(recent), features=torch.tensor(features),
+                       feature_names=("half_demand", "weekday"))
+
+
+def test_recent_scale_and_inputs_by_hand(tiny):
+    data, problem = tiny
+    net = build_network(data, problem, make_head("base"), NetworkConfig(scale_prior_periods=2.0))
+    g = float(data.demand.mean())  # 27.5
+    assert float(net.encoder.global_scale) == pytest.approx(g)
+    # period 3 with a window of 4: the first column is padding, 3 periods observed
+    obs = observation([5.0, 50.0], [[1.0, 2.0], [10.0, 20.0]], [[0, 4, 6, 5], [0, 40, 60, 50]],
+                      [[2.5, 3.0], [25.0, 3.0]])
+    enc = net.encoder(obs)
+    s = torch.tensor([(15 + 2 * g) / 5, (150 + 2 * g) / 5])
+    torch.testing.assert_close(enc.scale, s)
+    period_mean, period_std = 2.5, np.arange(6.0).std()
+    expected = torch.stack([
+        torch.tensor([5.0, 50.0]) / s, torch.tensor([1.0, 10.0]) / s, torch.tensor([2.0, 20.0]) / s,
+        torch.tensor([8.0, 80.0]) / s, torch.log(s / g),
+        torch.tensor([2.5, 25.0]) / s, torch.full((2,), (3.0 - period_mean) / period_std),
+    ], 1)
+    torch.testing.assert_close(enc.inputs, expected)
+    torch.testing.assert_close(enc.inventory_position, torch.tensor([8.0, 80.0]))
+    assert enc.time.tolist() == [0.5, 0.5]  # t / T with T = 6
+
+
+def test_a_ten_times_larger_sku_sees_the_same_state_up_to_its_log_size(tiny):
+    data, problem = tiny
+    net = build_network(data, problem, make_head("base"), NetworkConfig(scale_prior_periods=0.0))
+    obs = observation([5.0, 50.0], [[1.0, 2.0], [10.0, 20.0]], [[0, 4, 6, 5], [0, 40, 60, 50]],
+                      [[2.5, 3.0], [25.0, 3.0]])
+    x = net.encoder(obs).inputs
+    log_column = 4
+    keep = [j for j in range(x.shape[1]) if j != log_column]
+    torch.testing.assert_close(x[0, keep], x[1, keep])
+    assert float(x[1, log_column] - x[0, log_column]) == pytest.approx(math.log(10.0))
+
+
+@pytest.mark.parametrize("scale, prior", [("global", 7.0), ("none", 7.0), ("recent", 0.0)])
+def test_other_scales(tiny, scale, prior):
+    data, problem = tiny
+    net = build_network(data, problem, make_head("none"), NetworkConfig(input_scale=scale, scale_prior_periods=prior))
+    obs = observation([5.0, 50.0], [[1.0, 2.0], [10.0, 20.0]], [[0, 4, 6, 5], [0, 40, 60, 50]],
+                      [[2.5, 3.0], [25.0, 3.0]])
+    expected = {"global": [27.5, 27.5], "none": [1.0, 1.0], "recent": [5.0, 50.0]}[scale]
+    torch.testing.assert_close(net.encoder(obs).scale, torch.tensor(expected))
+
+
+@pytest.mark.parametrize("regularization", ["none", "base", "coeff", "both"])
+def test_first_orders_are_initial_action_bias_times_range(setting_1, regularization):
+    train, _, test, problem = setting_1
+    config = NetworkConfig(initial_action_bias=0.3, input_scale="global")
+    net = build_network(train, problem, make_head(regularization), config)
+    g = float(net.encoder.global_scale)
+    assert net.action_range == pytest.approx(problem.max_order / g)
+    ledger = simulate(NeuralPolicy(net), test, problem)
+    first = ledger.order[:, 2]  # the first review day, empty pipeline and stock
+    if regularization == "none":
+        torch.testing.assert_close(first, torch.full_like(first, 30.0), rtol=0.02, atol=0.0)
+    elif regularization == "base":  # order up to 30 from the backlog of days 0 and 1
+        torch.testing.assert_close(first, 30.0 - ledger.on_hand[:, 1], rtol=0.02, atol=0.0)
+    else:  # equal coefficients on features of about one demand scale: about 30 as well
+        assert 0.3 * 30 < float(first.mean()) < 3 * 30
+
+
+def test_neural_policy_is_a_policy_and_respects_the_order_bounds(setting_1):
+    train, _, test, problem = setting_1
+    net = build_network(train, problem, make_head("none"), NetworkConfig(initial_action_bias=2.0))  # 200 > max 100
+    policy = NeuralPolicy(net)
+    assert isinstance(policy, Policy)
+    ledger = simulate(policy, test, problem)
+    assert float(ledger.order.max()) == 100.0 and float(ledger.order.min()) == 0.0
+    # float64 data: the float32 network serves it, orders come back in float64
+    led64 = simulate(policy, torch.as_tensor(test.demand, dtype=torch.float64), problem,
+                     features=torch.as_tensor(test.features, dtype=torch.float64), feature_names=test.feature_names)
+    assert led64.order.dtype == torch.float64
+    torch.testing.assert_close(led64.order.float(), ledger.order)
+
+
+def test_missing_feature_is_a_clear_error(setting_1):
+    train, _, test, problem = setting_1
+    with pytest.raises(ValidationError, match="feature 'price' is not in the training data"):
+        build_network(train, problem, make_head("base"), NetworkConfig(features=("price",)))
+    net = build_network(train, problem, make_head("base"), NetworkConfig())
+    with pytest.raises(ValidationError, match="the policy needs feature 'period_index'"):
+        simulate(NeuralPolicy(net), test.demand, problem)  # plain demand: no features
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_device_follows_the_data(setting_1):
+    train, _, test, problem = setting_1
+    policy = NeuralPolicy(build_network(train, problem, make_head("base"), NetworkConfig()))
+    cpu = simulate(policy, test, problem).order
+    gpu = simulate(policy, test, problem, device="cuda").order
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-4)
