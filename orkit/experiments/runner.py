@@ -77,9 +77,12 @@ def fit_policy(name: str, params: dict[str, Any], seed: int, train: Dataset, val
             accepted = inspect.signature(factory).parameters
         except (TypeError, ValueError):
             accepted = {}
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
         for key in ("seed", "random_state"):
             if key in accepted and key not in kwargs:
                 kwargs[key] = seed
+        if takes_any and "seed" not in accepted and "random_state" not in accepted and "seed" not in kwargs:
+            kwargs["seed"] = seed  # e.g. the RL learners take their config's fields as keywords
     policy = make_policy(name, **kwargs)
     start = time.perf_counter()
     if hasattr(policy, "fit"):

@@ -176,3 +176,21 @@ def test_recommend_on_a_small_state_table():
     # inventory positions 8, -2, 40 -> orders 22 (clipped to 20), 32 (clipped to 20), 0
     assert table.order.tolist() == [20.0, 20.0, 0.0]
     assert table.sku.tolist() == ["A", "B", "C"]
+
+
+def test_every_seed_reaches_factories_that_take_keywords(monkeypatch, tmp_path):
+    from orkit.experiments.runner import fit_policy
+    from orkit.data import generate
+
+    seen = []
+
+    def factory(level=20.0, **hyperparameters):
+        seen.append(hyperparameters.get("seed"))
+        return BaseStockPolicy(level)
+
+    monkeypatch.setitem(registry.POLICIES, "keyword-factory", factory)
+    data = generate("iid-normal", n_skus=9, n_periods=8, seed=0).random_split((0.4, 0.3, 0.3), seed=0)
+    train, validation, _ = data.splits()
+    for seed in (3, 4):
+        fit_policy("keyword-factory", {}, seed, train, validation, InventoryProblem())
+    assert seen == [3, 4]
