@@ -120,11 +120,11 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeyp
     calls = {"n": 0}
     real = registry.resolve("constant-order")
 
-    def interrupted(**params):
+    def interrupted(quantity=None):  # the real factory's signature: it takes no seed
         calls["n"] += 1
         if calls["n"] == 4:  # a Ctrl-C in the middle of tuning
             raise KeyboardInterrupt
-        return real(**params)
+        return real(quantity)
 
     monkeypatch.setitem(registry.POLICIES, "constant-order", interrupted)
     runner = StudyRunner(config, output=tmp_path / "run", progress=False)
