@@ -206,11 +206,16 @@ class StudyRunner:
         top = tuning_mod.top_configurations(study, method, self.config.tuning.top_k)
         if not top:
             raise ConfigError(f"methods[{method.label}]: no tuning trial finished")
+        for _ in range((self.config.tuning.top_k - (len(top) if len(top) > 1 else 0)) * len(self.config.seeds)):
+            bar()  # re-runs that are not needed (fewer distinct configurations than top_k)
         if len(top) == 1:
             return top[0]
         means = []
         for params in top:
-            losses = [objective_seed(method, params, s, splits, problem) for s in self.config.seeds]
+            losses = []
+            for s in self.config.seeds:
+                losses.append(objective_seed(method, params, s, splits, problem))
+                bar()
             means.append(statistics.fmean(losses))
         best = top[min(range(len(top)), key=means.__getitem__)]
         (self.output / "tuning").mkdir(exist_ok=True)
@@ -229,7 +234,9 @@ class StudyRunner:
                  if m.applies_to(d.name)]
         todo = [(d, m, s) for d, m, s in cells if (d.name, m.label, s) not in done]
         tuned = {(d.name, m.label) for d, m, _ in todo if m.tuned}
-        total = len(todo) + self.config.tuning.trials * len(tuned)
+        # tuning trials, then the top-k configurations re-run with every seed, then the cells
+        reruns = self.config.tuning.top_k * len(self.config.seeds)
+        total = len(todo) + (self.config.tuning.trials + reruns) * len(tuned)
         with tqdm(total=total, disable=not self.progress, desc=self.config.name, unit="step") as bar:
             for spec in self.config.datasets:
                 mine = [(m, s) for d, m, s in todo if d is spec]
