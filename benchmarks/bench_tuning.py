@@ -1,0 +1,79 @@
+"""Wall time of the paper's tuning protocol on DeepStock setting 1 (paper.md section 4).
+
+The protocol: 6 cells (DS, PPO, DDPG x None, Base), each with 50 TPE trials (10 random), then
+the top 5 configurations re-run with 5 seeds, then the selected configuration scored with
+every seed. The script
+
+1. times one fit of every cell with its learner's default configuration and extrapolates the
+   full protocol: per cell (trials + top_k x seeds + seeds) fits;
+2. with ``--run``, runs the protocol for real through ``orkit.experiments`` at the scale
+   given (``--trials``, ``--top-k``, ``--seeds``) and prints the measured wall time.
+
+    .venv/bin/python benchmarks/bench_tuning.py                 # extrapolation only
+    .venv/bin/python benchmarks/bench_tuning.py --run --trials 4 --top-k 2 --seeds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from orkit.core import InventoryProblem
+from orkit.data import generate
+from orkit.evaluation import evaluate
+from orkit.experiments.config import load_study, parse_study
+from orkit.experiments.registry import POLICIES, make_policy
+from orkit.experiments.runner import StudyRunner
+
+CELLS = [(learner, reg) for learner in ("ds", "ppo", "ddpg") for reg in ("none", "base")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", action="store_true", help="run the protocol for real at the given scale")
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--cells", default="ds,ppo,ddpg", help="learners to include (comma-separated)")
+    args = parser.parse_args()
+    learners = set(args.cells.split(","))
+    cells = [c for c in CELLS if c[0] in learners]
+
+    data = generate("deepstock-1", seed=0)
+    train, validation, test = data.splits()
+    problem = InventoryProblem(**data.metadata["problem"])
+    fits_per_cell = 50 + 5 * 5 + 5  # the paper's protocol
+    print("one fit per cell (default configuration), DeepStock setting 1:")
+    print(f"{'cell':12s} {'fit [s]':>8s} {'validation':>11s}   protocol fits  extrapolated [min]")
+    total = 0.0
+    for learner, reg in cells:
+        start = time.perf_counter()
+        policy = make_policy(learner, regularization=reg, seed=0).fit(train, validation, problem)
+        seconds = time.perf_counter() - start
+        loss = evaluate(policy, validation, problem)["weighted_loss"]
+        total += seconds * fits_per_cell
+        print(f"{learner + ' ' + reg:12s} {seconds:8.1f} {loss:11.4f}   {fits_per_cell:13d}  {seconds * fits_per_cell / 60:18.1f}")
+    print(f"full protocol (6 cells x (50 trials + top-5 x 5 seeds + 5 seeds)), one worker: "
+          f"{total / 60:.0f} min extrapolated (target: under 30 min)")
+
+    if args.run:
+        study = load_study("deepstock-synthetic", known_methods=set(POLICIES)).source
+        document = {
+            "name": "bench-tuning", "seeds": list(range(args.seeds)),
+            "tuning": {"trials": args.trials, "startup_trials": min(10, args.trials), "top_k": args.top_k},
+            "datasets": [d for d in study["datasets"] if d["name"] == "setting-1"],
+            "methods": [m for m in study["methods"] if m["name"] in learners],
+        }
+        config = parse_study(document, known_methods=set(POLICIES))
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.perf_counter()
+            StudyRunner(config, output=Path(folder), progress=False).run()
+            seconds = time.perf_counter() - start
+        print(f"\nmeasured: {len(config.methods)} cells x ({args.trials} trials + top-{args.top_k} x "
+              f"{args.seeds} seeds + {args.seeds} seeds) in {seconds / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
