@@ -298,6 +298,9 @@ class BaseStockPolicy:
         self._level = SkuParameter("level", self.level_, minimum=None)
         return self
 
+    #: ``act`` is a plain tensor expression: large lean simulations compile it into the period
+    fusable = True
+
     def act(self, obs: Observation) -> torch.Tensor:
         if self._level is None:
             check_is_fitted(self, ("level_",))

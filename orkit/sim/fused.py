@@ -27,7 +27,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["lean_step", "compiled_lean_step", "TOTALS"]
+__all__ = ["lean_step", "lean_period", "compiled_lean_step", "compiled_lean_period", "TOTALS"]
 
 #: Layout of the ``totals`` vector (float64): sums over SKUs and counted periods, plus the
 #: demand's range (checked after the run instead of in a separate pass before it).
@@ -98,7 +98,15 @@ def lean_step(
         on.copy_(y + arrival_next)
 
 
+def lean_period(policy, obs, *args) -> None:
+    """A review day of a policy whose ``act`` is a plain tensor expression (``fusable = True``):
+    the policy's orders and the period's update compile into one loop, so the orders never
+    make a round trip through memory."""
+    lean_step(obs.on_hand, obs.inventory_position, policy.act(obs), *args)
+
+
 _COMPILED: Callable | None = None
+_COMPILED_PERIOD: Callable | None = None
 _FAILED = False
 
 
@@ -114,8 +122,19 @@ def compiled_lean_step() -> Callable | None:
     return _COMPILED
 
 
+def compiled_lean_period() -> Callable | None:
+    """``lean_period`` compiled once per process (one graph per fusable policy type)."""
+    global _COMPILED_PERIOD
+    if _COMPILED_PERIOD is None and not _FAILED:
+        try:
+            _COMPILED_PERIOD = torch.compile(lean_period, dynamic=None)
+        except Exception as exc:  # pragma: no cover - platform without a compiler
+            mark_failed(exc)
+    return _COMPILED_PERIOD
+
+
 def mark_failed(exc: Exception) -> None:
     """Record that compiling failed at first call, so later runs go eager at once."""
-    global _FAILED, _COMPILED
-    _FAILED, _COMPILED = True, None
+    global _FAILED, _COMPILED, _COMPILED_PERIOD
+    _FAILED, _COMPILED, _COMPILED_PERIOD = True, None, None
     log.warning("torch.compile failed (%s: %s); the lean path runs eagerly", type(exc).__name__, exc)

@@ -29,6 +29,7 @@ Tests check that both paths produce the same ledger.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +44,8 @@ from orkit.core.validation import check_choice, check_int
 from orkit.sim.ledger import Ledger, LeanLedger
 
 __all__ = ["simulate", "SimulationInput", "prepare_input"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,18 @@ class _Timing:
         return not problem.per_sku
 
     def __init__(self, problem: InventoryProblem, n: int, T: int, device: torch.device, dtype: torch.dtype):
+        self.T = T
+        if not problem.per_sku:
+            # one timing for every SKU: per-SKU views are broadcasts, no million-entry arrays
+            self.scalar = True
+            self.L0, self.P0 = int(problem.lead_time), int(problem.review_period)
+            self.W0 = problem.warmup_periods if problem.warmup_periods is not None else self.L0 + self.P0
+            self.max_L, self.max_W = self.L0, self.W0
+            self.lead_time = torch.tensor(self.L0, device=device).expand(n)
+            self.review_period = torch.tensor(self.P0, device=device).expand(n)
+            self.warmup = torch.tensor(self.W0, device=device).expand(n)
+            self.any_zero_lead = self.all_zero_lead = self.L0 == 0
+            return
         L = problem.lead_times(n)
         P = problem.review_periods(n)
         W = problem.warmups(n)
@@ -156,7 +171,6 @@ class _Timing:
         self.warmup = torch.as_tensor(W.copy(), device=device)
         self.any_zero_lead = bool((L == 0).any())
         self.all_zero_lead = bool((L == 0).all())
-        self.T = T
 
     def review_any(self, t: int) -> bool:
         if self.scalar:
@@ -478,6 +492,8 @@ def _simulate_lean_scalar(
     max_order = problem.max_order if problem.max_order is not None else float("inf")
     step = fusion.compiled_lean_step() if fused else None
     step = step or fusion.lean_step
+    # policies that declare their act a plain tensor expression are fused into the period too
+    period = fusion.compiled_lean_period() if fused and getattr(policy, "fusable", False) else None
 
     on = torch.full((n,), problem.initial_on_hand, dtype=dt, device=dev)
     ip = on.clone()
@@ -498,24 +514,36 @@ def _simulate_lean_scalar(
     is_open = False
     for t in range(T):
         review = t >= P and t % P == 0
+        close = starts[t] and t >= W
+        flags.copy_(torch.tensor([review, t >= W, close, is_open], dtype=dt))
+        rest = (ring[t % R], ring[(t + 1) % R], D[t], pos_sum, short_sum, sales_sum, flag,
+                totals, flags, max_order, lost, L == 0, cycle_flag)
+        q = no_order
         if review:
             pipe = _ring_pipeline((lambda: torch.stack(ring)) if L > 0 else None, t, on, consumed_slot_stale=True)
             obs = _observation(t, on, ip, pipe, inp, tm, window, None)
-            q = _check_orders(policy.act(obs), n, on)
-        else:
-            q = no_order
-        close = starts[t] and t >= W
-        flags.copy_(torch.tensor([review, t >= W, close, is_open], dtype=dt))
-        args = (on, ip, q, ring[t % R], ring[(t + 1) % R], D[t], pos_sum, short_sum, sales_sum, flag,
-                totals, flags, max_order, lost, L == 0, cycle_flag)
-        try:
-            step(*args)
-        except Exception as exc:  # a compiler problem, not a modelling one: finish eagerly
-            if step is fusion.lean_step or t > 0:
-                raise
-            fusion.mark_failed(exc)
-            step = fusion.lean_step
-            step(*args)
+            if period is not None:  # the policy's act is traced into the same loop
+                try:
+                    period(policy, obs, *rest)
+                    q = None
+                except Exception as exc:  # a compiler problem: from now on, act runs eagerly
+                    if t > P:
+                        raise
+                    log.warning("could not fuse %s into the period (%s); it runs eagerly",
+                                type(policy).__name__, exc)
+                    period = None
+            if q is not None:
+                q = _check_orders(policy.act(obs), n, on)
+        if q is not None:
+            args = (on, ip, q, *rest)
+            try:
+                step(*args)
+            except Exception as exc:  # a compiler problem, not a modelling one: finish eagerly
+                if step is fusion.lean_step or t > 0:
+                    raise
+                fusion.mark_failed(exc)
+                step = fusion.lean_step
+                step(*args)
         if close:
             cycles += 1
             is_open = True

@@ -249,3 +249,16 @@ def test_fused_lean_step_equals_eager(lead_time, lost):
                  "cycles_with_shortage", "demand"):
         torch.testing.assert_close(fused.__dict__[name], eager.__dict__[name], msg=name)
         torch.testing.assert_close(eager.__dict__[name].sum(), reference.__dict__[name].sum(), msg=name)
+
+
+def test_a_fusable_policy_traced_into_the_period_gives_the_same_sums():
+    """BaseStockPolicy declares fusable = True: with fused=True its act is compiled into the
+    period; the sums equal the eager run's."""
+    assert BaseStockPolicy.fusable
+    g = torch.Generator().manual_seed(11)
+    demand = torch.poisson(torch.full((301, 19), 7.0), generator=g)
+    problem = InventoryProblem(lead_time=2, review_period=1)
+    eager = simulate(BaseStockPolicy(22.0), demand, problem, ledger="lean", fused=False)
+    fused = simulate(BaseStockPolicy(22.0), demand, problem, ledger="lean", fused=True)
+    for name in ("holding_units", "shortage_units", "sales", "stockout_periods", "cycles_with_shortage"):
+        torch.testing.assert_close(fused.__dict__[name], eager.__dict__[name], msg=name)
