@@ -263,7 +263,8 @@ def simulate(
         into one kernel with ``torch.compile`` (several times faster on large batches; the
         first call in a process compiles for a few seconds). ``None`` fuses when there are at
         least 100,000 SKUs; ``True`` always; ``False`` never. Falls back to eager execution
-        where compiling is not possible.
+        where compiling is not possible. A policy with ``fusable = True`` (its ``act`` a plain
+        tensor expression) is compiled into the same loop.
 
     Returns
     -------
