@@ -245,6 +245,17 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
     if dup:
         raise _fail("methods", f"labels must be unique, {dup[0]!r} appears twice (set 'label')")
 
+    if known_methods is not None:
+        from orkit.experiments.registry import parameter_names
+
+        for i, m in enumerate(specs):
+            allowed = parameter_names(m.name)
+            for part, keys in (("params", m.params), ("search", m.search)):
+                unknown = sorted(set(keys) - allowed) if allowed is not None else []
+                if unknown:
+                    raise _fail(f"methods[{i}].{part}.{unknown[0]}",
+                                f"is not a parameter of {m.name!r}; it takes {', '.join(sorted(allowed))}")
+
     known_data = {d.name for d in datasets}
     for i, m in enumerate(specs):
         for d in m.datasets or ():

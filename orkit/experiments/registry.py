@@ -15,7 +15,7 @@ from typing import Any, Callable
 from orkit.core.errors import ValidationError
 from orkit.core.policy import Policy
 
-__all__ = ["POLICIES", "make_policy", "register", "resolve", "load_policy", "LOADERS"]
+__all__ = ["POLICIES", "make_policy", "register", "resolve", "load_policy", "LOADERS", "parameter_names"]
 
 #: name -> factory, or "module:attribute" of a factory not imported yet
 POLICIES: dict[str, Callable[..., Policy] | str] = {}
@@ -36,6 +36,23 @@ def resolve(name: str) -> Callable[..., Policy]:
         factory = getattr(importlib.import_module(module), attribute)
         POLICIES[name] = factory
     return factory
+
+
+def parameter_names(name: str) -> set[str] | None:
+    """The keyword parameters the policy ``name`` accepts (None when it accepts any)."""
+    import dataclasses
+    import inspect
+
+    factory = resolve(name)
+    config_class = getattr(factory, "config_class", None)
+    signature = inspect.signature(factory)
+    named = {p.name for p in signature.parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if config_class is not None and dataclasses.is_dataclass(config_class):
+        return named | {f.name for f in dataclasses.fields(config_class)}
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    return named
 
 
 def make_policy(name: str, **params: Any) -> Policy:

@@ -63,6 +63,8 @@ def write(tmp_path: Path, text: str = TINY, name: str = "study.toml") -> Path:
         (('generator = "iid-normal"', 'generator = "iid-normal"\nfile = "x.csv"'),
          "data: give exactly one of 'generator' or 'file'"),
         (('label = "constant (tuned)"', 'label = "base 25"'), "labels must be unique"),
+        (("level = 25.0", "level = 25.0, colour = 2"), "methods[0].params.colour: is not a parameter of 'base-stock'"),
+        (("quantity = { low", "amount = { low"), "methods[1].search.amount: is not a parameter of 'constant-order'"),
     ],
 )
 def test_config_errors_point_at_the_key(tmp_path, patch, message):
