@@ -589,6 +589,16 @@ def _simulate_autograd(
     pipe: list[torch.Tensor] = [torch.zeros(n, dtype=dt, device=dev) for _ in range(R)]
     rows: dict[str, list[torch.Tensor]] = {"on_hand": [], "sales": [], "order": []}
     zero = torch.zeros(n, dtype=dt, device=dev)
+    lean = mode == "lean"
+    if lean:
+        # running sums instead of a stacked ledger: the graph holds one node per term and period
+        hold = short = sold = zero
+        counts = {k: torch.zeros(n, dtype=dt, device=dev) for k in ("stockouts", "cycles", "short_cycles")}
+        flag = torch.zeros(n, dtype=torch.bool, device=dev)
+        is_open = torch.zeros(n, dtype=torch.bool, device=dev)
+        cycle_start = tm.cycle_start_rows() & tm.counted_rows()
+        starts_any = (cycle_start[:, 0] if tm.scalar else cycle_start.any(1)).tolist() if T and n else [False] * T
+        scalar_open = False
     for t in range(T):
         d = D[t]
         if R > 0:
@@ -619,9 +629,59 @@ def _simulate_autograd(
         else:
             on = on - d
             ip = ip - d
-        rows["on_hand"].append(on)
-        rows["sales"].append(sales)
-        rows["order"].append(q)
+        if not lean:
+            rows["on_hand"].append(on)
+            rows["sales"].append(sales)
+            rows["order"].append(q)
+            continue
+        w = (1.0 if t >= tm.W0 else 0.0) if tm.scalar else (t >= tm.warmup).to(dt)
+        if tm.scalar and w == 0.0:
+            continue
+        if tm.scalar:  # counted: add the terms as they are (every op is a graph node)
+            hold = hold + on.clamp(min=0)
+            short = (short + (d - sales)) if lost else (short - on.clamp(max=0))
+            sold = sold + sales
+        else:
+            hold = hold + on.clamp(min=0) * w
+            short = short + ((d - sales) if lost else (-on).clamp(min=0)) * w
+            sold = sold + sales * w
+        with torch.no_grad():  # counts: no gradient, same rules as the fast path
+            y, served = on.detach(), sales.detach()
+            if tm.scalar:  # one timing: the cycle bookkeeping is Python booleans, not tensors
+                counts["stockouts"].add_(y <= 0)
+                if starts_any[t]:
+                    counts["short_cycles"].add_(flag)
+                    flag.zero_()
+                    counts["cycles"].add_(1.0)
+                    scalar_open = True
+                if scalar_open:
+                    flag |= served < d
+            else:
+                counts["stockouts"].add_((y <= 0) * w)
+                if starts_any[t]:
+                    cs = cycle_start[t]
+                    counts["short_cycles"].add_(flag & cs)
+                    flag &= ~cs
+                    counts["cycles"].add_(cs)
+                    is_open |= cs
+                flag |= (served < d) & is_open
+    if lean:
+        # the last, possibly incomplete, cycle
+        counts["short_cycles"].add_(flag if tm.scalar else flag & is_open)
+        weights = tm.counted_rows().to(dt)
+        return LeanLedger(
+            holding_units=hold,
+            shortage_units=short,
+            sales=sold,
+            demand=(D * weights).sum(0),
+            stockout_periods=counts["stockouts"],
+            counted_periods=weights.sum(0),
+            cycles=counts["cycles"],
+            cycles_with_shortage=counts["short_cycles"],
+            holding_cost_rate=problem.holding_cost,
+            shortage_cost_rate=problem.shortage_cost,
+            lost_sales=lost,
+        )
     on_hand = torch.stack(rows["on_hand"], 1) if T else D.T.clone()
     sales = torch.stack(rows["sales"], 1) if T else D.T.clone()
     order = torch.stack(rows["order"], 1) if T else D.T.clone()
@@ -637,4 +697,4 @@ def _simulate_autograd(
         shortage_cost_rate=problem.shortage_cost,
         lost_sales=lost,
     )
-    return full if mode == "full" else full.sums()
+    return full

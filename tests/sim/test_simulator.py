@@ -155,6 +155,7 @@ def test_fast_lean_and_differentiable_paths_agree(case):
     full = simulate(policy, demand, problem)
     grad = simulate(policy, demand, problem, differentiable=True)
     lean = simulate(policy, demand, problem, ledger="lean")
+    lean_grad = simulate(policy, demand, problem, ledger="lean", differentiable=True)
     for name in ("on_hand", "sales", "backlog", "lost", "order"):
         torch.testing.assert_close(getattr(full, name), getattr(grad, name))
     sums = full.sums()
@@ -162,6 +163,9 @@ def test_fast_lean_and_differentiable_paths_agree(case):
         torch.testing.assert_close(getattr(lean, name), getattr(sums, name), msg=name)
     for name in ("demand", "stockout_periods", "cycles_with_shortage"):  # totals in a lean run
         torch.testing.assert_close(getattr(lean, name).sum(), getattr(sums, name).sum(), msg=name)
+    for name in ("holding_units", "shortage_units", "sales", "demand", "stockout_periods",
+                 "counted_periods", "cycles", "cycles_with_shortage"):  # the differentiable lean sums
+        torch.testing.assert_close(getattr(lean_grad, name), getattr(sums, name), msg=name)
 
 
 @settings(max_examples=25, deadline=None)
@@ -200,6 +204,10 @@ def test_gradient_of_loss_wrt_base_stock_level_matches_finite_difference():
 
     level = torch.tensor(31.7, dtype=torch.float64, requires_grad=True)
     (grad,) = torch.autograd.grad(loss(level), level)
+    # the lean differentiable run (what DS trains through) gives the same gradient
+    lean = per_sku_loss(simulate(BaseStockPolicy(level), demand, problem, ledger="lean", differentiable=True)).mean()
+    (lean_grad,) = torch.autograd.grad(lean, level)
+    assert lean_grad.item() == pytest.approx(grad.item(), rel=1e-12)
     eps = 1e-5
     with torch.no_grad():
         fd = (loss(level + eps) - loss(level - eps)) / (2 * eps)
