@@ -1,10 +1,13 @@
 """Simulator throughput: SKU-periods per second for a base-stock policy.
 
 1,000,000 SKUs x 100 periods, L = 2, P = 1, Poisson(10) demand drawn before any timing, both
-backorders and lost sales; lean (fused and eager), full ledger and with gradients (forward
-plus backward into the base-stock level), against the same work done by the one-SKU
-Gymnasium env stepped period by period, and a minimal in-place torch loop that only moves
-stock (the hardware yardstick). Then the peak memory of a lean run over 1,000,000 x 365.
+backorders and lost sales; lean (compiled blocks of periods, the compiled period step of a
+policy that is not fusable, and eager), full ledger (compiled period, eager) and with gradients (forward plus backward
+into the base-stock level: one compiled autograd node per period, and op by op), against the
+same work done by the one-SKU Gymnasium env stepped period by period, and a minimal in-place
+torch loop that only moves stock (the per-period yardstick). Then the peak memory of a lean
+run over 1,000,000 x 365. Every rate is the best of three runs after a warm-up run that
+compiles.
 
     .venv/bin/python benchmarks/bench_simulator.py [--skus N] [--periods T] [--quick]
 """
@@ -51,6 +54,16 @@ def minimal_loop(demand_tm: torch.Tensor, lead_time: int) -> None:
         torch.clamp(level - ip, min=0, out=slot)
         ip.add_(slot).sub_(demand_tm[t])
         on.sub_(demand_tm[t])
+
+
+class NotFusable:
+    """BaseStockPolicy's orders without its ``fusable`` flag: the per-period compiled step."""
+
+    def __init__(self, level: float) -> None:
+        self.inner = BaseStockPolicy(level)
+
+    def act(self, obs):
+        return self.inner.act(obs)
 
 
 def gym_rate(demand: np.ndarray, problem: InventoryProblem, episodes: int) -> float:
@@ -113,8 +126,19 @@ def main() -> None:
     work = n * T
 
     start = time.perf_counter()
-    simulate(BaseStockPolicy(LEVEL), demand[:, :3], InventoryProblem(lead_time=2), ledger="lean", fused=True)
-    print(f"first fused call (torch.compile): {time.perf_counter() - start:.1f} s, once per process\n")
+    for lost in (False, True):
+        problem = InventoryProblem(lead_time=2, lost_sales=lost)
+        simulate(BaseStockPolicy(LEVEL), demand[:, :20], problem, ledger="lean", fused=True)
+    print(f"compiling the lean blocks (torch.compile, both modes): {time.perf_counter() - start:.1f} s, "
+          "once per process (cached on disk)")
+    start = time.perf_counter()
+    for lost in (False, True):
+        problem = InventoryProblem(lead_time=2, lost_sales=lost)
+        level = torch.tensor(LEVEL, requires_grad=True)
+        led = simulate(BaseStockPolicy(level), demand[:, :6], problem, ledger="lean", differentiable=True, fused=True)
+        per_sku_loss(led).mean().backward()
+    print(f"compiling the differentiable period (forward and backward, both modes): "
+          f"{time.perf_counter() - start:.1f} s\n")
 
     rows = []
     yard = work / best_of(lambda: minimal_loop(demand_tm, 2), repeats)
@@ -123,18 +147,28 @@ def main() -> None:
         kind = "lost sales" if lost else "backorders"
         problem = InventoryProblem(lead_time=2, review_period=1, lost_sales=lost)
         run = lambda **kw: simulate(BaseStockPolicy(LEVEL), demand, problem, **kw)  # noqa: E731
-        rows.append(("lean, fused", kind, work / best_of(lambda: run(ledger="lean", fused=True), repeats)))
+        rows.append(("lean, compiled blocks", kind, work / best_of(lambda: run(ledger="lean", fused=True), repeats)))
+        step = lambda: simulate(NotFusable(LEVEL), demand, problem, ledger="lean", fused=True)  # noqa: E731
+        step()  # compiles the period step
+        rows.append(("lean, compiled period step", kind, work / best_of(step, repeats)))
         rows.append(("lean, eager", kind, work / best_of(lambda: run(ledger="lean", fused=False), repeats)))
-        rows.append(("full ledger", kind, work / best_of(lambda: run(ledger="full"), repeats)))
+        run(ledger="full")  # compiles the full-ledger period
+        rows.append(("full ledger, compiled period", kind, work / best_of(lambda: run(ledger="full"), repeats)))
+        rows.append(("full ledger, eager", kind, work / best_of(lambda: run(ledger="full", fused=False), repeats)))
 
-        def with_gradients(ledger: str):
+        def with_gradients(ledger: str, fused: bool | None = None):
             level = torch.tensor(LEVEL, requires_grad=True)
-            led = simulate(BaseStockPolicy(level), demand, problem, ledger=ledger, differentiable=True)
+            led = simulate(BaseStockPolicy(level), demand, problem, ledger=ledger, differentiable=True, fused=fused)
             per_sku_loss(led).mean().backward()
 
-        # lean: running loss sums, what the DS learner trains through; full: the whole ledger
-        rows.append(("with gradients, lean (fwd+bwd)", kind, work / best_of(lambda: with_gradients("lean"), 1)))
-        rows.append(("with gradients, full (fwd+bwd)", kind, work / best_of(lambda: with_gradients("full"), 1)))
+        # lean: running loss sums (what DS trains through), one compiled node per period at
+        # this size, or op by op; full: the whole ledger, op by op
+        rows.append(("with gradients, lean (fwd+bwd)", kind,
+                     work / best_of(lambda: with_gradients("lean"), repeats)))
+        rows.append(("with gradients, lean op by op", kind,
+                     work / best_of(lambda: with_gradients("lean", fused=False), repeats)))
+        rows.append(("with gradients, full (fwd+bwd)", kind,
+                     work / best_of(lambda: with_gradients("full"), repeats)))
         gym = gym_rate(demand[:2000].numpy().astype(np.float64), problem, episodes=200 if not args.quick else 50)
         rows.append(("Gymnasium env, one SKU", kind, gym))
 

@@ -1,4 +1,8 @@
-"""One period of the lean fast path as a single function, optionally fused by ``torch.compile``.
+"""Compiled periods of the fast path: lean blocks, lean steps and full-ledger periods.
+
+``lean_block`` runs several periods of a fusable policy in one loop over SKUs (temporal
+blocking, the fastest lean path); ``lean_step`` / ``lean_period`` run one lean period (for
+policies that are not fusable); ``full_period`` writes one period of a full ledger.
 
 The simulator is memory-bound: on a CPU an elementwise pass over a million SKUs costs about
 the same whatever it computes, so the lean path's speed is set by the bytes a period moves.
@@ -25,9 +29,15 @@ from typing import Callable
 
 import torch
 
+from orkit.core.policy import Observation
+
 log = logging.getLogger(__name__)
 
-__all__ = ["lean_step", "lean_period", "compiled_lean_step", "compiled_lean_period", "TOTALS"]
+__all__ = [
+    "lean_step", "lean_period", "lean_block", "compiled_lean_step", "compiled_lean_period",
+    "compiled_lean_block", "full_period", "compiled_full_period", "TOTALS", "BLOCK_PERIODS",
+    "FusionObservation", "FusionError",
+]
 
 #: Layout of the ``totals`` vector (float64): sums over SKUs and counted periods, plus the
 #: demand's range (checked after the run instead of in a separate pass before it).
@@ -105,8 +115,177 @@ def lean_period(policy, obs, *args) -> None:
     lean_step(obs.on_hand, obs.inventory_position, policy.act(obs), *args)
 
 
+#: Periods per compiled block (see :func:`lean_block`): enough that the state's round trip
+#: through memory is a small share of a block's work, few enough to compile in seconds.
+BLOCK_PERIODS = 8
+
+
+class FusionObservation(Observation):
+    """The observation a fusable policy sees inside a compiled block of periods.
+
+    A block runs several periods in one loop over SKUs, so the period index is not a Python
+    int there and past demand is not kept: reading either is refused (the simulator then runs
+    the policy period by period instead). Fusable policies read on-hand, inventory position,
+    pipeline and features.
+    """
+
+    @property  # type: ignore[override]
+    def period(self) -> int:
+        raise FusionError("a fusable policy may not read Observation.period")
+
+    @period.setter
+    def period(self, value: int) -> None:
+        pass
+
+    @property  # type: ignore[override]
+    def recent_demand(self) -> torch.Tensor:
+        raise FusionError("a fusable policy may not read Observation.recent_demand")
+
+
+class FusionError(RuntimeError):
+    """A fusable policy read something a compiled block does not provide."""
+
+
+def lean_block(
+    policy,
+    on: torch.Tensor,
+    ip: torch.Tensor,
+    pipe: list[torch.Tensor],
+    demand: torch.Tensor,
+    flags: torch.Tensor,
+    pos_sum: torch.Tensor,
+    short_sum: torch.Tensor,
+    sales_sum: torch.Tensor,
+    flag: torch.Tensor,
+    features: torch.Tensor | None,
+    feature_names: tuple[str, ...],
+    max_order: float,
+    lost: bool,
+    cycle_flag: bool,
+):
+    """Advance every SKU by ``K = demand.shape[0]`` periods with a fusable policy, out of place.
+
+    Compiled, the ``K`` periods are one loop over SKUs whose state stays in registers: the
+    state crosses memory once per block instead of once per period, and each period reads
+    only its demand (temporal blocking; the same idea as time-skewed stencil codes). This is
+    what takes the lean path past a minimal in-place loop that moves the state every period.
+
+    ``on`` is on-hand before the block's first arrival; ``pipe[j]`` arrives ``j`` periods
+    after the block starts (``len(pipe) = L``). ``flags[k]`` holds review day, counted, a
+    counted cycle starts and a counted cycle is open for period ``k`` (see :func:`lean_step`);
+    ``features`` has shape (n_skus, K, F) or is None. Padded periods (counted, review, close
+    and track all 0, demand repeated) leave every sum unchanged.
+
+    Returns the new ``(on, ip, pipe, pos_sum, short_sum, sales_sum, flag, totals)``, with
+    ``totals`` the block's contribution to :data:`TOTALS` (float64).
+    """
+    K = demand.shape[0]
+    dt = on.dtype
+    zero_lead = len(pipe) == 0
+    stockouts = closed = demand_sum = on.new_zeros(())
+    low = high = demand[0]
+    for k in range(K):
+        review, counted, close, track = flags[k, 0], flags[k, 1], flags[k, 2], flags[k, 3]
+        d = demand[k]
+        if pipe:
+            on = on + pipe[0]  # 1. arrival
+            pipe = pipe[1:]
+        obs = FusionObservation(
+            period=-1,
+            on_hand=on,
+            inventory_position=ip,
+            pipeline=(lambda p=tuple(pipe): torch.stack(p, 1)) if pipe else None,
+            features=features[:, k, :] if features is not None else None,
+            feature_names=feature_names,
+        )
+        q = policy.act(obs).clamp(0.0, max_order) * review  # 2. order
+        ip = ip + q
+        if zero_lead:
+            on = on + q  # with L = 0 the order is on hand before demand
+        else:
+            pipe = pipe + [q]  # arrives at the start of period t + L
+        sales = torch.minimum(on.clamp(min=0.0), d)  # 3. demand
+        out = sales if lost else d
+        on = on - out
+        ip = ip - out
+        pos_sum = pos_sum + on.clamp(min=0.0) * counted  # 4. lean ledger
+        short_sum = short_sum + ((d - sales) if lost else (-on).clamp(min=0.0)) * counted
+        sales_sum = sales_sum + sales * counted
+        unmet = (sales < d).to(dt)
+        if cycle_flag:
+            closed = closed + flag * close
+            flag = torch.maximum(flag * (1.0 - close), unmet * torch.maximum(track, close))
+        else:
+            closed = closed + unmet * counted
+        stockouts = stockouts + (on <= 0).to(dt) * counted
+        demand_sum = demand_sum + d * counted
+        low, high = torch.minimum(low, d), torch.maximum(high, d)
+    totals = torch.stack([
+        stockouts.sum(dtype=torch.float64), closed.sum(dtype=torch.float64),
+        demand_sum.sum(dtype=torch.float64), low.min().double(), high.max().double(),
+    ])
+    return on, ip, pipe, pos_sum, short_sum, sales_sum, flag, totals
+
+
+def full_period(
+    policy,
+    on_prev: torch.Tensor,
+    arrival: torch.Tensor,
+    ip: torch.Tensor,
+    raw: torch.Tensor | None,
+    d: torch.Tensor,
+    row_on: torch.Tensor,
+    row_order: torch.Tensor,
+    row_sales: torch.Tensor | None,
+    pipe_rows: list[torch.Tensor],
+    features: torch.Tensor | None,
+    feature_names: tuple[str, ...],
+    review: bool,
+    max_order: float,
+    lost: bool,
+    zero_lead: bool,
+) -> None:
+    """One period of a full ledger with one timing for every SKU, written into its ledger rows.
+
+    Compiled, the period is one loop that reads the previous on-hand row, the arriving order
+    row and the demand, and writes this period's on-hand and order rows (and sales under lost
+    sales) and the inventory position: a full ledger's cost is then mostly the first touch of
+    its fresh memory. On a review day the orders are ``raw`` (computed outside) or, with
+    ``raw`` None, those of the fusable ``policy`` traced into the loop; ``pipe_rows[j]`` is
+    what arrives in ``j + 1`` periods.
+    """
+    on = on_prev + arrival  # 1. arrival
+    if review:  # 2. order
+        if raw is None:
+            obs = FusionObservation(
+                period=-1,
+                on_hand=on,
+                inventory_position=ip,
+                pipeline=(lambda: torch.stack(pipe_rows, 1)) if pipe_rows else None,
+                features=features,
+                feature_names=feature_names,
+            )
+            raw = policy.act(obs)
+        q = raw.clamp(0.0, max_order)
+        ip_mid = ip + q
+        if zero_lead:
+            on = on + q
+    else:
+        q = torch.zeros_like(on)
+        ip_mid = ip
+    sales = torch.minimum(on.clamp(min=0.0), d)  # 3. demand
+    out = sales if lost else d
+    row_on.copy_(on - out)  # 4. ledger
+    row_order.copy_(q)
+    if row_sales is not None:
+        row_sales.copy_(sales)
+    ip.copy_(ip_mid - out)
+
+
 _COMPILED: Callable | None = None
 _COMPILED_PERIOD: Callable | None = None
+_COMPILED_BLOCK: Callable | None = None
+_COMPILED_FULL: Callable | None = None
 _FAILED = False
 
 
@@ -133,8 +312,33 @@ def compiled_lean_period() -> Callable | None:
     return _COMPILED_PERIOD
 
 
+def compiled_lean_block() -> Callable | None:
+    """``lean_block`` compiled once per process (one graph per fusable policy type, block
+    length, lead time and mode)."""
+    global _COMPILED_BLOCK
+    if _COMPILED_BLOCK is None and not _FAILED:
+        try:
+            # one graph per (policy type, block length, lead time, mode, dtype): more than
+            # dynamo's default of 8 recompiles per function in a process that runs many problems
+            _COMPILED_BLOCK = torch._dynamo.config.patch(recompile_limit=64)(torch.compile(lean_block, dynamic=None))
+        except Exception as exc:  # pragma: no cover - platform without a compiler
+            mark_failed(exc)
+    return _COMPILED_BLOCK
+
+
+def compiled_full_period() -> Callable | None:
+    """``full_period`` compiled once per process."""
+    global _COMPILED_FULL
+    if _COMPILED_FULL is None and not _FAILED:
+        try:
+            _COMPILED_FULL = torch._dynamo.config.patch(recompile_limit=64)(torch.compile(full_period, dynamic=None))
+        except Exception as exc:  # pragma: no cover - platform without a compiler
+            mark_failed(exc)
+    return _COMPILED_FULL
+
+
 def mark_failed(exc: Exception) -> None:
     """Record that compiling failed at first call, so later runs go eager at once."""
-    global _FAILED, _COMPILED, _COMPILED_PERIOD
-    _FAILED, _COMPILED, _COMPILED_PERIOD = True, None, None
+    global _FAILED, _COMPILED, _COMPILED_PERIOD, _COMPILED_BLOCK, _COMPILED_FULL
+    _FAILED, _COMPILED, _COMPILED_PERIOD, _COMPILED_BLOCK, _COMPILED_FULL = True, None, None, None, None
     log.warning("torch.compile failed (%s: %s); the lean path runs eagerly", type(exc).__name__, exc)

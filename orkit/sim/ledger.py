@@ -62,7 +62,6 @@ class LeanLedger:
         return self
 
 
-@dataclass(frozen=True)
 class Ledger:
     """Per SKU and period record of a simulation, shape (n_skus, n_periods) each.
 
@@ -83,18 +82,49 @@ class Ledger:
 
     ``backlog`` (end-of-period ``max(-y_t, 0)``, zero under lost sales) and ``lost`` (demand lost
     in the period, zero under backorders) are derived on access, so a simulation does not
-    spend two passes over the whole ledger on them.
+    spend two passes over the whole ledger on them. Under backorders ``sales`` is derived too
+    (on-hand before demand is ``y_t + d_t``, so sales are ``min(max(y_t + d_t, 0), d_t)``):
+    a full run then writes two per-period arrays instead of three. Under lost sales the
+    ledger must be given its sales.
     """
 
-    on_hand: torch.Tensor
-    sales: torch.Tensor
-    order: torch.Tensor
-    demand: torch.Tensor
-    counted: torch.Tensor
-    cycle_start: torch.Tensor
-    holding_cost_rate: float
-    shortage_cost_rate: float
-    lost_sales: bool
+    def __init__(
+        self,
+        *,
+        on_hand: torch.Tensor,
+        order: torch.Tensor,
+        demand: torch.Tensor,
+        counted: torch.Tensor,
+        cycle_start: torch.Tensor,
+        holding_cost_rate: float,
+        shortage_cost_rate: float,
+        lost_sales: bool,
+        sales: torch.Tensor | None = None,
+    ) -> None:
+        if sales is None and lost_sales:
+            raise ValueError("a lost-sales ledger needs its sales (they cannot be derived from on-hand)")
+        self.on_hand = on_hand
+        self.order = order
+        self.demand = demand
+        self.counted = counted
+        self.cycle_start = cycle_start
+        self.holding_cost_rate = holding_cost_rate
+        self.shortage_cost_rate = shortage_cost_rate
+        self.lost_sales = lost_sales
+        self._sales = sales
+
+    @property
+    def sales(self) -> torch.Tensor:
+        """Demand served from stock in its own period."""
+        if self._sales is None:
+            self._sales = torch.minimum((self.on_hand + self.demand).clamp(min=0), self.demand)
+        return self._sales
+
+    def __repr__(self) -> str:
+        return (
+            f"Ledger(n_skus={self.n_skus}, n_periods={self.n_periods}, lost_sales={self.lost_sales}, "
+            f"holding_cost_rate={self.holding_cost_rate:g}, shortage_cost_rate={self.shortage_cost_rate:g})"
+        )
 
     @property
     def n_skus(self) -> int:

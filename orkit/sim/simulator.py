@@ -24,7 +24,8 @@ Two code paths share this order of events:
   that a loss computed from the ledger back-propagates into the policy's parameters. The DS
   learner trains through exactly this function.
 
-Tests check that both paths produce the same ledger.
+Large batches compile both (``fused``; :mod:`orkit.sim.fused`, :mod:`orkit.sim.autograd_step`).
+Tests check that every path produces the same ledger, sums and gradients.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from orkit.core.errors import ValidationError
 from orkit.core.policy import Observation, Policy
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_choice, check_int
+from orkit.sim.autograd_step import counted_period
 from orkit.sim.ledger import Ledger, LeanLedger
 
 __all__ = ["simulate", "SimulationInput", "prepare_input"]
@@ -259,12 +261,15 @@ def simulate(
     features, feature_names : optional
         Features (n_skus, n_periods, F) when ``data`` is a plain demand array.
     fused : bool or None, default=None
-        Lean runs with one lead time and review period for every SKU can fuse each period
-        into one kernel with ``torch.compile`` (several times faster on large batches; the
-        first call in a process compiles for a few seconds). ``None`` fuses when there are at
-        least 100,000 SKUs; ``True`` always; ``False`` never. Falls back to eager execution
-        where compiling is not possible. A policy with ``fusable = True`` (its ``act`` a plain
-        tensor expression) is compiled into the same loop.
+        Compile runs with one lead time and review period for every SKU with
+        ``torch.compile`` (several times faster on large batches; the first call in a process
+        compiles for a few seconds): lean runs of a policy with ``fusable = True`` (its
+        ``act`` a plain tensor expression of on-hand, inventory position, pipeline and
+        features) in blocks of periods, other lean runs one period at a time, full ledgers one
+        period at a time, and differentiable lean runs as one autograd node per counted period
+        with a compiled backward. ``None`` compiles when there are at least 100,000 SKUs;
+        ``True`` always; ``False`` never. Falls back to eager execution where compiling is not
+        possible. Results are the same either way (tests hold the paths equal).
 
     Returns
     -------
@@ -280,11 +285,16 @@ def simulate(
     inp = prepare_input(data, features=features, feature_names=feature_names, device=device, dtype=dtype,
                         validate=not lean_scalar)
     if differentiable:
-        return _simulate_autograd(policy, inp, problem, ledger, demand_window)
+        use_fused = inp.n_skus >= FUSE_MIN_SKUS if fused is None else bool(fused)
+        return _simulate_autograd(policy, inp, problem, ledger, demand_window, use_fused)
+    use_fused = inp.n_skus >= FUSE_MIN_SKUS if fused is None else bool(fused)
     with torch.no_grad():
         if lean_scalar:
-            use_fused = inp.n_skus >= FUSE_MIN_SKUS if fused is None else bool(fused)
             return _simulate_lean_scalar(policy, inp, problem, demand_window, use_fused)
+        if use_fused and ledger == "full" and _Timing.is_scalar(problem):
+            led = _simulate_full_fused(policy, inp, problem, demand_window)
+            if led is not None:
+                return led
         return _simulate_inplace(policy, inp, problem, ledger, demand_window)
 
 
@@ -341,6 +351,21 @@ def _ring_pipeline(ring: Any, t: int, like: torch.Tensor, consumed_slot_stale: b
     return pipeline
 
 
+def _order_rows_pipeline(order: torch.Tensor, t: int, lead_time: int):
+    """Lazy ``pipeline`` on review day ``t`` read from the full ledger's order rows (one lead
+    time): column j holds the order of period ``t + 1 + j - L`` (today's is not placed yet)."""
+
+    def pipeline() -> torch.Tensor:
+        out = order.new_zeros(order.shape[1], lead_time)
+        for j in range(lead_time - 1):
+            s = t + 1 + j - lead_time
+            if s >= 0:
+                out[:, j] = order[s]
+        return out
+
+    return pipeline
+
+
 # --------------------------------------------------------------------------- fast path
 def _simulate_inplace(
     policy: Policy, inp: SimulationInput, problem: InventoryProblem, mode: str, window: int
@@ -357,16 +382,20 @@ def _simulate_inplace(
     on = torch.full((n,), problem.initial_on_hand, dtype=dt, device=dev)
     ip = on.clone()
     R = tm.max_L
-    ring = torch.zeros(R, n, dtype=dt, device=dev) if R > 0 else None
+    # a full ledger with one lead time needs no pipeline ring: the order row of t - L arrives at t
+    rows_ring = full and tm.scalar and R > 0
+    ring = torch.zeros(R, n, dtype=dt, device=dev) if R > 0 and not rows_ring else None
     lead = tm.lead_time
     positive_lead = (lead > 0).to(dt) if not tm.scalar else None
     zero_lead = (lead == 0).to(dt) if (not tm.scalar and tm.any_zero_lead) else None
     q_buf = torch.zeros(n, dtype=dt, device=dev)
     cycle_start = tm.cycle_start_rows() & tm.counted_rows()  # (T, n) counted cycle starts
     if full:
-        # every on-hand and sales row is written; order rows only on review days
-        led = {k: torch.empty(T, n, dtype=dt, device=dev) for k in ("on_hand", "sales")}
-        led["order"] = torch.zeros(T, n, dtype=dt, device=dev)
+        # every row is written once (no zero fill: first touches of fresh memory are what a
+        # full ledger costs); under backorders sales are derived by the Ledger on access.
+        # The on-hand state lives in the current ledger row, so recording it costs no copy.
+        keys = ("on_hand", "order", "sales") if lost else ("on_hand", "order")
+        led = {k: torch.empty(T, n, dtype=dt, device=dev) for k in keys}
     else:
         z = lambda: torch.zeros(n, dtype=dt, device=dev)  # noqa: E731
         pos_sum, y_sum, sales_sum, stockouts = z(), z(), z(), z()  # y_sum: shortage units
@@ -379,16 +408,29 @@ def _simulate_inplace(
     for t in range(T):
         d = D[t]
         # 1. arrival ------------------------------------------------------------------
-        if R > 0:
+        if full:
+            row = led["on_hand"][t]
+            if rows_ring and t >= R:
+                torch.add(on, led["order"][t - R], out=row)
+            elif R > 0 and not rows_ring:
+                torch.add(on, ring[t % R], out=row)
+            else:
+                row.copy_(on)
+            on = row
+        if ring is not None:
             slot = ring[t % R]
-            on.add_(slot)
+            if not full:
+                on.add_(slot)
             if not tm.scalar:
                 slot.zero_()  # per-SKU lead times reuse this slot at other offsets
         # 2. order on review days -----------------------------------------------------
         q = None
         if tm.review_any(t):
             review = tm.review_mask(t)
-            pipe = _ring_pipeline(ring, t, on, consumed_slot_stale=tm.scalar)
+            if rows_ring:
+                pipe = _order_rows_pipeline(led["order"], t, R)
+            else:
+                pipe = _ring_pipeline(ring, t, on, consumed_slot_stale=tm.scalar)
             obs = _observation(t, on, ip, pipe, inp, tm, window, review)
             raw = _check_orders(policy.act(obs), n, on)
             q = torch.clamp(raw, 0.0, max_order, out=led["order"][t] if full else q_buf)
@@ -398,23 +440,25 @@ def _simulate_inplace(
             if tm.scalar:
                 if tm.L0 == 0:
                     on.add_(q)
-                else:
+                elif not rows_ring:
                     ring[t % R].copy_(q)  # R == L: this slot next arrives at t + L
             else:
                 if zero_lead is not None:
                     on.add_(q * zero_lead)
                 if R > 0:
                     ring.scatter_add_(0, ((t + lead) % R).unsqueeze(0), (q * positive_lead).unsqueeze(0))
-        elif R > 0 and tm.scalar:
+        elif ring is not None and tm.scalar:
             ring[t % R].zero_()
+        if q is None and full:
+            led["order"][t].zero_()
         # 3. demand -------------------------------------------------------------------
-        if full:
-            s = led["sales"][t]
-            torch.clamp(on, min=0, out=s)
-            torch.minimum(s, d, out=s)
+        if full:  # ``on`` is this period's ledger row
+            if lost:
+                s = led["sales"][t]
+                torch.clamp(on, min=0, out=s)
+                torch.minimum(s, d, out=s)
             on.sub_(s if lost else d)
             ip.sub_(s if lost else d)
-            led["on_hand"][t].copy_(on)
             continue
         # 4. lean ledger: running sums over counted periods -------------------------------
         torch.clamp(on, min=0, out=sales)
@@ -446,10 +490,9 @@ def _simulate_inplace(
     if full:
         on_hand = led["on_hand"].T
         demand = D.T
-        sales_ = led["sales"].T
         return Ledger(
             on_hand=on_hand,
-            sales=sales_,
+            sales=led["sales"].T if lost else None,
             order=led["order"].T,
             demand=demand,
             counted=counted.T,
@@ -491,6 +534,13 @@ def _simulate_lean_scalar(
     L, P, W = tm.L0, tm.P0, tm.W0
     lost = problem.lost_sales
     max_order = problem.max_order if problem.max_order is not None else float("inf")
+    if fused and getattr(policy, "fusable", False) and T:
+        # a plain tensor-expression policy: whole blocks of periods compile into one loop
+        block = fusion.compiled_lean_block()
+        if block is not None:
+            led = _simulate_lean_blocks(block, policy, inp, problem, tm)
+            if led is not None:
+                return led
     step = fusion.compiled_lean_step() if fused else None
     step = step or fusion.lean_step
     # policies that declare their act a plain tensor expression are fused into the period too
@@ -549,9 +599,8 @@ def _simulate_lean_scalar(
             cycles += 1
             is_open = True
     stockouts, short_cycles, demand_total, low, high = totals.tolist()
-    if T and not (low >= 0 and high < float("inf")):  # NaN fails both comparisons
-        bad = "finite, got NaN or infinite values" if not (low == low and high < float("inf")) else f">= 0, got {low:g}"
-        raise ValidationError(f"demand must be {bad}")
+    if T:
+        _check_demand_range(low, high)
     if is_open and cycle_flag:
         short_cycles += float(flag.sum())  # the last, possibly incomplete, cycle
     total = lambda value: torch.tensor(value, dtype=dt, device=dev)  # noqa: E731
@@ -570,9 +619,188 @@ def _simulate_lean_scalar(
     )
 
 
+def _simulate_full_fused(
+    policy: Policy, inp: SimulationInput, problem: InventoryProblem, window: int
+) -> Ledger | None:
+    """Full ledger, one timing for every SKU, each period one compiled loop (``full_period``).
+
+    Returns None (nothing run) where compiling is not possible; the caller then runs eagerly.
+    """
+    from orkit.sim import fused as fusion
+
+    step = fusion.compiled_full_period()
+    if step is None:
+        return None
+    D = inp.demand
+    T, n = D.shape
+    dev, dt = D.device, D.dtype
+    tm = _Timing(problem, n, T, dev, dt)
+    L, P = tm.L0, tm.P0
+    lost = problem.lost_sales
+    max_order = problem.max_order if problem.max_order is not None else float("inf")
+    keys = ("on_hand", "order", "sales") if lost else ("on_hand", "order")
+    led = {k: torch.empty(T, n, dtype=dt, device=dev) for k in keys}
+    init = torch.full((n,), problem.initial_on_hand, dtype=dt, device=dev)
+    ip = init.clone()
+    zero = torch.zeros(n, dtype=dt, device=dev)
+    feats = inp.features
+    traced = bool(getattr(policy, "fusable", False))
+    for t in range(T):
+        prev = led["on_hand"][t - 1] if t else init
+        arrival = led["order"][t - L] if L and t >= L else zero
+        review = t >= P and t % P == 0
+        # what arrives in j + 1 periods: the orders of t + 1 + j - L (today's not placed yet)
+        pipe = [led["order"][t + 1 + j - L] if t + 1 + j - L >= 0 and j < L - 1 else zero for j in range(L)]
+        x = feats[:, t, :] if feats is not None else None
+        raw = None
+        if review and (not traced or t == P):
+            # eagerly: policies that are not fusable, and the first review day of a fusable one
+            # (a wrong shape fails with a clear message; caches are filled before tracing)
+            obs_cls = fusion.FusionObservation if traced else None
+            on_now = prev + arrival
+            if obs_cls is not None:
+                obs = obs_cls(period=-1, on_hand=on_now, inventory_position=ip, features=x,
+                              feature_names=inp.feature_names,
+                              pipeline=(lambda p=pipe: torch.stack(p, 1)) if L else None)
+            else:
+                obs = _observation(t, on_now, ip, (lambda p=pipe: torch.stack(p, 1)) if L else None,
+                                   inp, tm, window, None)
+            try:
+                raw = _check_orders(policy.act(obs), n, on_now)
+            except fusion.FusionError as exc:
+                log.info("%s runs outside the compiled period: %s", type(policy).__name__, exc)
+                traced = False
+                obs = _observation(t, on_now, ip, (lambda p=pipe: torch.stack(p, 1)) if L else None,
+                                   inp, tm, window, None)
+                raw = _check_orders(policy.act(obs), n, on_now)
+        args = (policy if traced else None, prev, arrival, ip, raw, D[t], led["on_hand"][t], led["order"][t],
+                led["sales"][t] if lost else None, pipe if traced else [], x if traced else None,
+                inp.feature_names, review, max_order, lost, L == 0)
+        try:
+            step(*args)
+        except Exception as exc:  # a compiler problem, not a modelling one
+            if t > P:
+                raise
+            fusion.mark_failed(exc)
+            return None
+    return Ledger(
+        on_hand=led["on_hand"].T,
+        sales=led["sales"].T if lost else None,
+        order=led["order"].T,
+        demand=D.T,
+        counted=tm.counted_rows().T,
+        cycle_start=tm.cycle_start_rows().T,
+        holding_cost_rate=problem.holding_cost,
+        shortage_cost_rate=problem.shortage_cost,
+        lost_sales=lost,
+    )
+
+
+def _lean_flags(tm: "_Timing") -> tuple[torch.Tensor, int]:
+    """(T, 4) review / counted / close / track flags of every period (see ``lean_step``), and
+    the number of counted cycles."""
+    T, P, W = tm.T, tm.P0, tm.W0
+    starts = tm.cycle_start_rows()[:, 0].tolist() if T else []
+    rows, is_open, cycles = [], False, 0
+    for t in range(T):
+        close = bool(starts[t]) and t >= W
+        rows.append((t >= P and t % P == 0, t >= W, close, is_open))
+        if close:
+            cycles += 1
+            is_open = True
+    return torch.tensor(rows, dtype=torch.float64).reshape(T, 4), cycles
+
+
+def _simulate_lean_blocks(
+    block: Any, policy: Policy, inp: SimulationInput, problem: InventoryProblem, tm: "_Timing"
+) -> LeanLedger | None:
+    """Lean run of a fusable policy in compiled blocks of ``BLOCK_PERIODS`` periods.
+
+    Returns None (nothing changed) when the first block cannot be compiled or the policy reads
+    what a block does not provide; the caller then runs period by period.
+    """
+    from orkit.sim import fused as fusion
+
+    D = inp.demand
+    T, n = D.shape
+    dev, dt = D.device, D.dtype
+    K = min(fusion.BLOCK_PERIODS, T)
+    lost = problem.lost_sales
+    max_order = problem.max_order if problem.max_order is not None else float("inf")
+    flags, cycles = _lean_flags(tm)
+    flags = flags.to(device=dev, dtype=dt)
+    feats = inp.features
+    on = torch.full((n,), problem.initial_on_hand, dtype=dt, device=dev)
+    ip = on.clone()
+    pipe = [torch.zeros(n, dtype=dt, device=dev) for _ in range(tm.L0)]
+    z = lambda: torch.zeros(n, dtype=dt, device=dev)  # noqa: E731
+    pos_sum, short_sum, sales_sum, flag = z(), z(), z(), z()
+    totals = torch.zeros(len(fusion.TOTALS), dtype=torch.float64, device=dev)
+    totals[3], totals[4] = float("inf"), float("-inf")
+    # one eager call first: a policy returning the wrong shape fails with a clear message, and
+    # caches a policy fills on first use are filled before they are traced
+    probe = fusion.FusionObservation(
+        period=-1, on_hand=on, inventory_position=ip,
+        features=feats[:, 0, :] if feats is not None else None, feature_names=inp.feature_names,
+        pipeline=(lambda: torch.stack(pipe, 1)) if pipe else None,
+    )
+    try:
+        _check_orders(policy.act(probe), n, on)
+    except fusion.FusionError as exc:
+        log.info("%s runs period by period: %s", type(policy).__name__, exc)
+        return None
+    for t0 in range(0, T, K):
+        Dk, fk = D[t0 : t0 + K], flags[t0 : t0 + K]
+        xk = feats[:, t0 : t0 + K] if feats is not None else None
+        if Dk.shape[0] < K:  # the last block, padded: no review, nothing counted, demand repeated
+            pad = K - Dk.shape[0]
+            Dk = torch.cat([Dk, Dk[-1:].expand(pad, n)])
+            fk = torch.cat([fk, fk.new_zeros(pad, 4)])
+            if xk is not None:
+                xk = torch.cat([xk, xk[:, -1:].expand(-1, pad, -1)], 1)
+        args = (policy, on, ip, pipe, Dk, fk, pos_sum, short_sum, sales_sum, flag, xk,
+                inp.feature_names, max_order, lost, tm.P0 > 1)
+        try:
+            on, ip, pipe, pos_sum, short_sum, sales_sum, flag, part = block(*args)
+        except Exception as exc:
+            if t0 > 0:
+                raise
+            log.warning("could not fuse %s into blocks of periods (%s: %s); it runs period by period",
+                        type(policy).__name__, type(exc).__name__, exc)
+            return None
+        totals[:3] += part[:3]
+        totals[3] = torch.minimum(totals[3], part[3])
+        totals[4] = torch.maximum(totals[4], part[4])
+    stockouts, short_cycles, demand_total, low, high = totals.tolist()
+    _check_demand_range(low, high)
+    if cycles and tm.P0 > 1:
+        short_cycles += float(flag.sum())  # the last, possibly incomplete, cycle
+    total = lambda value: torch.tensor(value, dtype=dt, device=dev)  # noqa: E731
+    return LeanLedger(
+        holding_units=pos_sum,
+        shortage_units=short_sum,
+        sales=sales_sum,
+        demand=total(demand_total),
+        stockout_periods=total(stockouts),
+        counted_periods=torch.full((n,), float(max(T - tm.W0, 0)), dtype=dt, device=dev),
+        cycles=torch.full((n,), float(cycles), dtype=dt, device=dev),
+        cycles_with_shortage=total(short_cycles),
+        holding_cost_rate=problem.holding_cost,
+        shortage_cost_rate=problem.shortage_cost,
+        lost_sales=lost,
+    )
+
+
+def _check_demand_range(low: float, high: float) -> None:
+    """Raise for NaN, infinite or negative demand seen as the (min, max) of a fused run."""
+    if not (low >= 0 and high < float("inf")):  # NaN fails both comparisons
+        bad = "finite, got NaN or infinite values" if not (low == low and high < float("inf")) else f">= 0, got {low:g}"
+        raise ValidationError(f"demand must be {bad}")
+
+
 # --------------------------------------------------------------------------- autograd path
 def _simulate_autograd(
-    policy: Policy, inp: SimulationInput, problem: InventoryProblem, mode: str, window: int
+    policy: Policy, inp: SimulationInput, problem: InventoryProblem, mode: str, window: int, fused: bool = False
 ) -> Ledger | LeanLedger:
     D = inp.demand
     T, n = D.shape
@@ -599,11 +827,34 @@ def _simulate_autograd(
         cycle_start = tm.cycle_start_rows() & tm.counted_rows()
         starts_any = (cycle_start[:, 0] if tm.scalar else cycle_start.any(1)).tolist() if T and n else [False] * T
         scalar_open = False
+    # large batches: counted periods of a lean run with one timing are one compiled autograd
+    # node each (autograd_step); small ones record op by op, which costs less per operation
+    one_node = fused and lean and tm.scalar and not D.requires_grad
+    if one_node:  # sums updated in place by the node: fresh tensors, not the shared zero
+        hold, short, sold = (torch.zeros(n, dtype=dt, device=dev) for _ in range(3))
+        step_counts = (counts["stockouts"], counts["short_cycles"], torch.zeros(n, dtype=dt, device=dev))
+    step_max_order = float("inf") if max_order is None else float(max_order)
     for t in range(T):
         d = D[t]
         if R > 0:
             on = on + pipe[0]
             pipe = pipe[1:] + [zero]
+        if one_node and t >= tm.W0:
+            raw = None
+            if tm.review_any(t):
+                pipeline = (lambda p=pipe: torch.stack(p, 1)) if R > 0 else None
+                obs = _observation(t, on, ip, pipeline, inp, tm, window, None)
+                raw = _check_orders(policy.act(obs), n, on)
+            close = bool(starts_any[t])
+            on, ip, q, hold, short, sold = counted_period(
+                on, ip, raw, d, hold, short, sold, step_counts, max_order=step_max_order, lost=lost,
+                zero_lead=tm.L0 == 0, close=close, track=scalar_open, fused=fused)
+            if raw is not None and R > 0:
+                pipe = pipe[: tm.L0 - 1] + [q] + pipe[tm.L0 :]  # slot L0 - 1 is empty with one timing
+            if close:
+                counts["cycles"].add_(1.0)
+                scalar_open = True
+            continue
         q = zero
         if tm.review_any(t):
             review = tm.review_mask(t)
@@ -667,6 +918,8 @@ def _simulate_autograd(
                 flag |= (served < d) & is_open
     if lean:
         # the last, possibly incomplete, cycle
+        if one_node:
+            flag = step_counts[2]
         counts["short_cycles"].add_(flag if tm.scalar else flag & is_open)
         weights = tm.counted_rows().to(dt)
         return LeanLedger(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 from orkit.core import InventoryProblem, ValidationError
 from orkit.evaluation import metrics_from_ledger, per_sku_loss
 from orkit.heuristics import BaseStockPolicy, ConstantOrderPolicy
-from orkit.sim import simulate
+from orkit.sim import autograd_step, simulate
 
 
 def ledger_rows(led, i=0):
@@ -156,6 +158,8 @@ def test_fast_lean_and_differentiable_paths_agree(case):
     grad = simulate(policy, demand, problem, differentiable=True)
     lean = simulate(policy, demand, problem, ledger="lean")
     lean_grad = simulate(policy, demand, problem, ledger="lean", differentiable=True)
+    with mock.patch.object(autograd_step, "COMPILE", False):  # the one-node period, eager kernels
+        lean_node = simulate(policy, demand, problem, ledger="lean", differentiable=True, fused=True)
     for name in ("on_hand", "sales", "backlog", "lost", "order"):
         torch.testing.assert_close(getattr(full, name), getattr(grad, name))
     sums = full.sums()
@@ -166,6 +170,7 @@ def test_fast_lean_and_differentiable_paths_agree(case):
     for name in ("holding_units", "shortage_units", "sales", "demand", "stockout_periods",
                  "counted_periods", "cycles", "cycles_with_shortage"):  # the differentiable lean sums
         torch.testing.assert_close(getattr(lean_grad, name), getattr(sums, name), msg=name)
+        torch.testing.assert_close(getattr(lean_node, name), getattr(sums, name), msg=name)
 
 
 @settings(max_examples=25, deadline=None)
@@ -213,6 +218,31 @@ def test_gradient_of_loss_wrt_base_stock_level_matches_finite_difference():
         fd = (loss(level + eps) - loss(level - eps)) / (2 * eps)
     assert grad.item() == pytest.approx(fd.item(), rel=1e-6, abs=1e-9)
     assert grad.item() != 0
+
+
+@pytest.mark.parametrize(
+    "lead_time,review_period,lost,compiled",
+    # eager kernels on every timing and mode; compiled once (the same functions)
+    [(0, 1, False, False), (0, 1, True, False), (2, 3, False, False), (2, 3, True, False), (2, 3, True, True)],
+)
+def test_one_node_periods_differentiate_like_the_op_by_op_graph(lead_time, review_period, lost, compiled):
+    """Large lean runs (fused) make each counted period one autograd node with a hand-written
+    backward: the per-SKU gradients equal those of the full ledger's op-by-op graph."""
+    g = torch.Generator().manual_seed(lead_time + 10 * lost)
+    demand = torch.poisson(torch.full((96, 23), 6.0, dtype=torch.float64), generator=g)  # ties included
+    problem = InventoryProblem(lead_time=lead_time, review_period=review_period, lost_sales=lost, max_order=20.0)
+
+    def gradient(**kw):
+        level = (5.0 + torch.arange(96, dtype=torch.float64) / 4).requires_grad_()
+        led = simulate(BaseStockPolicy(level), demand, problem, differentiable=True, **kw)
+        (grad,) = torch.autograd.grad(per_sku_loss(led).sum(), level)
+        return grad
+
+    with mock.patch.object(autograd_step, "COMPILE", compiled):
+        node = gradient(ledger="lean", fused=True)
+    reference = gradient()
+    assert reference.abs().sum() > 0
+    torch.testing.assert_close(node, reference, rtol=1e-12, atol=1e-12)
 
 
 def test_per_sku_gradient_reaches_every_level():
@@ -270,3 +300,126 @@ def test_a_fusable_policy_traced_into_the_period_gives_the_same_sums():
     fused = simulate(BaseStockPolicy(22.0), demand, problem, ledger="lean", fused=True)
     for name in ("holding_units", "shortage_units", "sales", "stockout_periods", "cycles_with_shortage"):
         torch.testing.assert_close(fused.__dict__[name], eager.__dict__[name], msg=name)
+
+
+# ----------------------------------------------------------------- compiled blocks of periods
+class _FeatureLevel:
+    """A fusable policy whose level reads a feature: order up to ``a + x_t`` (plain tensor
+    expression, so the lean path compiles it into blocks of periods)."""
+
+    fusable = True
+
+    def __init__(self, base: float) -> None:
+        self.base = base
+
+    def act(self, obs):
+        return (self.base + obs.feature("x") - obs.inventory_position).clamp(min=0)
+
+
+class _ReadsPeriod(_FeatureLevel):
+    """Declares itself fusable but reads the period, which a compiled block does not provide."""
+
+    def act(self, obs):
+        return super().act(obs) + (obs.period % 3 == 0)
+
+
+class _Unfusable:
+    """The same orders as BaseStockPolicy, not declared fusable: the per-period compiled step."""
+
+    def __init__(self, level: float) -> None:
+        self.inner = BaseStockPolicy(level)
+
+    def act(self, obs):
+        return self.inner.act(obs)
+
+
+@pytest.mark.parametrize("periods", [5, 8, 29])  # shorter than, one and several blocks (padded)
+def test_blocks_of_periods_with_features_equal_the_full_ledger(periods):
+    """A fusable policy that reads features, compiled into blocks of BLOCK_PERIODS periods
+    (the last one padded): every lean sum equals the full ledger's, per SKU where kept."""
+    g = torch.Generator().manual_seed(periods)
+    demand = torch.poisson(torch.full((203, periods), 5.0), generator=g)
+    x = 10 * torch.rand(203, periods, 1, generator=g)
+    problem = InventoryProblem(lead_time=2, review_period=3, lost_sales=True, max_order=25.0)
+    kw = dict(features=x, feature_names=("x",))
+    fused = simulate(_FeatureLevel(8.0), demand, problem, ledger="lean", fused=True, **kw)
+    reference = simulate(_FeatureLevel(8.0), demand, problem, **kw).sums()
+    for name in ("holding_units", "shortage_units", "sales"):
+        torch.testing.assert_close(fused.__dict__[name], reference.__dict__[name], msg=name)
+    for name in ("stockout_periods", "cycles", "cycles_with_shortage", "demand", "counted_periods"):
+        torch.testing.assert_close(fused.__dict__[name].sum(), reference.__dict__[name].sum(), msg=name)
+
+
+def test_a_fusable_policy_that_reads_the_period_runs_period_by_period(caplog):
+    g = torch.Generator().manual_seed(5)
+    demand = torch.poisson(torch.full((64, 20), 5.0), generator=g)
+    x = 10 * torch.rand(64, 20, 1, generator=g)
+    problem = InventoryProblem(lead_time=1, review_period=1)
+    kw = dict(features=x, feature_names=("x",))
+    with caplog.at_level("INFO", logger="orkit.sim.simulator"):
+        fused = simulate(_ReadsPeriod(8.0), demand, problem, ledger="lean", fused=True, **kw)
+    assert "period by period" in caplog.text
+    reference = simulate(_ReadsPeriod(8.0), demand, problem, **kw).sums()
+    torch.testing.assert_close(fused.holding_units, reference.holding_units)
+
+
+def test_an_unfusable_policy_runs_the_compiled_period_step():
+    g = torch.Generator().manual_seed(6)
+    demand = torch.poisson(torch.full((128, 21), 5.0), generator=g)
+    problem = InventoryProblem(lead_time=2, review_period=2, lost_sales=True)
+    fused = simulate(_Unfusable(14.0), demand, problem, ledger="lean", fused=True)
+    reference = simulate(BaseStockPolicy(14.0), demand, problem).sums()
+    for name in ("holding_units", "shortage_units", "sales"):
+        torch.testing.assert_close(fused.__dict__[name], reference.__dict__[name], msg=name)
+    torch.testing.assert_close(fused.cycles_with_shortage.sum(), reference.cycles_with_shortage.sum())
+
+
+def test_negative_demand_is_refused_by_the_compiled_blocks():
+    demand = torch.full((16, 12), 3.0)
+    demand[7, 9] = -1.0
+    with pytest.raises(ValidationError, match="demand must be >= 0, got -1"):
+        simulate(BaseStockPolicy(10.0), demand, InventoryProblem(lead_time=1), ledger="lean", fused=True)
+
+
+class _RecordsPipeline:
+    def __init__(self) -> None:
+        self.seen: list[torch.Tensor] = []
+
+    def act(self, obs):
+        self.seen.append(obs.pipeline.clone())
+        return (30 - obs.inventory_position).clamp(min=0)
+
+
+@pytest.mark.parametrize("lead_time,review_period", [(1, 1), (3, 1), (3, 2), (2, 3)])
+def test_every_path_shows_the_policy_the_same_pipeline(lead_time, review_period):
+    """The full ledger reads the pipeline from its order rows, the lean path from a ring, the
+    differentiable path from a list: a policy sees the same pipeline in all three."""
+    demand = torch.poisson(torch.full((4, 15), 6.0), generator=torch.Generator().manual_seed(lead_time))
+    problem = InventoryProblem(lead_time=lead_time, review_period=review_period)
+    full, lean, grad = _RecordsPipeline(), _RecordsPipeline(), _RecordsPipeline()
+    simulate(full, demand, problem)
+    simulate(lean, demand, problem, ledger="lean")
+    simulate(grad, demand, problem, differentiable=True)
+    assert len(full.seen) == len(lean.seen) == len(grad.seen) > 0
+    for a, b, c in zip(full.seen, lean.seen, grad.seen):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    # orders in transit are seen when an earlier review day's order is still on its way
+    # (L - 1 >= P); otherwise the only filled slot would be today's, not placed yet
+    assert any(p.sum() > 0 for p in full.seen) == (lead_time - 1 >= review_period)
+
+
+@pytest.mark.parametrize("lead_time,review_period,lost", [(0, 1, False), (1, 2, True), (3, 3, False)])
+def test_compiled_full_ledger_equals_the_eager_one(lead_time, review_period, lost):
+    """fused=True on a full ledger compiles each period into one loop writing its ledger rows:
+    a fusable policy traced in (reading features), a policy that reads the period (run
+    outside the loop) and one not declared fusable all give the eager ledger exactly."""
+    g = torch.Generator().manual_seed(lead_time)
+    demand = torch.poisson(torch.full((150, 17), 6.0), generator=g)
+    x = 10 * torch.rand(150, 17, 1, generator=g)
+    problem = InventoryProblem(lead_time=lead_time, review_period=review_period, lost_sales=lost, max_order=25.0)
+    kw = dict(features=x, feature_names=("x",))
+    for policy in (_FeatureLevel(9.0), _ReadsPeriod(9.0), _Unfusable(18.0)):
+        eager = simulate(policy, demand, problem, fused=False, **kw)
+        fused = simulate(policy, demand, problem, fused=True, **kw)
+        for name in ("on_hand", "sales", "order"):
+            assert torch.equal(getattr(fused, name), getattr(eager, name)), (type(policy).__name__, name)
