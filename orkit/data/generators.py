@@ -3,8 +3,10 @@
 Every generator is a pure function of its parameters and ``seed``: the same arguments give the
 same arrays (``numpy.random.default_rng(seed)``). Each returns a :class:`~orkit.data.Dataset`
 whose ``metadata`` records the generator name (``"generator"``), its parameters
-(``"parameters"``), the names of the primary features (``"primary_features"``) and of the
-Coeff features (``"coeff_features"``), plus benchmark values where the generator has them.
+(``"parameters"``), the names of the primary features (``"primary_features"``), of the
+Coeff features (``"coeff_features"``) and of categorical features (``"categorical_features"``,
+where a generator has them: networks encode those one-hot), plus benchmark values where the
+generator has them.
 
 Coeff features (paper section 3, synthetic code details), added by every generator:
 
@@ -335,6 +337,8 @@ def deepstock_setting(
             blocks.append(_independent_block(rng, n, low, forecast_noise_std))
         metadata.update(
             primary_features=["period_index"],
+            # the period index names a day whose demand level is drawn at random: a category
+            categorical_features=["period_index"],
             low=low.tolist(),
             benchmark="empirical dynamic program on the training demand distribution (backorders)",
         )

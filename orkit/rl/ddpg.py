@@ -41,7 +41,7 @@ import torch
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.rl._training import generator_for, limit_threads, setup, warm_start_network
+from orkit.rl._training import adam, generator_for, limit_threads, setup, warm_start_network
 from orkit.rl.buffers import ReplayBuffer
 from orkit.rl.checkpoint import clone_state_dict
 from orkit.rl.networks import NetworkConfig, mlp
@@ -129,8 +129,8 @@ def train_ddpg(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed + 7)
         critic = mlp(n_inputs + m, config.hidden_sizes, 1, config.activation).to(device)
-    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=config.learning_rate)
-    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.learning_rate)
+    actor_optimizer = adam(actor.parameters(), config.learning_rate)
+    critic_optimizer = adam(critic.parameters(), config.learning_rate)
     buffer = ReplayBuffer(config.buffer_size, {"obs": (n_inputs,), "action": (m,), "reward": (), "next_obs": (n_inputs,),
                                                "done": ()}, device=device)
     generator = generator_for(config.seed)
@@ -190,6 +190,9 @@ def train_ddpg(
         return orders, {"obs": state, "action": action, "scale": encoded.scale}
 
     losses: dict[str, torch.Tensor] = {}
+    actor_params = [p for p in actor.parameters() if p.requires_grad]
+    online_params = [*actor.parameters(), *critic.parameters()]
+    target_params = [*actor_target.parameters(), *critic_target.parameters()]
     stop = False
     while timesteps < config.total_timesteps and not stop:
         # ---- rollout: one batched simulation of the actor, into the replay buffer
@@ -222,14 +225,13 @@ def train_ddpg(
                 critic_optimizer.step()
 
                 actor_loss = -critic(critic_input(batch["obs"], actor.body(batch["obs"][:, :-1]))).mean()
-                actor_optimizer.zero_grad()
-                actor_loss.backward()
+                # gradients of the actor's weights only (backward still runs through the critic)
+                for p, g in zip(actor_params, torch.autograd.grad(actor_loss, actor_params, allow_unused=True)):
+                    p.grad = g
                 actor_optimizer.step()
 
-                with torch.no_grad():
-                    for net, target_net in ((actor, actor_target), (critic, critic_target)):
-                        for p, p_target in zip(net.parameters(), target_net.parameters()):
-                            p_target.lerp_(p, config.tau)
+                with torch.no_grad():  # theta' <- tau theta + (1 - tau) theta', one call per network pair
+                    torch._foreach_lerp_(target_params, online_params, config.tau)
                 gradient_steps += 1
                 losses = {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach()}
             pending -= int(pending)

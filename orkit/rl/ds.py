@@ -34,7 +34,7 @@ from orkit.core.errors import ValidationError
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
 from orkit.evaluation import per_sku_loss
-from orkit.rl._training import generator_for, limit_threads, setup, warm_start_network
+from orkit.rl._training import adam, generator_for, limit_threads, setup, warm_start_network
 from orkit.rl.checkpoint import clone_state_dict
 from orkit.rl.networks import NetworkConfig
 from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
@@ -128,7 +128,7 @@ def train_ds(
     s = setup(train, validation, problem, regularization, config, DSConfig, checkpoint_dir)
     config, network = s.config, s.network
     policy = NeuralPolicy(network)
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
+    optimizer = adam(network.parameters(), config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
     )

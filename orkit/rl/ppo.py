@@ -43,7 +43,7 @@ from torch.distributions import Normal
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.rl._training import generator_for, limit_threads, setup, warm_start_network
+from orkit.rl._training import adam, generator_for, limit_threads, setup, warm_start_network
 from orkit.rl.checkpoint import clone_state_dict
 from orkit.rl.networks import EncodedObservation, NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
@@ -156,7 +156,7 @@ def train_ppo(
         torch.manual_seed(config.seed + 7)
         agent = PPOAgent(actor, config.hidden_sizes, config.activation, config.initial_action_std).to(device)
     policy = NeuralPolicy(actor)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = adam(agent.parameters(), config.learning_rate, eps=1e-5)
     generator = generator_for(config.seed)
     n_review = len(range(P, s.train_input.n_periods - L, P))  # K review days whose order arrives in time
     n_trajectories = max(1, math.ceil(config.num_steps / max(n_review, 1)))

@@ -99,3 +99,20 @@ def test_resuming_under_another_configuration_is_refused(setting_1, tmp_path):
     with pytest.raises(ValidationError, match="differs in config"):
         DSPolicy("base", max_epochs=1, hidden_sizes=(8,), learning_rate=0.5, checkpoint_dir=tmp_path,
                  resume=True).fit(train, validation, problem)
+
+
+def test_one_hot_encoding_survives_save_and_load(setting_1, tmp_path):
+    """The categorical levels are part of the saved network: a loaded policy encodes the
+    period index exactly as the trained one (same orders on the test data)."""
+    from orkit.rl import NeuralPolicy, NetworkConfig, build_network, make_head
+
+    train, _, test, problem = setting_1
+    net = build_network(train, problem, make_head("base"), NetworkConfig(seed=3))
+    with torch.no_grad():  # make the one-hot columns matter
+        net.body[0].weight[:, -16:].normal_(generator=torch.Generator().manual_seed(0))
+    policy = NeuralPolicy(net)
+    loaded = NeuralPolicy.load(policy.save(tmp_path / "p"))
+    assert loaded.network.encoder.categorical_levels == net.encoder.categorical_levels
+    a = simulate(policy, test, problem).order
+    torch.testing.assert_close(simulate(loaded, test, problem).order, a)
+    assert a.std() > 0

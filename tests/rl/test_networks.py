@@ -111,7 +111,7 @@ def test_missing_feature_is_a_clear_error(setting_1):
     with pytest.raises(ValidationError, match="feature 'price' is not in the training data"):
         build_network(train, problem, make_head("base"), NetworkConfig(features=("price",)))
     net = build_network(train, problem, make_head("base"), NetworkConfig())
-    with pytest.raises(ValidationError, match="the policy needs feature 'period_index'"):
+    with pytest.raises(ValidationError, match=r"the policy needs feature '\w+'; the observation has \[\]"):
         simulate(NeuralPolicy(net), test.demand, problem)  # plain demand: no features
 
 
@@ -123,3 +123,37 @@ def test_device_follows_the_data(setting_1):
     gpu = simulate(policy, test, problem, device="cuda").order
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-4)
+
+
+# ----------------------------------------------------------------- categorical (one-hot) features
+def test_setting_1_period_index_is_one_hot(setting_1):
+    """DeepStock setting 1 declares its period index categorical: the network sees one column
+    per training value of t // P (0..15), exactly one of them 1, and a value never seen in
+    training as all zeros."""
+    train, _, test, problem = setting_1
+    assert train.metadata["categorical_features"] == ["period_index"]
+    net = build_network(train, problem, make_head("base"), NetworkConfig())
+    enc = net.encoder
+    assert enc.categorical_levels == {"period_index": [float(v) for v in range(16)]}
+    assert enc.n_inputs == 3 + 1 + 4 + 16  # on-hand, pipeline (L = 1), position, log size; 4 numeric; 16 one-hot
+    j = train.feature_names.index("period_index")
+    feats = torch.as_tensor(test.features[:, 9, :], dtype=torch.float32)
+    obs = Observation(period=9, on_hand=torch.zeros(test.n_skus), inventory_position=torch.zeros(test.n_skus),
+                      pipeline=torch.zeros(test.n_skus, 1), features=feats, feature_names=test.feature_names,
+                      recent_demand=torch.zeros(test.n_skus, 28))
+    one_hot = enc(obs).inputs[:, -16:]
+    assert torch.equal(one_hot.sum(1), torch.ones(test.n_skus))
+    assert torch.all(one_hot[:, int(feats[0, j])] == 1)  # t = 9: t // P = 4
+    feats[:, j] = 99.0  # a period the training data never had
+    assert torch.equal(enc(obs).inputs[:, -16:], torch.zeros(test.n_skus, 16))
+
+
+def test_categorical_features_can_be_switched_off_or_named(setting_1, tiny):
+    train, _, _, problem = setting_1
+    plain = build_network(train, problem, make_head("base"), NetworkConfig(categorical_features=()))
+    assert plain.encoder.categorical_features == () and plain.encoder.n_inputs == 3 + 1 + 5
+    data, tiny_problem = tiny
+    named = build_network(data, tiny_problem, make_head("base"), NetworkConfig(categorical_features=("weekday",)))
+    assert named.encoder.categorical_levels == {"weekday": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]}
+    with pytest.raises(ValidationError, match="categorical feature 'price' is not among the network's features"):
+        build_network(data, tiny_problem, make_head("base"), NetworkConfig(categorical_features=("price",)))
