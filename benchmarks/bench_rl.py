@@ -39,15 +39,19 @@ from orkit.rl.gym_policy import gym_observation
 from orkit.sim.gym_env import InventoryEnv
 
 # Hyper-parameters inside the paper's search spaces (paper.md section 4), Base regularization.
+# Every network sees setting 1's one feature x_t, the period index t // P (paper.md section 5),
+# one-hot (the dataset declares it categorical); the Coeff features are for the Coeff heads.
+FEATURES = ("period_index",)
 DS = dict(batch_size=5, learning_rate=3e-3, initial_action_bias=0.4, hidden_sizes=(64, 64), plateau_factor=0.9,
-          input_scale="global", standardize_features=False)
+          input_scale="global", standardize_features=False, features=FEATURES)
 PPO = dict(learning_rate=1e-3, clip_coef=0.2, batch_size=256, num_steps=2048, update_epochs=10, ent_coef=1e-4,
-           gamma=0.99, gae_lambda=0.95, initial_action_bias=0.4, input_scale="global", standardize_features=False)
+           gamma=0.99, gae_lambda=0.95, initial_action_bias=0.4, input_scale="global", standardize_features=False,
+           features=FEATURES)
 # DDPG: Gaussian exploration noise of 0.1 (the paper's shipped configurations use none; without it
 # DDPG Base stalls for long stretches on setting 1) and a step size of 3e-4 (bottom of the range)
 DDPG = dict(learning_rate=3e-4, tau=5e-3, batch_size=256, buffer_size=50_000, train_freq=1, learning_starts=500,
             gamma=0.99, initial_action_bias=0.4, input_scale="global", standardize_features=False, num_envs=4,
-            exploration_noise=0.1)
+            exploration_noise=0.1, features=FEATURES)
 
 
 class ReviewPeriodSteps(gym.Wrapper):
@@ -148,7 +152,7 @@ def run_sb3(name, algorithm, data, seed, timesteps, eval_every, base=True):
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
     train, validation, test, problem = data
-    train, validation, test = (with_one_hot(d) for d in (train, validation, test))
+    train, validation, test = (with_one_hot(d.select_features(FEATURES)) for d in (train, validation, test))
 
     def make_env():
         # SB3's advice: actions in [-1, 1] (order = (a + 1) / 2 * max_order), observations normalised

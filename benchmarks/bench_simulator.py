@@ -28,16 +28,22 @@ from orkit.core import InventoryProblem
 from orkit.evaluation import per_sku_loss
 from orkit.heuristics import BaseStockPolicy
 from orkit.sim import simulate
-from orkit.sim.gym_env import InventoryEnv
 
 LEVEL = 30.0 + 1.2816 * 30.0**0.5  # protection interval L + P = 3 periods of Poisson(10)
+
+
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def best_of(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -45,9 +51,10 @@ def best_of(fn, repeats: int) -> float:
 def minimal_loop(demand_tm: torch.Tensor, lead_time: int) -> None:
     """Base-stock dynamics and nothing else: arrival, order, demand. No ledger, no policy object."""
     T, n = demand_tm.shape
-    on, ip = torch.zeros(n), torch.zeros(n)
-    ring = torch.zeros(lead_time, n)
-    level = torch.tensor(LEVEL)
+    dev = demand_tm.device
+    on, ip = torch.zeros(n, device=dev), torch.zeros(n, device=dev)
+    ring = torch.zeros(lead_time, n, device=dev)
+    level = torch.tensor(LEVEL, device=dev)
     for t in range(T):
         slot = ring[t % lead_time]
         on.add_(slot)
@@ -67,6 +74,8 @@ class NotFusable:
 
 
 def gym_rate(demand: np.ndarray, problem: InventoryProblem, episodes: int) -> float:
+    from orkit.sim.gym_env import InventoryEnv  # gymnasium: only for this baseline
+
     env = InventoryEnv(demand[:episodes], problem)
     steps = 0
     start = time.perf_counter()
@@ -112,6 +121,7 @@ def main() -> None:
     parser.add_argument("--periods", type=int, default=100)
     parser.add_argument("--memory-periods", type=int, default=365)
     parser.add_argument("--quick", action="store_true", help="100,000 SKUs, one repeat, no memory run")
+    parser.add_argument("--device", default="cpu", help="where the demand (and so the simulation) lives")
     parser.add_argument("--peak-memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak_memory_child:
@@ -120,8 +130,10 @@ def main() -> None:
         args.skus = 100_000
     n, T = args.skus, args.periods
     repeats = 1 if args.quick else 3
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n:,} SKUs x {T} periods, L=2, P=1")
-    demand_tm = torch.poisson(torch.full((T, n), 10.0), generator=torch.Generator().manual_seed(0))
+    on_cpu = args.device == "cpu"
+    where = f"{torch.get_num_threads()} threads" if on_cpu else torch.cuda.get_device_name(args.device)
+    print(f"torch {torch.__version__}, {where}, {n:,} SKUs x {T} periods, L=2, P=1")
+    demand_tm = torch.poisson(torch.full((T, n), 10.0), generator=torch.Generator().manual_seed(0)).to(args.device)
     demand = demand_tm.T  # (n_skus, T) view of time-major storage, as a Dataset holds it
     work = n * T
 
@@ -169,8 +181,9 @@ def main() -> None:
                      work / best_of(lambda: with_gradients("lean", fused=False), repeats)))
         rows.append(("with gradients, full (fwd+bwd)", kind,
                      work / best_of(lambda: with_gradients("full"), repeats)))
-        gym = gym_rate(demand[:2000].numpy().astype(np.float64), problem, episodes=200 if not args.quick else 50)
-        rows.append(("Gymnasium env, one SKU", kind, gym))
+        if on_cpu:
+            gym = gym_rate(demand[:2000].numpy().astype(np.float64), problem, episodes=200 if not args.quick else 50)
+            rows.append(("Gymnasium env, one SKU", kind, gym))
 
     gym_by_kind = {kind: rate for name, kind, rate in rows if name.startswith("Gymnasium")}
     print(f"{'mode':34s} {'demand':11s} {'SKU-periods/s':>14s} {'x Gymnasium':>12s} {'x yardstick':>12s}")
@@ -178,7 +191,7 @@ def main() -> None:
         ratio = f"{rate / gym_by_kind[kind]:,.0f}" if kind in gym_by_kind else "-"
         print(f"{name:34s} {kind:11s} {rate:14.3g} {ratio:>12s} {rate / yard:12.2f}")
 
-    if not args.quick:
+    if not args.quick and on_cpu:
         out = subprocess.run(
             [sys.executable, __file__, "--peak-memory-child", "--skus", str(n),
              "--memory-periods", str(args.memory_periods)],

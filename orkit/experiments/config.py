@@ -33,6 +33,7 @@ Example::
     trials = 20
     startup_trials = 5
     top_k = 3
+    pruner = "median"   # optional: stop poor trials early ("none" by default)
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ class TuningSpec:
     top_k: int = 3
     storage: str | None = None  # Optuna RDB URL; default: SQLite in the output folder
     seed: int = 0
+    # "median": stop a trial whose best validation loss at a tenth of its budget is worse than
+    # the median of earlier trials at the same point (Optuna MedianPruner); "none": run all
+    pruner: str = "none"
 
 
 @dataclass(frozen=True)
@@ -263,13 +267,17 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
                 raise _fail(f"methods[{i}].datasets", f"names an unknown dataset {d!r}; datasets are {sorted(known_data)}")
 
     tuning = _table(document.get("tuning", {}), "tuning")
-    _unknown(tuning, {"trials", "startup_trials", "top_k", "storage", "seed"}, "tuning")
+    _unknown(tuning, {"trials", "startup_trials", "top_k", "storage", "seed", "pruner"}, "tuning")
+    pruner = tuning.get("pruner", "none")
+    if pruner not in ("none", "median"):
+        raise _fail("tuning.pruner", f"must be 'none' or 'median', got {pruner!r}")
     tuning_spec = TuningSpec(
         trials=_int(tuning.get("trials", 20), "tuning.trials", 1),
         startup_trials=_int(tuning.get("startup_trials", 5), "tuning.startup_trials", 0),
         top_k=_int(tuning.get("top_k", 3), "tuning.top_k", 1),
         storage=tuning.get("storage"),
         seed=_int(tuning.get("seed", 0), "tuning.seed", 0),
+        pruner=pruner,
     )
     if tuning_spec.top_k > tuning_spec.trials:
         raise _fail("tuning.top_k", f"must be <= tuning.trials ({tuning_spec.trials}), got {tuning_spec.top_k}")

@@ -66,8 +66,12 @@ def build_problem(config: StudyConfig, data: Dataset, spec: DataSpec | None = No
 
 
 def fit_policy(name: str, params: dict[str, Any], seed: int, train: Dataset, validation: Dataset,
-               problem: InventoryProblem):
-    """Make the registered policy (passing ``seed`` where its factory takes one) and fit it."""
+               problem: InventoryProblem, trial: Any = None):
+    """Make the registered policy (passing ``seed`` where its factory takes one) and fit it.
+
+    With an Optuna ``trial``, learners that report their validation loss during training (the
+    RL learners) report it to the trial, whose pruner may stop them early.
+    """
     from orkit.experiments.registry import resolve
 
     factory = resolve(name)
@@ -84,10 +88,26 @@ def fit_policy(name: str, params: dict[str, Any], seed: int, train: Dataset, val
         if takes_any and "seed" not in accepted and "random_state" not in accepted and "seed" not in kwargs:
             kwargs["seed"] = seed  # e.g. the RL learners take their config's fields as keywords
     policy = make_policy(name, **kwargs)
+    if trial is not None:
+        _attach_pruning(policy, trial)
     start = time.perf_counter()
     if hasattr(policy, "fit"):
         policy = policy.fit(train, validation, problem) or policy
     return policy, time.perf_counter() - start
+
+
+def _attach_pruning(policy: Any, trial: Any) -> None:
+    """Give an RL learner a callback that reports to ``trial`` at each tenth of its budget."""
+    if not hasattr(policy, "callback") or not hasattr(policy, "config_class"):
+        return
+    from orkit.experiments.tuning import PruningReporter
+    from orkit.rl.policy import resolve_config
+
+    config = resolve_config(policy.config_class, policy.config, policy.hyperparameters)
+    if hasattr(config, "total_timesteps"):
+        policy.callback = PruningReporter(trial, "timesteps", config.total_timesteps)
+    elif hasattr(config, "max_epochs"):
+        policy.callback = PruningReporter(trial, "epoch", config.max_epochs)
 
 
 @dataclass
@@ -197,9 +217,10 @@ class StudyRunner:
         storage = self.storage or f"sqlite:///{(self.output / 'tuning.db').resolve()}"
         study = tuning_mod.open_study(study_name(self.config, dataset, method), storage, self.config.tuning)
 
-        def objective(params: dict[str, Any]) -> float:
+        def objective(params: dict[str, Any], trial: Any = None) -> float:
             policy, _ = fit_policy(method.name, params, self.config.tuning.seed, splits["train"],
-                                   splits["validation"], problem)
+                                   splits["validation"], problem,
+                                   trial=trial if self.config.tuning.pruner != "none" else None)
             return evaluate(policy, splits["validation"], problem)["weighted_loss"]
 
         tuning_mod.tune(study, method, objective, self.config.tuning, progress=bar)

@@ -15,7 +15,7 @@ import optuna
 
 from orkit.experiments.config import Distribution, MethodSpec, TuningSpec
 
-__all__ = ["suggest", "tune", "top_configurations", "open_study"]
+__all__ = ["suggest", "tune", "top_configurations", "open_study", "PruningReporter"]
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,12 @@ def open_study(name: str, storage: str, tuning: TuningSpec, attempts: int = 8) -
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(n_startup_trials=tuning.startup_trials, seed=tuning.seed)
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=max(tuning.startup_trials, 1), n_warmup_steps=PRUNE_WARMUP)
+              if tuning.pruner == "median" else optuna.pruners.NopPruner())
     for attempt in range(attempts):
         try:
             return optuna.create_study(study_name=name, storage=_storage(storage), direction="minimize",
-                                       sampler=sampler, load_if_exists=True)
+                                       sampler=sampler, pruner=pruner, load_if_exists=True)
         except Exception as exc:  # sqlalchemy errors from a concurrent schema/study creation
             racing = type(exc).__name__ in ("IntegrityError", "OperationalError", "DuplicatedStudyError") or any(
                 text in str(exc) for text in ("already exists", "locked", "UNIQUE constraint"))
@@ -74,11 +76,48 @@ def _storage(url: str) -> Any:
     return url
 
 
-_LIVE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
+#: Tenths of the training budget at which a trial reports its best validation loss so far.
+PRUNE_STEPS = tuple(range(1, 10))
+#: Reports before which no trial is pruned (a tenth of the budget is too early to judge).
+PRUNE_WARMUP = 1
+
+
+def _spent(t: optuna.trial.FrozenTrial) -> bool:
+    """A trial that used budget: finished, running, queued or pruned (not one refused because
+    the budget was already spent, nor one that failed)."""
+    if t.state == optuna.trial.TrialState.PRUNED:
+        return not t.user_attrs.get("over_budget")
+    return t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING,
+                       optuna.trial.TrialState.WAITING)
 
 
 def _interrupted(t: optuna.trial.FrozenTrial) -> bool:
     return t.state == optuna.trial.TrialState.FAIL and bool(t.user_attrs.get("interrupted"))
+
+
+class PruningReporter:
+    """A learner ``callback`` that reports the best validation loss so far at each tenth of the
+    training budget and stops the trial (``optuna.TrialPruned``) when the study's pruner says so.
+
+    ``budget`` is the training budget in the unit of ``key`` (``"timesteps"`` for PPO and DDPG,
+    ``"epoch"`` for DS).
+    """
+
+    def __init__(self, trial: optuna.Trial, key: str, budget: float) -> None:
+        self.trial, self.key, self.budget = trial, key, float(budget)
+        self.best, self.next = float("inf"), 0
+
+    def __call__(self, entry: dict[str, Any]) -> None:
+        if "validation_loss" in entry:
+            self.best = min(self.best, float(entry["validation_loss"]))
+        done = float(entry.get(self.key, 0)) / self.budget
+        while self.next < len(PRUNE_STEPS) and done * 10 >= PRUNE_STEPS[self.next]:
+            step = PRUNE_STEPS[self.next]
+            self.next += 1
+            if self.best < float("inf"):
+                self.trial.report(self.best, step)
+                if self.trial.should_prune():
+                    raise optuna.TrialPruned(f"best validation loss {self.best:.4g} at {step}/10 of the budget")
 
 
 def tune(
@@ -96,14 +135,18 @@ def tune(
     - each trial re-seeds the sampler from its own number (less the interrupted trials before
       it), so the k-th configuration does not depend on which process drew it, and concurrent
       workers draw from different streams;
-    - the budget counts completed and running trials by trial number (numbers come from the
-      storage), so concurrent workers never exceed it and no trial runs twice.
+    - the budget counts completed, running and pruned trials by trial number (numbers come
+      from the storage), so concurrent workers never exceed it and no trial runs twice;
+    - with ``tuning.pruner = "median"`` an ``objective(params, trial)`` may report to the trial
+      (see :class:`PruningReporter`) and be stopped early; a pruned trial is part of the budget
+      and is never among the top configurations.
     """
 
     def run(trial: optuna.Trial) -> float:
         trials = study.get_trials(deepcopy=False)
-        before = [t for t in trials if t.state in _LIVE and t.number < trial.number]
+        before = [t for t in trials if _spent(t) and t.number < trial.number]
         if len(before) >= tuning.trials:  # other workers filled the budget meanwhile
+            trial.set_user_attr("over_budget", True)
             raise optuna.TrialPruned("budget reached")
         # this trial's draw depends on its position, not on the process that runs it
         skipped = sum(1 for t in trials if t.number < trial.number and _interrupted(t))
@@ -113,9 +156,13 @@ def tune(
         for name, dist in method.search.items():
             params[name] = suggest(trial, name, dist)
         try:
-            value = objective(params)
+            value = objective(params, trial) if _takes_trial(objective) else objective(params)
         except KeyboardInterrupt:
             trial.set_user_attr("interrupted", True)
+            raise
+        except optuna.TrialPruned:
+            if progress:
+                progress()
             raise
         if progress:
             progress()
@@ -124,8 +171,8 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     while True:
         trials = study.get_trials(deepcopy=False)
-        live = [t for t in trials if t.state in _LIVE]
-        if sum(t.state == optuna.trial.TrialState.COMPLETE for t in live) >= tuning.trials or len(live) >= tuning.trials:
+        live = [t for t in trials if _spent(t)]
+        if len(live) >= tuning.trials:
             break
         seen = [t.params for t in live]
         retry = [t for t in trials if _interrupted(t) and t.params not in seen]
@@ -133,6 +180,15 @@ def tune(
             study.enqueue_trial(retry[0].params)
         study.optimize(run, n_trials=1, catch=(ValueError, RuntimeError, FloatingPointError))
     return study
+
+
+def _takes_trial(objective: Callable) -> bool:
+    import inspect
+
+    try:
+        return len(inspect.signature(objective).parameters) >= 2
+    except (TypeError, ValueError):
+        return False
 
 
 def top_configurations(study: optuna.Study, method: MethodSpec, k: int) -> list[dict[str, Any]]:

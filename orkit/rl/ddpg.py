@@ -22,8 +22,9 @@ gradient step per ``train_freq`` collected steps.
 Actions are the network's raw outputs (fractions of the action range, see
 :class:`~orkit.rl.networks.PolicyNetwork`); the regularization head turns them into orders,
 so every regularization trains with the same code. The critic sees the state, the time
-``t / T`` and the action. The paper's configurations use no exploration noise (the default);
-like stable-baselines3, the first ``learning_starts`` steps use uniformly random actions.
+``t / T`` and the action. The paper's configurations use no exploration noise; orkit's default
+is Gaussian noise of 0.1 of the action range (without it DDPG Base stalls on setting 1); like
+stable-baselines3, the first ``learning_starts`` steps use uniformly random actions.
 Nets: actor and critic [64, 64] (paper).
 """
 
@@ -81,8 +82,10 @@ class DDPGConfig(NetworkConfig):
     """Training budget in RL steps (SKU review periods)."""
     num_envs: int = 4
     """Trajectories simulated per rollout."""
-    exploration_noise: float = 0.0
-    """Standard deviation of Gaussian action noise, in fractions of the action range (paper: none)."""
+    exploration_noise: float = 0.1
+    """Standard deviation of Gaussian action noise, in fractions of the action range. The
+    paper's configurations use none; on DeepStock setting 1, DDPG Base without noise stalled at
+    its first policy for long stretches (test loss 1.09 against 1.04 with 0.1, same budget)."""
     reward_scale: float = 1.0
     """Multiplier of the rewards."""
     eval_every: int = 1_000

@@ -6,6 +6,7 @@ import csv
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import optuna
@@ -60,6 +61,7 @@ def write(tmp_path: Path, text: str = TINY, name: str = "study.toml") -> Path:
         (('name = "base-stock"', 'name = "nope"'), "methods[0].name: must be one of"),
         (("trials = 6", "trials = 6\nbudget = 3"), "tuning.budget: unknown key"),
         (("top_k = 2", "top_k = 9"), "tuning.top_k: must be <= tuning.trials (6), got 9"),
+        (("top_k = 2", 'top_k = 2\npruner = "hyperband"'), "tuning.pruner: must be 'none' or 'median', got 'hyperband'"),
         (('generator = "iid-normal"', 'generator = "iid-normal"\nfile = "x.csv"'),
          "data: give exactly one of 'generator' or 'file'"),
         (('label = "constant (tuned)"', 'label = "base 25"'), "labels must be unique"),
@@ -196,3 +198,36 @@ def test_every_seed_reaches_factories_that_take_keywords(monkeypatch, tmp_path):
     for seed in (3, 4):
         fit_policy("keyword-factory", {}, seed, train, validation, InventoryProblem())
     assert seen == [3, 4]
+
+
+def test_median_pruning_stops_poor_trials_within_the_same_budget(tmp_path):
+    """With pruner = "median", a trial whose best validation loss at a tenth of its budget is
+    worse than the median of earlier trials there is stopped; pruned trials count towards the
+    budget (exactly `trials` are spent) and are never among the top configurations."""
+    from orkit.experiments.config import TuningSpec
+    from orkit.experiments.tuning import PruningReporter, open_study, top_configurations, tune
+
+    method = parse_study(tomllib.loads(TINY), known_methods=set(registry.POLICIES)).methods[1]
+    tuning = TuningSpec(trials=12, startup_trials=3, top_k=2, pruner="median")
+    study = open_study("pruning", f"sqlite:///{tmp_path / 't.db'}", tuning)
+    stopped = []
+
+    def objective(params, trial):
+        # a learning curve whose level is the distance of `quantity` from 10: far configurations
+        # are worse at every tenth of the budget
+        report = PruningReporter(trial, "timesteps", 1000)
+        for k in range(0, 1001, 100):
+            try:
+                report({"timesteps": k, "validation_loss": abs(params["quantity"] - 10.0) + 1.0 - k / 2000})
+            except optuna.TrialPruned:
+                stopped.append(k)
+                raise
+        return abs(params["quantity"] - 10.0) + 0.5
+
+    tune(study, method, objective, tuning)
+    states = [t.state for t in study.trials]
+    pruned = states.count(optuna.trial.TrialState.PRUNED)
+    assert states.count(optuna.trial.TrialState.COMPLETE) + pruned == 12
+    assert pruned >= 1 and all(k < 1000 for k in stopped)
+    kept = {t.params["quantity"] for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE}
+    assert all(p["quantity"] in kept for p in top_configurations(study, method, 2))
