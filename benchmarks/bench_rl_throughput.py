@@ -79,7 +79,7 @@ def main() -> None:
     print(f"\n{'learner':20s} {'device':6s} {'size':42s} {'rate':>10s} {'x first':>8s} {'val. loss':>10s} {'run [s]':>8s}")
     for name, device, size, rate, loss, seconds in rows:
         first.setdefault(name, rate)
-        print(f"{name:20s} {device:6s} {size:42s} {rate:10.3g} {rate / first[name]:8.1f} {loss:10.4f} {seconds:8.1f}")
+        print(f"{name:20s} {device:6s} {size:42s} {rate:10.3g} {rate / first[name]:8.3g} {loss:10.4f} {seconds:8.1f}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--cells", default="ds,ppo,ddpg", help="learners to include (comma-separated)")
+    parser.add_argument("--pruner", default="median", choices=("none", "median"),
+                        help="the study's tuning.pruner in --run (the shipped study uses median)")
     args = parser.parse_args()
     learners = set(args.cells.split(","))
     cells = [c for c in CELLS if c[0] in learners]
@@ -62,7 +64,8 @@ def main() -> None:
         study = load_study("deepstock-synthetic", known_methods=set(POLICIES)).source
         document = {
             "name": "bench-tuning", "seeds": list(range(args.seeds)),
-            "tuning": {"trials": args.trials, "startup_trials": min(10, args.trials), "top_k": args.top_k},
+            "tuning": {"trials": args.trials, "startup_trials": min(10, args.trials), "top_k": args.top_k,
+                       "pruner": args.pruner},
             "datasets": [d for d in study["datasets"] if d["name"] == "setting-1"],
             "methods": [m for m in study["methods"] if m["name"] in learners],
         }

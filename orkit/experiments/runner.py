@@ -123,6 +123,8 @@ class StudyRunner:
     def __init__(self, config: StudyConfig, *, output: Path | None = None, progress: bool = True,
                  storage: str | None = None) -> None:
         self.config = config
+        # (dataset, label, seed) -> (params, (policy, seconds)): tuned re-runs reused as cells
+        self._refits: dict[tuple[str, str, int], tuple[dict[str, Any], tuple[Any, float]]] = {}
         self.output = Path(output or config.output)
         self.progress = progress
         self.storage = storage or config.tuning.storage
@@ -163,7 +165,11 @@ class StudyRunner:
     # ------------------------------------------------------------------ cells
     def _score(self, dataset: str, method: MethodSpec, params: dict, seed: int, splits: dict[str, Dataset],
                problem: InventoryProblem) -> tuple[Any, list[dict[str, Any]]]:
-        policy, seconds = fit_policy(method.name, params, seed, splits["train"], splits["validation"], problem)
+        cached = self._refits.pop((dataset, method.label, seed), None)
+        if cached is not None and cached[0] == params:
+            policy, seconds = cached[1]
+        else:
+            policy, seconds = fit_policy(method.name, params, seed, splits["train"], splits["validation"], problem)
         rows = []
         for split in SPLITS:
             m = evaluate(policy, splits[split], problem)
@@ -231,14 +237,22 @@ class StudyRunner:
             bar()  # re-runs that are not needed (fewer distinct configurations than top_k)
         if len(top) == 1:
             return top[0]
-        means = []
+        means, fitted = [], []
         for params in top:
-            losses = []
+            losses, policies = [], {}
             for s in self.config.seeds:
-                losses.append(objective_seed(method, params, s, splits, problem))
+                policy, seconds = fit_policy(method.name, params, s, splits["train"], splits["validation"], problem)
+                losses.append(evaluate(policy, splits["validation"], problem)["weighted_loss"])
+                policies[s] = (policy, seconds)
                 bar()
             means.append(statistics.fmean(losses))
-        best = top[min(range(len(top)), key=means.__getitem__)]
+            fitted.append(policies)
+        winner = min(range(len(top)), key=means.__getitem__)
+        best = top[winner]
+        # the selected configuration's re-runs are exactly the reported cells (same
+        # configuration, same seeds): they are scored as they are instead of being fitted again
+        for s, fit in fitted[winner].items():
+            self._refits[(dataset, method.label, s)] = (best, fit)
         (self.output / "tuning").mkdir(exist_ok=True)
         (self.output / "tuning" / f"{self._cell_name(dataset, method.label)}.json").write_text(json.dumps(
             {"best_so_far": tuning_mod.best_so_far(study), "top": top, "top_mean_validation": means,
@@ -290,12 +304,6 @@ class StudyRunner:
 def study_name(config: StudyConfig, dataset: str, method: MethodSpec) -> str:
     """The Optuna study of one (dataset, method) cell."""
     return f"{config.name}/{dataset}/{method.label}"
-
-
-def objective_seed(method: MethodSpec, params: dict, seed: int, splits: dict[str, Dataset],
-                   problem: InventoryProblem) -> float:
-    policy, _ = fit_policy(method.name, params, seed, splits["train"], splits["validation"], problem)
-    return evaluate(policy, splits["validation"], problem)["weighted_loss"]
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

@@ -231,3 +231,26 @@ def test_median_pruning_stops_poor_trials_within_the_same_budget(tmp_path):
     assert pruned >= 1 and all(k < 1000 for k in stopped)
     kept = {t.params["quantity"] for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE}
     assert all(p["quantity"] in kept for p in top_configurations(study, method, 2))
+
+
+def test_the_selected_configurations_reruns_are_the_reported_cells(tmp_path, monkeypatch):
+    """The top-k re-runs fit the selected configuration with every seed already: the reported
+    cells reuse those fits (same configuration, same seed, so the same policy) instead of
+    fitting again. Fits: 6 trials + 2 configurations x 2 seeds, plus 2 for the fixed method."""
+    from orkit.experiments import runner as runner_mod
+
+    calls = []
+    real = runner_mod.fit_policy
+
+    def counting(name, params, seed, *args, **kwargs):
+        calls.append((name, seed))
+        return real(name, params, seed, *args, **kwargs)
+
+    monkeypatch.setattr(runner_mod, "fit_policy", counting)
+    config = load_study(write(tmp_path, TINY.replace('name = "tiny"', 'name = "tiny"\noutput = "out"')),
+                        known_methods=set(registry.POLICIES))
+    rows = StudyRunner(config, output=tmp_path / "out", progress=False).run()
+    assert sum(1 for name, _ in calls if name == "constant-order") == 6 + 2 * 2
+    assert sum(1 for name, _ in calls if name == "base-stock") == 2
+    tests = [r for r in rows if r["split"] == "test" and r["label"] == "constant (tuned)"]
+    assert sorted(int(r["seed"]) for r in tests) == [0, 1]
