@@ -598,10 +598,21 @@ def _simulate_lean_scalar(
         if close:
             cycles += 1
             is_open = True
+    if not T:  # nothing ran: the demand's range was never seen
+        totals[3], totals[4] = 0.0, 0.0
+    return _lean_scalar_ledger(pos_sum, short_sum, sales_sum, flag, totals, cycles, is_open and cycle_flag,
+                               T - W, problem)
+
+
+def _lean_scalar_ledger(pos_sum: torch.Tensor, short_sum: torch.Tensor, sales_sum: torch.Tensor,
+                        flag: torch.Tensor, totals: torch.Tensor, cycles: int, last_cycle_open: bool,
+                        counted: int, problem: InventoryProblem) -> LeanLedger:
+    """The :class:`LeanLedger` of a lean run with one timing: per-SKU sums, ``totals`` (see
+    ``fused.TOTALS``; the demand's range is checked here) and the open cycle's shortage flag."""
+    dt, dev, n = pos_sum.dtype, pos_sum.device, pos_sum.shape[0]
     stockouts, short_cycles, demand_total, low, high = totals.tolist()
-    if T:
-        _check_demand_range(low, high)
-    if is_open and cycle_flag:
+    _check_demand_range(low, high)
+    if last_cycle_open:
         short_cycles += float(flag.sum())  # the last, possibly incomplete, cycle
     total = lambda value: torch.tensor(value, dtype=dt, device=dev)  # noqa: E731
     return LeanLedger(
@@ -610,12 +621,12 @@ def _simulate_lean_scalar(
         sales=sales_sum,
         demand=total(demand_total),
         stockout_periods=total(stockouts),
-        counted_periods=torch.full((n,), float(max(T - W, 0)), dtype=dt, device=dev),
+        counted_periods=torch.full((n,), float(max(counted, 0)), dtype=dt, device=dev),
         cycles=torch.full((n,), float(cycles), dtype=dt, device=dev),
         cycles_with_shortage=total(short_cycles),
         holding_cost_rate=problem.holding_cost,
         shortage_cost_rate=problem.shortage_cost,
-        lost_sales=lost,
+        lost_sales=problem.lost_sales,
     )
 
 
@@ -771,24 +782,8 @@ def _simulate_lean_blocks(
         totals[:3] += part[:3]
         totals[3] = torch.minimum(totals[3], part[3])
         totals[4] = torch.maximum(totals[4], part[4])
-    stockouts, short_cycles, demand_total, low, high = totals.tolist()
-    _check_demand_range(low, high)
-    if cycles and tm.P0 > 1:
-        short_cycles += float(flag.sum())  # the last, possibly incomplete, cycle
-    total = lambda value: torch.tensor(value, dtype=dt, device=dev)  # noqa: E731
-    return LeanLedger(
-        holding_units=pos_sum,
-        shortage_units=short_sum,
-        sales=sales_sum,
-        demand=total(demand_total),
-        stockout_periods=total(stockouts),
-        counted_periods=torch.full((n,), float(max(T - tm.W0, 0)), dtype=dt, device=dev),
-        cycles=torch.full((n,), float(cycles), dtype=dt, device=dev),
-        cycles_with_shortage=total(short_cycles),
-        holding_cost_rate=problem.holding_cost,
-        shortage_cost_rate=problem.shortage_cost,
-        lost_sales=lost,
-    )
+    return _lean_scalar_ledger(pos_sum, short_sum, sales_sum, flag, totals, cycles, cycles > 0 and tm.P0 > 1,
+                               T - tm.W0, problem)
 
 
 def _check_demand_range(low: float, high: float) -> None:
