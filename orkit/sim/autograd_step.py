@@ -22,14 +22,11 @@ the inventory position (and on-hand when ``L = 0``); demand ``d`` is served from
 
 from __future__ import annotations
 
-import logging
 from typing import Callable
 
 import torch
 
 __all__ = ["counted_period", "period_forward", "period_backward"]
-
-log = logging.getLogger(__name__)
 
 
 def period_forward(
@@ -112,24 +109,19 @@ def period_backward(
     return g_x, g_ip, g_raw
 
 
-_COMPILED: dict[str, Callable] = {}
-
 #: Compile the node's forward and backward when the simulator asks for fusion (tests switch
 #: this off to check the node itself on many small cases without compiling each).
 COMPILE = True
 
 
 def _kernels(fused: bool) -> tuple[Callable, Callable]:
-    if not (fused and COMPILE):
-        return period_forward, period_backward
-    if "forward" not in _COMPILED:
-        try:
-            _COMPILED["forward"] = torch.compile(period_forward, dynamic=None)
-            _COMPILED["backward"] = torch.compile(period_backward, dynamic=None)
-        except Exception as exc:  # pragma: no cover - platform without a compiler
-            log.warning("torch.compile is unavailable (%s); the differentiable period runs eagerly", exc)
-            _COMPILED["forward"], _COMPILED["backward"] = period_forward, period_backward
-    return _COMPILED["forward"], _COMPILED["backward"]
+    from orkit.sim.fused import compiled
+
+    if fused and COMPILE:
+        forward, backward = compiled(period_forward), compiled(period_backward)
+        if forward is not None and backward is not None:
+            return forward, backward
+    return period_forward, period_backward
 
 
 class _CountedPeriod(torch.autograd.Function):

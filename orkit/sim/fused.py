@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "lean_step", "lean_period", "lean_block", "compiled_lean_step", "compiled_lean_period",
-    "compiled_lean_block", "full_period", "compiled_full_period", "TOTALS", "BLOCK_PERIODS",
+    "compiled_lean_block", "full_period", "compiled_full_period", "compiled", "TOTALS", "BLOCK_PERIODS",
     "FusionObservation", "FusionError",
 ]
 
@@ -282,63 +282,50 @@ def full_period(
     ip.copy_(ip_mid - out)
 
 
-_COMPILED: Callable | None = None
-_COMPILED_PERIOD: Callable | None = None
-_COMPILED_BLOCK: Callable | None = None
-_COMPILED_FULL: Callable | None = None
+_CACHE: dict[Callable, Callable] = {}
 _FAILED = False
 
 
-def compiled_lean_step() -> Callable | None:
-    """``lean_step`` compiled once per process, or None where ``torch.compile`` does not work here."""
-    global _COMPILED, _FAILED
-    if _COMPILED is None and not _FAILED:
+def compiled(fn: Callable) -> Callable | None:
+    """``fn`` compiled once per process (``torch.compile``), or None where compiling failed.
+
+    Dynamo's recompile limit is raised to 64 per function: a process that runs many problems
+    needs one graph per policy type, block length, lead time, mode and dtype.
+    """
+    if _FAILED:
+        return None
+    if fn not in _CACHE:
         try:
-            _COMPILED = torch.compile(lean_step, dynamic=None)
+            _CACHE[fn] = torch._dynamo.config.patch(recompile_limit=64)(torch.compile(fn, dynamic=None))
         except Exception as exc:  # pragma: no cover - platform without a compiler
-            _FAILED = True
-            log.warning("torch.compile is unavailable (%s); the lean path runs eagerly", exc)
-    return _COMPILED
+            mark_failed(exc)
+            return None
+    return _CACHE[fn]
+
+
+def compiled_lean_step() -> Callable | None:
+    """``lean_step`` compiled (None where ``torch.compile`` does not work here)."""
+    return compiled(lean_step)
 
 
 def compiled_lean_period() -> Callable | None:
-    """``lean_period`` compiled once per process (one graph per fusable policy type)."""
-    global _COMPILED_PERIOD
-    if _COMPILED_PERIOD is None and not _FAILED:
-        try:
-            _COMPILED_PERIOD = torch.compile(lean_period, dynamic=None)
-        except Exception as exc:  # pragma: no cover - platform without a compiler
-            mark_failed(exc)
-    return _COMPILED_PERIOD
+    """``lean_period`` compiled (one graph per fusable policy type)."""
+    return compiled(lean_period)
 
 
 def compiled_lean_block() -> Callable | None:
-    """``lean_block`` compiled once per process (one graph per fusable policy type, block
-    length, lead time and mode)."""
-    global _COMPILED_BLOCK
-    if _COMPILED_BLOCK is None and not _FAILED:
-        try:
-            # one graph per (policy type, block length, lead time, mode, dtype): more than
-            # dynamo's default of 8 recompiles per function in a process that runs many problems
-            _COMPILED_BLOCK = torch._dynamo.config.patch(recompile_limit=64)(torch.compile(lean_block, dynamic=None))
-        except Exception as exc:  # pragma: no cover - platform without a compiler
-            mark_failed(exc)
-    return _COMPILED_BLOCK
+    """``lean_block`` compiled (one graph per policy type, block length, lead time and mode)."""
+    return compiled(lean_block)
 
 
 def compiled_full_period() -> Callable | None:
-    """``full_period`` compiled once per process."""
-    global _COMPILED_FULL
-    if _COMPILED_FULL is None and not _FAILED:
-        try:
-            _COMPILED_FULL = torch._dynamo.config.patch(recompile_limit=64)(torch.compile(full_period, dynamic=None))
-        except Exception as exc:  # pragma: no cover - platform without a compiler
-            mark_failed(exc)
-    return _COMPILED_FULL
+    """``full_period`` compiled."""
+    return compiled(full_period)
 
 
 def mark_failed(exc: Exception) -> None:
     """Record that compiling failed at first call, so later runs go eager at once."""
-    global _FAILED, _COMPILED, _COMPILED_PERIOD, _COMPILED_BLOCK, _COMPILED_FULL
-    _FAILED, _COMPILED, _COMPILED_PERIOD, _COMPILED_BLOCK, _COMPILED_FULL = True, None, None, None, None
-    log.warning("torch.compile failed (%s: %s); the lean path runs eagerly", type(exc).__name__, exc)
+    global _FAILED
+    _FAILED = True
+    _CACHE.clear()
+    log.warning("torch.compile failed (%s: %s); the simulator runs eagerly", type(exc).__name__, exc)
