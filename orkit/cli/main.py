@@ -141,20 +141,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(study: str):
+def _load(study: str, overrides: dict | None = None):
     from orkit.experiments.config import load_study
     from orkit.experiments.registry import POLICIES
 
-    return load_study(study, known_methods=set(POLICIES))
+    return load_study(study, known_methods=set(POLICIES), overrides=overrides)
+
+
+def _budget(args: argparse.Namespace) -> dict:
+    """The study overrides given by ``orkit run --trials/--top-k/--seeds``."""
+    overrides: dict = {}
+    for flag, value in (("--trials", args.trials), ("--top-k", args.top_k), ("--seeds", args.seeds),
+                        ("--workers", args.workers)):
+        if value is not None and value < 1:
+            raise OrkitCliError(f"{flag} must be at least 1, got {value}")
+    tuning = {k: v for k, v in (("trials", args.trials), ("top_k", args.top_k)) if v is not None}
+    if tuning:
+        overrides["tuning"] = tuning
+    if args.seeds is not None:
+        overrides["seeds"] = list(range(args.seeds))
+    return overrides
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from orkit.experiments.report import summarize, write_report
     from orkit.experiments.runner import StudyRunner
 
-    config = _load(args.study)
+    overrides = _budget(args)
+    config = _load(args.study, overrides)
     runner = StudyRunner(config, output=Path(args.output) if args.output else None,
-                         progress=not args.no_progress, storage=args.storage)
+                         progress=not args.no_progress, storage=args.storage, workers=args.workers)
     start = time.perf_counter()
     try:
         rows = runner.run()
@@ -271,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", help="output folder (default: the study's 'output')")
     r.add_argument("--storage", help="Optuna database URL shared by several workers (default: SQLite in the output)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--workers", type=int, default=1,
+                   help="processes running trials, re-runs and cells in parallel (default 1: deterministic)")
+    b = r.add_argument_group("budget (overrides the study's; the result is a different study, so give it its own --output)")
+    b.add_argument("--trials", type=int, help="tuning trials per (dataset, method) cell")
+    b.add_argument("--top-k", type=int, help="configurations re-run with every seed")
+    b.add_argument("--seeds", type=int, help="number of seeds: 0, 1, ..., N-1")
     r.set_defaults(func=cmd_run)
 
     t = sub.add_parser("tune", help="one tuning worker for one tuned method of a study (share --storage)")

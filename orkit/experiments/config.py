@@ -74,6 +74,9 @@ class MethodSpec:
     params: dict[str, Any] = field(default_factory=dict)
     search: dict[str, Distribution] = field(default_factory=dict)
     datasets: tuple[str, ...] | None = None  # run only on these datasets (default: all)
+    # "train": fit on train, select on validation; "test": fit and select on the test split, an
+    # in-sample bound (paper.md section 5: DS trained on the test set), never a method to deploy
+    fit_on: str = "train"
 
     def applies_to(self, dataset: str) -> bool:
         return self.datasets is None or dataset in self.datasets
@@ -184,7 +187,7 @@ def _distribution(value: Any, key: str) -> Distribution:
 def _method(value: Any, index: int, known: set[str] | None) -> MethodSpec:
     key = f"methods[{index}]"
     table = _table(value, key)
-    _unknown(table, {"name", "label", "params", "search", "datasets"}, key)
+    _unknown(table, {"name", "label", "params", "search", "datasets", "fit_on"}, key)
     if "name" not in table:
         raise _fail(key, "needs a 'name' (a registered method)")
     name = table["name"]
@@ -199,8 +202,11 @@ def _method(value: Any, index: int, known: set[str] | None) -> MethodSpec:
     only = table.get("datasets")
     if only is not None and (not isinstance(only, list) or not all(isinstance(x, str) for x in only)):
         raise _fail(f"{key}.datasets", f"must be a list of dataset names, got {only!r}")
+    fit_on = table.get("fit_on", "train")
+    if fit_on not in ("train", "test"):
+        raise _fail(f"{key}.fit_on", f"must be 'train' or 'test' (an in-sample bound), got {fit_on!r}")
     return MethodSpec(name=name, label=str(label), params=params, search=search,
-                      datasets=tuple(only) if only is not None else None)
+                      datasets=tuple(only) if only is not None else None, fit_on=fit_on)
 
 
 def parse_study(document: dict, *, base: Path | None = None, known_methods: set[str] | None = None) -> StudyConfig:
@@ -323,8 +329,14 @@ def shipped_studies() -> dict[str, Path]:
     return {Path(p.name).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml")}
 
 
-def load_study(path_or_name: str | Path, *, known_methods: set[str] | None = None) -> StudyConfig:
-    """Read and validate a study file, or a shipped study by name."""
+def load_study(path_or_name: str | Path, *, known_methods: set[str] | None = None,
+               overrides: dict[str, Any] | None = None) -> StudyConfig:
+    """Read and validate a study file, or a shipped study by name.
+
+    ``overrides`` replaces top-level keys of the document before validation; a table (such as
+    ``{"tuning": {"trials": 10}}``) is merged key by key. The overrides are part of the study's
+    content, so a study run with a smaller budget is a different study (its own output folder).
+    """
     path = Path(path_or_name)
     if not path.exists():
         shipped = shipped_studies()
@@ -339,6 +351,11 @@ def load_study(path_or_name: str | Path, *, known_methods: set[str] | None = Non
         document = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(document.get(key), dict):
+            document[key] = {**document[key], **value}
+        else:
+            document[key] = value
     return parse_study(document, base=path.parent, known_methods=known_methods)
 
 

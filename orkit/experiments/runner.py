@@ -121,8 +121,11 @@ class StudyRunner:
     """Executes a :class:`StudyConfig` into its output folder."""
 
     def __init__(self, config: StudyConfig, *, output: Path | None = None, progress: bool = True,
-                 storage: str | None = None) -> None:
+                 storage: str | None = None, workers: int = 1) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
         self.config = config
+        self.workers = workers
         # (dataset, label, seed) -> (params, (policy, seconds)): tuned re-runs reused as cells
         self._refits: dict[tuple[str, str, int], tuple[dict[str, Any], tuple[Any, float]]] = {}
         self.output = Path(output or config.output)
@@ -169,7 +172,12 @@ class StudyRunner:
         if cached is not None and cached[0] == params:
             policy, seconds = cached[1]
         else:
-            policy, seconds = fit_policy(method.name, params, seed, splits["train"], splits["validation"], problem)
+            policy, seconds = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
+        return policy, self._rows(dataset, method, params, seed, policy, seconds, splits, problem)
+
+    @staticmethod
+    def _rows(dataset: str, method: MethodSpec, params: dict, seed: int, policy: Any, seconds: float,
+              splits: dict[str, Dataset], problem: InventoryProblem) -> list[dict[str, Any]]:
         rows = []
         for split in SPLITS:
             m = evaluate(policy, splits[split], problem)
@@ -182,7 +190,16 @@ class StudyRunner:
                 "train_seconds": round(seconds, 4),
                 "params": json.dumps(params, sort_keys=True, default=str),
             })
-        return policy, rows
+        return rows
+
+    def _finish_cell(self, dataset: str, method: MethodSpec, seed: int, policy: Any,
+                     rows: list[dict[str, Any]], test: Dataset, problem: InventoryProblem) -> None:
+        """Save the cell's policy (and the first seed's sample paths), then append its rows."""
+        name = self._cell_name(dataset, method.label)
+        self._save_policy(policy, name, seed)
+        if seed == self.config.seeds[0]:
+            self._save_paths(policy, name, test, problem)
+        self._append(rows)
 
     def _cell_name(self, dataset: str, label: str) -> str:
         multi = len(self.config.datasets) > 1
@@ -193,6 +210,11 @@ class StudyRunner:
         if hasattr(policy, "save"):
             folder.mkdir(parents=True, exist_ok=True)
             policy.save(folder)
+            history = getattr(policy, "history_", None)
+            if history:  # the learner's evaluations: validation loss, and DDPG's critic loss
+                import pandas as pd
+
+                pd.DataFrame(history).to_csv(folder / "history.csv", index=False)
         else:
             folder.mkdir(parents=True, exist_ok=True)
             state = {k: _jsonable(v) for k, v in vars(policy).items() if not k.startswith("_")}
@@ -223,13 +245,8 @@ class StudyRunner:
         storage = self.storage or f"sqlite:///{(self.output / 'tuning.db').resolve()}"
         study = tuning_mod.open_study(study_name(self.config, dataset, method), storage, self.config.tuning)
 
-        def objective(params: dict[str, Any], trial: Any = None) -> float:
-            policy, _ = fit_policy(method.name, params, self.config.tuning.seed, splits["train"],
-                                   splits["validation"], problem,
-                                   trial=trial if self.config.tuning.pruner != "none" else None)
-            return evaluate(policy, splits["validation"], problem)["weighted_loss"]
-
-        tuning_mod.tune(study, method, objective, self.config.tuning, progress=bar)
+        tuning_mod.tune(study, method, _objective(self.config, method, splits, problem), self.config.tuning,
+                        progress=bar)
         top = tuning_mod.top_configurations(study, method, self.config.tuning.top_k)
         if not top:
             raise ConfigError(f"methods[{method.label}]: no tuning trial finished")
@@ -241,12 +258,20 @@ class StudyRunner:
         for params in top:
             losses, policies = [], {}
             for s in self.config.seeds:
-                policy, seconds = fit_policy(method.name, params, s, splits["train"], splits["validation"], problem)
-                losses.append(evaluate(policy, splits["validation"], problem)["weighted_loss"])
+                policy, seconds = fit_policy(method.name, params, s, *_fit_splits(method, splits), problem)
+                losses.append(evaluate(policy, _fit_splits(method, splits)[1], problem)["weighted_loss"])
                 policies[s] = (policy, seconds)
                 bar()
             means.append(statistics.fmean(losses))
             fitted.append(policies)
+        return self._select(dataset, method, study, top, means, fitted)
+
+    def _select(self, dataset: str, method: MethodSpec, study: Any, top: list[dict[str, Any]],
+                means: list[float], fitted: list[dict[int, tuple[Any, float]]]) -> dict[str, Any]:
+        """The configuration with the best mean validation loss over the seeds; its re-runs
+        become the reported cells; the tuning summary goes to ``tuning/<cell>.json``."""
+        from orkit.experiments import tuning as tuning_mod
+
         winner = min(range(len(top)), key=means.__getitem__)
         best = top[winner]
         # the selected configuration's re-runs are exactly the reported cells (same
@@ -259,11 +284,8 @@ class StudyRunner:
              "selected": best}, indent=2, default=str))
         return best
 
-    def run(self) -> list[dict[str, Any]]:
-        """Run every unfinished cell; return all result rows (old and new)."""
-        from tqdm.auto import tqdm
-
-        self._claim_output()
+    def _todo(self) -> tuple[list[tuple[DataSpec, MethodSpec, int]], int]:
+        """Unfinished (dataset, method, seed) cells and the number of progress steps they take."""
         done = self.finished()
         cells = [(d, m, s) for d in self.config.datasets for m in self.config.methods for s in self.config.seeds
                  if m.applies_to(d.name)]
@@ -271,7 +293,20 @@ class StudyRunner:
         tuned = {(d.name, m.label) for d, m, _ in todo if m.tuned}
         # tuning trials, then the top-k configurations re-run with every seed, then the cells
         reruns = self.config.tuning.top_k * len(self.config.seeds)
-        total = len(todo) + (self.config.tuning.trials + reruns) * len(tuned)
+        return todo, len(todo) + (self.config.tuning.trials + reruns) * len(tuned)
+
+    def run(self) -> list[dict[str, Any]]:
+        """Run every unfinished cell; return all result rows (old and new).
+
+        With ``workers > 1`` the trials, the top-k re-runs and the cells run in that many
+        processes (see :meth:`_run_parallel`).
+        """
+        from tqdm.auto import tqdm
+
+        self._claim_output()
+        if self.workers > 1:
+            return self._run_parallel()
+        todo, total = self._todo()
         with tqdm(total=total, disable=not self.progress, desc=self.config.name, unit="step") as bar:
             for spec in self.config.datasets:
                 mine = [(m, s) for d, m, s in todo if d is spec]
@@ -292,13 +327,208 @@ class StudyRunner:
                     else:
                         params = dict(method.params)
                     policy, rows = self._score(spec.name, method, params, seed, splits, problem)
-                    name = self._cell_name(spec.name, method.label)
-                    self._save_policy(policy, name, seed)
-                    if seed == self.config.seeds[0]:
-                        self._save_paths(policy, name, test, problem)
-                    self._append(rows)
+                    self._finish_cell(spec.name, method, seed, policy, rows, test, problem)
                     bar.update(1)
         return read_results(self.results_path)
+
+
+    # ------------------------------------------------------------------ parallel
+    def _run_parallel(self) -> list[dict[str, Any]]:
+        """Run the study in ``self.workers`` processes.
+
+        Every tuned cell gets ``workers`` tuning jobs that share its Optuna study (the budget
+        counts every worker's trials, so none runs twice; see :func:`tuning.tune`); when its
+        tuning is done its top-k x seeds re-runs are queued, and when those are done its cells
+        are scored from the selected configuration's re-runs. Untuned cells are fitted from the
+        start. Jobs of different cells overlap, so no worker waits for a slow cell. Results,
+        policies and reports are written by this process only, as cells finish.
+
+        Fits are the same as in one process (each seed is its own random stream), but which
+        configurations TPE draws depends on the order in which concurrent trials finish: the
+        tuned configuration may differ from a one-worker run's.
+        """
+        import concurrent.futures as cf
+        import multiprocessing
+        import os
+
+        from tqdm.auto import tqdm
+
+        from orkit.experiments import tuning as tuning_mod
+
+        todo, total = self._todo()
+        storage = self.storage or f"sqlite:///{(self.output / 'tuning.db').resolve()}"
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        cells: dict[tuple[str, str], list[int]] = {}
+        for d, m, s in todo:
+            cells.setdefault((d.name, m.label), []).append(s)
+        specs = {d.name: d for d in self.config.datasets}
+        methods = {m.label: m for m in self.config.methods}
+        contexts: dict[str, tuple[dict[str, Dataset], InventoryProblem]] = {}
+
+        def context(name: str) -> tuple[dict[str, Dataset], InventoryProblem]:
+            if name not in contexts:
+                data = build_data(self.config, specs[name])
+                train, validation, test = data.splits()
+                contexts[name] = ({"train": train, "validation": validation, "test": test},
+                                  build_problem(self.config, data, specs[name]))
+            return contexts[name]
+
+        pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_worker_init, initargs=(threads,))
+        jobs: dict[cf.Future, tuple] = {}
+        tuning_left: dict[tuple[str, str], int] = {}
+        reruns: dict[tuple[str, str], dict] = {}
+        tuned_steps: dict[tuple[str, str], int] = {}
+        studies: dict[tuple[str, str], Any] = {}
+
+        def submit_cells(key: tuple[str, str], params: dict[str, Any]) -> None:
+            for seed in cells[key]:
+                cached = self._refits.pop((key[0], key[1], seed), None)
+                if cached is not None and cached[0] == params:
+                    finish(key, params, seed, *cached[1])
+                else:
+                    jobs[pool.submit(_worker_fit, self.config, key[0], key[1], params, seed, False)] = (
+                        "cell", key, params, seed)
+
+        def finish(key: tuple[str, str], params: dict[str, Any], seed: int, policy: Any, seconds: float) -> None:
+            splits, problem = context(key[0])
+            method = methods[key[1]]
+            rows = self._rows(key[0], method, params, seed, policy, seconds, splits, problem)
+            self._finish_cell(key[0], method, seed, policy, rows, splits["test"], problem)
+            bar.update(1)
+
+        def tuning_done(key: tuple[str, str]) -> None:
+            method = methods[key[1]]
+            study = studies[key]
+            bar.update(self.config.tuning.trials - tuned_steps.get(key, 0))
+            tuned_steps[key] = self.config.tuning.trials
+            top = tuning_mod.top_configurations(study, method, self.config.tuning.top_k)
+            if not top:
+                raise ConfigError(f"methods[{method.label}]: no tuning trial finished")
+            bar.update((self.config.tuning.top_k - (len(top) if len(top) > 1 else 0)) * len(self.config.seeds))
+            if len(top) == 1:
+                submit_cells(key, top[0])
+                return
+            reruns[key] = {"top": top, "losses": {}, "fits": {}}
+            for k, params in enumerate(top):
+                for seed in self.config.seeds:
+                    jobs[pool.submit(_worker_fit, self.config, key[0], key[1], params, seed, True)] = (
+                        "rerun", key, k, seed)
+
+        def rerun_done(key: tuple[str, str], k: int, seed: int, policy: Any, seconds: float, loss: float) -> None:
+            state = reruns[key]
+            state["losses"][(k, seed)] = loss
+            state["fits"][(k, seed)] = (policy, seconds)
+            bar.update(1)
+            if len(state["losses"]) < len(state["top"]) * len(self.config.seeds):
+                return
+            means = [statistics.fmean(state["losses"][(i, s)] for s in self.config.seeds)
+                     for i in range(len(state["top"]))]
+            fitted = [{s: state["fits"][(i, s)] for s in self.config.seeds} for i in range(len(state["top"]))]
+            del reruns[key]
+            submit_cells(key, self._select(key[0], methods[key[1]], studies[key], state["top"], means, fitted))
+
+        with tqdm(total=total, disable=not self.progress, desc=self.config.name, unit="step") as bar:
+            try:
+                for key in cells:
+                    method = methods[key[1]]
+                    if method.tuned:
+                        studies[key] = tuning_mod.open_study(study_name(self.config, key[0], method), storage,
+                                                             self.config.tuning)
+                        tuning_mod.requeue_interrupted(studies[key])  # once, before workers race
+                        tuning_left[key] = self.workers
+                        for _ in range(self.workers):
+                            jobs[pool.submit(_worker_tune, self.config, key[0], key[1], storage)] = ("tune", key)
+                    else:
+                        submit_cells(key, dict(method.params))
+                while jobs:
+                    finished, _ = cf.wait(list(jobs), timeout=2.0, return_when=cf.FIRST_COMPLETED)
+                    for future in finished:
+                        kind, key, *rest = jobs.pop(future)
+                        result = future.result()  # a worker's error stops the run here
+                        if kind == "tune":
+                            tuning_left[key] -= 1
+                            if tuning_left[key] == 0:
+                                tuning_done(key)
+                        elif kind == "rerun":
+                            rerun_done(key, *rest, *result)
+                        else:
+                            params, seed = rest
+                            finish(key, params, seed, *result[:2])
+                    running = {job[1] for f, job in jobs.items() if job[0] == "tune" and f.running()}
+                    for key in running if self.progress else ():  # progress of running tuning jobs
+                        spent = min(self.config.tuning.trials, sum(
+                            1 for t in studies[key].get_trials(deepcopy=False) if tuning_mod._spent(t)
+                            and t.state != tuning_mod.optuna.trial.TrialState.RUNNING))
+                        bar.update(max(0, spent - tuned_steps.get(key, 0)))
+                        tuned_steps[key] = max(spent, tuned_steps.get(key, 0))
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        pool.shutdown(wait=True)
+        return read_results(self.results_path)
+
+
+def _objective(config: StudyConfig, method: MethodSpec, splits: dict[str, Dataset],
+               problem: InventoryProblem) -> Callable[..., float]:
+    """A tuning trial: fit with the tuning seed, score on validation (reporting to the pruner)."""
+
+    def objective(params: dict[str, Any], trial: Any = None) -> float:
+        policy, _ = fit_policy(method.name, params, config.tuning.seed, *_fit_splits(method, splits), problem, trial=trial if config.tuning.pruner != "none" else None)
+        return evaluate(policy, _fit_splits(method, splits)[1], problem)["weighted_loss"]
+
+    return objective
+
+
+def _fit_splits(method: MethodSpec, splits: dict[str, Dataset]) -> tuple[Dataset, Dataset]:
+    """(fit, select) splits: train and validation, or the test split twice for an in-sample bound."""
+    if method.fit_on == "test":
+        return splits["test"], splits["test"]
+    return splits["train"], splits["validation"]
+
+
+# one dataset per worker process at a time, built once per (study, dataset)
+_WORKER_DATA: dict[tuple[str, str], tuple[dict[str, Dataset], InventoryProblem]] = {}
+
+
+def _worker_init(threads: int) -> None:
+    """A worker uses its share of the cores. Ctrl-C reaches workers too: a running trial is
+    marked interrupted (and re-run on resume) and the parent stops after keeping what finished."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _worker_context(config: StudyConfig, dataset: str) -> tuple[dict[str, Dataset], InventoryProblem]:
+    key = (config.fingerprint, dataset)
+    if key not in _WORKER_DATA:
+        _WORKER_DATA.clear()
+        spec = next(d for d in config.datasets if d.name == dataset)
+        data = build_data(config, spec)
+        train, validation, test = data.splits()
+        _WORKER_DATA[key] = ({"train": train, "validation": validation, "test": test},
+                             build_problem(config, data, spec))
+    return _WORKER_DATA[key]
+
+
+def _worker_tune(config: StudyConfig, dataset: str, label: str, storage: str) -> None:
+    """Tuning job: run trials of one cell's shared study until its budget is spent."""
+    from orkit.experiments import tuning as tuning_mod
+
+    method = next(m for m in config.methods if m.label == label)
+    splits, problem = _worker_context(config, dataset)
+    study = tuning_mod.open_study(study_name(config, dataset, method), storage, config.tuning)
+    tuning_mod.tune(study, method, _objective(config, method, splits, problem), config.tuning)
+
+
+def _worker_fit(config: StudyConfig, dataset: str, label: str, params: dict[str, Any], seed: int,
+                validate: bool) -> tuple[Any, float, float | None]:
+    """Fit job: the fitted policy, its training seconds and (if asked) its validation loss."""
+    method = next(m for m in config.methods if m.label == label)
+    splits, problem = _worker_context(config, dataset)
+    policy, seconds = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
+    loss = evaluate(policy, _fit_splits(method, splits)[1], problem)["weighted_loss"] if validate else None
+    return policy, seconds, loss
 
 
 def study_name(config: StudyConfig, dataset: str, method: MethodSpec) -> str:

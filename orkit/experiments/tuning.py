@@ -15,7 +15,7 @@ import optuna
 
 from orkit.experiments.config import Distribution, MethodSpec, TuningSpec
 
-__all__ = ["suggest", "tune", "top_configurations", "open_study", "PruningReporter"]
+__all__ = ["suggest", "tune", "top_configurations", "open_study", "PruningReporter", "requeue_interrupted"]
 
 log = logging.getLogger(__name__)
 
@@ -170,16 +170,31 @@ def tune(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     while True:
-        trials = study.get_trials(deepcopy=False)
-        live = [t for t in trials if _spent(t)]
+        live = [t for t in study.get_trials(deepcopy=False) if _spent(t)]
         if len(live) >= tuning.trials:
             break
-        seen = [t.params for t in live]
-        retry = [t for t in trials if _interrupted(t) and t.params not in seen]
-        if retry:
-            study.enqueue_trial(retry[0].params)
+        requeue_interrupted(study)
         study.optimize(run, n_trials=1, catch=(ValueError, RuntimeError, FloatingPointError))
     return study
+
+
+def requeue_interrupted(study: optuna.Study) -> int:
+    """Enqueue again the configurations of trials interrupted by Ctrl-C that are not already
+    run, running or queued; return how many were enqueued.
+
+    :func:`tune` calls it before every trial; a runner that starts several workers on one study
+    calls it once first, so that workers starting together do not enqueue the same one twice.
+    """
+    trials = study.get_trials(deepcopy=False)
+    seen = [t.system_attrs.get("fixed_params", t.params) if t.state == optuna.trial.TrialState.WAITING else t.params
+            for t in trials if _spent(t)]
+    added = 0
+    for t in trials:
+        if _interrupted(t) and t.params not in seen:
+            study.enqueue_trial(t.params)
+            seen.append(t.params)
+            added += 1
+    return added
 
 
 def _takes_trial(objective: Callable) -> bool:

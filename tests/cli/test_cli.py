@@ -45,6 +45,9 @@ def test_generate_never_overwrites_without_force(tmp_path, capsys):
         (["evaluate", "missing.csv", "--policy", "base-stock"], "does not exist"),
         (["generate", "nope", "--out", "x.csv"], "name must be one of"),
         (["generate", "iid-normal", "--out", "x.csv", "--param", "n_skus"], "--param must look like NAME=VALUE"),
+        (["run", "quickstart", "--workers", "0"], "--workers must be at least 1, got 0"),
+        (["run", "quickstart", "--trials", "0"], "--trials must be at least 1, got 0"),
+        (["run", "quickstart", "--trials", "2", "--top-k", "3"], "tuning.top_k: must be <= tuning.trials (2), got 3"),
     ],
 )
 def test_errors_are_one_clear_line(argv, message, tmp_path, monkeypatch, capsys):

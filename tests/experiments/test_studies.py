@@ -254,3 +254,127 @@ def test_the_selected_configurations_reruns_are_the_reported_cells(tmp_path, mon
     assert sum(1 for name, _ in calls if name == "base-stock") == 2
     tests = [r for r in rows if r["split"] == "test" and r["label"] == "constant (tuned)"]
     assert sorted(int(r["seed"]) for r in tests) == [0, 1]
+
+
+def test_parallel_workers_finish_the_study_with_the_same_cells(tmp_path):
+    """`workers=2`: every cell is written once, the tuning budget is spent exactly (no trial run
+    twice), the untuned cells equal a one-process run's, and the tuned cells' configuration is
+    the best of its re-runs on validation."""
+    import json
+
+    config = load_study(write(tmp_path), known_methods=set(registry.POLICIES))
+    serial = StudyRunner(config, output=tmp_path / "serial", progress=False).run()
+    out = tmp_path / "parallel"
+    rows = StudyRunner(config, output=out, progress=False, workers=2).run()
+    assert sorted((r["label"], r["seed"], r["split"]) for r in rows) == sorted(
+        (r["label"], r["seed"], r["split"]) for r in serial)
+
+    def losses(rows, label):
+        return sorted((r["seed"], r["split"], round(float(r["loss"]), 10)) for r in rows if r["label"] == label)
+
+    assert losses(rows, "base 25") == losses(serial, "base 25")
+    study = optuna.load_study(study_name="tiny/data/constant (tuned)", storage=f"sqlite:///{out / 'tuning.db'}")
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 6 and len({t.params["quantity"] for t in complete}) == 6
+    tuning = json.loads((out / "tuning" / "constant-tuned.json").read_text())
+    best = min(range(len(tuning["top"])), key=tuning["top_mean_validation"].__getitem__)
+    assert tuning["selected"] == tuning["top"][best]
+    chosen = {json.loads(r["params"])["quantity"] for r in rows if r["label"] == "constant (tuned)"}
+    assert chosen == {tuning["selected"]["quantity"]}
+    assert (out / "policies" / "constant-tuned-seed1" / "parameters.json").exists()
+    # a second run finds everything finished and fits nothing
+    again = StudyRunner(config, output=out, progress=False, workers=2).run()
+    assert len(again) == len(rows)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_workers_must_be_a_positive_whole_number(workers, tmp_path):
+    config = load_study(write(tmp_path), known_methods=set(registry.POLICIES))
+    with pytest.raises(ConfigError, match=f"workers must be a whole number >= 1, got {workers!r}"):
+        StudyRunner(config, output=tmp_path / "out", workers=workers)
+
+
+def test_fit_on_test_is_the_in_sample_bound(tmp_path):
+    """`fit_on = "test"` fits (and selects) on the test split: a base stock fitted that way is
+    the base stock fitted on the test data directly, and it scores at least as well on test as
+    the one fitted on train (it minimises the test loss over its one level)."""
+    text = TINY.replace('[[methods]]\nname = "constant-order"', '''[[methods]]
+name = "base-stock"
+label = "in-sample"
+fit_on = "test"
+
+[[methods]]
+name = "base-stock"
+label = "fitted"
+
+[[methods]]
+name = "constant-order"''')
+    config = load_study(write(tmp_path, text), known_methods=set(registry.POLICIES))
+    assert [m.fit_on for m in config.methods][:3] == ["train", "test", "train"]
+    rows = StudyRunner(config, output=tmp_path / "out", progress=False).run()
+    from orkit.data import generate
+    from orkit.evaluation import evaluate
+
+    data = generate("iid-normal", n_skus=30, n_periods=25, mean=10.0, std=3.0, seed=4)
+    data = data if data.split is not None else data.random_split((0.6, 0.2, 0.2), seed=0)
+    _, _, test = data.splits()
+    problem = InventoryProblem(lead_time=1, review_period=1)
+    direct = evaluate(BaseStockPolicy().fit(test, test, problem), test, problem)["weighted_loss"]
+
+    def test_loss(label):
+        return next(float(r["loss"]) for r in rows if r["label"] == label and r["split"] == "test" and r["seed"] == "0")
+
+    assert test_loss("in-sample") == pytest.approx(direct, rel=1e-12)
+    assert test_loss("in-sample") <= test_loss("fitted") + 1e-9
+    with pytest.raises(ConfigError, match=r"methods\[1\].fit_on: must be 'train' or 'test' \(an in-sample bound\), got 'all'"):
+        load_study(write(tmp_path, text.replace('fit_on = "test"', 'fit_on = "all"'), "bad.toml"),
+                   known_methods=set(registry.POLICIES))
+
+
+def test_budget_overrides_make_a_different_study(tmp_path):
+    path = write(tmp_path)
+    config = load_study(path, known_methods=set(registry.POLICIES))
+    smaller = load_study(path, known_methods=set(registry.POLICIES),
+                         overrides={"tuning": {"trials": 4}, "seeds": [0]})
+    assert smaller.tuning.trials == 4 and smaller.tuning.top_k == config.tuning.top_k
+    assert smaller.seeds == (0,) and smaller.fingerprint != config.fingerprint
+    out = tmp_path / "out"
+    StudyRunner(config, output=out, progress=False).run()
+    with pytest.raises(ConfigError, match="holds the results of a different study"):
+        StudyRunner(smaller, output=out, progress=False).run()
+
+
+def test_an_interrupted_trial_is_queued_again_once():
+    """Two workers resuming together must not both re-run a Ctrl-C'd configuration."""
+    from orkit.experiments.tuning import requeue_interrupted
+
+    study = optuna.create_study()
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    trial.set_user_attr("interrupted", True)
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    assert requeue_interrupted(study) == 1
+    assert requeue_interrupted(study) == 0  # the second worker sees it queued
+    waiting = [t for t in study.trials if t.state == optuna.trial.TrialState.WAITING]
+    assert len(waiting) == 1 and waiting[0].system_attrs["fixed_params"] == study.trials[0].params
+
+
+def test_saved_rl_policies_carry_their_training_history(tmp_path):
+    """DDPG's critic loss at every evaluation is kept next to the policy (the paper compares
+    it between None and Base)."""
+    text = """
+    name = "history"
+    seeds = [0]
+    [[datasets]]
+    name = "s1"
+    generator = "deepstock-1"
+    params = { seed = 0 }
+    [[methods]]
+    name = "ddpg"
+    label = "DDPG Base"
+    params = { regularization = "base", total_timesteps = 600, learning_starts = 100, eval_every = 200 }
+    """
+    config = load_study(write(tmp_path, text), known_methods=set(registry.POLICIES))
+    StudyRunner(config, output=tmp_path / "out", progress=False).run()
+    history = pd.read_csv(tmp_path / "out" / "policies" / "DDPG-Base-seed0" / "history.csv")
+    assert {"timesteps", "validation_loss", "critic_loss"} <= set(history.columns)
+    assert history.timesteps.iloc[-1] >= 600 and history.critic_loss.notna().any()
