@@ -309,8 +309,11 @@ def main() -> None:
     parser.add_argument("--sb3-none", action="store_true", help="also SB3 with the order as the action (None)")
     parser.add_argument("--quick", action="store_true", help="a small budget, to check the script")
     parser.add_argument("--results", action="store_true", help="the 3-seed None / Base table instead")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, the same for orkit and SB3")
+    parser.add_argument("--learners", default="ds,ppo,ddpg", help="learners to run (comma-separated)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
+    learners = set(args.learners.split(","))
     if args.quick:
         args.ppo_timesteps, args.ddpg_timesteps = 4096, 1120
         DS["max_epochs"] = 5
@@ -329,10 +332,11 @@ def main() -> None:
         return
     print(f"# bench_rl: DeepStock setting 1 (train/validation/test {train.n_skus}/{validation.n_skus}/{test.n_skus} "
           f"trajectories, T = {train.n_periods}), Base regularization, seed {args.seed}")
-    print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, 1 CPU thread")
-    rows = [] if args.sb3_only else [run_orkit("orkit DS", DSPolicy, DS, data, args.seed),
-                                     run_orkit("orkit PPO", PPOPolicy, PPO, data, args.seed),
-                                     run_orkit("orkit DDPG", DDPGPolicy, DDPG, data, args.seed)]
+    print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+          f"{args.threads} CPU thread{'s' if args.threads > 1 else ''}")
+    runs = [("ds", "orkit DS", DSPolicy, DS), ("ppo", "orkit PPO", PPOPolicy, PPO), ("ddpg", "orkit DDPG", DDPGPolicy, DDPG)]
+    rows = [] if args.sb3_only else [run_orkit(name, cls, cfg, data, args.seed)
+                                     for key, name, cls, cfg in runs if key in learners]
     if not args.no_sb3:
         try:
             import stable_baselines3
@@ -340,8 +344,10 @@ def main() -> None:
             print("# stable-baselines3 is not installed: SB3 rows skipped")
         else:
             print(f"# stable-baselines3 {stable_baselines3.__version__} on InventoryEnv (one step per review period)")
-            rows.append(run_sb3("SB3 PPO", "ppo", data, args.seed, args.ppo_timesteps, eval_every=PPO["num_steps"]))
-            rows.append(run_sb3("SB3 DDPG", "ddpg", data, args.seed, args.ddpg_timesteps, eval_every=1000))
+            if "ppo" in learners:
+                rows.append(run_sb3("SB3 PPO", "ppo", data, args.seed, args.ppo_timesteps, eval_every=PPO["num_steps"]))
+            if "ddpg" in learners:
+                rows.append(run_sb3("SB3 DDPG", "ddpg", data, args.seed, args.ddpg_timesteps, eval_every=1000))
             if args.sb3_none:
                 rows.append(run_sb3("SB3 PPO None", "ppo", data, args.seed, args.ppo_timesteps,
                                     eval_every=PPO["num_steps"], base=False))

@@ -1,0 +1,322 @@
+"""The paper's findings (paper.md section 5), checked on a run of the `deepstock-synthetic` study.
+
+Reads the run's ``results.csv`` and ``tuning/*.json`` and writes a markdown page with
+
+- per setting 1-3: test loss of DS, PPO and DDPG with None and Base (mean and 95% CI over the
+  seeds), the benchmarks, and whether Base beats None (the CI half-widths tell noise apart);
+- best-so-far validation loss against tuning trials (setting 1), as a table and a plot;
+- setting 3: DS's validation/test gap against PPO's and DDPG's (overfitting with few SKUs);
+- setting 4: DS's gap to the analytic optimal base stock 100 + 1.2816 sigma against N and H
+  (the analytic policy is scored here with the same simulator on the same test trajectories);
+- DDPG's critic loss, None against Base: the selected configurations of setting 1 retrained
+  here with ``--critic-seeds`` seeds (their histories record the critic loss at every
+  evaluation), unless the run saved ``history.csv`` next to its DDPG policies.
+
+    .venv/bin/python benchmarks/deepstock_findings.py runs/deepstock-synthetic \\
+        --out docs/results/deepstock-synthetic.md --wall-time "86 min"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+
+import pandas as pd
+
+from orkit.core import InventoryProblem
+from orkit.data import generate
+from orkit.evaluation import evaluate
+from orkit.experiments.config import load_study
+from orkit.experiments.registry import POLICIES
+from orkit.experiments.runner import _slug, fit_policy
+from orkit.heuristics import BaseStockPolicy
+
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+LEARNERS = ("DS", "PPO", "DDPG")
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return (values[0] if values else math.nan), 0.0
+    return statistics.fmean(values), _T95.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def losses(frame: pd.DataFrame, dataset: str, label: str, split: str = "test") -> list[float]:
+    rows = frame[(frame.dataset == dataset) & (frame.label == label) & (frame.split == split)]
+    return rows.sort_values("seed").loss.tolist()
+
+
+def fmt(values: list[float]) -> str:
+    if not values:
+        return "not run"
+    m, ci = mean_ci(values)
+    return f"{m:.4f} ± {ci:.4f}"
+
+
+def verdict(none: list[float], base: list[float]) -> str:
+    """Base against None: better/worse when the means differ by more than both CI half-widths."""
+    if not none or not base:
+        return "n/a"
+    (mn, cn), (mb, cb) = mean_ci(none), mean_ci(base)
+    diff = (mb - mn) / mn * 100
+    if mb + cb < mn - cn:
+        return f"**Base better** ({diff:+.1f}%)"
+    if mb - cb > mn + cn:
+        return f"Base worse ({diff:+.1f}%)"
+    return f"tie within CI ({diff:+.1f}%)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run", type=Path, help="output folder of `orkit run deepstock-synthetic`")
+    parser.add_argument("--out", type=Path, required=True, help="markdown page to write")
+    parser.add_argument("--wall-time", default="", help="the run's wall time, for the page")
+    parser.add_argument("--command", default="", help="the command that produced the run, for the page")
+    parser.add_argument("--critic-seeds", type=int, default=3, help="seeds of the DDPG critic-loss retraining (0: skip)")
+    args = parser.parse_args()
+
+    frame = pd.read_csv(args.run / "results.csv")
+    frame["loss"] = pd.to_numeric(frame.loss)
+    study = json.loads((args.run / "study.json").read_text())["study"]
+    figures = args.out.parent / args.out.stem
+    figures.mkdir(parents=True, exist_ok=True)
+    seeds = sorted(frame.seed.unique())
+    tuning = study["tuning"]
+    lines = [
+        "# DeepStock synthetic experiments (paper.md section 5) with orkit",
+        "",
+        f"Produced by `{args.command or 'orkit run deepstock-synthetic'}` and "
+        f"`python benchmarks/deepstock_findings.py {args.run} --out {args.out}`.",
+        "",
+        f"**Budget:** {tuning['trials']} TPE trials per (setting, learner, regularization) cell "
+        f"({tuning['startup_trials']} random), `pruner = \"{tuning['pruner']}\"`, the top {tuning['top_k']} "
+        f"configurations re-run with {len(seeds)} seeds, selection on mean validation loss. The paper's "
+        "protocol is 50 trials and the top 5 re-run with 5 seeds; this run is smaller so that it fits "
+        "a 2-core machine in a working session." + (f" **Wall time:** {args.wall_time}." if args.wall_time else ""),
+        "",
+        "Test loss = weighted holding (h = 0.1) and shortage (b = 0.9) cost per SKU-period on the 100 "
+        "test trajectories, from the simulator's ledger; mean ± half-width of the 95% t-interval "
+        f"over the {len(seeds)} seeds of the selected configuration.",
+        "",
+    ]
+
+    # ---------------------------------------------------------------- settings 1-3
+    lines += ["## Settings 1-3: Base against None", ""]
+    header = "| setting | " + " | ".join(f"{l} None | {l} Base | {l}: Base vs None" for l in LEARNERS) + " |"
+    lines += [header, "|" + "---|" * (1 + 3 * len(LEARNERS))]
+    bench_lines = []
+    summary = {}
+    for k in (1, 2, 3):
+        d = f"setting-{k}"
+        cells = []
+        for learner in LEARNERS:
+            none, base = losses(frame, d, f"{learner} None"), losses(frame, d, f"{learner} Base")
+            summary[(k, learner)] = (none, base)
+            cells += [fmt(none), fmt(base), verdict(none, base)]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        benches = sorted(set(frame[frame.dataset == d].label) - {f"{l} {r}" for l in LEARNERS for r in ("None", "Base")})
+        bench_lines.append(f"| {k} | " + "; ".join(f"{b}: {fmt(losses(frame, d, b))}" for b in benches) + " |")
+    lines += ["", "Benchmarks on the same test trajectories:", "", "| setting | benchmark test loss |", "|---|---|"]
+    lines += bench_lines + [""]
+    best = {}
+    for k in (1, 2, 3):
+        d = f"setting-{k}"
+        scored = {l: statistics.fmean(summary[(k, l)][1]) for l in LEARNERS if summary[(k, l)][1]}
+        best[k] = min(scored, key=scored.get) if scored else None
+    wins = sum(verdict(*summary[key]).startswith("**Base better") for key in summary)
+    losses_ = sum(verdict(*summary[key]).startswith("Base worse") for key in summary)
+    lower = sum(1 for none, base in summary.values() if none and base and statistics.fmean(base) < statistics.fmean(none))
+    lines += [f"Base is better than None beyond the seed noise (95% intervals apart) in {wins} of {len(summary)} "
+              f"(setting, learner) pairs and worse in {losses_}; Base has the lower mean test loss in {lower} of "
+              f"{len(summary)}. Best Base learner per "
+              "setting: " + ", ".join(f"setting {k}: {best[k]}" for k in best) + ".", ""]
+
+    # ---------------------------------------------------------------- best so far
+    lines += ["## Best-so-far validation loss against tuning trials (setting 1)", ""]
+    curves = {}
+    for learner in LEARNERS:
+        for reg in ("None", "Base"):
+            path = args.run / "tuning" / f"{_slug('setting-1-' + learner + ' ' + reg)}.json"
+            if path.exists():
+                curves[f"{learner} {reg}"] = json.loads(path.read_text())["best_so_far"]
+    if curves:
+        n = max(len(c) for c in curves.values())
+        marks = sorted({1, 2, 3, 5, 8, n} & set(range(1, n + 1)))
+        lines += ["Best validation loss after the k-th completed trial (pruned trials do not complete):", "",
+                  "| cell | " + " | ".join(f"k={m}" for m in marks) + " |", "|" + "---|" * (1 + len(marks))]
+        for label, c in curves.items():
+            lines.append(f"| {label} | " + " | ".join(f"{c[m - 1]:.4f}" if m <= len(c) else "" for m in marks) + " |")
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for label, c in curves.items():
+            ax.plot(range(1, len(c) + 1), c, label=label, ls="-" if "Base" in label else "--")
+        ax.set_xlabel("completed tuning trials")
+        ax.set_ylabel("best validation loss so far")
+        ax.set_title("Setting 1: best-so-far validation loss")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(figures / "best_so_far.png", dpi=110)
+        plt.close(fig)
+        lines += ["", f"![best so far]({figures.name}/best_so_far.png)", ""]
+
+    # ---------------------------------------------------------------- sensitivity
+    lines += sensitivity_section(args.run, study["name"])
+
+    # ---------------------------------------------------------------- setting 3 gap
+    lines += ["## Setting 3 (5 training SKUs): validation against test", "",
+              "| learner | validation loss | test loss | test - validation |", "|---|---|---|---|"]
+    for learner in LEARNERS:
+        for reg in ("None", "Base"):
+            val, test = losses(frame, "setting-3", f"{learner} {reg}", "validation"), losses(frame, "setting-3", f"{learner} {reg}")
+            if val and test:
+                lines.append(f"| {learner} {reg} | {statistics.fmean(val):.4f} | {statistics.fmean(test):.4f} | "
+                             f"{statistics.fmean(test) - statistics.fmean(val):+.4f} |")
+    lines.append("")
+
+    # ---------------------------------------------------------------- setting 4
+    sweep = sorted({d for d in frame.dataset.unique() if d.startswith("setting-4-")},
+                   key=lambda d: tuple(int(x) for x in re.findall(r"\d+", d[len("setting-4"):])))
+    if sweep:
+        lines += ["## Setting 4: DS against the optimal base stock, by N and H", "",
+                  "Gap of the test loss to the analytic optimal base stock 100 + 1.2816 sigma_i (scored "
+                  "here on the same test trajectories), in percent; the fitted feature-linear base stock "
+                  "is the sample (SAA) version.", "",
+                  "| N | H | optimal base stock loss | DS None gap | DS Base gap | feature-linear base stock gap |",
+                  "|---|---|---|---|---|---|"]
+        specs = {d["name"]: d for d in study["datasets"]}
+        gaps = {}
+        for d in sweep:
+            params = dict(specs[d]["params"])
+            data = generate(specs[d]["generator"], **params)
+            problem = InventoryProblem(**data.metadata["problem"])
+            test = data.splits()[2]
+            optimum = evaluate(BaseStockPolicy(level=test.attributes["optimal_base_stock"].to_numpy()), test,
+                               problem)["weighted_loss"]
+            row = []
+            for label in ("DS None", "DS Base", "base stock linear in sigma (analytic form)"):
+                values = losses(frame, d, label)
+                gap = (statistics.fmean(values) / optimum - 1) * 100 if values else math.nan
+                gaps[(params["n_train"], params["horizon_cycles"], label)] = gap
+                row.append(f"{gap:+.1f}%" if values else "not run")
+            lines.append(f"| {params['n_train']} | {params['horizon_cycles']} | {optimum:.4f} | " + " | ".join(row) + " |")
+        lines.append("")
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+        for ax, label in zip(axes, ("DS None", "DS Base")):
+            for n in sorted({k[0] for k in gaps}):
+                hs = sorted({k[1] for k in gaps if k[0] == n})
+                ax.plot(hs, [gaps[(n, h, label)] for h in hs], marker="o", label=f"N = {n}")
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("H (review cycles per trajectory)")
+            ax.set_title(label)
+            ax.axhline(0, color="grey", lw=0.6)
+            ax.legend(fontsize=8)
+        axes[0].set_ylabel("test loss above the optimal base stock [%]")
+        fig.tight_layout()
+        fig.savefig(figures / "setting4_gap.png", dpi=110)
+        plt.close(fig)
+        lines += [f"![setting 4 gap]({figures.name}/setting4_gap.png)", ""]
+
+    # ---------------------------------------------------------------- DDPG critic loss
+    if args.critic_seeds > 0:
+        lines += critic_section(args.run, study, figures, args.critic_seeds)
+
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+def sensitivity_section(run: Path, name: str) -> list[str]:
+    """Validation loss over all completed trials of each cell: how much a learner depends on
+    its hyper-parameters (the paper: Base makes every learner much less sensitive)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = f"sqlite:///{run / 'tuning.db'}"
+    lines = ["## Sensitivity to hyper-parameters: validation loss over the tuning trials", "",
+             "Every completed trial of the cell (its configuration drawn by TPE, fitted with the tuning "
+             "seed); pruned trials are left out, so the upper quantiles are flattering for both.", "",
+             "| setting | cell | trials | best | median | worst |", "|---|---|---|---|---|---|"]
+    for k in (1, 2, 3):
+        for learner in LEARNERS:
+            for reg in ("None", "Base"):
+                try:
+                    study = optuna.load_study(study_name=f"{name}/setting-{k}/{learner} {reg}", storage=storage)
+                except KeyError:
+                    continue
+                values = sorted(t.value for t in study.trials if t.value is not None
+                                and t.state == optuna.trial.TrialState.COMPLETE)
+                if values:
+                    lines.append(f"| {k} | {learner} {reg} | {len(values)} | {values[0]:.4f} | "
+                                 f"{statistics.median(values):.4f} | {values[-1]:.4f} |")
+    return lines + [""]
+
+
+def critic_section(run: Path, study: dict, figures: Path, n_seeds: int) -> list[str]:
+    """DDPG's critic loss (mean squared Bellman error on replay minibatches) during training,
+    None against Base, with each cell's selected configuration on setting 1."""
+    config = load_study("deepstock-synthetic", known_methods=set(POLICIES))
+    spec = next(d for d in config.datasets if d.name == "setting-1")
+    data = generate(spec.generator, **spec.params)
+    problem = InventoryProblem(**data.metadata["problem"])
+    train, validation, _ = data.splits()
+    histories = {}
+    for reg in ("None", "Base"):
+        path = run / "tuning" / f"{_slug('setting-1-DDPG ' + reg)}.json"
+        if not path.exists():
+            return []
+        params = json.loads(path.read_text())["selected"]
+        histories[reg] = []
+        for seed in range(n_seeds):
+            saved = run / "policies" / f"{_slug('setting-1-DDPG ' + reg)}-seed{seed}" / "history.csv"
+            if saved.exists():
+                histories[reg].append(pd.read_csv(saved))
+                continue
+            policy, _ = fit_policy("ddpg", params, seed, train, validation, problem)
+            histories[reg].append(pd.DataFrame(policy.history_))
+    lines = ["## DDPG critic loss, None against Base (setting 1)", "",
+             "Mean squared Bellman error of the critic on its replay minibatches, at each evaluation, "
+             f"for each cell's selected configuration ({n_seeds} seeds; rewards are per-SKU scaled costs, "
+             "the same for both). The paper's explanation of Base: the best network output is nearly the "
+             "same in every inventory state, so the critic's target is smoother.", "",
+             "| cell | critic loss, median over training (mean over seeds) | at the end | validation loss at the end |",
+             "|---|---|---|---|"]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for reg, runs in histories.items():
+        med = statistics.fmean(float(h.critic_loss.dropna().median()) for h in runs)
+        end = statistics.fmean(float(h.critic_loss.dropna().iloc[-1]) for h in runs)
+        val = statistics.fmean(float(h.validation_loss.iloc[-1]) for h in runs)
+        lines.append(f"| DDPG {reg} | {med:.4g} | {end:.4g} | {val:.4f} |")
+        for i, h in enumerate(runs):
+            h = h.dropna(subset=["critic_loss"])
+            ax.plot(h.timesteps, h.critic_loss, color="#c44e52" if reg == "None" else "#4878a8", alpha=0.7,
+                    label=f"DDPG {reg}" if i == 0 else None)
+    ax.set_yscale("log")
+    ax.set_xlabel("timesteps")
+    ax.set_ylabel("critic loss")
+    ax.set_title("Setting 1: DDPG critic loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(figures / "ddpg_critic_loss.png", dpi=110)
+    plt.close(fig)
+    return lines + ["", f"![critic loss]({figures.name}/ddpg_critic_loss.png)", ""]
+
+
+if __name__ == "__main__":
+    main()
