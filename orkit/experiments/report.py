@@ -105,27 +105,44 @@ def _plot_paths(folder: Path, path: Path) -> bool:
     return True
 
 
-def _plot_tuning(folder: Path, path: Path) -> bool:
+def _plot_tuning(folder: Path, path: Path, datasets: list[str] | None = None) -> int:
+    """Best-so-far validation loss against trials; one panel per dataset when there are several.
+    Returns the number of panels drawn (0: no tuned cell)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from orkit.experiments.runner import _slug
+
     files = sorted((folder / "tuning").glob("*.json")) if (folder / "tuning").exists() else []
     if not files:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 4))
+        return 0
+    groups: dict[str, list[Path]] = {}
+    names = sorted(datasets or [], key=len, reverse=True)  # "setting-4-N5-H2" before "setting-4"
     for f in files:
-        curve = json.loads(f.read_text()).get("best_so_far", [])
-        ax.plot(range(1, len(curve) + 1), curve, label=f.stem)
-    ax.set_xlabel("tuning trials")
-    ax.set_ylabel("best validation loss so far")
-    ax.set_title("Best-so-far loss against tuning trials")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        owner = next((d for d in names if f.stem.startswith(_slug(d) + "-")), "")
+        groups.setdefault(owner, []).append(f)
+    panels = [d for d in (datasets or []) if d in groups] + ([""] if "" in groups else [])
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns + 1, 3.2 * rows + 0.6), squeeze=False)
+    for ax, name in zip(axes.flat, panels):
+        for f in groups[name]:
+            curve = json.loads(f.read_text()).get("best_so_far", [])
+            label = f.stem[len(_slug(name)) + 1:] if name else f.stem
+            ax.plot(range(1, len(curve) + 1), curve, label=label)
+        ax.set_title(name or "best-so-far", fontsize=9)
+        ax.set_xlabel("tuning trials", fontsize=8)
+        ax.set_ylabel("best validation loss", fontsize=8)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("Best-so-far validation loss against tuning trials")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path, dpi=100)
     plt.close(fig)
-    return True
+    return len(panels)
 
 
 def write_report(folder: str | Path, *, title: str | None = None, notes: str = "") -> Path:
@@ -147,7 +164,8 @@ def write_report(folder: str | Path, *, title: str | None = None, notes: str = "
         lines += ["![test loss by method](test_loss.png)", ""]
     if _plot_paths(folder, folder / "paths.png"):
         lines += ["## Inventory and order paths of sample test SKUs (first seed)", "", "![paths](paths.png)", ""]
-    if _plot_tuning(folder, folder / "tuning.png"):
+    datasets = [d.get("name") for d in study.get("study", {}).get("datasets", []) if d.get("name")]
+    if _plot_tuning(folder, folder / "tuning.png", datasets if len(datasets) > 1 else None):
         lines += ["## Tuning", "", "![best-so-far validation loss](tuning.png)", ""]
     problem = study.get("study", {}).get("problem_spec")
     if problem is not None:

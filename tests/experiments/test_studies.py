@@ -378,3 +378,18 @@ def test_saved_rl_policies_carry_their_training_history(tmp_path):
     history = pd.read_csv(tmp_path / "out" / "policies" / "DDPG-Base-seed0" / "history.csv")
     assert {"timesteps", "validation_loss", "critic_loss"} <= set(history.columns)
     assert history.timesteps.iloc[-1] >= 600 and history.critic_loss.notna().any()
+
+
+def test_tuning_plot_has_one_panel_per_dataset(tmp_path):
+    """A multi-dataset study's best-so-far curves are drawn per dataset (a dataset whose name
+    is a prefix of another's keeps its own curves)."""
+    import json
+
+    from orkit.experiments.report import _plot_tuning
+
+    (tmp_path / "tuning").mkdir()
+    for stem in ("setting-4-DS-Base", "setting-4-N5-DS-Base", "setting-4-N5-DS-None", "setting-1-PPO-Base"):
+        (tmp_path / "tuning" / f"{stem}.json").write_text(json.dumps({"best_so_far": [2.0, 1.5, 1.4]}))
+    panels = _plot_tuning(tmp_path, tmp_path / "tuning.png", ["setting-1", "setting-4", "setting-4-N5", "setting-9"])
+    assert panels == 3 and (tmp_path / "tuning.png").stat().st_size > 1000
+    assert _plot_tuning(tmp_path / "none", tmp_path / "x.png") == 0
