@@ -32,17 +32,16 @@ from orkit.data import generate
 from orkit.evaluation import evaluate
 from orkit.experiments.config import load_study
 from orkit.experiments.registry import POLICIES
+from orkit.experiments.report import _ci95
 from orkit.experiments.runner import _slug, fit_policy
 from orkit.heuristics import BaseStockPolicy
 
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 LEARNERS = ("DS", "PPO", "DDPG")
 
 
 def mean_ci(values: list[float]) -> tuple[float, float]:
-    if len(values) < 2:
-        return (values[0] if values else math.nan), 0.0
-    return statistics.fmean(values), _T95.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
+    """Mean and the half-width of its 95% t-interval (the study report's)."""
+    return (statistics.fmean(values) if values else math.nan), _ci95(values)
 
 
 def losses(frame: pd.DataFrame, dataset: str, label: str, split: str = "test") -> list[float]:

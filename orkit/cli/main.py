@@ -187,8 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     """One tuning worker: several processes may share a study through --storage."""
     from orkit.experiments import tuning
-    from orkit.experiments.runner import build_data, build_problem, fit_policy, study_name
-    from orkit.evaluation import evaluate
+    from orkit.experiments.runner import build_splits, study_name, trial_objective
 
     config = _load(args.study)
     methods = {m.label: m for m in config.methods if m.tuned}
@@ -200,16 +199,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     name = args.dataset or config.datasets[0].name
     if name not in specs:
         raise OrkitCliError(f"--dataset must be one of {', '.join(specs)}, got {name!r}")
-    data = build_data(config, specs[name])
-    problem = build_problem(config, data, specs[name])
-    train, validation, _ = data.splits()
+    splits, problem = build_splits(config, specs[name])
     study = tuning.open_study(study_name(config, name, method), args.storage, config.tuning)
-
-    def objective(params):
-        policy, _ = fit_policy(method.name, params, config.tuning.seed, train, validation, problem)
-        return evaluate(policy, validation, problem)["weighted_loss"]
-
-    tuning.tune(study, method, objective, config.tuning)
+    # the same trial as `orkit run`'s: pruning and fit_on included
+    tuning.tune(study, method, trial_objective(config, method, splits, problem), config.tuning)
     print(f"tuning study {study.study_name!r}: {len(study.trials)} trials in storage")
     return 0
 

@@ -26,7 +26,7 @@ from orkit.evaluation import evaluate
 from orkit.experiments.config import DataSpec, MethodSpec, StudyConfig, to_json
 from orkit.experiments.registry import make_policy
 
-__all__ = ["StudyRunner", "RESULT_COLUMNS", "build_data", "build_problem", "fit_policy"]
+__all__ = ["StudyRunner", "RESULT_COLUMNS", "build_data", "build_problem", "build_splits", "fit_policy", "trial_objective"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,13 @@ def build_problem(config: StudyConfig, data: Dataset, spec: DataSpec | None = No
         return InventoryProblem(**merged)
     except ValueError as exc:
         raise ConfigError(f"problem: {exc}") from None
+
+
+def build_splits(config: StudyConfig, spec: DataSpec) -> tuple[dict[str, Dataset], InventoryProblem]:
+    """A dataset's ``{"train", "validation", "test"}`` splits and its problem."""
+    data = build_data(config, spec)
+    train, validation, test = data.splits()
+    return {"train": train, "validation": validation, "test": test}, build_problem(config, data, spec)
 
 
 def fit_policy(name: str, params: dict[str, Any], seed: int, train: Dataset, validation: Dataset,
@@ -168,12 +175,17 @@ class StudyRunner:
     # ------------------------------------------------------------------ cells
     def _score(self, dataset: str, method: MethodSpec, params: dict, seed: int, splits: dict[str, Dataset],
                problem: InventoryProblem) -> tuple[Any, list[dict[str, Any]]]:
-        cached = self._refits.pop((dataset, method.label, seed), None)
-        if cached is not None and cached[0] == params:
-            policy, seconds = cached[1]
+        cached = self._cached_fit(dataset, method.label, seed, params)
+        if cached is not None:
+            policy, seconds = cached
         else:
             policy, seconds = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
         return policy, self._rows(dataset, method, params, seed, policy, seconds, splits, problem)
+
+    def _cached_fit(self, dataset: str, label: str, seed: int, params: dict) -> tuple[Any, float] | None:
+        """The selected configuration's re-run for this seed, if tuning left one (used once)."""
+        cached = self._refits.pop((dataset, label, seed), None)
+        return cached[1] if cached is not None and cached[0] == params else None
 
     @staticmethod
     def _rows(dataset: str, method: MethodSpec, params: dict, seed: int, policy: Any, seconds: float,
@@ -245,7 +257,7 @@ class StudyRunner:
         storage = self.storage or f"sqlite:///{(self.output / 'tuning.db').resolve()}"
         study = tuning_mod.open_study(study_name(self.config, dataset, method), storage, self.config.tuning)
 
-        tuning_mod.tune(study, method, _objective(self.config, method, splits, problem), self.config.tuning,
+        tuning_mod.tune(study, method, trial_objective(self.config, method, splits, problem), self.config.tuning,
                         progress=bar)
         top = tuning_mod.top_configurations(study, method, self.config.tuning.top_k)
         if not top:
@@ -312,10 +324,7 @@ class StudyRunner:
                 mine = [(m, s) for d, m, s in todo if d is spec]
                 if not mine:
                     continue
-                data = build_data(self.config, spec)
-                problem = build_problem(self.config, data, spec)
-                train, validation, test = data.splits()
-                splits = {"train": train, "validation": validation, "test": test}
+                splits, problem = build_splits(self.config, spec)
                 chosen: dict[str, dict[str, Any]] = {}
                 for method, seed in mine:
                     bar.set_postfix_str(f"{spec.name}: {method.label} seed {seed}")
@@ -327,7 +336,7 @@ class StudyRunner:
                     else:
                         params = dict(method.params)
                     policy, rows = self._score(spec.name, method, params, seed, splits, problem)
-                    self._finish_cell(spec.name, method, seed, policy, rows, test, problem)
+                    self._finish_cell(spec.name, method, seed, policy, rows, splits["test"], problem)
                     bar.update(1)
         return read_results(self.results_path)
 
@@ -367,10 +376,7 @@ class StudyRunner:
 
         def context(name: str) -> tuple[dict[str, Dataset], InventoryProblem]:
             if name not in contexts:
-                data = build_data(self.config, specs[name])
-                train, validation, test = data.splits()
-                contexts[name] = ({"train": train, "validation": validation, "test": test},
-                                  build_problem(self.config, data, specs[name]))
+                contexts[name] = build_splits(self.config, specs[name])
             return contexts[name]
 
         pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
@@ -383,9 +389,9 @@ class StudyRunner:
 
         def submit_cells(key: tuple[str, str], params: dict[str, Any]) -> None:
             for seed in cells[key]:
-                cached = self._refits.pop((key[0], key[1], seed), None)
-                if cached is not None and cached[0] == params:
-                    finish(key, params, seed, *cached[1])
+                cached = self._cached_fit(key[0], key[1], seed, params)
+                if cached is not None:
+                    finish(key, params, seed, *cached)
                 else:
                     jobs[pool.submit(_worker_fit, self.config, key[0], key[1], params, seed, False)] = (
                         "cell", key, params, seed)
@@ -469,9 +475,10 @@ class StudyRunner:
         return read_results(self.results_path)
 
 
-def _objective(config: StudyConfig, method: MethodSpec, splits: dict[str, Dataset],
+def trial_objective(config: StudyConfig, method: MethodSpec, splits: dict[str, Dataset],
                problem: InventoryProblem) -> Callable[..., float]:
-    """A tuning trial: fit with the tuning seed, score on validation (reporting to the pruner)."""
+    """A tuning trial: fit with the tuning seed, score on the selection split (validation, or
+    test for an in-sample bound), reporting to the study's pruner when it has one."""
 
     def objective(params: dict[str, Any], trial: Any = None) -> float:
         policy, _ = fit_policy(method.name, params, config.tuning.seed, *_fit_splits(method, splits), problem, trial=trial if config.tuning.pruner != "none" else None)
@@ -503,11 +510,7 @@ def _worker_context(config: StudyConfig, dataset: str) -> tuple[dict[str, Datase
     key = (config.fingerprint, dataset)
     if key not in _WORKER_DATA:
         _WORKER_DATA.clear()
-        spec = next(d for d in config.datasets if d.name == dataset)
-        data = build_data(config, spec)
-        train, validation, test = data.splits()
-        _WORKER_DATA[key] = ({"train": train, "validation": validation, "test": test},
-                             build_problem(config, data, spec))
+        _WORKER_DATA[key] = build_splits(config, next(d for d in config.datasets if d.name == dataset))
     return _WORKER_DATA[key]
 
 
@@ -518,7 +521,7 @@ def _worker_tune(config: StudyConfig, dataset: str, label: str, storage: str) ->
     method = next(m for m in config.methods if m.label == label)
     splits, problem = _worker_context(config, dataset)
     study = tuning_mod.open_study(study_name(config, dataset, method), storage, config.tuning)
-    tuning_mod.tune(study, method, _objective(config, method, splits, problem), config.tuning)
+    tuning_mod.tune(study, method, trial_objective(config, method, splits, problem), config.tuning)
 
 
 def _worker_fit(config: StudyConfig, dataset: str, label: str, params: dict[str, Any], seed: int,
