@@ -6,7 +6,7 @@ reported cells. The script
 
 1. times one fit of every cell with its learner's default configuration and extrapolates the
    full protocol: per cell (trials + top_k x seeds) fits;
-2. with ``--run``, runs the protocol for real through ``orkit.experiments`` at the scale
+2. or, with ``--run``, runs the protocol for real through ``orkit.experiments`` at the scale
    given (``--trials``, ``--top-k``, ``--seeds``, ``--workers``) and prints the measured wall
    time;
 3. with ``--from-run FOLDER`` (the output of ``orkit run deepstock-synthetic``, any budget),
@@ -30,7 +30,7 @@ from pathlib import Path
 from orkit.core import InventoryProblem
 from orkit.data import generate
 from orkit.evaluation import evaluate
-from orkit.experiments.config import load_study, parse_study
+from orkit.experiments.config import PRUNERS, load_study, parse_study
 from orkit.experiments.registry import POLICIES, make_policy
 from orkit.experiments.runner import StudyRunner
 
@@ -44,8 +44,10 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--cells", default="ds,ppo,ddpg", help="learners to include (comma-separated)")
-    parser.add_argument("--pruner", default="median", choices=("none", "median"),
-                        help="the study's tuning.pruner in --run (the shipped study uses median)")
+    parser.add_argument("--pruner", choices=PRUNERS,
+                        help="tuning.pruner in --run (default: the shipped deepstock-synthetic study's)")
+    parser.add_argument("--output", type=Path,
+                        help="keep the --run folder here (a new folder; default: a temporary one)")
     parser.add_argument("--workers", type=int, default=1, help="processes in --run; the workers of the --from-run run")
     parser.add_argument("--from-run", type=Path, help="extrapolate from the setting-1 trials of a deepstock-synthetic run")
     args = parser.parse_args()
@@ -55,6 +57,14 @@ def main() -> None:
     learners = set(args.cells.split(","))
     cells = [c for c in CELLS if c[0] in learners]
 
+    if not args.run:
+        extrapolate(cells)
+    else:
+        run(args, learners)
+
+
+def extrapolate(cells: list[tuple[str, str]]) -> None:
+    """One fit per cell with the learner's default configuration, times the protocol's fits."""
     data = generate("deepstock-1", seed=0)
     train, validation, test = data.splits()
     problem = InventoryProblem(**data.metadata["problem"])
@@ -72,22 +82,53 @@ def main() -> None:
     print(f"full protocol (6 cells x (50 trials + top-5 x 5 seeds)), one worker: "
           f"{total / 60:.0f} min extrapolated (target: under 30 min)")
 
-    if args.run:
-        study = load_study("deepstock-synthetic", known_methods=set(POLICIES)).source
-        document = {
-            "name": "bench-tuning", "seeds": list(range(args.seeds)),
-            "tuning": {"trials": args.trials, "startup_trials": min(10, args.trials), "top_k": args.top_k,
-                       "pruner": args.pruner},
-            "datasets": [d for d in study["datasets"] if d["name"] == "setting-1"],
-            "methods": [m for m in study["methods"] if m["name"] in learners],
-        }
-        config = parse_study(document, known_methods=set(POLICIES))
-        with tempfile.TemporaryDirectory() as folder:
-            start = time.perf_counter()
-            StudyRunner(config, output=Path(folder), progress=False, workers=args.workers).run()
-            seconds = time.perf_counter() - start
+
+def run(args: argparse.Namespace, learners: set[str]) -> None:
+    """The protocol for real, through orkit.experiments, at the scale given."""
+    study = load_study("deepstock-synthetic", known_methods=set(POLICIES)).source
+    pruner = args.pruner or study["tuning"].get("pruner", "none")
+    document = {
+        "name": "bench-tuning", "seeds": list(range(args.seeds)),
+        "tuning": {"trials": args.trials, "startup_trials": min(10, args.trials), "top_k": args.top_k,
+                   "pruner": pruner},
+        "datasets": [d for d in study["datasets"] if d["name"] == "setting-1"],
+        "methods": [{k: v for k, v in m.items() if k != "datasets"} for m in study["methods"]
+                    if m["name"] in learners and "setting-1" in m.get("datasets", ["setting-1"])],
+    }
+    config = parse_study(document, known_methods=set(POLICIES))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.output or Path(scratch)
+        start = time.perf_counter()
+        StudyRunner(config, output=folder, progress=True, workers=args.workers).run()
+        seconds = time.perf_counter() - start
+        (folder / "wall_seconds.txt").write_text(f"{seconds:.1f}\n")
         print(f"\nmeasured: {len(config.methods)} cells x ({args.trials} trials + top-{args.top_k} x "
-              f"{args.seeds} seeds) with {args.workers} worker(s) in {seconds / 60:.1f} min")
+              f"{args.seeds} seeds), pruner {pruner!r}, {args.workers} worker(s): {seconds / 60:.1f} min "
+              f"(target: under 30 min)")
+        summary(folder, config)
+
+
+def summary(folder: Path, config) -> None:
+    """Per cell of a measured run: trials finished and pruned, trial seconds, re-run fits, the
+    selected configuration's validation and test loss (mean over seeds)."""
+    import optuna
+    import pandas as pd
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    results = pd.read_csv(folder / "results.csv")
+    storage = f"sqlite:///{folder / 'tuning.db'}"
+    print(f"{'cell':10s} {'complete':>8s} {'pruned':>6s} {'trial s (sum)':>13s} {'fit s (mean)':>12s} "
+          f"{'validation':>10s} {'test':>7s}")
+    for method in config.methods:
+        study = optuna.load_study(study_name=f"{config.name}/setting-1/{method.label}", storage=storage)
+        states = [t.state for t in study.trials]
+        spent = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in study.trials
+                    if t.datetime_complete is not None)
+        rows = results[results.label == method.label]
+        print(f"{method.label:10s} {states.count(optuna.trial.TrialState.COMPLETE):8d} "
+              f"{states.count(optuna.trial.TrialState.PRUNED):6d} {spent:13.0f} "
+              f"{rows[rows.split == 'test'].train_seconds.mean():12.1f} "
+              f"{rows[rows.split == 'validation'].loss.mean():10.4f} {rows[rows.split == 'test'].loss.mean():7.4f}")
 
 
 def from_run(folder: Path, workers: int) -> None:

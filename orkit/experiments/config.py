@@ -98,6 +98,10 @@ class DataSpec:
     problem: dict[str, Any] = field(default_factory=dict)  # overrides of the study's problem
 
 
+#: Values of ``tuning.pruner``.
+PRUNERS = ("none", "median", "halving")
+
+
 @dataclass(frozen=True)
 class TuningSpec:
     trials: int = 20
@@ -106,7 +110,9 @@ class TuningSpec:
     storage: str | None = None  # Optuna RDB URL; default: SQLite in the output folder
     seed: int = 0
     # "median": stop a trial whose best validation loss at a tenth of its budget is worse than
-    # the median of earlier trials at the same point (Optuna MedianPruner); "none": run all
+    # the median of earlier trials at the same point (Optuna MedianPruner); "halving":
+    # successive halving (Optuna SuccessiveHalvingPruner), only the best third of the trials
+    # continue past 10%, 30% and 90% of their budget; "none": run all
     pruner: str = "none"
 
 
@@ -275,8 +281,8 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
     tuning = _table(document.get("tuning", {}), "tuning")
     _unknown(tuning, {"trials", "startup_trials", "top_k", "storage", "seed", "pruner"}, "tuning")
     pruner = tuning.get("pruner", "none")
-    if pruner not in ("none", "median"):
-        raise _fail("tuning.pruner", f"must be 'none' or 'median', got {pruner!r}")
+    if pruner not in PRUNERS:
+        raise _fail("tuning.pruner", f"must be one of {', '.join(map(repr, PRUNERS))}, got {pruner!r}")
     tuning_spec = TuningSpec(
         trials=_int(tuning.get("trials", 20), "tuning.trials", 1),
         startup_trials=_int(tuning.get("startup_trials", 5), "tuning.startup_trials", 0),

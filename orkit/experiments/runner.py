@@ -267,9 +267,14 @@ class StudyRunner:
         if len(top) == 1:
             return top[0]
         means, fitted = [], []
+        known = self._trial_losses(study, method)
         for params in top:
             losses, policies = [], {}
             for s in self.config.seeds:
+                if (s, json.dumps(params, sort_keys=True, default=str)) in known:  # the trial was this run
+                    losses.append(known[(s, json.dumps(params, sort_keys=True, default=str))])
+                    bar()
+                    continue
                 policy, seconds = fit_policy(method.name, params, s, *_fit_splits(method, splits), problem)
                 losses.append(evaluate(policy, _fit_splits(method, splits)[1], problem)["weighted_loss"])
                 policies[s] = (policy, seconds)
@@ -277,6 +282,20 @@ class StudyRunner:
             means.append(statistics.fmean(losses))
             fitted.append(policies)
         return self._select(dataset, method, study, top, means, fitted)
+
+    def _trial_losses(self, study: Any, method: MethodSpec) -> dict[tuple[int, str], float]:
+        """Validation losses the re-runs need not compute: a finished trial is the run of its
+        configuration with the tuning seed (same fit, same selection split, same numbers), so
+        when that seed is one of the study's seeds its re-run is the trial. Keyed by (seed,
+        configuration as JSON). The selected configuration's policy for that seed is fitted
+        again when its cell is scored (one fit instead of ``top_k``)."""
+        from orkit.experiments import tuning as tuning_mod
+
+        seed = self.config.tuning.seed
+        if seed not in self.config.seeds:
+            return {}
+        return {(seed, json.dumps(params, sort_keys=True, default=str)): loss
+                for params, loss in tuning_mod.trial_losses(study, method)}
 
     def _select(self, dataset: str, method: MethodSpec, study: Any, top: list[dict[str, Any]],
                 means: list[float], fitted: list[dict[int, tuple[Any, float]]]) -> dict[str, Any]:
@@ -416,21 +435,33 @@ class StudyRunner:
                 submit_cells(key, top[0])
                 return
             reruns[key] = {"top": top, "losses": {}, "fits": {}}
+            known = self._trial_losses(study, method)
             for k, params in enumerate(top):
                 for seed in self.config.seeds:
-                    jobs[pool.submit(_worker_fit, self.config, key[0], key[1], params, seed, True)] = (
-                        "rerun", key, k, seed)
+                    loss = known.get((seed, json.dumps(params, sort_keys=True, default=str)))
+                    if loss is not None:  # the trial was this run
+                        reruns[key]["losses"][(k, seed)] = loss
+                        bar.update(1)
+                    else:
+                        jobs[pool.submit(_worker_fit, self.config, key[0], key[1], params, seed, True)] = (
+                            "rerun", key, k, seed)
+            select_when_done(key)
 
         def rerun_done(key: tuple[str, str], k: int, seed: int, policy: Any, seconds: float, loss: float) -> None:
             state = reruns[key]
             state["losses"][(k, seed)] = loss
             state["fits"][(k, seed)] = (policy, seconds)
             bar.update(1)
+            select_when_done(key)
+
+        def select_when_done(key: tuple[str, str]) -> None:
+            state = reruns[key]
             if len(state["losses"]) < len(state["top"]) * len(self.config.seeds):
                 return
             means = [statistics.fmean(state["losses"][(i, s)] for s in self.config.seeds)
                      for i in range(len(state["top"]))]
-            fitted = [{s: state["fits"][(i, s)] for s in self.config.seeds} for i in range(len(state["top"]))]
+            fitted = [{s: state["fits"][(i, s)] for s in self.config.seeds if (i, s) in state["fits"]}
+                      for i in range(len(state["top"]))]
             del reruns[key]
             submit_cells(key, self._select(key[0], methods[key[1]], studies[key], state["top"], means, fitted))
 

@@ -54,8 +54,7 @@ def open_study(name: str, storage: str, tuning: TuningSpec, attempts: int = 8) -
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(n_startup_trials=tuning.startup_trials, seed=tuning.seed)
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=max(tuning.startup_trials, 1), n_warmup_steps=PRUNE_WARMUP)
-              if tuning.pruner == "median" else optuna.pruners.NopPruner())
+    pruner = make_pruner(tuning)
     for attempt in range(attempts):
         try:
             return optuna.create_study(study_name=name, storage=_storage(storage), direction="minimize",
@@ -69,6 +68,24 @@ def open_study(name: str, storage: str, tuning: TuningSpec, attempts: int = 8) -
     raise AssertionError("unreachable")
 
 
+def make_pruner(tuning: TuningSpec) -> optuna.pruners.BasePruner:
+    """The study's pruner (``tuning.pruner``); trials report at each tenth of their budget.
+
+    - ``"median"``: from the second report on, a trial whose best validation loss is worse
+      than the median of earlier trials at the same report stops (after the start-up trials);
+    - ``"halving"``: asynchronous successive halving (Li et al. 2018, "Massively parallel
+      hyperparameter tuning"): at 10% of the budget a trial continues only if it is in the
+      best third of the trials that reached 10%, and again at 30% and 90%;
+    - ``"none"``: every trial runs its whole budget.
+    """
+    if tuning.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=max(tuning.startup_trials, 1), n_warmup_steps=PRUNE_WARMUP)
+    if tuning.pruner == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=HALVING_MIN_RESOURCE,
+                                                      reduction_factor=HALVING_FACTOR, min_early_stopping_rate=0)
+    return optuna.pruners.NopPruner()
+
+
 def _storage(url: str) -> Any:
     """SQLite waits for a concurrent writer's lock (up to a minute) instead of failing at once."""
     if url.startswith("sqlite"):
@@ -80,6 +97,9 @@ def _storage(url: str) -> Any:
 PRUNE_STEPS = tuple(range(1, 10))
 #: Reports before which no trial is pruned (a tenth of the budget is too early to judge).
 PRUNE_WARMUP = 1
+#: Successive halving: the first rung (in tenths of the budget) and the reduction factor, so the
+#: rungs are at 1, 3 and 9 tenths and a third of the trials pass each.
+HALVING_MIN_RESOURCE, HALVING_FACTOR = 1, 3
 
 
 def _spent(t: optuna.trial.FrozenTrial) -> bool:
@@ -139,7 +159,7 @@ def tune(
       from the storage), so concurrent workers never exceed it and no trial runs twice;
     - with ``tuning.pruner = "median"`` an ``objective(params, trial)`` may report to the trial
       (see :class:`PruningReporter`) and be stopped early; a pruned trial is part of the budget
-      and is never among the top configurations.
+      and is among the top configurations only when fewer than ``top_k`` trials finished.
     """
 
     def run(trial: optuna.Trial) -> float:
@@ -207,17 +227,29 @@ def _takes_trial(objective: Callable) -> bool:
 
 
 def top_configurations(study: optuna.Study, method: MethodSpec, k: int) -> list[dict[str, Any]]:
-    """The ``k`` best distinct configurations by validation loss."""
+    """The ``k`` best distinct configurations: finished trials by validation loss, then (when
+    fewer than ``k`` finished, as with an aggressive pruner) pruned trials, those that trained
+    longest first and among them by their last reported validation loss."""
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
     done.sort(key=lambda t: (t.value, t.number))
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values
+              and not t.user_attrs.get("over_budget")]
+    pruned.sort(key=lambda t: (-max(t.intermediate_values), t.intermediate_values[max(t.intermediate_values)], t.number))
     out: list[dict[str, Any]] = []
-    for t in done:
+    for t in done + pruned:
         params = params_of(t, method)
         if params not in out:
             out.append(params)
         if len(out) == k:
             break
     return out
+
+
+def trial_losses(study: optuna.Study, method: MethodSpec) -> list[tuple[dict[str, Any], float]]:
+    """(configuration, validation loss) of every finished trial: the loss of that
+    configuration's run with the tuning seed, which a re-run with that seed reproduces."""
+    return [(params_of(t, method), float(t.value)) for t in study.trials
+            if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
 
 
 def best_so_far(study: optuna.Study) -> list[float]:

@@ -118,3 +118,23 @@ def adam(params: Any, lr: float, **options: Any) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, fused=True, **options)
     except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
         return torch.optim.Adam(params, lr=lr, **options)
+
+
+def steps_since_improvement(history: list[dict[str, Any]], key: str = "timesteps") -> float:
+    """RL steps from the best validation loss in ``history`` (its first occurrence, as the
+    learners keep a checkpoint only on strict improvement) to the last entry.
+
+    Derived from the history alone, so a resumed run stops exactly where an uninterrupted one
+    would.
+    """
+    best, at = float("inf"), 0.0
+    for entry in history:
+        loss = entry.get("validation_loss")
+        if loss is not None and loss < best:
+            best, at = loss, float(entry.get(key, 0))
+    return float(history[-1].get(key, 0)) - at if history else 0.0
+
+
+def stalled(history: list[dict[str, Any]], patience: int | None) -> bool:
+    """Early stopping of the RL learners: no validation improvement for ``patience`` RL steps."""
+    return patience is not None and steps_since_improvement(history) >= patience

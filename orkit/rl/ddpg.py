@@ -17,7 +17,8 @@ gradient step per ``train_freq`` collected steps.
             sample a minibatch; y = r + gamma (1 - done) Q'(s', mu'(s'))
             critic: minimise (Q(s, a) - y)^2;  actor: maximise Q(s, mu(s))
             target networks: theta' <- tau theta + (1 - tau) theta'
-        every eval_every steps: validation loss of the actor; keep the best weights
+        every eval_every steps: validation loss of the actor; keep the best weights; stop if it
+            has not improved for early_stopping_steps steps (when set)
 
 Actions are the network's raw outputs (fractions of the action range, see
 :class:`~orkit.rl.networks.PolicyNetwork`); the regularization head turns them into orders,
@@ -42,7 +43,7 @@ import torch
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.rl._training import adam, generator_for, limit_threads, setup, warm_start_network
+from orkit.rl._training import adam, generator_for, limit_threads, setup, stalled, warm_start_network
 from orkit.rl.buffers import ReplayBuffer
 from orkit.rl.checkpoint import clone_state_dict
 from orkit.rl.networks import NetworkConfig, mlp
@@ -92,6 +93,9 @@ class DDPGConfig(NetworkConfig):
     """Steps between validation evaluations (best-checkpoint selection)."""
     checkpoint_every: int = 1
     """Evaluations between training-state checkpoints (with ``checkpoint_dir``)."""
+    early_stopping_steps: int | None = None
+    """Stop when the validation loss has not improved for this many RL steps (the best
+    weights are kept either way); ``None``: train the whole budget, as the paper."""
 
     def check(self) -> None:
         super().check()
@@ -104,6 +108,8 @@ class DDPGConfig(NetworkConfig):
         check_float("gamma", self.gamma, minimum=0, maximum=1)
         check_float("exploration_noise", self.exploration_noise, minimum=0)
         check_float("reward_scale", self.reward_scale, minimum=0, strict_minimum=True)
+        if self.early_stopping_steps is not None:
+            check_int("early_stopping_steps", self.early_stopping_steps, minimum=1)
 
 
 @limit_threads(DDPGConfig)
@@ -196,7 +202,7 @@ def train_ddpg(
     actor_params = [p for p in actor.parameters() if p.requires_grad]
     online_params = [*actor.parameters(), *critic.parameters()]
     target_params = [*actor_target.parameters(), *critic_target.parameters()]
-    stop = False
+    stop = stalled(history, config.early_stopping_steps)  # a resumed run that had stopped early
     while timesteps < config.total_timesteps and not stop:
         # ---- rollout: one batched simulation of the actor, into the replay buffer
         random_phase = timesteps < config.learning_starts
@@ -253,6 +259,9 @@ def train_ddpg(
             if s.checkpoint is not None and (evaluations % config.checkpoint_every == 0 or timesteps >= config.total_timesteps):
                 save_state()
             if callback is not None and callback(dict(entry)) is False:
+                stop = True
+            if stalled(history, config.early_stopping_steps):
+                log.info("DDPG: no validation improvement for %d steps, stopping at step %d", config.early_stopping_steps, timesteps)
                 stop = True
 
     actor.load_state_dict(best_weights)

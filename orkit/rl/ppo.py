@@ -18,7 +18,8 @@ Schulman et al. 2017, as in DeepStock (paper.md section 4) and CleanRL's
             loss  = -min(ratio A, clip(ratio, 1 - clip_coef, 1 + clip_coef) A)
                     - ent_coef * entropy + vf_coef * (V(s) - return)^2
             Adam step, gradient norm clipped at max_grad_norm
-        every eval_every updates: validation loss of the mean action; keep the best weights
+        every eval_every updates: validation loss of the mean action; keep the best weights;
+            stop if it has not improved for early_stopping_steps steps (when set)
 
 The Gaussian lives in the network's output space (fractions of the action range, see
 :class:`~orkit.rl.networks.PolicyNetwork`): the head turns a sampled output into an order, so
@@ -43,7 +44,7 @@ from torch.distributions import Normal
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.rl._training import adam, generator_for, limit_threads, setup, warm_start_network
+from orkit.rl._training import adam, generator_for, limit_threads, setup, stalled, warm_start_network
 from orkit.rl.checkpoint import clone_state_dict
 from orkit.rl.networks import EncodedObservation, NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
@@ -98,12 +99,17 @@ class PPOConfig(NetworkConfig):
     """Updates between validation evaluations (best-checkpoint selection)."""
     checkpoint_every: int = 1
     """Updates between training-state checkpoints (with ``checkpoint_dir``)."""
+    early_stopping_steps: int | None = None
+    """Stop when the validation loss has not improved for this many RL steps (the best
+    weights are kept either way); ``None``: train the whole budget, as the paper."""
 
     def check(self) -> None:
         super().check()
         check_float("learning_rate", self.learning_rate, minimum=0, strict_minimum=True)
         for name in ("total_timesteps", "num_steps", "batch_size", "update_epochs", "eval_every", "checkpoint_every"):
             check_int(name, getattr(self, name), minimum=1)
+        if self.early_stopping_steps is not None:
+            check_int("early_stopping_steps", self.early_stopping_steps, minimum=1)
         check_float("clip_coef", self.clip_coef, minimum=0, strict_minimum=True)
         check_float("ent_coef", self.ent_coef, minimum=0)
         check_float("vf_coef", self.vf_coef, minimum=0)
@@ -199,7 +205,7 @@ def train_ppo(
                   "value": agent.value(encoded)}
         return orders, record
 
-    while update < n_updates:
+    while update < n_updates and not stalled(history, config.early_stopping_steps):  # (a resumed run may have stopped)
         update += 1
         if config.anneal_lr:
             optimizer.param_groups[0]["lr"] = (1.0 - (update - 1.0) / n_updates) * config.learning_rate
@@ -265,6 +271,9 @@ def train_ppo(
         if s.checkpoint is not None and (update % config.checkpoint_every == 0 or update == n_updates):
             save_state()
         if callback is not None and callback(dict(entry)) is False:
+            break
+        if "validation_loss" in entry and stalled(history, config.early_stopping_steps):
+            log.info("PPO: no validation improvement for %d steps, stopping at update %d", config.early_stopping_steps, update)
             break
 
     actor.load_state_dict(best_weights)

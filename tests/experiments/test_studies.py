@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from orkit.core import ConfigError, InventoryProblem
+from orkit.evaluation import evaluate
 from orkit.experiments import registry
 from orkit.experiments.config import load_study, parse_study
 from orkit.experiments.recommend import recommend
@@ -61,7 +62,7 @@ def write(tmp_path: Path, text: str = TINY, name: str = "study.toml") -> Path:
         (('name = "base-stock"', 'name = "nope"'), "methods[0].name: must be one of"),
         (("trials = 6", "trials = 6\nbudget = 3"), "tuning.budget: unknown key"),
         (("top_k = 2", "top_k = 9"), "tuning.top_k: must be <= tuning.trials (6), got 9"),
-        (("top_k = 2", 'top_k = 2\npruner = "hyperband"'), "tuning.pruner: must be 'none' or 'median', got 'hyperband'"),
+        (("top_k = 2", 'top_k = 2\npruner = "hyperband"'), "tuning.pruner: must be one of 'none', 'median', 'halving', got 'hyperband'"),
         (('generator = "iid-normal"', 'generator = "iid-normal"\nfile = "x.csv"'),
          "data: give exactly one of 'generator' or 'file'"),
         (('label = "constant (tuned)"', 'label = "base 25"'), "labels must be unique"),
@@ -236,7 +237,9 @@ def test_median_pruning_stops_poor_trials_within_the_same_budget(tmp_path):
 def test_the_selected_configurations_reruns_are_the_reported_cells(tmp_path, monkeypatch):
     """The top-k re-runs fit the selected configuration with every seed already: the reported
     cells reuse those fits (same configuration, same seed, so the same policy) instead of
-    fitting again. Fits: 6 trials + 2 configurations x 2 seeds, plus 2 for the fixed method."""
+    fitting again; and a finished trial is its configuration's run with the tuning seed (0), so
+    that re-run is not fitted again. Fits: 6 trials + 2 configurations x 1 other seed, plus the
+    selected configuration's seed-0 policy for its cell, plus 2 for the fixed method."""
     from orkit.experiments import runner as runner_mod
 
     calls = []
@@ -250,10 +253,35 @@ def test_the_selected_configurations_reruns_are_the_reported_cells(tmp_path, mon
     config = load_study(write(tmp_path, TINY.replace('name = "tiny"', 'name = "tiny"\noutput = "out"')),
                         known_methods=set(registry.POLICIES))
     rows = StudyRunner(config, output=tmp_path / "out", progress=False).run()
-    assert sum(1 for name, _ in calls if name == "constant-order") == 6 + 2 * 2
+    assert sum(1 for name, _ in calls if name == "constant-order") == 6 + 2 * 1 + 1
+    assert sum(1 for name, seed in calls if name == "constant-order" and seed == 1) == 2
     assert sum(1 for name, _ in calls if name == "base-stock") == 2
     tests = [r for r in rows if r["split"] == "test" and r["label"] == "constant (tuned)"]
     assert sorted(int(r["seed"]) for r in tests) == [0, 1]
+
+
+def test_reused_trial_losses_equal_fresh_reruns(tmp_path):
+    """The mean validation losses the selection used (trial losses for seed 0, re-runs for
+    seed 1) equal those of fitting every top configuration with every seed afresh."""
+    import json
+    import statistics
+
+    from orkit.experiments.runner import _fit_splits, build_splits, fit_policy
+
+    config = load_study(write(tmp_path, TINY.replace('name = "tiny"', 'name = "tiny"\noutput = "out"')),
+                        known_methods=set(registry.POLICIES))
+    StudyRunner(config, output=tmp_path / "out", progress=False).run()
+    summary = json.loads((tmp_path / "out" / "tuning" / "constant-tuned.json").read_text())
+    method = next(m for m in config.methods if m.tuned)
+    splits, problem = build_splits(config, config.datasets[0])
+    fresh = []
+    for params in summary["top"]:
+        losses = []
+        for seed in config.seeds:
+            policy, _ = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
+            losses.append(evaluate(policy, splits["validation"], problem)["weighted_loss"])
+        fresh.append(statistics.fmean(losses))
+    assert summary["top_mean_validation"] == pytest.approx(fresh, rel=1e-12)
 
 
 def test_parallel_workers_finish_the_study_with_the_same_cells(tmp_path):
@@ -393,3 +421,38 @@ def test_tuning_plot_has_one_panel_per_dataset(tmp_path):
     panels = _plot_tuning(tmp_path, tmp_path / "tuning.png", ["setting-1", "setting-4", "setting-4-N5", "setting-9"])
     assert panels == 3 and (tmp_path / "tuning.png").stat().st_size > 1000
     assert _plot_tuning(tmp_path / "none", tmp_path / "x.png") == 0
+
+
+def test_successive_halving_prunes_at_its_rungs_and_top_k_is_filled(tmp_path):
+    """pruner = "halving": trials are only stopped at 10%, 30% and 90% of their budget (the rungs),
+    the budget is spent exactly, and when fewer than top_k trials finish the top
+    configurations are completed from the pruned trials that trained longest."""
+    from orkit.experiments.config import TuningSpec
+    from orkit.experiments.tuning import PruningReporter, open_study, top_configurations, tune
+
+    method = parse_study(tomllib.loads(TINY), known_methods=set(registry.POLICIES)).methods[1]
+    tuning = TuningSpec(trials=15, startup_trials=3, top_k=2, pruner="halving")
+    study = open_study("halving", f"sqlite:///{tmp_path / 't.db'}", tuning)
+    stopped = []
+
+    def objective(params, trial):
+        report = PruningReporter(trial, "timesteps", 1000)
+        for k in range(0, 1001, 100):
+            try:
+                report({"timesteps": k, "validation_loss": abs(params["quantity"] - 10.0) + 1.0 - k / 2000})
+            except optuna.TrialPruned:
+                stopped.append(k)
+                raise
+        return abs(params["quantity"] - 10.0) + 0.5
+
+    tune(study, method, objective, tuning)
+    states = [t.state for t in study.trials]
+    complete = states.count(optuna.trial.TrialState.COMPLETE)
+    assert complete + states.count(optuna.trial.TrialState.PRUNED) == 15
+    assert stopped and set(stopped) <= {100, 300, 900}
+    assert complete < 15 - 3  # most trials stop at a rung
+    top = top_configurations(study, method, complete + 1)
+    assert len(top) == complete + 1
+    longest = max((t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED),
+                  key=lambda t: (max(t.intermediate_values), -t.intermediate_values[max(t.intermediate_values)]))
+    assert top[-1]["quantity"] == longest.params["quantity"]

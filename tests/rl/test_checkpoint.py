@@ -116,3 +116,61 @@ def test_one_hot_encoding_survives_save_and_load(setting_1, tmp_path):
     a = simulate(policy, test, problem).order
     torch.testing.assert_close(simulate(loaded, test, problem).order, a)
     assert a.std() > 0
+
+
+RL_LEARNERS = ["ppo", "ddpg"]
+
+
+def test_steps_since_improvement_counts_from_the_first_best():
+    from orkit.rl._training import stalled, steps_since_improvement
+
+    history = [{"timesteps": 0, "validation_loss": 3.0}, {"timesteps": 10, "validation_loss": 2.0},
+               {"timesteps": 20}, {"timesteps": 30, "validation_loss": 2.0}, {"timesteps": 45, "validation_loss": 2.5}]
+    assert steps_since_improvement(history) == 35  # the tie at 30 is not an improvement
+    assert stalled(history, 35) and not stalled(history, 36) and not stalled(history, None)
+
+
+@pytest.mark.parametrize("learner", RL_LEARNERS)
+def test_early_stopping_ends_a_stalled_run_and_keeps_the_best(setting_1, learner):
+    """With early_stopping_steps, training ends at the first evaluation that is that many steps
+    past the best validation loss; the returned weights are the best ones, identical to those
+    of a full-budget run up to that point (the same run, cut short)."""
+    train, validation, _, problem = setting_1
+    cls, params = LEARNERS[learner]
+    params = dict(params, total_timesteps=params["total_timesteps"] * 3, learning_rate=0.05)
+    full = cls("base", **params).fit(train, validation, problem)
+    losses = [(h["timesteps"], h["validation_loss"]) for h in full.history_ if "validation_loss" in h]
+    best_at = min(losses, key=lambda x: x[1])[0]
+    patience = next(t for t, _ in losses if t > best_at) - best_at  # one evaluation without improvement
+    # stop at the first stall of `patience` steps in the full run's curve
+    best, at, stop = float("inf"), 0, None
+    for t, loss in losses:
+        if loss < best:
+            best, at = loss, t
+        elif t - at >= patience:
+            stop = t
+            break
+    assert stop is not None and stop < losses[-1][0]
+    early = cls("base", early_stopping_steps=patience, **params).fit(train, validation, problem)
+    assert early.history_[-1]["timesteps"] == stop
+    assert _numbers(early.history_) == _numbers(full.history_)[:len(early.history_)]
+    assert early.best_validation_loss_ == min(loss for t, loss in losses if t <= stop)
+
+
+@pytest.mark.parametrize("learner", RL_LEARNERS)
+def test_a_resumed_early_stopped_run_stays_stopped(setting_1, tmp_path, learner):
+    train, validation, _, problem = setting_1
+    cls, params = LEARNERS[learner]
+    params = dict(params, total_timesteps=params["total_timesteps"] * 3, learning_rate=0.05, early_stopping_steps=1)
+    first = cls("base", checkpoint_dir=tmp_path, **params).fit(train, validation, problem)
+    assert first.history_[-1]["timesteps"] < params["total_timesteps"]
+    again = cls("base", checkpoint_dir=tmp_path, resume=True, **params).fit(train, validation, problem)
+    assert _numbers(again.history_) == _numbers(first.history_)
+
+
+@pytest.mark.parametrize("learner", RL_LEARNERS)
+def test_early_stopping_steps_must_be_positive(setting_1, learner):
+    train, validation, _, problem = setting_1
+    cls, params = LEARNERS[learner]
+    with pytest.raises(ValidationError, match="early_stopping_steps"):
+        cls("base", early_stopping_steps=0, **params).fit(train, validation, problem)
