@@ -77,16 +77,39 @@ def _plot_losses(table: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def _plot_paths(folder: Path, path: Path) -> bool:
+def _by_dataset(files: list[Path], datasets: list[str] | None) -> dict[str, list[Path]]:
+    """Per-cell files (named ``<dataset>-<method>``) grouped by dataset; ``""`` holds the files
+    of a one-dataset study (named by method only)."""
+    from orkit.experiments.runner import _slug
+
+    groups: dict[str, list[Path]] = {}
+    names = sorted(datasets or [], key=len, reverse=True)  # "setting-4-N5-H2" before "setting-4"
+    for f in files:
+        owner = next((d for d in names if f.stem.startswith(_slug(d) + "-")), "")
+        groups.setdefault(owner, []).append(f)
+    return groups
+
+
+def _plot_paths(folder: Path, path: Path, datasets: list[str] | None = None) -> str | None:
+    """Inventory and order paths of sample test SKUs, one line per method. In a study with
+    several datasets only the first dataset's methods are drawn (their SKUs differ). Returns
+    the dataset drawn ("" for a one-dataset study), or None when there are no paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from orkit.experiments.runner import _slug
+
     files = sorted((folder / "paths").glob("*.csv")) if (folder / "paths").exists() else []
     if not files:
-        return False
-    frames = {f.stem: pd.read_csv(f) for f in files}
+        return None
+    shown = ""
+    if datasets:
+        groups = _by_dataset(files, datasets)
+        shown = next((d for d in datasets if d in groups), "")
+        files = groups.get(shown, files)
+    frames = {(f.stem[len(_slug(shown)) + 1:] if shown else f.stem): pd.read_csv(f) for f in files}
     skus = sorted(next(iter(frames.values())).sku.unique())[:3]
     fig, axes = plt.subplots(len(skus), 2, figsize=(11, 2.6 * len(skus)), squeeze=False)
     for i, sku in enumerate(skus):
@@ -102,7 +125,7 @@ def _plot_paths(folder: Path, path: Path) -> bool:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return True
+    return shown
 
 
 def _plot_tuning(folder: Path, path: Path, datasets: list[str] | None = None) -> int:
@@ -118,11 +141,7 @@ def _plot_tuning(folder: Path, path: Path, datasets: list[str] | None = None) ->
     files = sorted((folder / "tuning").glob("*.json")) if (folder / "tuning").exists() else []
     if not files:
         return 0
-    groups: dict[str, list[Path]] = {}
-    names = sorted(datasets or [], key=len, reverse=True)  # "setting-4-N5-H2" before "setting-4"
-    for f in files:
-        owner = next((d for d in names if f.stem.startswith(_slug(d) + "-")), "")
-        groups.setdefault(owner, []).append(f)
+    groups = _by_dataset(files, datasets)
     panels = [d for d in (datasets or []) if d in groups] + ([""] if "" in groups else [])
     columns = min(3, len(panels))
     rows = math.ceil(len(panels) / columns)
@@ -162,9 +181,11 @@ def write_report(folder: str | Path, *, title: str | None = None, notes: str = "
                   "validation loss.", "", table.to_markdown(floatfmt=".4f"), ""]
         _plot_losses(table, folder / "test_loss.png")
         lines += ["![test loss by method](test_loss.png)", ""]
-    if _plot_paths(folder, folder / "paths.png"):
-        lines += ["## Inventory and order paths of sample test SKUs (first seed)", "", "![paths](paths.png)", ""]
     datasets = [d.get("name") for d in study.get("study", {}).get("datasets", []) if d.get("name")]
+    shown = _plot_paths(folder, folder / "paths.png", datasets if len(datasets) > 1 else None)
+    if shown is not None:
+        where = f", dataset {shown} (the others' paths are in paths/)" if shown else ""
+        lines += [f"## Inventory and order paths of sample test SKUs (first seed{where})", "", "![paths](paths.png)", ""]
     if _plot_tuning(folder, folder / "tuning.png", datasets if len(datasets) > 1 else None):
         lines += ["## Tuning", "", "![best-so-far validation loss](tuning.png)", ""]
     problem = study.get("study", {}).get("problem_spec")

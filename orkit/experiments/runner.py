@@ -287,15 +287,21 @@ class StudyRunner:
         """Validation losses the re-runs need not compute: a finished trial is the run of its
         configuration with the tuning seed (same fit, same selection split, same numbers), so
         when that seed is one of the study's seeds its re-run is the trial. Keyed by (seed,
-        configuration as JSON). The selected configuration's policy for that seed is fitted
-        again when its cell is scored (one fit instead of ``top_k``)."""
+        configuration as JSON). The best trial's configuration is re-run as usual; were another
+        configuration selected, its policy for that seed is fitted again when its cell is scored."""
         from orkit.experiments import tuning as tuning_mod
 
         seed = self.config.tuning.seed
         if seed not in self.config.seeds:
             return {}
-        return {(seed, json.dumps(params, sort_keys=True, default=str)): loss
-                for params, loss in tuning_mod.trial_losses(study, method)}
+        known = {(seed, json.dumps(params, sort_keys=True, default=str)): loss
+                 for params, loss in tuning_mod.trial_losses(study, method)}
+        # the best trial's configuration usually wins the selection: its tuning-seed run is
+        # fitted with the other re-runs rather than alone at the end
+        best = tuning_mod.top_configurations(study, method, 1)
+        if best:
+            known.pop((seed, json.dumps(best[0], sort_keys=True, default=str)), None)
+        return known
 
     def _select(self, dataset: str, method: MethodSpec, study: Any, top: list[dict[str, Any]],
                 means: list[float], fitted: list[dict[int, tuple[Any, float]]]) -> dict[str, Any]:

@@ -44,13 +44,16 @@ from torch.distributions import Normal
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.rl._training import adam, generator_for, limit_threads, setup, stalled, warm_start_network
+from orkit.rl._training import adam, clip_grad_norm, generator_for, limit_threads, setup, stalled, warm_start_network
 from orkit.rl.checkpoint import clone_state_dict
 from orkit.rl.networks import EncodedObservation, NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
 from orkit.rl.rollout import record_rollout, review_window_costs, scalar_timing, subset_input
 
 __all__ = ["PPOConfig", "PPOAgent", "train_ppo", "PPOPolicy"]
+
+_LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))  # the constants of Normal.log_prob and Normal.entropy
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 log = logging.getLogger(__name__)
 
@@ -229,30 +232,37 @@ def train_ppo(
             advantages[:, k] = last
         returns = advantages + values
 
-        # ---- optimise the clipped surrogate objective
-        b_encoded = encoded.flatten()
-        b_actions, b_logprobs = r["action"].flatten(0, 1), r["logprob"].flatten()
-        b_advantages, b_returns = advantages.flatten(), returns.flatten()
+        # ---- optimise the clipped surrogate objective. Two packed tensors per rollout, two
+        # gathers per minibatch: rows [critic input (network inputs, t / T) | action] (the actor
+        # reads the network inputs) and columns [log-prob; advantage; return] (contiguous, so
+        # the advantage statistics reduce in the same order as unpacked tensors)
+        n_in, m = encoded.inputs.shape[-1], r["action"].shape[-1]
+        packed = torch.cat([encoded.inputs.flatten(0, 1), encoded.time.reshape(-1, 1), r["action"].flatten(0, 1)], 1)
+        scalars = torch.stack([r["logprob"].flatten(), advantages.flatten(), returns.flatten()])
+        parameters = [p for p in agent.parameters()]
         clip_fractions = []
         for _ in range(config.update_epochs):
-            for mb in torch.randperm(b_returns.shape[0], generator=generator).split(config.batch_size):
+            for mb in torch.randperm(packed.shape[0], generator=generator).split(config.batch_size):
                 mb = mb.to(device)
-                mb_encoded = b_encoded[mb]
-                dist = agent.distribution(mb_encoded)
-                new_logprob = dist.log_prob(b_actions[mb]).sum(1)
-                entropy = dist.entropy().sum(1)
-                log_ratio = new_logprob - b_logprobs[mb]
+                batch, (mb_logprobs, mb_advantages, mb_returns) = packed[mb], scalars[:, mb]
+                mean = actor.body(batch[:, :n_in].contiguous())
+                scale = agent.log_std.exp().expand_as(mean)
+                action = batch[:, n_in + 1:n_in + 1 + m]
+                # the Gaussian's log-density and entropy, exactly as torch.distributions.Normal
+                # computes them (without building a distribution per minibatch)
+                new_logprob = (-((action - mean) ** 2) / (2 * scale**2) - scale.log() - _LOG_SQRT_2PI).sum(1)
+                entropy = (0.5 + _HALF_LOG_2PI + torch.log(scale)).sum(1)
+                log_ratio = new_logprob - mb_logprobs
                 ratio = log_ratio.exp()
-                mb_advantages = b_advantages[mb]
                 if config.norm_adv and mb.numel() > 1:
                     mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
                 pg_loss = torch.max(-mb_advantages * ratio,
                                     -mb_advantages * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)).mean()
-                v_loss = (agent.value(mb_encoded) - b_returns[mb]).square().mean()
+                v_loss = (agent.critic(batch[:, :n_in + 1].contiguous()).squeeze(1) - mb_returns).square().mean()
                 loss = pg_loss - config.ent_coef * entropy.mean() + config.vf_coef * v_loss
                 optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
+                clip_grad_norm(parameters, config.max_grad_norm)
                 optimizer.step()
                 clip_fractions.append(((ratio - 1.0).abs() > config.clip_coef).float().mean().detach())
 

@@ -238,8 +238,10 @@ def test_the_selected_configurations_reruns_are_the_reported_cells(tmp_path, mon
     """The top-k re-runs fit the selected configuration with every seed already: the reported
     cells reuse those fits (same configuration, same seed, so the same policy) instead of
     fitting again; and a finished trial is its configuration's run with the tuning seed (0), so
-    that re-run is not fitted again. Fits: 6 trials + 2 configurations x 1 other seed, plus the
-    selected configuration's seed-0 policy for its cell, plus 2 for the fixed method."""
+    that re-run is not fitted again, except for the best trial's configuration (usually the
+    selected one, fitted with the other re-runs). Fits: 6 trials + 2 configurations x 2 seeds
+    - 1 (the runner-up's seed 0), plus 1 if the runner-up is selected, plus 2 for the fixed
+    method."""
     from orkit.experiments import runner as runner_mod
 
     calls = []
@@ -253,7 +255,11 @@ def test_the_selected_configurations_reruns_are_the_reported_cells(tmp_path, mon
     config = load_study(write(tmp_path, TINY.replace('name = "tiny"', 'name = "tiny"\noutput = "out"')),
                         known_methods=set(registry.POLICIES))
     rows = StudyRunner(config, output=tmp_path / "out", progress=False).run()
-    assert sum(1 for name, _ in calls if name == "constant-order") == 6 + 2 * 1 + 1
+    import json
+
+    summary = json.loads((tmp_path / "out" / "tuning" / "constant-tuned.json").read_text())
+    runner_up_selected = summary["selected"] != summary["top"][0]
+    assert sum(1 for name, _ in calls if name == "constant-order") == 6 + 2 * 2 - 1 + runner_up_selected
     assert sum(1 for name, seed in calls if name == "constant-order" and seed == 1) == 2
     assert sum(1 for name, _ in calls if name == "base-stock") == 2
     tests = [r for r in rows if r["split"] == "test" and r["label"] == "constant (tuned)"]
@@ -456,3 +462,19 @@ def test_successive_halving_prunes_at_its_rungs_and_top_k_is_filled(tmp_path):
     longest = max((t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED),
                   key=lambda t: (max(t.intermediate_values), -t.intermediate_values[max(t.intermediate_values)]))
     assert top[-1]["quantity"] == longest.params["quantity"]
+
+
+def test_paths_plot_of_a_multi_dataset_study_draws_the_first_dataset(tmp_path):
+    """Paths of different datasets are different SKUs: a multi-dataset study's path plot draws
+    the first dataset (in study order) that has paths, labelled by method."""
+    from orkit.experiments.report import _plot_paths
+
+    (tmp_path / "paths").mkdir()
+    frame = pd.DataFrame({"sku": ["a"] * 3, "period": [0, 1, 2], "on_hand": [1.0, 2.0, 3.0],
+                          "order": [0.0, 1.0, 0.0], "demand": [1.0, 1.0, 1.0]})
+    for stem in ("setting-4-N5-DS-Base", "setting-4-DS-Base", "setting-4-PPO-Base"):
+        frame.to_csv(tmp_path / "paths" / f"{stem}.csv", index=False)
+    assert _plot_paths(tmp_path, tmp_path / "p.png", ["setting-1", "setting-4", "setting-4-N5"]) == "setting-4"
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    assert _plot_paths(tmp_path, tmp_path / "q.png") == ""
+    assert _plot_paths(tmp_path / "none", tmp_path / "r.png") is None
