@@ -106,6 +106,10 @@ def run(args: argparse.Namespace, learners: set[str]) -> None:
               f"{args.seeds} seeds), pruner {pruner!r}, {args.workers} worker(s): {seconds / 60:.1f} min "
               f"(target: under 30 min)")
         summary(folder, config)
+        if args.output:
+            from orkit.experiments.report import write_report
+
+            print(f"report: {write_report(folder, notes=f'Wall time of this run: {seconds:.1f} s.')}")
 
 
 def summary(folder: Path, config) -> None:

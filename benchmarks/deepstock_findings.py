@@ -69,6 +69,28 @@ def verdict(none: list[float], base: list[float]) -> str:
     return f"tie within CI ({diff:+.1f}%)"
 
 
+def changed_since(study: dict) -> list[str]:
+    """A paragraph naming what the shipped study file does differently from the run's
+    (pruner, fixed method parameters), so the page does not pass an older protocol off as the
+    current one; empty when they agree."""
+    from orkit.experiments.config import load_study
+    from orkit.experiments.registry import POLICIES
+
+    shipped = load_study("deepstock-synthetic", known_methods=set(POLICIES))
+    changes = []
+    if shipped.tuning.pruner != study["tuning"].get("pruner"):
+        changes.append(f"tunes with `pruner = \"{shipped.tuning.pruner}\"`")
+    ran = {m["label"]: m.get("params", {}) for m in study["methods"]}
+    for method in shipped.methods:
+        extra = {k: v for k, v in method.params.items() if ran.get(method.label, {}).get(k) != v}
+        if method.label in ran and extra:
+            changes.append(f"gives {method.label} `{json.dumps(extra, sort_keys=True)}`")
+    if not changes:
+        return []
+    return ["The shipped `deepstock-synthetic` study has changed since this run: it now " + "; ".join(changes)
+            + ". The figures below are those of the run as it was.", ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path, help="output folder of `orkit run deepstock-synthetic`")
@@ -97,6 +119,7 @@ def main() -> None:
         "protocol is 50 trials and the top 5 re-run with 5 seeds; this run is smaller so that it fits "
         "a 2-core machine in a working session." + (f" **Wall time:** {args.wall_time}." if args.wall_time else ""),
         "",
+        *changed_since(study),
         "Test loss = weighted holding (h = 0.1) and shortage (b = 0.9) cost per SKU-period on the 100 "
         "test trajectories, from the simulator's ledger; mean ± half-width of the 95% t-interval "
         f"over the {len(seeds)} seeds of the selected configuration.",

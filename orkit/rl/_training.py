@@ -149,3 +149,29 @@ def clip_grad_norm(parameters: list[torch.Tensor], max_norm: float) -> None:
         return
     total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
     torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+
+
+def adam_step(optimizer: torch.optim.Adam) -> None:
+    """``optimizer.step()`` for a fused Adam (:func:`adam`) with one parameter group on one
+    device: the same kernel with the same arguments, called directly once the state exists.
+
+    ``Optimizer.step`` spends about 0.2 ms per call in Python (hooks, grouping by device)
+    around a kernel that takes a tenth of that for DDPG's [64, 64] networks, which step twice
+    per gradient step. Anything else (first step, AMSGrad, tensor learning rates, several
+    groups, missing gradients) goes through ``optimizer.step()``.
+    """
+    group = optimizer.param_groups[0]
+    params = group["params"]
+    if (len(optimizer.param_groups) != 1 or not group.get("fused") or group["amsgrad"] or group["capturable"]
+            or group.get("decoupled_weight_decay") or group["differentiable"] or isinstance(group["lr"], torch.Tensor)
+            or any(p.grad is None or not optimizer.state.get(p) for p in params)):
+        optimizer.step()
+        return
+    states = [optimizer.state[p] for p in params]
+    steps = [s["step"] for s in states]
+    beta1, beta2 = group["betas"]
+    torch._foreach_add_(steps, 1)
+    torch._fused_adam_(params, [p.grad for p in params], [s["exp_avg"] for s in states],
+                       [s["exp_avg_sq"] for s in states], [], steps, amsgrad=False, lr=group["lr"], beta1=beta1,
+                       beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
+                       grad_scale=None, found_inf=None)

@@ -40,10 +40,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch import nn
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.rl._training import adam, generator_for, limit_threads, setup, stalled, warm_start_network
+from orkit.rl._training import adam, adam_step, generator_for, limit_threads, setup, stalled, warm_start_network
 from orkit.rl.buffers import ReplayBuffer
 from orkit.rl.checkpoint import clone_state_dict
 from orkit.rl.networks import NetworkConfig, mlp
@@ -199,6 +200,7 @@ def train_ddpg(
         return orders, {"obs": state, "action": action, "scale": encoded.scale}
 
     losses: dict[str, torch.Tensor] = {}
+    manual = ManualGradients.of(actor.body, critic)
     actor_params = [p for p in actor.parameters() if p.requires_grad]
     online_params = [*actor.parameters(), *critic.parameters()]
     target_params = [*actor_target.parameters(), *critic_target.parameters()]
@@ -227,17 +229,23 @@ def train_ddpg(
                     next_action = actor_target.body(batch["next_obs"][:, :-1])
                     next_q = critic_target(critic_input(batch["next_obs"], next_action)).squeeze(1)
                     target = batch["reward"] + config.gamma * (1.0 - batch["done"]) * next_q
-                q = critic(critic_input(batch["obs"], batch["action"])).squeeze(1)
-                critic_loss = (q - target).square().mean()
-                critic_optimizer.zero_grad()
-                critic_loss.backward()
-                critic_optimizer.step()
+                if manual is not None:  # ReLU networks: the same gradients without the autograd engine
+                    critic_loss = manual.critic_step(batch["obs"], batch["action"], target)
+                    adam_step(critic_optimizer)
+                    actor_loss = manual.actor_step(batch["obs"])
+                    adam_step(actor_optimizer)
+                else:
+                    q = critic(critic_input(batch["obs"], batch["action"])).squeeze(1)
+                    critic_loss = (q - target).square().mean()
+                    critic_optimizer.zero_grad()
+                    critic_loss.backward()
+                    critic_optimizer.step()
 
-                actor_loss = -critic(critic_input(batch["obs"], actor.body(batch["obs"][:, :-1]))).mean()
-                # gradients of the actor's weights only (backward still runs through the critic)
-                for p, g in zip(actor_params, torch.autograd.grad(actor_loss, actor_params, allow_unused=True)):
-                    p.grad = g
-                actor_optimizer.step()
+                    actor_loss = -critic(critic_input(batch["obs"], actor.body(batch["obs"][:, :-1]))).mean()
+                    # gradients of the actor's weights only (backward still runs through the critic)
+                    for p, g in zip(actor_params, torch.autograd.grad(actor_loss, actor_params, allow_unused=True)):
+                        p.grad = g
+                    actor_optimizer.step()
 
                 with torch.no_grad():  # theta' <- tau theta + (1 - tau) theta', one call per network pair
                     torch._foreach_lerp_(target_params, online_params, config.tau)
@@ -270,6 +278,85 @@ def train_ddpg(
     log.info("DDPG: %d steps, %d gradient steps, best validation loss %.4f", timesteps, gradient_steps, best_loss)
     return TrainingResult(policy, history, config, best_loss, elapsed(),
                           extra={"gradient_steps": gradient_steps})
+
+
+class ManualGradients:
+    """DDPG's two gradient steps for ReLU MLPs, computed with the operations autograd's
+    backward formulas use, in the same order, so the gradients are identical to the bit
+    (tested), without the engine's per-node overhead that dominates [64, 64] networks (about
+    half of a gradient step's time on a CPU).
+
+    - critic: d/dtheta mean((Q(s, a) - y)^2) into the critic's ``.grad``;
+    - actor: d/dphi -mean(Q(s, mu(s))) into the actor's ``.grad`` (through the critic, whose
+      weights get no gradient).
+    """
+
+    def __init__(self, actor: nn.Sequential, critic: nn.Sequential) -> None:
+        self.actor, self.critic = self._layers(actor), self._layers(critic)
+
+    @classmethod
+    def of(cls, actor: nn.Module, critic: nn.Module) -> "ManualGradients | None":
+        """The manual gradients when both networks are ``Linear -> ReLU -> ... -> Linear``."""
+        if cls._layers(actor) is None or cls._layers(critic) is None:
+            return None
+        return cls(actor, critic)
+
+    @staticmethod
+    def _layers(net: nn.Module) -> list[nn.Linear] | None:
+        if not isinstance(net, nn.Sequential) or len(net) % 2 == 0:
+            return None
+        for i, layer in enumerate(net):
+            if not isinstance(layer, nn.Linear if i % 2 == 0 else nn.ReLU):
+                return None
+        return [layer for layer in net if isinstance(layer, nn.Linear)]
+
+    @staticmethod
+    def _forward(layers: list[nn.Linear], x: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's input and the output (what nn.Linear and ReLU compute)."""
+        out = [x]
+        for i, layer in enumerate(layers):
+            x = torch.addmm(layer.bias, x, layer.weight.t())
+            if i < len(layers) - 1:
+                x = torch.relu(x)
+            out.append(x)
+        return out
+
+    @staticmethod
+    def _backward(layers: list[nn.Linear], values: list[torch.Tensor], grad: torch.Tensor, *,
+                  store: bool, input_grad: bool = False) -> torch.Tensor | None:
+        """Back-propagate ``grad`` (of the output); with ``store``, set each layer's ``.grad``
+        (addmm's backward: weight ``(x^T g)^T``, bias ``sum(g)``, input ``g W``)."""
+        for i in reversed(range(len(layers))):
+            layer = layers[i]
+            if i < len(layers) - 1:
+                grad = torch.ops.aten.threshold_backward(grad, values[i + 1], 0)
+            if store:
+                layer.weight.grad = values[i].t().mm(grad).t().contiguous()
+                layer.bias.grad = grad.sum(0)
+            if i > 0 or input_grad:
+                grad = grad.mm(layer.weight)
+        return grad if input_grad else None
+
+    @torch.no_grad()
+    def critic_step(self, obs: torch.Tensor, action: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        values = self._forward(self.critic, torch.cat([obs, action], 1))
+        error = values[-1].squeeze(1) - target
+        n = error.shape[0]
+        # mean's backward (1 / n, expanded), then square's (grad * (2 * error))
+        grad = torch.ones((), dtype=error.dtype, device=error.device).div(n).expand(n) * (2.0 * error)
+        self._backward(self.critic, values, grad.unsqueeze(1), store=True)
+        return error.square().mean()
+
+    @torch.no_grad()
+    def actor_step(self, obs: torch.Tensor) -> torch.Tensor:
+        actions = self._forward(self.actor, obs[:, :-1])
+        values = self._forward(self.critic, torch.cat([obs, actions[-1]], 1))
+        n = obs.shape[0]
+        # neg's and mean's backward: -(1 / n) for every output
+        grad = torch.ones((), dtype=obs.dtype, device=obs.device).div(n).expand(n, 1).neg()
+        grad = self._backward(self.critic, values, grad, store=False, input_grad=True)
+        self._backward(self.actor, actions, grad[:, obs.shape[1]:], store=True)
+        return -values[-1].mean()
 
 
 class DDPGPolicy(NeuralEstimator):

@@ -44,7 +44,7 @@ from torch.distributions import Normal
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.rl._training import adam, clip_grad_norm, generator_for, limit_threads, setup, stalled, warm_start_network
+from orkit.rl._training import adam, adam_step, clip_grad_norm, generator_for, limit_threads, setup, stalled, warm_start_network
 from orkit.rl.checkpoint import clone_state_dict
 from orkit.rl.networks import EncodedObservation, NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
@@ -263,7 +263,7 @@ def train_ppo(
                 optimizer.zero_grad()
                 loss.backward()
                 clip_grad_norm(parameters, config.max_grad_norm)
-                optimizer.step()
+                adam_step(optimizer)
                 clip_fractions.append(((ratio - 1.0).abs() > config.clip_coef).float().mean().detach())
 
         # ---- validation of the mean action: keep the best weights
