@@ -201,21 +201,19 @@ def test_every_seed_reaches_factories_that_take_keywords(monkeypatch, tmp_path):
     assert seen == [3, 4]
 
 
-def test_median_pruning_stops_poor_trials_within_the_same_budget(tmp_path):
-    """With pruner = "median", a trial whose best validation loss at a tenth of its budget is
-    worse than the median of earlier trials there is stopped; pruned trials count towards the
-    budget (exactly `trials` are spent) and are never among the top configurations."""
+def _tune_learning_curves(tmp_path, pruner: str, trials: int):
+    """Tune TINY's constant order on toy learning curves whose level is the distance of
+    `quantity` from 10 (far configurations are worse at every tenth of the budget); return the
+    study, the method and the budget points (of 1000) at which trials were stopped."""
     from orkit.experiments.config import TuningSpec
-    from orkit.experiments.tuning import PruningReporter, open_study, top_configurations, tune
+    from orkit.experiments.tuning import PruningReporter, open_study, tune
 
     method = parse_study(tomllib.loads(TINY), known_methods=set(registry.POLICIES)).methods[1]
-    tuning = TuningSpec(trials=12, startup_trials=3, top_k=2, pruner="median")
-    study = open_study("pruning", f"sqlite:///{tmp_path / 't.db'}", tuning)
+    tuning = TuningSpec(trials=trials, startup_trials=3, top_k=2, pruner=pruner)
+    study = open_study(pruner, f"sqlite:///{tmp_path / 't.db'}", tuning)
     stopped = []
 
     def objective(params, trial):
-        # a learning curve whose level is the distance of `quantity` from 10: far configurations
-        # are worse at every tenth of the budget
         report = PruningReporter(trial, "timesteps", 1000)
         for k in range(0, 1001, 100):
             try:
@@ -226,6 +224,16 @@ def test_median_pruning_stops_poor_trials_within_the_same_budget(tmp_path):
         return abs(params["quantity"] - 10.0) + 0.5
 
     tune(study, method, objective, tuning)
+    return study, method, stopped
+
+
+def test_median_pruning_stops_poor_trials_within_the_same_budget(tmp_path):
+    """With pruner = "median", a trial whose best validation loss at a tenth of its budget is
+    worse than the median of earlier trials there is stopped; pruned trials count towards the
+    budget (exactly `trials` are spent) and are never among the top configurations."""
+    from orkit.experiments.tuning import top_configurations
+
+    study, method, stopped = _tune_learning_curves(tmp_path, "median", 12)
     states = [t.state for t in study.trials]
     pruned = states.count(optuna.trial.TrialState.PRUNED)
     assert states.count(optuna.trial.TrialState.COMPLETE) + pruned == 12
@@ -433,25 +441,9 @@ def test_successive_halving_prunes_at_its_rungs_and_top_k_is_filled(tmp_path):
     """pruner = "halving": trials are only stopped at 10%, 30% and 90% of their budget (the rungs),
     the budget is spent exactly, and when fewer than top_k trials finish the top
     configurations are completed from the pruned trials that trained longest."""
-    from orkit.experiments.config import TuningSpec
-    from orkit.experiments.tuning import PruningReporter, open_study, top_configurations, tune
+    from orkit.experiments.tuning import top_configurations
 
-    method = parse_study(tomllib.loads(TINY), known_methods=set(registry.POLICIES)).methods[1]
-    tuning = TuningSpec(trials=15, startup_trials=3, top_k=2, pruner="halving")
-    study = open_study("halving", f"sqlite:///{tmp_path / 't.db'}", tuning)
-    stopped = []
-
-    def objective(params, trial):
-        report = PruningReporter(trial, "timesteps", 1000)
-        for k in range(0, 1001, 100):
-            try:
-                report({"timesteps": k, "validation_loss": abs(params["quantity"] - 10.0) + 1.0 - k / 2000})
-            except optuna.TrialPruned:
-                stopped.append(k)
-                raise
-        return abs(params["quantity"] - 10.0) + 0.5
-
-    tune(study, method, objective, tuning)
+    study, method, stopped = _tune_learning_curves(tmp_path, "halving", 15)
     states = [t.state for t in study.trials]
     complete = states.count(optuna.trial.TrialState.COMPLETE)
     assert complete + states.count(optuna.trial.TrialState.PRUNED) == 15
