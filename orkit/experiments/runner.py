@@ -267,12 +267,12 @@ class StudyRunner:
         if len(top) == 1:
             return top[0]
         means, fitted = [], []
-        known = self._trial_losses(study, method)
-        for params in top:
+        known = self._known_reruns(study, method, top)
+        for k, params in enumerate(top):
             losses, policies = [], {}
             for s in self.config.seeds:
-                if (s, json.dumps(params, sort_keys=True, default=str)) in known:  # the trial was this run
-                    losses.append(known[(s, json.dumps(params, sort_keys=True, default=str))])
+                if (k, s) in known:  # the trial was this run
+                    losses.append(known[(k, s)])
                     bar()
                     continue
                 policy, seconds = fit_policy(method.name, params, s, *_fit_splits(method, splits), problem)
@@ -283,25 +283,25 @@ class StudyRunner:
             fitted.append(policies)
         return self._select(dataset, method, study, top, means, fitted)
 
-    def _trial_losses(self, study: Any, method: MethodSpec) -> dict[tuple[int, str], float]:
-        """Validation losses the re-runs need not compute: a finished trial is the run of its
-        configuration with the tuning seed (same fit, same selection split, same numbers), so
-        when that seed is one of the study's seeds its re-run is the trial. Keyed by (seed,
-        configuration as JSON). The best trial's configuration is re-run as usual; were another
-        configuration selected, its policy for that seed is fitted again when its cell is scored."""
+    def _known_reruns(self, study: Any, method: MethodSpec, top: list[dict[str, Any]]) -> dict[tuple[int, int], float]:
+        """Validation losses of top-k re-runs that need not be fitted, keyed by (index in
+        ``top``, seed): a finished trial is the run of its configuration with the tuning seed
+        (same fit, same selection split, same numbers), so when that seed is one of the study's
+        seeds its re-run is the trial. ``top[0]``, the best trial's configuration and usually
+        the selected one, is re-run as usual so that its cell's policy is fitted with the other
+        re-runs; were another configuration selected, its tuning-seed policy is fitted when its
+        cell is scored."""
         from orkit.experiments import tuning as tuning_mod
 
         seed = self.config.tuning.seed
         if seed not in self.config.seeds:
             return {}
-        known = {(seed, json.dumps(params, sort_keys=True, default=str)): loss
-                 for params, loss in tuning_mod.trial_losses(study, method)}
-        # the best trial's configuration usually wins the selection: its tuning-seed run is
-        # fitted with the other re-runs rather than alone at the end
-        best = tuning_mod.top_configurations(study, method, 1)
-        if best:
-            known.pop((seed, json.dumps(best[0], sort_keys=True, default=str)), None)
-        return known
+
+        def key(params: dict[str, Any]) -> str:
+            return json.dumps(params, sort_keys=True, default=str)
+
+        losses = {key(params): loss for params, loss in tuning_mod.trial_losses(study, method)}
+        return {(k, seed): losses[key(params)] for k, params in enumerate(top) if k > 0 and key(params) in losses}
 
     def _select(self, dataset: str, method: MethodSpec, study: Any, top: list[dict[str, Any]],
                 means: list[float], fitted: list[dict[int, tuple[Any, float]]]) -> dict[str, Any]:
@@ -441,12 +441,11 @@ class StudyRunner:
                 submit_cells(key, top[0])
                 return
             reruns[key] = {"top": top, "losses": {}, "fits": {}}
-            known = self._trial_losses(study, method)
+            known = self._known_reruns(study, method, top)
             for k, params in enumerate(top):
                 for seed in self.config.seeds:
-                    loss = known.get((seed, json.dumps(params, sort_keys=True, default=str)))
-                    if loss is not None:  # the trial was this run
-                        reruns[key]["losses"][(k, seed)] = loss
+                    if (k, seed) in known:  # the trial was this run
+                        reruns[key]["losses"][(k, seed)] = known[(k, seed)]
                         bar.update(1)
                     else:
                         jobs[pool.submit(_worker_fit, self.config, key[0], key[1], params, seed, True)] = (

@@ -239,7 +239,7 @@ def train_ppo(
         n_in, m = encoded.inputs.shape[-1], r["action"].shape[-1]
         packed = torch.cat([encoded.inputs.flatten(0, 1), encoded.time.reshape(-1, 1), r["action"].flatten(0, 1)], 1)
         scalars = torch.stack([r["logprob"].flatten(), advantages.flatten(), returns.flatten()])
-        parameters = [p for p in agent.parameters()]
+        parameters = list(agent.parameters())
         clip_fractions = []
         for _ in range(config.update_epochs):
             for mb in torch.randperm(packed.shape[0], generator=generator).split(config.batch_size):
