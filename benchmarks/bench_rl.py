@@ -313,6 +313,8 @@ def main() -> None:
     parser.add_argument("--learners", default="ds,ppo,ddpg", help="learners to run (comma-separated)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    for config in (DS, PPO, DDPG):  # orkit's learners set torch's threads themselves (default: one)
+        config["num_threads"] = args.threads
     learners = set(args.learners.split(","))
     if args.quick:
         args.ppo_timesteps, args.ddpg_timesteps = 4096, 1120

@@ -44,6 +44,7 @@ from torch import nn
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
+from orkit.rl._manual import ManualMLP
 from orkit.rl._training import adam, adam_step, generator_for, limit_threads, setup, stalled, warm_start_network
 from orkit.rl.buffers import ReplayBuffer
 from orkit.rl.checkpoint import clone_state_dict
@@ -281,81 +282,46 @@ def train_ddpg(
 
 
 class ManualGradients:
-    """DDPG's two gradient steps for ReLU MLPs, computed with the operations autograd's
-    backward formulas use, in the same order, so the gradients are identical to the bit
-    (tested), without the engine's per-node overhead that dominates [64, 64] networks (about
-    half of a gradient step's time on a CPU).
+    """DDPG's two gradient steps computed by :class:`~orkit.rl._manual.ManualMLP` (ReLU or tanh
+    MLPs): the operations autograd's backward formulas use, in the same order, so the gradients
+    are identical to the bit (tested), without the engine's per-node overhead that dominates
+    [64, 64] networks (about half of a gradient step's time on a CPU).
 
     - critic: d/dtheta mean((Q(s, a) - y)^2) into the critic's ``.grad``;
     - actor: d/dphi -mean(Q(s, mu(s))) into the actor's ``.grad`` (through the critic, whose
       weights get no gradient).
     """
 
-    def __init__(self, actor: nn.Sequential, critic: nn.Sequential) -> None:
-        self.actor, self.critic = self._layers(actor), self._layers(critic)
+    def __init__(self, actor: ManualMLP, critic: ManualMLP) -> None:
+        self.actor, self.critic = actor, critic
 
     @classmethod
     def of(cls, actor: nn.Module, critic: nn.Module) -> "ManualGradients | None":
-        """The manual gradients when both networks are ``Linear -> ReLU -> ... -> Linear``."""
-        if cls._layers(actor) is None or cls._layers(critic) is None:
+        """The manual gradients when both networks are plain ReLU or tanh MLPs."""
+        manual_actor, manual_critic = ManualMLP.of(actor), ManualMLP.of(critic)
+        if manual_actor is None or manual_critic is None:
             return None
-        return cls(actor, critic)
-
-    @staticmethod
-    def _layers(net: nn.Module) -> list[nn.Linear] | None:
-        if not isinstance(net, nn.Sequential) or len(net) % 2 == 0:
-            return None
-        for i, layer in enumerate(net):
-            if not isinstance(layer, nn.Linear if i % 2 == 0 else nn.ReLU):
-                return None
-        return [layer for layer in net if isinstance(layer, nn.Linear)]
-
-    @staticmethod
-    def _forward(layers: list[nn.Linear], x: torch.Tensor) -> list[torch.Tensor]:
-        """Every layer's input and the output (what nn.Linear and ReLU compute)."""
-        out = [x]
-        for i, layer in enumerate(layers):
-            x = torch.addmm(layer.bias, x, layer.weight.t())
-            if i < len(layers) - 1:
-                x = torch.relu(x)
-            out.append(x)
-        return out
-
-    @staticmethod
-    def _backward(layers: list[nn.Linear], values: list[torch.Tensor], grad: torch.Tensor, *,
-                  store: bool, input_grad: bool = False) -> torch.Tensor | None:
-        """Back-propagate ``grad`` (of the output); with ``store``, set each layer's ``.grad``
-        (addmm's backward: weight ``(x^T g)^T``, bias ``sum(g)``, input ``g W``)."""
-        for i in reversed(range(len(layers))):
-            layer = layers[i]
-            if i < len(layers) - 1:
-                grad = torch.ops.aten.threshold_backward(grad, values[i + 1], 0)
-            if store:
-                layer.weight.grad = values[i].t().mm(grad).t().contiguous()
-                layer.bias.grad = grad.sum(0)
-            if i > 0 or input_grad:
-                grad = grad.mm(layer.weight)
-        return grad if input_grad else None
+        return cls(manual_actor, manual_critic)
 
     @torch.no_grad()
     def critic_step(self, obs: torch.Tensor, action: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        values = self._forward(self.critic, torch.cat([obs, action], 1))
+        values = self.critic.forward(torch.cat([obs, action], 1))
         error = values[-1].squeeze(1) - target
         n = error.shape[0]
         # mean's backward (1 / n, expanded), then square's (grad * (2 * error))
         grad = torch.ones((), dtype=error.dtype, device=error.device).div(n).expand(n) * (2.0 * error)
-        self._backward(self.critic, values, grad.unsqueeze(1), store=True)
+        self.critic.backward(values, grad.unsqueeze(1))
         return error.square().mean()
 
     @torch.no_grad()
     def actor_step(self, obs: torch.Tensor) -> torch.Tensor:
-        actions = self._forward(self.actor, obs[:, :-1])
-        values = self._forward(self.critic, torch.cat([obs, actions[-1]], 1))
+        actions = self.actor.forward(obs[:, :-1])
+        values = self.critic.forward(torch.cat([obs, actions[-1]], 1))
         n = obs.shape[0]
         # neg's and mean's backward: -(1 / n) for every output
         grad = torch.ones((), dtype=obs.dtype, device=obs.device).div(n).expand(n, 1).neg()
-        grad = self._backward(self.critic, values, grad, store=False, input_grad=True)
-        self._backward(self.actor, actions, grad[:, obs.shape[1]:], store=True)
+        grad = self.critic.backward(values, grad, store=False, input_grad=True)
+        self.actor.backward(actions, grad[:, obs.shape[1]:])
         return -values[-1].mean()
 
 

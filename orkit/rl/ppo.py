@@ -44,13 +44,14 @@ from torch.distributions import Normal
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
+from orkit.rl._manual import ManualMLP
 from orkit.rl._training import adam, adam_step, clip_grad_norm, generator_for, limit_threads, setup, stalled, warm_start_network
 from orkit.rl.checkpoint import clone_state_dict
 from orkit.rl.networks import EncodedObservation, NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
 from orkit.rl.rollout import record_rollout, review_window_costs, scalar_timing, subset_input
 
-__all__ = ["PPOConfig", "PPOAgent", "train_ppo", "PPOPolicy"]
+__all__ = ["PPOConfig", "PPOAgent", "train_ppo", "PPOPolicy", "ppo_loss", "ManualPPOGradients"]
 
 _LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))  # the constants of Normal.log_prob and Normal.entropy
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -171,6 +172,7 @@ def train_ppo(
     n_trajectories = max(1, math.ceil(config.num_steps / max(n_review, 1)))
     steps_per_rollout = n_trajectories * n_review
     n_updates = max(1, config.total_timesteps // steps_per_rollout)
+    manual = ManualPPOGradients.of(agent, config)
     update, history = 0, []
     started, elapsed_before = time.perf_counter(), 0.0
 
@@ -245,23 +247,16 @@ def train_ppo(
             for mb in torch.randperm(packed.shape[0], generator=generator).split(config.batch_size):
                 mb = mb.to(device)
                 batch, (mb_logprobs, mb_advantages, mb_returns) = packed[mb], scalars[:, mb]
-                mean = actor.body(batch[:, :n_in].contiguous())
-                scale = agent.log_std.exp().expand_as(mean)
                 action = batch[:, n_in + 1:n_in + 1 + m]
-                # the Gaussian's log-density and entropy, exactly as torch.distributions.Normal
-                # computes them (without building a distribution per minibatch)
-                new_logprob = (-((action - mean) ** 2) / (2 * scale**2) - scale.log() - _LOG_SQRT_2PI).sum(1)
-                entropy = (0.5 + _HALF_LOG_2PI + torch.log(scale)).sum(1)
-                log_ratio = new_logprob - mb_logprobs
-                ratio = log_ratio.exp()
-                if config.norm_adv and mb.numel() > 1:
-                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
-                pg_loss = torch.max(-mb_advantages * ratio,
-                                    -mb_advantages * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)).mean()
-                v_loss = (agent.critic(batch[:, :n_in + 1].contiguous()).squeeze(1) - mb_returns).square().mean()
-                loss = pg_loss - config.ent_coef * entropy.mean() + config.vf_coef * v_loss
-                optimizer.zero_grad()
-                loss.backward()
+                if manual is not None:  # the same gradients without the autograd engine (see ManualPPOGradients)
+                    pg_loss, v_loss, ratio = manual.step(batch[:, :n_in].contiguous(), batch[:, :n_in + 1].contiguous(),
+                                                         action, mb_logprobs, mb_advantages, mb_returns)
+                else:
+                    loss, pg_loss, v_loss, ratio = ppo_loss(agent, config, batch[:, :n_in].contiguous(),
+                                                            batch[:, :n_in + 1].contiguous(), action, mb_logprobs,
+                                                            mb_advantages, mb_returns)
+                    optimizer.zero_grad()
+                    loss.backward()
                 clip_grad_norm(parameters, config.max_grad_norm)
                 adam_step(optimizer)
                 clip_fractions.append(((ratio - 1.0).abs() > config.clip_coef).float().mean().detach())
@@ -292,6 +287,108 @@ def train_ppo(
     log.info("PPO: %d updates, best validation loss %.4f", update, best_loss)
     return TrainingResult(policy, history, config, best_loss, elapsed(),
                           extra={"steps_per_rollout": steps_per_rollout, "n_updates": n_updates})
+
+
+def ppo_loss(agent: PPOAgent, config: PPOConfig, actor_input: torch.Tensor, critic_input: torch.Tensor,
+             action: torch.Tensor, old_logprob: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor):
+    """The PPO loss of one minibatch (clipped surrogate, entropy bonus, value error), as autograd
+    differentiates it: returns ``(loss, policy loss, value loss, probability ratios)``."""
+    mean = agent.actor.body(actor_input)
+    scale = agent.log_std.exp().expand_as(mean)
+    # the Gaussian's log-density and entropy, exactly as torch.distributions.Normal computes them
+    # (without building a distribution per minibatch)
+    new_logprob = (-((action - mean) ** 2) / (2 * scale**2) - scale.log() - _LOG_SQRT_2PI).sum(1)
+    entropy = (0.5 + _HALF_LOG_2PI + torch.log(scale)).sum(1)
+    log_ratio = new_logprob - old_logprob
+    ratio = log_ratio.exp()
+    if config.norm_adv and advantages.numel() > 1:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    clipped_ratio = ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
+    pg_loss = torch.max(-advantages * ratio, -advantages * clipped_ratio).mean()
+    v_loss = (agent.critic(critic_input).squeeze(1) - returns).square().mean()
+    loss = pg_loss - config.ent_coef * entropy.mean() + config.vf_coef * v_loss
+    return loss, pg_loss, v_loss, ratio
+
+
+class ManualPPOGradients:
+    """PPO's minibatch gradients computed without the autograd engine, identical to the bit.
+
+    The networks' passes are :class:`~orkit.rl._manual.ManualMLP`'s; the clipped surrogate's
+    gradient with respect to the Gaussian's mean, the value and ``log_std`` applies the
+    backward formulas autograd applies to :func:`ppo_loss`, in the
+    order its engine runs them (the three terms reaching the standard deviation are summed in
+    that order). ``tests/rl/test_fast_paths.py`` checks every gradient and a whole training run
+    against autograd. On a CPU this removes about a third of an update's time for [256, 256]
+    networks: the engine's and the small tensors' per-operation costs, not the matrix products.
+    """
+
+    def __init__(self, agent: PPOAgent, actor: ManualMLP, critic: ManualMLP, config: PPOConfig) -> None:
+        self.agent, self.actor, self.critic, self.config = agent, actor, critic, config
+        covered = {id(p) for p in (*actor.parameters, *critic.parameters, agent.log_std)}
+        self.others = [p for p in agent.parameters() if id(p) not in covered]  # no gradient in the update
+
+    @classmethod
+    def of(cls, agent: PPOAgent, config: PPOConfig) -> "ManualPPOGradients | None":
+        """The manual gradients when the policy body and the value network are ReLU or tanh MLPs."""
+        actor, critic = ManualMLP.of(agent.actor.body), ManualMLP.of(agent.critic)
+        if actor is None or critic is None:
+            return None
+        return cls(agent, actor, critic, config)
+
+    def step(self, actor_input: torch.Tensor, critic_input: torch.Tensor, action: torch.Tensor,
+             old_logprob: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor):
+        """Set every parameter's ``.grad`` to the gradient of the PPO loss on one minibatch;
+        returns the policy loss, the value loss and the probability ratios."""
+        v_loss = self._value_step(critic_input, returns)
+        pg_loss, ratio = self._policy_step(actor_input, action, old_logprob, advantages)
+        return pg_loss, v_loss, ratio
+
+    @torch.no_grad()
+    def _value_step(self, critic_input: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+        values = self.critic.forward(critic_input)
+        error = values[-1].squeeze(1) - returns
+        n = error.shape[0]
+        one = torch.ones((), dtype=error.dtype, device=error.device)
+        # vf_coef * mean((V - R)^2): the product's, the mean's and the square's backward
+        self.critic.backward(values, (one * self.config.vf_coef).expand(n).div(n).mul(2.0 * error).unsqueeze(1))
+        return error.square().mean()
+
+    @torch.no_grad()
+    def _policy_step(self, actor_input: torch.Tensor, action: torch.Tensor, old_logprob: torch.Tensor,
+                     advantages: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c, log_std = self.config, self.agent.log_std
+        values = self.actor.forward(actor_input)
+        mean = values[-1]
+        n, clip = mean.shape[0], c.clip_coef
+        # forward (ppo_loss's operations)
+        std = log_std.exp()
+        scale = std.expand_as(mean)
+        d = action - mean
+        nsq = -(d**2)
+        den = 2 * scale**2
+        ratio = ((nsq / den - scale.log() - _LOG_SQRT_2PI).sum(1) - old_logprob).exp()
+        if c.norm_adv and n > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        neg_adv = -advantages
+        unclipped, clipped = neg_adv * ratio, neg_adv * ratio.clamp(1 - clip, 1 + clip)
+        pg_loss = torch.max(unclipped, clipped).mean()
+        # backward: d loss / d (mean, log_std), in the engine's order
+        one = torch.ones((), dtype=mean.dtype, device=mean.device)
+        g_max = one.expand(n) / n                                                      # mean
+        tie = torch.where(unclipped == clipped, g_max / 2, g_max)                      # maximum
+        g_unclipped, g_clipped = tie.masked_fill(unclipped < clipped, 0), tie.masked_fill_(unclipped > clipped, 0)
+        inside = (ratio >= 1 - clip).logical_and_(ratio <= 1 + clip)                   # clamp
+        g_ratio = torch.where(inside, g_clipped * neg_adv, torch.zeros((), dtype=mean.dtype)) + g_unclipped * neg_adv
+        g_density = (g_ratio * ratio).unsqueeze(1).expand_as(mean)                     # exp, sums
+        g_scale = ((-one) * c.ent_coef).expand(n).div(n).unsqueeze(1).expand_as(mean).div(scale)  # entropy's log
+        g_scale = g_scale + (-g_density).div(scale)                                    # log-density's log
+        g_scale = g_scale + (-g_density * ((nsq / den) / den) * 2) * (2.0 * scale)     # / (2 scale^2)
+        g_mean = -((g_density / den).neg() * (2.0 * d))                                # -(a - mean)^2
+        for p in self.others:
+            p.grad = None
+        log_std.grad = g_scale.sum_to_size(std.shape) * std
+        self.actor.backward(values, g_mean)
+        return pg_loss, ratio
 
 
 class PPOPolicy(NeuralEstimator):

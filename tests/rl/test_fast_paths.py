@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from orkit.rl._training import adam, adam_step, clip_grad_norm
+from orkit.rl._manual import ManualMLP
 from orkit.rl.ddpg import ManualGradients
 from orkit.rl.networks import mlp
+from orkit.rl.ppo import ManualPPOGradients, PPOAgent, PPOConfig, ppo_loss
 
 
 def _nets(activation="relu"):
@@ -38,10 +40,94 @@ def test_manual_ddpg_gradients_equal_autograd():
     assert all(torch.equal(a, b) for a, b in zip(manual_actor, reference_actor))
 
 
-def test_manual_gradients_only_for_relu_mlps():
-    actor, critic = _nets("tanh")
-    assert ManualGradients.of(actor, critic) is None
-    assert ManualGradients.of(*_nets()) is not None
+def test_manual_gradients_only_for_relu_and_tanh_mlps():
+    assert ManualGradients.of(*_nets("elu")) is None
+    assert ManualGradients.of(*_nets("tanh")) is not None and ManualGradients.of(*_nets()) is not None
+    assert ManualMLP.of(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1), torch.nn.ReLU(),
+                                            torch.nn.Linear(1, 1))) is None  # mixed activations
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_manual_mlp_passes_equal_autograd(activation):
+    net = mlp(5, (32, 32), 3, activation)
+    manual = ManualMLP.of(net)
+    x = torch.randn(40, 5, generator=torch.Generator().manual_seed(3))
+    upstream = torch.randn(40, 3, generator=torch.Generator().manual_seed(4))
+    values = manual.forward(x)
+    input_grad = manual.backward(values, upstream, input_grad=True)
+    manual_grads = [p.grad for p in net.parameters()]
+
+    leaf = x.clone().requires_grad_()
+    out = net(leaf)
+    reference = torch.autograd.grad(out, [leaf, *net.parameters()], upstream)
+    assert torch.equal(values[-1], out.detach())
+    assert torch.equal(input_grad, reference[0])
+    assert all(torch.equal(a, b) for a, b in zip(manual_grads, reference[1:]))
+
+
+def _ppo_case(seed, n, m, ties):
+    """A PPO minibatch: the networks, a sampled action and its old log-probability, advantages, returns."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    body = mlp(6, (16, 16), m, "tanh")
+    agent = PPOAgent.__new__(PPOAgent)
+    torch.nn.Module.__init__(agent)
+    agent.actor = torch.nn.Module()
+    agent.actor.body = body
+    agent.critic = mlp(7, (16, 16), 1, "tanh")
+    agent.log_std = torch.nn.Parameter(torch.randn(m, generator=g) * 0.3 - 2)
+    x = torch.randn(n, 7, generator=g)
+    with torch.no_grad():
+        mean, std = body(x[:, :6]), agent.log_std.exp()
+        action = mean + std * torch.randn(n, m, generator=g)
+        logprob = torch.distributions.Normal(mean, std).log_prob(action).sum(1)
+    if not ties:  # ratios away from 1, some outside the clipping interval
+        logprob = logprob + torch.randn(n, generator=g) * 0.4
+    return agent, x, action, logprob, torch.randn(n, generator=g), torch.randn(n, generator=g)
+
+
+@pytest.mark.parametrize("n, m, ties, ent_coef", [(64, 1, False, 0.0), (64, 1, True, 1e-4), (10, 5, False, 0.3),
+                                                  (1, 1, False, 0.01), (33, 2, True, 0.0)])
+def test_manual_ppo_gradients_equal_autograd(n, m, ties, ent_coef):
+    """Every gradient of the PPO loss (policy body, value network, log_std), to the bit, including
+    ratios exactly at 1 (the first epoch: maximum's ties), several outputs and one-row minibatches."""
+    config = PPOConfig(ent_coef=ent_coef, clip_coef=0.2, vf_coef=0.5)
+    agent, x, action, logprob, advantages, returns = _ppo_case(n + m, n, m, ties)
+    manual = ManualPPOGradients.of(agent, config)
+    assert manual is not None
+    pg_loss, v_loss, ratio = manual.step(x[:, :6].contiguous(), x, action, logprob, advantages, returns)
+    manual_grads = [p.grad.clone() for p in agent.parameters()]
+
+    loss, ref_pg, ref_v, ref_ratio = ppo_loss(agent, config, x[:, :6].contiguous(), x, action, logprob, advantages, returns)
+    reference = torch.autograd.grad(loss, list(agent.parameters()))
+    assert torch.equal(pg_loss, ref_pg.detach()) and torch.equal(v_loss, ref_v.detach())
+    assert torch.equal(ratio, ref_ratio.detach())
+    if ties:
+        assert torch.equal(ratio, torch.ones_like(ratio))
+    assert all(torch.equal(a, b) for a, b in zip(manual_grads, reference))
+
+
+def test_ppo_training_identical_with_manual_gradients(monkeypatch):
+    """A whole PPO run (rollouts, several epochs, minibatches of unequal size, learning-rate decay)
+    gives the same history and weights with the manual gradients as with autograd."""
+    from orkit.core import InventoryProblem
+    from orkit.data import generate
+    from orkit.rl import PPOPolicy
+
+    data = generate("deepstock-1", seed=0)
+    train, validation, _ = data.splits()
+    problem = InventoryProblem(**data.metadata["problem"])
+    options = dict(total_timesteps=600, num_steps=150, batch_size=64, update_epochs=3, hidden_sizes=(32, 32), ent_coef=0.01)
+
+    def run():
+        policy = PPOPolicy("base", seed=3, **options).fit(train, validation, problem)
+        return [{k: v for k, v in e.items() if k != "seconds"} for e in policy.history_], policy.policy_.network.state_dict()
+
+    manual_history, manual_weights = run()
+    monkeypatch.setattr(ManualPPOGradients, "of", classmethod(lambda cls, *args: None))
+    reference_history, reference_weights = run()
+    assert len(manual_history) == 4 and manual_history == reference_history  # 3 updates of 154 steps (64 + 64 + 26)
+    assert all(torch.equal(manual_weights[k], reference_weights[k]) for k in reference_weights)
 
 
 @pytest.mark.parametrize("lr_schedule", [False, True])
