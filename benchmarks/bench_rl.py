@@ -266,11 +266,12 @@ def print_references(data) -> None:
               f"{evaluate(policy, test, problem)['weighted_loss']:>8.4f}")
 
 
-def results_table(data, seeds) -> None:
+def results_table(data, seeds, learners=("ds", "ppo", "ddpg")) -> None:
     """Test loss of DS, PPO and DDPG with None and Base, mean (std) over seeds, as Markdown: every
     cell with both feature sets, then the one selected on mean validation loss."""
     train, validation, test, problem = data
-    learners = {"DS": (DSPolicy, DS), "PPO": (PPOPolicy, PPO), "DDPG": (DDPGPolicy, DDPG)}
+    learners = {name: spec for name, spec in {"DS": (DSPolicy, DS), "PPO": (PPOPolicy, PPO), "DDPG": (DDPGPolicy, DDPG)}.items()
+                if name.lower() in learners}
     header = ("| learner | regularization | network inputs | test loss, mean (std) | validation loss, mean | "
               "seconds per run, mean | test loss per seed |")
     print(header)
@@ -308,7 +309,8 @@ def main() -> None:
     parser.add_argument("--sb3-only", action="store_true", help="only the stable-baselines3 rows")
     parser.add_argument("--sb3-none", action="store_true", help="also SB3 with the order as the action (None)")
     parser.add_argument("--quick", action="store_true", help="a small budget, to check the script")
-    parser.add_argument("--results", action="store_true", help="the 3-seed None / Base table instead")
+    parser.add_argument("--results", action="store_true", help="the None / Base table over seeds instead")
+    parser.add_argument("--seeds", type=int, default=3, help="with --results: learner seeds 0 .. N-1 (default 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, the same for orkit and SB3")
     parser.add_argument("--learners", default="ds,ppo,ddpg", help="learners to run (comma-separated)")
     args = parser.parse_args()
@@ -328,8 +330,11 @@ def main() -> None:
     DDPG["total_timesteps"], DDPG["eval_every"] = args.ddpg_timesteps, 1000
 
     if args.results:
-        print(f"# DeepStock setting 1, seeds 0-2, PPO {args.ppo_timesteps} steps, DDPG {args.ddpg_timesteps} steps")
-        results_table(data, seeds=(0, 1, 2))
+        if args.seeds < 1:
+            parser.error(f"--seeds must be at least 1, got {args.seeds}")
+        print(f"# DeepStock setting 1, seeds 0-{args.seeds - 1}, PPO {args.ppo_timesteps} steps, "
+              f"DDPG {args.ddpg_timesteps} steps")
+        results_table(data, seeds=tuple(range(args.seeds)), learners=learners)
         print_references(data)
         return
     print(f"# bench_rl: DeepStock setting 1 (train/validation/test {train.n_skus}/{validation.n_skus}/{test.n_skus} "

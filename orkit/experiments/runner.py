@@ -249,6 +249,21 @@ class StudyRunner:
             writer.writeheader()
             writer.writerows(rows)
 
+    def _recover_orphans(self, study: Any, method: MethodSpec) -> None:
+        """Trials left running by a killed run of this folder run again (own database only: a
+        shared storage may hold other processes' running trials, which are only reported)."""
+        from orkit.experiments import tuning as tuning_mod
+
+        if self.storage is None:
+            n = tuning_mod.recover_orphans(study)
+            if n:
+                log.warning("%s: %d tuning trial(s) of a killed run will run again", method.label, n)
+        else:
+            running = study.get_trials(deepcopy=False, states=(tuning_mod.optuna.trial.TrialState.RUNNING,))
+            if running:
+                log.warning("%s: %d tuning trial(s) are running in the shared storage; a killed process's "
+                            "trials stay counted until marked failed there", method.label, len(running))
+
     def _tuned_params(self, dataset: str, method: MethodSpec, splits: dict[str, Dataset],
                       problem: InventoryProblem, bar: Callable[[], None]) -> dict[str, Any]:
         """Tune, re-run the top-k configurations with every seed, return the winner."""
@@ -256,6 +271,7 @@ class StudyRunner:
 
         storage = self.storage or f"sqlite:///{(self.output / 'tuning.db').resolve()}"
         study = tuning_mod.open_study(study_name(self.config, dataset, method), storage, self.config.tuning)
+        self._recover_orphans(study, method)
 
         tuning_mod.tune(study, method, trial_objective(self.config, method, splits, problem), self.config.tuning,
                         progress=bar)
@@ -477,6 +493,7 @@ class StudyRunner:
                     if method.tuned:
                         studies[key] = tuning_mod.open_study(study_name(self.config, key[0], method), storage,
                                                              self.config.tuning)
+                        self._recover_orphans(studies[key], method)
                         tuning_mod.requeue_interrupted(studies[key])  # once, before workers race
                         tuning_left[key] = self.workers
                         for _ in range(self.workers):

@@ -15,7 +15,8 @@ import optuna
 
 from orkit.experiments.config import Distribution, MethodSpec, TuningSpec
 
-__all__ = ["suggest", "tune", "top_configurations", "open_study", "PruningReporter", "requeue_interrupted"]
+__all__ = ["suggest", "tune", "top_configurations", "open_study", "PruningReporter", "requeue_interrupted",
+           "recover_orphans"]
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,8 @@ def tune(
 
     Deterministic and resumable:
 
-    - a trial interrupted by Ctrl-C is marked and its configuration enqueued again on resume;
+    - a trial interrupted by Ctrl-C is marked and its configuration enqueued again on resume
+      (a trial of a killed run is marked on resume, by :func:`recover_orphans`);
     - each trial re-seeds the sampler from its own number (less the interrupted trials before
       it), so the k-th configuration does not depend on which process drew it, and concurrent
       workers draw from different streams;
@@ -215,6 +217,24 @@ def requeue_interrupted(study: optuna.Study) -> int:
             seen.append(t.params)
             added += 1
     return added
+
+
+def recover_orphans(study: optuna.Study) -> int:
+    """Mark the trials a killed run left ``RUNNING`` (SIGKILL, out of memory, power loss: no
+    Python code ran to mark them) as interrupted, so that :func:`requeue_interrupted` runs their
+    configurations again and the budget counts them once; return how many.
+
+    Only for a study no other process is working on: the runner calls it at the start of a run
+    whose tuning database is its own (the default SQLite file in the run folder), before its
+    workers start. A trial running in another process would be run twice.
+    """
+    orphans = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    storage = study._storage  # optuna has no public call to fail a trial it did not hand out
+    for t in orphans:
+        storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        storage.set_trial_user_attr(t._trial_id, "orphaned", True)
+        storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+    return len(orphans)
 
 
 def _takes_trial(objective: Callable) -> bool:

@@ -146,6 +146,68 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeyp
     assert key(resumed) == key(reference)
 
 
+KILLED_RUN = """
+import os, signal, sys
+from orkit.experiments import registry
+from orkit.experiments.config import load_study
+from orkit.experiments.runner import StudyRunner
+
+real, calls = registry.resolve("constant-order"), [0]
+
+
+def killed(quantity=None):  # SIGKILL in the middle of a tuning trial: no Python code runs after it
+    calls[0] += 1
+    if calls[0] == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(quantity)
+
+
+registry.POLICIES["constant-order"] = killed
+config = load_study(sys.argv[1], known_methods=set(registry.POLICIES))
+StudyRunner(config, output=sys.argv[2], progress=False).run()
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_resume_after_a_killed_run_equals_an_uninterrupted_run(tmp_path, workers):
+    """A run killed by SIGKILL leaves its tuning trial RUNNING in the database; the resumed run
+    runs that configuration again and spends exactly the budget. With one worker it ends as an
+    uninterrupted run (same trials, same rows); with two, TPE's later draws depend on the order
+    in which the workers' trials finish, as in any two-worker run."""
+    study_file = write(tmp_path)
+    config = load_study(study_file, known_methods=set(registry.POLICIES))
+    reference = StudyRunner(config, output=tmp_path / "ref", progress=False).run()
+
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_RUN)
+    out = tmp_path / "run"
+    killed = subprocess.run([sys.executable, str(script), str(study_file), str(out)], capture_output=True, text=True,
+                            timeout=240)
+    assert killed.returncode == -9, killed.stderr
+    storage = f"sqlite:///{(out / 'tuning.db').resolve()}"
+    name = "tiny/data/constant (tuned)"
+    states = [t.state for t in optuna.load_study(study_name=name, storage=storage).trials]
+    assert optuna.trial.TrialState.RUNNING in states  # what the kill left behind
+
+    resumed = StudyRunner(config, output=out, progress=False, workers=workers).run()
+
+    def key(rows):
+        return sorted((r["label"], r["seed"], r["split"], round(float(r["loss"]), 10)) for r in rows)
+
+    trials = optuna.load_study(study_name=name, storage=storage).trials
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    orphan = [t for t in trials if t.user_attrs.get("orphaned")]
+    assert len(complete) == config.tuning.trials and len(orphan) == 1
+    assert orphan[0].params in [t.params for t in complete]  # its configuration ran again
+    assert len({t.params["quantity"] for t in complete}) == len(complete)  # and no configuration twice
+    assert {r["label"] for r in resumed} == {r["label"] for r in reference} and len(resumed) == len(reference)
+    if workers == 1:
+        assert key(resumed) == key(reference)
+        ref_storage = f"sqlite:///{(tmp_path / 'ref' / 'tuning.db').resolve()}"
+        ref_trials = optuna.load_study(study_name=name, storage=ref_storage).trials
+        assert sorted(t.params["quantity"] for t in complete) == sorted(t.params["quantity"] for t in ref_trials)
+
+
 def test_a_different_study_never_writes_into_the_folder(tmp_path):
     out = tmp_path / "out"
     first = load_study(write(tmp_path), known_methods=set(registry.POLICIES))
