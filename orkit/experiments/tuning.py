@@ -9,6 +9,7 @@ The Optuna study lives in SQLite inside the output folder by default; any Optuna
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable
 
 import optuna
@@ -116,6 +117,34 @@ def _interrupted(t: optuna.trial.FrozenTrial) -> bool:
     return t.state == optuna.trial.TrialState.FAIL and bool(t.user_attrs.get("interrupted"))
 
 
+class _QuietInterrupts(logging.Filter):
+    """Drops optuna's two warnings about a trial stopped by Ctrl-C (the second with the whole
+    traceback of the fit): orkit marks the trial interrupted and runs it again on resume, and
+    the command line says so once. Failures of any other kind are still logged."""
+
+    _value = re.compile(r"Trial (\d+) failed with value None\.")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            match = re.match(r"Trial (\d+) ", record.getMessage())
+            if match:
+                self.interrupted.add(match.group(1))
+            return False
+        match = self._value.fullmatch(record.getMessage())
+        return not (match and match.group(1) in self.interrupted)
+
+
+def _quiet_interrupts() -> None:
+    """Install :class:`_QuietInterrupts` on the logger of optuna's trial loop (once)."""
+    logger = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, _QuietInterrupts) for f in logger.filters):
+        logger.addFilter(_QuietInterrupts())
+
+
 class PruningReporter:
     """A learner ``callback`` that reports the best validation loss so far at each tenth of the
     training budget and stops the trial (``optuna.TrialPruned``) when the study's pruner says so.
@@ -191,6 +220,7 @@ def tune(
         return value
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_interrupts()
     while True:
         live = [t for t in study.get_trials(deepcopy=False) if _spent(t)]
         if len(live) >= tuning.trials:
