@@ -43,6 +43,8 @@ changed parameter values to it; anything but an optimal termination raises
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +67,20 @@ __all__ = [
 ]
 
 _PERSISTENT_SOLVER = "_orkit_persistent_highs"
+
+
+class _NoInterruptNoise(logging.Filter):
+    """Pyomo logs an error ("evaluating object as numeric value ...") for any exception raised
+    while it evaluates an expression, a Ctrl-C included; the interrupt is reported once by the
+    caller, so that record is dropped (other errors are logged as before)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not isinstance(sys.exc_info()[1], KeyboardInterrupt)
+
+
+_pyomo_values_log = logging.getLogger("pyomo.common.numeric_types")
+if not any(isinstance(f, _NoInterruptNoise) for f in _pyomo_values_log.filters):
+    _pyomo_values_log.addFilter(_NoInterruptNoise())
 
 
 # ---------------------------------------------------------------------------------- options

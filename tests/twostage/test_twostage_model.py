@@ -277,3 +277,29 @@ def test_bad_inputs_raise_errors_that_name_the_parameter():
         update_model_data(model, demand=np.zeros((1, 3, 2)))
     with pytest.raises(ValidationError, match="the model has no shared capacity"):
         update_model_data(model, demand=np.zeros((1, 3, 2)), inventory_position=[0.0], capacity=3.0)
+def test_ctrl_c_inside_pyomo_logs_nothing_but_other_errors_still_do(caplog):
+    """Pyomo logs an error for any exception raised while it evaluates a value; a Ctrl-C is
+    reported once by orkit's command line, so that record is dropped; a real error is kept."""
+    import logging
+
+    import pyomo.environ as pyo
+    from pyomo.common.numeric_types import value
+
+    import orkit.twostage.model  # noqa: F401  (installs the filter)
+
+    class Interrupting:  # a numeric object whose evaluation is interrupted
+        def is_numeric_type(self):
+            return True
+
+        def __call__(self, exception=True):
+            raise KeyboardInterrupt
+
+    caplog.set_level(logging.ERROR, logger="pyomo.common.numeric_types")
+    with pytest.raises(KeyboardInterrupt):
+        value(Interrupting())
+    assert not [r for r in caplog.records if r.name == "pyomo.common.numeric_types"]
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var()
+    with pytest.raises(ValueError):
+        value(m.x)
+    assert any("evaluating object as numeric value" in r.getMessage() for r in caplog.records)
