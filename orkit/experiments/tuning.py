@@ -118,24 +118,22 @@ def _interrupted(t: optuna.trial.FrozenTrial) -> bool:
 
 
 class _QuietInterrupts(logging.Filter):
-    """Drops optuna's two warnings about a trial stopped by Ctrl-C (the second with the whole
+    """Drops optuna's two warnings about a trial stopped by Ctrl-C (the first with the whole
     traceback of the fit): orkit marks the trial interrupted and runs it again on resume, and
     the command line says so once. Failures of any other kind are still logged."""
 
-    _value = re.compile(r"Trial (\d+) failed with value None\.")
-
     def __init__(self) -> None:
         super().__init__()
-        self.interrupted: set[str] = set()
+        self.pending: str | None = None  # the interrupted trial whose second warning comes next
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
         if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
-            match = re.match(r"Trial (\d+) ", record.getMessage())
-            if match:
-                self.interrupted.add(match.group(1))
+            match = re.match(r"Trial (\d+) ", message)
+            self.pending = match.group(1) if match else None
             return False
-        match = self._value.fullmatch(record.getMessage())
-        return not (match and match.group(1) in self.interrupted)
+        pending, self.pending = self.pending, None
+        return not (pending is not None and message == f"Trial {pending} failed with value None.")
 
 
 def _quiet_interrupts() -> None:
@@ -238,8 +236,9 @@ def requeue_interrupted(study: optuna.Study) -> int:
     calls it once first, so that workers starting together do not enqueue the same one twice.
     """
     trials = study.get_trials(deepcopy=False)
-    seen = [t.system_attrs.get("fixed_params", t.params) if t.state == optuna.trial.TrialState.WAITING else t.params
-            for t in trials if _spent(t)]
+    # a queued trial's configuration is in its fixed_params, also once a worker has taken it
+    # (RUNNING) and before its objective has suggested them (its params are still empty)
+    seen = [t.system_attrs.get("fixed_params") or t.params for t in trials if _spent(t)]
     added = 0
     for t in trials:
         if _interrupted(t) and t.params not in seen:

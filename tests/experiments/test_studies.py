@@ -460,6 +460,9 @@ def test_an_interrupted_trial_is_queued_again_once():
     assert requeue_interrupted(study) == 0  # the second worker sees it queued
     waiting = [t for t in study.trials if t.state == optuna.trial.TrialState.WAITING]
     assert len(waiting) == 1 and waiting[0].system_attrs["fixed_params"] == study.trials[0].params
+    taken = study.ask()  # a worker takes it: RUNNING, its params not suggested yet
+    assert taken.params == {} and study.trials[-1].state == optuna.trial.TrialState.RUNNING
+    assert requeue_interrupted(study) == 0  # another worker must not queue it again
 
 
 def test_saved_rl_policies_carry_their_training_history(tmp_path):
@@ -565,5 +568,6 @@ def test_ctrl_c_in_a_trial_logs_no_traceback_but_other_failures_do():
         logger.removeHandler(handler)
     messages = [r.getMessage() for r in records]
     assert any("Trial 0 failed" in m and "a real failure" in m for m in messages)
+    assert "Trial 0 failed with value None." in messages  # both of a real failure's warnings
     assert not any("Trial 1" in m for m in messages)  # the interrupted one
     assert study.trials[1].user_attrs.get("interrupted") is True
