@@ -378,7 +378,8 @@ class ManualPPOGradients:
         tie = torch.where(unclipped == clipped, g_max / 2, g_max)                      # maximum
         g_unclipped, g_clipped = tie.masked_fill(unclipped < clipped, 0), tie.masked_fill_(unclipped > clipped, 0)
         inside = (ratio >= 1 - clip).logical_and_(ratio <= 1 + clip)                   # clamp
-        g_ratio = torch.where(inside, g_clipped * neg_adv, torch.zeros((), dtype=mean.dtype)) + g_unclipped * neg_adv
+        zero = torch.zeros((), dtype=mean.dtype, device=mean.device)
+        g_ratio = torch.where(inside, g_clipped * neg_adv, zero) + g_unclipped * neg_adv
         g_density = (g_ratio * ratio).unsqueeze(1).expand_as(mean)                     # exp, sums
         g_scale = ((-one) * c.ent_coef).expand(n).div(n).unsqueeze(1).expand_as(mean).div(scale)  # entropy's log
         g_scale = g_scale + (-g_density).div(scale)                                    # log-density's log
