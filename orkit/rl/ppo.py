@@ -336,7 +336,8 @@ class ManualPPOGradients:
         return cls(agent, actor, critic, config)
 
     def step(self, actor_input: torch.Tensor, critic_input: torch.Tensor, action: torch.Tensor,
-             old_logprob: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor):
+             old_logprob: torch.Tensor, advantages: torch.Tensor,
+             returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Set every parameter's ``.grad`` to the gradient of the PPO loss on one minibatch;
         returns the policy loss, the value loss and the probability ratios."""
         v_loss = self._value_step(critic_input, returns)
@@ -366,7 +367,8 @@ class ManualPPOGradients:
         d = action - mean
         nsq = -(d**2)
         den = 2 * scale**2
-        ratio = ((nsq / den - scale.log() - _LOG_SQRT_2PI).sum(1) - old_logprob).exp()
+        density = nsq / den
+        ratio = ((density - scale.log() - _LOG_SQRT_2PI).sum(1) - old_logprob).exp()
         if c.norm_adv and n > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         neg_adv = -advantages
@@ -383,7 +385,7 @@ class ManualPPOGradients:
         g_density = (g_ratio * ratio).unsqueeze(1).expand_as(mean)                     # exp, sums
         g_scale = ((-one) * c.ent_coef).expand(n).div(n).unsqueeze(1).expand_as(mean).div(scale)  # entropy's log
         g_scale = g_scale + (-g_density).div(scale)                                    # log-density's log
-        g_scale = g_scale + (-g_density * ((nsq / den) / den) * 2) * (2.0 * scale)     # / (2 scale^2)
+        g_scale = g_scale + (-g_density * (density / den) * 2) * (2.0 * scale)         # / (2 scale^2)
         g_mean = -((g_density / den).neg() * (2.0 * d))                                # -(a - mean)^2
         for p in self.others:
             p.grad = None
