@@ -26,7 +26,8 @@ observation, so that it works for SKUs never seen in training:
 4. the last ``demand_lags`` observed demands :math:`d_{t-1} / s_i, \dots` (most recent first);
 5. :math:`\log(s_i / g)`: the SKU's size relative to training, so that the network can also
    represent policies that are not proportional to the scale (e.g. a fixed base-stock level);
-6. the dataset features ``features`` (default: all of them): *quantity* features (demand-like,
+6. the dataset features ``features`` (default: all of them; ``"primary"``: the dataset's
+   ``metadata["primary_features"]``, the paper's one feature x_t): *quantity* features (demand-like,
    default the dataset's ``metadata["coeff_features"]``) divided by :math:`s_i`; every other
    feature standardised with its training mean and standard deviation (or raw, with
    ``standardize_features=False``);
@@ -96,8 +97,10 @@ class NetworkConfig:
     """Per-SKU demand scale s_i dividing every quantity: "recent", "global" or "none" (module docstring)."""
     scale_prior_periods: float = 7.0
     """Pseudo-periods k of the training mean demand g in the "recent" scale (shrinkage)."""
-    features: tuple[str, ...] | None = None
-    """Dataset features the network sees; ``None``: all of them."""
+    features: tuple[str, ...] | str | None = None
+    """Dataset features the network sees: names, ``"primary"`` (the dataset's
+    ``metadata["primary_features"]``: the one feature x_t of each DeepStock setting, as the
+    paper's networks see) or ``"all"``; ``None``: all of them."""
     quantity_features: tuple[str, ...] | None = None
     """Features measured in demand units (divided by s_i instead of standardised); ``None``:
     the dataset's ``metadata["coeff_features"]``."""
@@ -153,8 +156,35 @@ def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
     return cls(**converted)
 
 
+FEATURE_SETS = ("all", "primary")
+"""The keywords ``features`` accepts instead of names (a list names columns, even these)."""
+
+
+def resolve_features(features: Sequence[str] | str | None, names: tuple[str, ...],
+                     metadata: dict[str, Any]) -> tuple[str, ...]:
+    """The feature names ``features`` selects among a dataset's ``names`` (see
+    :attr:`NetworkConfig.features`): ``None`` or ``"all"`` all, ``"primary"`` the dataset's
+    ``metadata["primary_features"]``, another string one name, a sequence those names."""
+    if features is None or features == "all":
+        return names
+    if features == "primary":
+        primary = metadata.get("primary_features")
+        if not primary:
+            raise ValidationError(
+                "features='primary' needs a dataset whose metadata names its 'primary_features' (orkit.data's "
+                f"generators do); this one does not: name the features instead, among {list(names)}")
+        return tuple(primary)
+    return (features,) if isinstance(features, str) else tuple(features)
+
+
 def check_network_config(config: NetworkConfig) -> None:
     """Raise :class:`ValidationError` naming the first field that breaks a rule."""
+    features = config.features
+    if not (features is None or isinstance(features, str)
+            or (isinstance(features, (tuple, list)) and all(isinstance(f, str) for f in features))):
+        raise ValidationError(
+            f"features must be None, {' or '.join(repr(k) for k in FEATURE_SETS)}, or a sequence of feature "
+            f"names, got {features!r}")
     sizes = config.hidden_sizes
     if isinstance(sizes, int) or not all(isinstance(h, (int, np.integer)) and h >= 1 for h in sizes):
         raise ValidationError(f"hidden_sizes must be a sequence of integers >= 1, got {sizes!r}")
@@ -307,7 +337,7 @@ class ObservationEncoder(nn.Module):
         ``features`` and ``feature_names``)."""
         names = tuple(getattr(train, "feature_names", ()))
         metadata = dict(getattr(train, "metadata", {}) or {})
-        features = names if features is None else tuple([features] if isinstance(features, str) else features)
+        features = resolve_features(features, names, metadata)
         missing = [f for f in features if f not in names]
         if missing:
             raise ValidationError(f"feature {missing[0]!r} is not in the training data; it has {list(names)}")

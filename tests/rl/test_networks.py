@@ -157,3 +157,31 @@ def test_categorical_features_can_be_switched_off_or_named(setting_1, tiny):
     assert named.encoder.categorical_levels == {"weekday": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]}
     with pytest.raises(ValidationError, match="categorical feature 'price' is not among the network's features"):
         build_network(data, tiny_problem, make_head("base"), NetworkConfig(categorical_features=("price",)))
+
+
+# ----------------------------------------------------------------- which features the network sees
+def test_primary_features_are_the_papers_one_feature(setting_1, tiny):
+    """``features="primary"`` is the dataset's ``metadata["primary_features"]``: for setting 1
+    the period index alone (paper.md section 5: "one scalar feature", x_t = t // P), one-hot;
+    ``"all"`` is every column, as ``None``; a list names columns, even one called "all"."""
+    train, _, _, problem = setting_1
+    primary = build_network(train, problem, make_head("base"), NetworkConfig(features="primary"))
+    assert primary.encoder.input_features == () and primary.encoder.categorical_features == ("period_index",)
+    assert primary.encoder.n_inputs == 3 + 1 + 16  # on-hand, pipeline, position, log size; 16 one-hot
+    every = build_network(train, problem, make_head("base"), NetworkConfig(features="all"))
+    default = build_network(train, problem, make_head("base"), NetworkConfig())
+    assert every.encoder.config() == default.encoder.config() and every.encoder.n_inputs == 3 + 1 + 4 + 16
+    data, tiny_problem = tiny
+    with pytest.raises(ValidationError, match="features='primary' needs a dataset whose metadata names its "
+                                              "'primary_features'.*\\['half_demand', 'weekday'\\]"):
+        build_network(data, tiny_problem, make_head("base"), NetworkConfig(features="primary"))
+    with pytest.raises(ValidationError, match="feature 'all' is not in the training data"):
+        build_network(data, tiny_problem, make_head("base"), NetworkConfig(features=["all"]))
+    one = build_network(data, tiny_problem, make_head("base"), NetworkConfig(features="weekday"))
+    assert one.encoder.input_features == ("weekday",)
+
+
+@pytest.mark.parametrize("bad", [3, ("weekday", 2), {"weekday": 1}])
+def test_features_of_the_wrong_type_are_a_clear_error(bad):
+    with pytest.raises(ValidationError, match="features must be None, 'all' or 'primary', or a sequence of feature names"):
+        NetworkConfig(features=bad).check()
