@@ -17,6 +17,7 @@ Usage::
     python benchmarks/bench_rl.py --no-sb3 --seed 1
     python benchmarks/bench_rl.py --results       # the docs/results/deepstock-setting-1.md table:
                                                   # DS, PPO, DDPG x None, Base x seeds 0, 1, 2
+    python benchmarks/bench_rl.py --results --literal-inputs   # the same with the paper's literal inputs
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ from orkit.sim.gym_env import InventoryEnv
 # period index plus the four demand features of the dataset (trailing means, noisy forward
 # means). ``--results`` runs both for every (learner, regularization) cell and keeps the one
 # with the better mean validation loss over the seeds; the Base choices are the defaults here.
-FEATURE_SETS = {"period index": ("period_index",), "period index + demand features": None}
+FEATURE_SETS = {"period index": dict(features=("period_index",)), "period index + demand features": dict(features=None)}
+# ``--results --literal-inputs``: the paper's formulas taken literally, the network sees (I_t, x_t) with x_t = t // P
+# as one raw number (paper.md sections 3 and 5; not one-hot) and every quantity in raw units (no per-SKU scale).
+LITERAL_INPUTS = {"period index as one raw number, raw units": dict(
+    features="primary", categorical_features=(), input_scale="none", standardize_features=False)}
 DS = dict(batch_size=5, learning_rate=3e-3, initial_action_bias=0.4, hidden_sizes=(64, 64), plateau_factor=0.9,
           input_scale="global", standardize_features=False, features=("period_index",))
 PPO = dict(learning_rate=1e-3, clip_coef=0.2, batch_size=256, num_steps=2048, update_epochs=10, ent_coef=1e-4,
@@ -266,9 +271,9 @@ def print_references(data) -> None:
               f"{evaluate(policy, test, problem)['weighted_loss']:>8.4f}")
 
 
-def results_table(data, seeds, learners=("ds", "ppo", "ddpg")) -> None:
+def results_table(data, seeds, learners=("ds", "ppo", "ddpg"), input_sets=FEATURE_SETS) -> None:
     """Test loss of DS, PPO and DDPG with None and Base, mean (std) over seeds, as Markdown: every
-    cell with both feature sets, then the one selected on mean validation loss."""
+    cell with each set of network inputs, then the one selected on mean validation loss."""
     train, validation, test, problem = data
     learners = {name: spec for name, spec in {"DS": (DSPolicy, DS), "PPO": (PPOPolicy, PPO), "DDPG": (DDPGPolicy, DDPG)}.items()
                 if name.lower() in learners}
@@ -280,10 +285,10 @@ def results_table(data, seeds, learners=("ds", "ppo", "ddpg")) -> None:
     for name, (cls, params) in learners.items():
         for regularization in ("none", "base"):
             runs = []
-            for label, features in FEATURE_SETS.items():
+            for label, inputs in input_sets.items():
                 tests, vals, secs = [], [], []
                 for seed in seeds:
-                    policy = cls(regularization, seed=seed, **dict(params, features=features)).fit(
+                    policy = cls(regularization, seed=seed, **dict(params, **inputs)).fit(
                         train, validation, problem)
                     tests.append(evaluate(policy, test, problem)["weighted_loss"])
                     vals.append(policy.best_validation_loss_)
@@ -293,11 +298,12 @@ def results_table(data, seeds, learners=("ds", "ppo", "ddpg")) -> None:
                 print(row, flush=True)
                 runs.append((np.mean(vals), row))
             selected.append(min(runs)[1])
-    print("\nselected on validation (per cell, the network inputs with the lower mean validation loss):")
-    print(header)
-    print("|---|---|---|---|---|---|---|")
-    for row in selected:
-        print(row)
+    if len(input_sets) > 1:
+        print("\nselected on validation (per cell, the network inputs with the lower mean validation loss):")
+        print(header)
+        print("|---|---|---|---|---|---|---|")
+        for row in selected:
+            print(row)
 
 
 def main() -> None:
@@ -311,6 +317,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small budget, to check the script")
     parser.add_argument("--results", action="store_true", help="the None / Base table over seeds instead")
     parser.add_argument("--seeds", type=int, default=3, help="with --results: learner seeds 0 .. N-1 (default 3)")
+    parser.add_argument("--literal-inputs", action="store_true",
+                        help="with --results: the paper's literal network inputs (period index as one raw number, raw units)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, the same for orkit and SB3")
     parser.add_argument("--learners", default="ds,ppo,ddpg", help="learners to run (comma-separated)")
     args = parser.parse_args()
@@ -334,7 +342,8 @@ def main() -> None:
             parser.error(f"--seeds must be at least 1, got {args.seeds}")
         print(f"# DeepStock setting 1, seeds 0-{args.seeds - 1}, PPO {args.ppo_timesteps} steps, "
               f"DDPG {args.ddpg_timesteps} steps")
-        results_table(data, seeds=tuple(range(args.seeds)), learners=learners)
+        results_table(data, seeds=tuple(range(args.seeds)), learners=learners,
+                      input_sets=LITERAL_INPUTS if args.literal_inputs else FEATURE_SETS)
         print_references(data)
         return
     print(f"# bench_rl: DeepStock setting 1 (train/validation/test {train.n_skus}/{validation.n_skus}/{test.n_skus} "

@@ -18,6 +18,7 @@ reported cells. The script
     .venv/bin/python benchmarks/bench_tuning.py                 # extrapolation only
     .venv/bin/python benchmarks/bench_tuning.py --run --trials 4 --top-k 2 --seeds 2 --workers 2
     .venv/bin/python benchmarks/bench_tuning.py --from-run runs/deepstock-synthetic --workers 2
+    .venv/bin/python benchmarks/bench_tuning.py --run --workers 2 --literal-inputs --output runs/literal
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ from orkit.experiments.registry import POLICIES, make_policy
 from orkit.experiments.runner import StudyRunner
 
 CELLS = [(learner, reg) for learner in ("ds", "ppo", "ddpg") for reg in ("none", "base")]
+# --literal-inputs: the paper's formulas taken literally, the network sees (I_t, x_t) with x_t = t // P as one raw
+# number (paper.md sections 3 and 5; not one-hot) and every quantity in raw units (no per-SKU scale)
+LITERAL_INPUTS = {"features": "primary", "categorical_features": [], "input_scale": "none",
+                  "standardize_features": False}
 
 
 def main() -> None:
@@ -49,6 +54,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path,
                         help="keep the --run folder here (a new folder; default: a temporary one)")
     parser.add_argument("--workers", type=int, default=1, help="processes in --run; the workers of the --from-run run")
+    parser.add_argument("--literal-inputs", action="store_true",
+                        help="in --run: every learner sees the paper's literal inputs (the period index as one raw "
+                             "number, raw units) instead of searching its inputs")
     parser.add_argument("--from-run", type=Path, help="extrapolate from the setting-1 trials of a deepstock-synthetic run")
     args = parser.parse_args()
     if args.from_run:
@@ -95,6 +103,11 @@ def run(args: argparse.Namespace, learners: set[str]) -> None:
         "methods": [{k: v for k, v in m.items() if k != "datasets"} for m in study["methods"]
                     if m["name"] in learners and "setting-1" in m.get("datasets", ["setting-1"])],
     }
+    if args.literal_inputs:
+        for method in document["methods"]:
+            if method["name"] in ("ds", "ppo", "ddpg"):
+                method["search"] = {k: v for k, v in method.get("search", {}).items() if k != "features"}
+                method["params"] = dict(method.get("params", {}), **LITERAL_INPUTS)
     config = parse_study(document, known_methods=set(POLICIES))
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.output or Path(scratch)
