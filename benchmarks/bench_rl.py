@@ -384,7 +384,7 @@ def main() -> None:
         for o, b in pairs:
             ork, sb3 = by_name[o], by_name[b]
             reach = time_to_reach(ork["history"], sb3["validation"])
-            ratio = f"{sb3['seconds_to_best'] / max(reach, 1e-9):.0f}x" if reach is not None else "never"
+            ratio = f"{sb3['seconds_to_best'] / max(reach, 1e-9):.1f}x" if reach is not None else "never"
             print(f"{o[6:]:<8} {sb3['validation']:>9.4f} {sb3['seconds_to_best']:>7.1f} "
                   f"{(reach if reach is not None else math.nan):>8.2f} {ratio:>9} {sb3['seconds'] / ork['seconds']:>7.1f}x "
                   f"{ork['test']:>7.4f}/{sb3['test']:.4f}")
