@@ -71,7 +71,7 @@ def verdict(none: list[float], base: list[float]) -> str:
 
 def changed_since(study: dict) -> list[str]:
     """A paragraph naming what the shipped study file does differently from the run's
-    (pruner, fixed method parameters), so the page does not pass an older protocol off as the
+    (pruner, fixed method parameters, searched hyper-parameters), so the page does not pass an older protocol off as the
     current one; empty when they agree."""
     from orkit.experiments.config import load_study
     from orkit.experiments.registry import POLICIES
@@ -85,6 +85,14 @@ def changed_since(study: dict) -> list[str]:
         extra = {k: v for k, v in method.params.items() if ran.get(method.label, {}).get(k) != v}
         if method.label in ran and extra:
             changes.append(f"gives {method.label} `{json.dumps(extra, sort_keys=True)}`")
+    searched = {m["label"]: set(m.get("search") or {}) for m in study["methods"]}
+    new_dimensions: dict[tuple[str, ...], list[str]] = {}
+    for method in shipped.methods:
+        added = tuple(sorted(set(method.search) - searched.get(method.label, set(method.search))))
+        if added:
+            new_dimensions.setdefault(added, []).append(method.label)
+    for added, labels in new_dimensions.items():
+        changes.append(f"also searches {', '.join(f'`{k}`' for k in added)} for {', '.join(labels)}")
     if not changes:
         return []
     return ["The shipped `deepstock-synthetic` study has changed since this run: it now " + "; ".join(changes)
