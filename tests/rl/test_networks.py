@@ -181,6 +181,18 @@ def test_primary_features_are_the_papers_one_feature(setting_1, tiny):
     assert one.encoder.input_features == ("weekday",)
 
 
+@pytest.mark.parametrize("generator, primary", [("deepstock-2", "demand_lag1"), ("deepstock-4", "sigma")])
+def test_primary_features_of_the_other_settings(generator, primary):
+    """Settings 2-3 give the network d_{t-1}, setting 4 sigma_i (paper.md section 5), standardised."""
+    from orkit.data import generate
+
+    data = generate(generator, seed=0, n_train=3, n_validation=2, n_test=2)
+    train, _, _ = data.splits()
+    problem = InventoryProblem(**data.metadata["problem"])
+    net = build_network(train, problem, make_head("base"), NetworkConfig(features="primary"))
+    assert net.encoder.input_features == (primary,) and net.encoder.categorical_features == ()
+
+
 @pytest.mark.parametrize("bad", [3, ("weekday", 2), {"weekday": 1}])
 def test_features_of_the_wrong_type_are_a_clear_error(bad):
     with pytest.raises(ValidationError, match="features must be None, 'all' or 'primary', or a sequence of feature names"):
