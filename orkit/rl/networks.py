@@ -337,10 +337,12 @@ class ObservationEncoder(nn.Module):
         ``features`` and ``feature_names``)."""
         names = tuple(getattr(train, "feature_names", ()))
         metadata = dict(getattr(train, "metadata", {}) or {})
+        keyword_hint = isinstance(features, str)
         features = resolve_features(features, names, metadata)
         missing = [f for f in features if f not in names]
         if missing:
-            raise ValidationError(f"feature {missing[0]!r} is not in the training data; it has {list(names)}")
+            hint = f" (or one of the keywords {list(FEATURE_SETS)})" if keyword_hint else ""
+            raise ValidationError(f"feature {missing[0]!r} is not in the training data; it has {list(names)}{hint}")
         if quantity_features is None:
             quantity_features = tuple(f for f in metadata.get("coeff_features", ()) if f in names)
         else:

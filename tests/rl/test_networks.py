@@ -177,6 +177,9 @@ def test_primary_features_are_the_papers_one_feature(setting_1, tiny):
         build_network(data, tiny_problem, make_head("base"), NetworkConfig(features="primary"))
     with pytest.raises(ValidationError, match="feature 'all' is not in the training data"):
         build_network(data, tiny_problem, make_head("base"), NetworkConfig(features=["all"]))
+    with pytest.raises(ValidationError, match=r"feature 'primay' is not in the training data; it has "
+                                              r"\['half_demand', 'weekday'\] \(or one of the keywords \['all', 'primary'\]\)"):
+        build_network(data, tiny_problem, make_head("base"), NetworkConfig(features="primay"))
     one = build_network(data, tiny_problem, make_head("base"), NetworkConfig(features="weekday"))
     assert one.encoder.input_features == ("weekday",)
 
