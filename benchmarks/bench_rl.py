@@ -35,7 +35,7 @@ import torch
 from orkit.core import InventoryProblem
 from orkit.data import generate
 from orkit.evaluation import evaluate
-from orkit.rl import DDPGPolicy, DSPolicy, PPOPolicy
+from orkit.rl import LITERAL_INPUTS, DDPGPolicy, DSPolicy, PPOPolicy
 from orkit.rl.gym_policy import gym_observation
 from orkit.sim.gym_env import InventoryEnv
 
@@ -47,10 +47,9 @@ from orkit.sim.gym_env import InventoryEnv
 # means). ``--results`` runs both for every (learner, regularization) cell and keeps the one
 # with the better mean validation loss over the seeds; the Base choices are the defaults here.
 FEATURE_SETS = {"period index": dict(features=("period_index",)), "period index + demand features": dict(features=None)}
-# ``--results --literal-inputs``: the paper's formulas taken literally, the network sees (I_t, x_t) with x_t = t // P
-# as one raw number (paper.md sections 3 and 5; not one-hot) and every quantity in raw units (no per-SKU scale).
-LITERAL_INPUTS = {"period index as one raw number, raw units": dict(
-    features="primary", categorical_features=(), input_scale="none", standardize_features=False)}
+# ``--results --literal-inputs``: orkit.rl.LITERAL_INPUTS, the paper's formulas taken literally (the period index as
+# one raw number, raw units)
+LITERAL_INPUT_SETS = {"period index as one raw number, raw units": LITERAL_INPUTS}
 DS = dict(batch_size=5, learning_rate=3e-3, initial_action_bias=0.4, hidden_sizes=(64, 64), plateau_factor=0.9,
           input_scale="global", standardize_features=False, features=("period_index",))
 PPO = dict(learning_rate=1e-3, clip_coef=0.2, batch_size=256, num_steps=2048, update_epochs=10, ent_coef=1e-4,
@@ -343,7 +342,7 @@ def main() -> None:
         print(f"# DeepStock setting 1, seeds 0-{args.seeds - 1}, PPO {args.ppo_timesteps} steps, "
               f"DDPG {args.ddpg_timesteps} steps")
         results_table(data, seeds=tuple(range(args.seeds)), learners=learners,
-                      input_sets=LITERAL_INPUTS if args.literal_inputs else FEATURE_SETS)
+                      input_sets=LITERAL_INPUT_SETS if args.literal_inputs else FEATURE_SETS)
         print_references(data)
         return
     print(f"# bench_rl: DeepStock setting 1 (train/validation/test {train.n_skus}/{validation.n_skus}/{test.n_skus} "

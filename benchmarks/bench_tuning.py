@@ -34,12 +34,9 @@ from orkit.evaluation import evaluate
 from orkit.experiments.config import PRUNERS, load_study, parse_study
 from orkit.experiments.registry import POLICIES, make_policy
 from orkit.experiments.runner import StudyRunner
+from orkit.rl import LITERAL_INPUTS
 
 CELLS = [(learner, reg) for learner in ("ds", "ppo", "ddpg") for reg in ("none", "base")]
-# --literal-inputs: the paper's formulas taken literally, the network sees (I_t, x_t) with x_t = t // P as one raw
-# number (paper.md sections 3 and 5; not one-hot) and every quantity in raw units (no per-SKU scale)
-LITERAL_INPUTS = {"features": "primary", "categorical_features": [], "input_scale": "none",
-                  "standardize_features": False}
 
 
 def main() -> None:
@@ -107,7 +104,7 @@ def run(args: argparse.Namespace, learners: set[str]) -> None:
         for method in document["methods"]:
             if method["name"] in ("ds", "ppo", "ddpg"):
                 method["search"] = {k: v for k, v in method.get("search", {}).items() if k != "features"}
-                method["params"] = dict(method.get("params", {}), **LITERAL_INPUTS)
+                method["params"] = dict(method.get("params", {}), **LITERAL_INPUTS)  # orkit.rl's
     config = parse_study(document, known_methods=set(POLICIES))
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.output or Path(scratch)

@@ -29,12 +29,14 @@ from orkit.rl.heads import (
     make_head,
     none_order,
 )
-from orkit.rl.networks import EncodedObservation, NetworkConfig, ObservationEncoder, PolicyNetwork, build_network
+from orkit.rl.networks import (LITERAL_INPUTS, EncodedObservation, NetworkConfig, ObservationEncoder, PolicyNetwork,
+                                build_network)
 from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult
 from orkit.rl.ppo import PPOAgent, PPOConfig, PPOPolicy, train_ppo
 from orkit.rl.warm_start import imitate, record_teacher
 
 __all__ = [
+    "LITERAL_INPUTS",
     "REGULARIZATIONS",
     "BaseHead",
     "BothHead",

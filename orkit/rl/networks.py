@@ -50,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Sequence
 
 import numpy as np
@@ -156,8 +157,14 @@ def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
     return cls(**converted)
 
 
-FEATURE_SETS = ("all", "primary")
+FEATURE_KEYWORDS = ("all", "primary")
 """The keywords ``features`` accepts instead of names (a list names columns, even these)."""
+
+LITERAL_INPUTS = MappingProxyType({"features": "primary", "categorical_features": (), "input_scale": "none",
+                                   "standardize_features": False})
+"""Network settings that take the paper's formulas literally: the network sees (I_t, x_t) with
+the setting's one feature x_t as a raw number (the period index of setting 1 not one-hot) and
+every quantity in raw units (no per-SKU scale). ``DSPolicy("base", **LITERAL_INPUTS)``."""
 
 
 def resolve_features(features: Sequence[str] | str | None, names: tuple[str, ...],
@@ -183,7 +190,7 @@ def check_network_config(config: NetworkConfig) -> None:
     if not (features is None or isinstance(features, str)
             or (isinstance(features, (tuple, list)) and all(isinstance(f, str) for f in features))):
         raise ValidationError(
-            f"features must be None, {' or '.join(repr(k) for k in FEATURE_SETS)}, or a sequence of feature "
+            f"features must be None, {' or '.join(repr(k) for k in FEATURE_KEYWORDS)}, or a sequence of feature "
             f"names, got {features!r}")
     sizes = config.hidden_sizes
     if isinstance(sizes, int) or not all(isinstance(h, (int, np.integer)) and h >= 1 for h in sizes):
@@ -341,7 +348,7 @@ class ObservationEncoder(nn.Module):
         features = resolve_features(features, names, metadata)
         missing = [f for f in features if f not in names]
         if missing:
-            hint = f" (or one of the keywords {list(FEATURE_SETS)})" if keyword_hint else ""
+            hint = f" (or one of the keywords {list(FEATURE_KEYWORDS)})" if keyword_hint else ""
             raise ValidationError(f"feature {missing[0]!r} is not in the training data; it has {list(names)}{hint}")
         if quantity_features is None:
             quantity_features = tuple(f for f in metadata.get("coeff_features", ()) if f in names)
