@@ -137,7 +137,7 @@ def test_setting_1_period_index_is_one_hot(setting_1):
     assert enc.categorical_levels == {"period_index": [float(v) for v in range(16)]}
     assert enc.n_inputs == 3 + 1 + 4 + 16  # on-hand, pipeline (L = 1), position, log size; 4 numeric; 16 one-hot
     j = train.feature_names.index("period_index")
-    feats = torch.as_tensor(test.features[:, 9, :], dtype=torch.float32)
+    feats = torch.tensor(test.features[:, 9, :], dtype=torch.float32)  # a copy: the fixture is shared
     obs = Observation(period=9, on_hand=torch.zeros(test.n_skus), inventory_position=torch.zeros(test.n_skus),
                       pipeline=torch.zeros(test.n_skus, 1), features=feats, feature_names=test.feature_names,
                       recent_demand=torch.zeros(test.n_skus, 28))
@@ -182,6 +182,25 @@ def test_primary_features_are_the_papers_one_feature(setting_1, tiny):
         build_network(data, tiny_problem, make_head("base"), NetworkConfig(features="primay"))
     one = build_network(data, tiny_problem, make_head("base"), NetworkConfig(features="weekday"))
     assert one.encoder.input_features == ("weekday",)
+
+
+def test_literal_inputs_feed_the_period_index_as_one_raw_number(setting_1):
+    """LITERAL_INPUTS: the paper's (I_t, x_t) with x_t = t // P a plain column, no per-SKU scale."""
+    from orkit.rl import LITERAL_INPUTS
+
+    train, _, test, problem = setting_1
+    net = build_network(train, problem, make_head("base"), NetworkConfig(**LITERAL_INPUTS))
+    enc = net.encoder
+    assert enc.input_features == ("period_index",) and enc.categorical_features == () and enc.input_scale == "none"
+    assert enc.n_inputs == 3 + 1 + 1  # on-hand, pipeline, position; log size; the period index
+    feats = torch.tensor(test.features[:, 9, :], dtype=torch.float32)  # a copy: the fixture is shared
+    obs = Observation(period=9, on_hand=torch.full((test.n_skus,), 7.0), inventory_position=torch.full((test.n_skus,), 7.0),
+                      pipeline=torch.zeros(test.n_skus, 1), features=feats, feature_names=test.feature_names,
+                      recent_demand=torch.zeros(test.n_skus, 28))
+    inputs = enc(obs).inputs
+    assert torch.all(inputs[:, 0] == 7.0) and torch.all(inputs[:, -1] == 4.0)  # raw units; t // P = 4, raw
+    with pytest.raises(TypeError):
+        LITERAL_INPUTS["input_scale"] = "recent"  # a shared preset cannot be changed by accident
 
 
 @pytest.mark.parametrize("generator, primary", [("deepstock-2", "demand_lag1"), ("deepstock-4", "sigma")])
