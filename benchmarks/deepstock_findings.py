@@ -13,7 +13,13 @@ Reads the run's ``results.csv`` and ``tuning/*.json`` and writes a markdown page
   evaluation), unless the run saved ``history.csv`` next to its DDPG policies.
 
     .venv/bin/python benchmarks/deepstock_findings.py runs/deepstock-synthetic \\
-        --out docs/results/deepstock-synthetic.md --wall-time "86 min"
+        --out docs/results/deepstock-synthetic.md
+
+The wall time comes from the run's ``report.md`` (``--wall-time`` overrides it). Text written
+by hand into the page, between the lines ``<!-- hand-written -->`` and
+``<!-- end hand-written -->``, is carried over when the page is regenerated (it follows the
+page's introduction); a page without those markers that would be overwritten is first copied
+to ``<page>.md.orig``, so nothing written by hand is lost.
 """
 
 from __future__ import annotations
@@ -37,6 +43,41 @@ from orkit.experiments.runner import _slug, fit_policy
 from orkit.heuristics import BaseStockPolicy
 
 LEARNERS = ("DS", "PPO", "DDPG")
+HAND_WRITTEN = ("<!-- hand-written -->", "<!-- end hand-written -->")
+
+
+def hand_written_block(page: Path) -> list[str] | None:
+    """The lines of ``page`` between the hand-written markers, markers included; ``None`` when
+    the page does not exist or has no such block."""
+    if not page.exists():
+        return None
+    lines = page.read_text().splitlines()
+    start, end = HAND_WRITTEN
+    if start not in lines:
+        return None
+    i = lines.index(start)
+    if end not in lines[i:]:
+        raise SystemExit(f"{page}: '{start}' without a following '{end}'; close the block or remove the marker")
+    j = lines.index(end, i)
+    return lines[i:j + 1]
+
+
+def run_wall_time(run: Path) -> str:
+    """The run's wall time as its ``report.md`` records it ("Wall time of this run: N s
+    (workers, cores)."), in minutes; empty when the report does not say."""
+    report = run / "report.md"
+    found = re.search(r"Wall time of this run: ([0-9.]+) s( \(([^)]*)\))?", report.read_text()) if report.exists() else None
+    if not found:
+        return ""
+    seconds = float(found.group(1))
+    return f"{seconds / 60:.0f} min ({seconds:,.0f} s" + (f"; {found.group(3)}" if found.group(3) else "") + ")"
+
+
+def run_command(run: Path) -> str:
+    """The command that produced the run, as its ``report.md`` records it; empty when it does not."""
+    report = run / "report.md"
+    found = re.search(r"^Command: `([^`]*)`", report.read_text(), re.M) if report.exists() else None
+    return found.group(1) if found else ""
 
 
 def mean_ci(values: list[float]) -> tuple[float, float]:
@@ -103,14 +144,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path, help="output folder of `orkit run deepstock-synthetic`")
     parser.add_argument("--out", type=Path, required=True, help="markdown page to write")
-    parser.add_argument("--wall-time", default="", help="the run's wall time, for the page")
-    parser.add_argument("--command", default="", help="the command that produced the run, for the page")
+    parser.add_argument("--wall-time", default="", help="the run's wall time, for the page (default: from its report.md)")
+    parser.add_argument("--command", default="", help="the command that produced the run, for the page "
+                        "(default: from its report.md)")
     parser.add_argument("--critic-seeds", type=int, default=3, help="seeds of the DDPG critic-loss retraining (0: skip)")
     args = parser.parse_args()
 
     frame = pd.read_csv(args.run / "results.csv")
     frame["loss"] = pd.to_numeric(frame.loss)
     study = json.loads((args.run / "study.json").read_text())["study"]
+    kept = hand_written_block(args.out)
+    wall_time = args.wall_time or run_wall_time(args.run)
+    command = args.command or run_command(args.run)
     figures = args.out.parent / args.out.stem
     figures.mkdir(parents=True, exist_ok=True)
     seeds = sorted(frame.seed.unique())
@@ -118,14 +163,14 @@ def main() -> None:
     lines = [
         "# DeepStock synthetic experiments (paper.md section 5) with orkit",
         "",
-        f"Produced by `{args.command or 'orkit run deepstock-synthetic'}` and "
+        f"Produced by `{command or 'orkit run deepstock-synthetic'}` and "
         f"`python benchmarks/deepstock_findings.py {args.run} --out {args.out}`.",
         "",
         f"**Budget:** {tuning['trials']} TPE trials per (setting, learner, regularization) cell "
         f"({tuning['startup_trials']} random), `pruner = \"{tuning['pruner']}\"`, the top {tuning['top_k']} "
         f"configurations re-run with {len(seeds)} seeds, selection on mean validation loss. The paper's "
         "protocol is 50 trials and the top 5 re-run with 5 seeds; this run is smaller so that it fits "
-        "a 2-core machine in a working session." + (f" **Wall time:** {args.wall_time}." if args.wall_time else ""),
+        "a 2-core machine in a working session." + (f" **Wall time:** {wall_time}." if wall_time else ""),
         "",
         *changed_since(study),
         "Test loss = weighted holding (h = 0.1) and shortage (b = 0.9) cost per SKU-period on the 100 "
@@ -133,6 +178,8 @@ def main() -> None:
         f"over the {len(seeds)} seeds of the selected configuration.",
         "",
     ]
+    if kept:
+        lines += [*kept, ""]
 
     # ---------------------------------------------------------------- settings 1-3
     lines += ["## Settings 1-3: Base against None", ""]
@@ -263,8 +310,12 @@ def main() -> None:
     if args.critic_seeds > 0:
         lines += critic_section(args.run, study, figures, args.critic_seeds)
 
+    if args.out.exists() and kept is None:
+        backup = args.out.with_name(args.out.name + ".orig")
+        backup.write_text(args.out.read_text())
+        print(f"{args.out} has no hand-written block; its previous text is kept in {backup}")
     args.out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}" + (f" (hand-written block of {len(kept) - 2} lines kept)" if kept else ""))
 
 
 def sensitivity_section(run: Path, name: str) -> list[str]:

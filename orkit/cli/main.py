@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import ast
 import logging
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -178,7 +180,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"orkit: interrupted; finished cells are kept in {runner.results_path}. "
               "Run the same command again to resume.", file=sys.stderr)
         return 130
-    report = write_report(runner.output, notes=f"Wall time of this run: {time.perf_counter() - start:.1f} s.")
+    workers = f"{args.workers} workers" if args.workers and args.workers > 1 else "1 worker"
+    command = "orkit " + " ".join(shlex.quote(a) for a in getattr(args, "argv", ["run", args.study]))
+    report = write_report(runner.output, notes=f"Wall time of this run: {time.perf_counter() - start:.1f} s "
+                                               f"({workers}, {os.cpu_count()} CPU cores).\n\nCommand: `{command}`")
     print(_format(summarize(rows)))
     print(f"\nresults: {runner.results_path}\nreport:  {report}")
     return 0
@@ -317,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the run's report
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return args.func(args)

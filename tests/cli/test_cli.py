@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -71,3 +72,18 @@ def test_demo_prints_the_comparison_table(capsys):
     assert main(["demo", "--skus", "500", "--periods", "30"]) == 0
     out = capsys.readouterr().out
     assert "base-stock (optimal, 36.66)" in out and "weighted_loss" in out
+
+
+def test_run_records_its_command_and_wall_time(tmp_path, capsys):
+    """The report of `orkit run` says how it was produced: the command line (so the run can be
+    repeated) and the wall time with the workers; benchmarks/deepstock_findings.py reads both."""
+    study = tmp_path / "tiny.toml"
+    study.write_text(
+        'name = "tiny"\nseeds = [0]\n[problem]\nlead_time = 1\nreview_period = 1\n[data]\n'
+        'generator = "iid-normal"\nparams = { n_skus = 20, n_periods = 20, mean = 10.0, std = 3.0, seed = 4 }\n'
+        '[[methods]]\nname = "base-stock"\nlabel = "base 25"\nparams = { level = 25.0 }\n')
+    out = tmp_path / "my run"
+    assert main(["run", str(study), "--output", str(out), "--no-progress"]) == 0
+    report = (out / "report.md").read_text()
+    assert re.search(r"Wall time of this run: [0-9.]+ s \(1 worker, \d+ CPU cores\)\.", report)
+    assert f"Command: `orkit run {study} --output '{out}' --no-progress`" in report  # quoted for the shell
