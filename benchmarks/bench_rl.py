@@ -15,6 +15,7 @@ Usage::
     python benchmarks/bench_rl.py                 # the full run (several minutes on one CPU core)
     python benchmarks/bench_rl.py --quick         # a small budget, to check the script
     python benchmarks/bench_rl.py --no-sb3 --seed 1
+    python benchmarks/bench_rl.py --threads 2 --learners ppo --speed-seeds 3   # the ratio over seeds 0-2
     python benchmarks/bench_rl.py --results       # the docs/results/deepstock-setting-1.md table:
                                                   # DS, PPO, DDPG x None, Base x seeds 0, 1, 2
     python benchmarks/bench_rl.py --results --literal-inputs   # the same with the paper's literal inputs
@@ -305,6 +306,22 @@ def results_table(data, seeds, learners=("ds", "ppo", "ddpg"), input_sets=FEATUR
             print(row)
 
 
+def speed_rows(data, seed, learners, args, sb3: bool) -> list[dict]:
+    """One seed of the speed comparison: orkit's learners, then SB3's on the Gymnasium adapter."""
+    runs = [("ds", "orkit DS", DSPolicy, DS), ("ppo", "orkit PPO", PPOPolicy, PPO), ("ddpg", "orkit DDPG", DDPGPolicy, DDPG)]
+    rows = [] if args.sb3_only else [run_orkit(name, cls, cfg, data, seed) for key, name, cls, cfg in runs if key in learners]
+    if sb3:
+        if "ppo" in learners:
+            rows.append(run_sb3("SB3 PPO", "ppo", data, seed, args.ppo_timesteps, eval_every=PPO["num_steps"]))
+        if "ddpg" in learners:
+            rows.append(run_sb3("SB3 DDPG", "ddpg", data, seed, args.ddpg_timesteps, eval_every=1000))
+        if args.sb3_none:
+            rows.append(run_sb3("SB3 PPO None", "ppo", data, seed, args.ppo_timesteps, eval_every=PPO["num_steps"],
+                                base=False))
+            rows.append(run_sb3("SB3 DDPG None", "ddpg", data, seed, args.ddpg_timesteps, eval_every=1000, base=False))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="seed of the learners (the data is setting 1, seed 0)")
@@ -316,6 +333,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small budget, to check the script")
     parser.add_argument("--results", action="store_true", help="the None / Base table over seeds instead")
     parser.add_argument("--seeds", type=int, default=3, help="with --results: learner seeds 0 .. N-1 (default 3)")
+    parser.add_argument("--speed-seeds", type=int, default=1,
+                        help="the speed comparison over seeds --seed .. --seed + N - 1, with the median and pooled ratios")
     parser.add_argument("--literal-inputs", action="store_true",
                         help="with --results: the paper's literal network inputs (period index as one raw number, raw units)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, the same for orkit and SB3")
@@ -336,6 +355,8 @@ def main() -> None:
     PPO["total_timesteps"] = args.ppo_timesteps
     DDPG["total_timesteps"], DDPG["eval_every"] = args.ddpg_timesteps, 1000
 
+    if args.speed_seeds < 1:
+        parser.error(f"--speed-seeds must be at least 1, got {args.speed_seeds}")
     if args.results:
         if args.seeds < 1:
             parser.error(f"--seeds must be at least 1, got {args.seeds}")
@@ -346,47 +367,51 @@ def main() -> None:
         print_references(data)
         return
     print(f"# bench_rl: DeepStock setting 1 (train/validation/test {train.n_skus}/{validation.n_skus}/{test.n_skus} "
-          f"trajectories, T = {train.n_periods}), Base regularization, seed {args.seed}")
+          f"trajectories, T = {train.n_periods}), Base regularization, seed"
+          + (f" {args.seed}" if args.speed_seeds == 1 else f"s {args.seed}-{args.seed + args.speed_seeds - 1}"))
     print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{args.threads} CPU thread{'s' if args.threads > 1 else ''}")
-    runs = [("ds", "orkit DS", DSPolicy, DS), ("ppo", "orkit PPO", PPOPolicy, PPO), ("ddpg", "orkit DDPG", DDPGPolicy, DDPG)]
-    rows = [] if args.sb3_only else [run_orkit(name, cls, cfg, data, args.seed)
-                                     for key, name, cls, cfg in runs if key in learners]
-    if not args.no_sb3:
+    sb3 = not args.no_sb3
+    if sb3:
         try:
             import stable_baselines3
         except ImportError:
             print("# stable-baselines3 is not installed: SB3 rows skipped")
+            sb3 = False
         else:
             print(f"# stable-baselines3 {stable_baselines3.__version__} on InventoryEnv (one step per review period)")
-            if "ppo" in learners:
-                rows.append(run_sb3("SB3 PPO", "ppo", data, args.seed, args.ppo_timesteps, eval_every=PPO["num_steps"]))
-            if "ddpg" in learners:
-                rows.append(run_sb3("SB3 DDPG", "ddpg", data, args.seed, args.ddpg_timesteps, eval_every=1000))
-            if args.sb3_none:
-                rows.append(run_sb3("SB3 PPO None", "ppo", data, args.seed, args.ppo_timesteps,
-                                    eval_every=PPO["num_steps"], base=False))
-                rows.append(run_sb3("SB3 DDPG None", "ddpg", data, args.seed, args.ddpg_timesteps, eval_every=1000,
-                                    base=False))
-
-    print(f"{'method':<12} {'s to best':>10} {'s total':>9} {'budget':>14} {'validation':>11} {'test':>8}")
-    for r in rows:
-        print(f"{r['method']:<12} {r['seconds_to_best']:>10.1f} {r['seconds']:>9.1f} {r['budget']:>14} "
-              f"{r['validation']:>11.4f} {r['test']:>8.4f}")
-    by_name = {r["method"]: r for r in rows}
-    pairs = [(f"orkit {a}", f"SB3 {a}") for a in ("PPO", "DDPG")]
-    pairs = [(o, b) for o, b in pairs if o in by_name and b in by_name]
-    if pairs:
-        print("\nsame or better loss, faster: orkit's seconds until its validation loss first reached SB3's best,"
-              "\nagainst SB3's seconds to that best (and each side's total)")
-        print(f"{'learner':<8} {'SB3 best':>9} {'SB3 s':>7} {'orkit s':>8} {'x faster':>9} {'x total':>8} {'test orkit/SB3':>15}")
-        for o, b in pairs:
-            ork, sb3 = by_name[o], by_name[b]
-            reach = time_to_reach(ork["history"], sb3["validation"])
-            ratio = f"{sb3['seconds_to_best'] / max(reach, 1e-9):.1f}x" if reach is not None else "never"
-            print(f"{o[6:]:<8} {sb3['validation']:>9.4f} {sb3['seconds_to_best']:>7.1f} "
-                  f"{(reach if reach is not None else math.nan):>8.2f} {ratio:>9} {sb3['seconds'] / ork['seconds']:>7.1f}x "
-                  f"{ork['test']:>7.4f}/{sb3['test']:.4f}")
+    ratios: dict[str, list[tuple[float, float]]] = {}
+    for seed in range(args.seed, args.seed + args.speed_seeds):
+        rows = speed_rows(data, seed, learners, args, sb3)
+        if args.speed_seeds > 1:
+            print(f"\n## seed {seed}")
+        print(f"{'method':<12} {'s to best':>10} {'s total':>9} {'budget':>14} {'validation':>11} {'test':>8}")
+        for r in rows:
+            print(f"{r['method']:<12} {r['seconds_to_best']:>10.1f} {r['seconds']:>9.1f} {r['budget']:>14} "
+                  f"{r['validation']:>11.4f} {r['test']:>8.4f}")
+        by_name = {r["method"]: r for r in rows}
+        pairs = [(f"orkit {a}", f"SB3 {a}") for a in ("PPO", "DDPG")]
+        pairs = [(o, b) for o, b in pairs if o in by_name and b in by_name]
+        if pairs:
+            print("\nsame or better loss, faster: orkit's seconds until its validation loss first reached SB3's best,"
+                  "\nagainst SB3's seconds to that best (and each side's total)")
+            print(f"{'learner':<8} {'SB3 best':>9} {'SB3 s':>7} {'orkit s':>8} {'x faster':>9} {'x total':>8} {'test orkit/SB3':>15}")
+            for o, b in pairs:
+                ork, base = by_name[o], by_name[b]
+                reach = time_to_reach(ork["history"], base["validation"])
+                ratio = f"{base['seconds_to_best'] / max(reach, 1e-9):.1f}x" if reach is not None else "never"
+                ratios.setdefault(o[6:], []).append((base["seconds_to_best"], reach if reach is not None else math.inf))
+                print(f"{o[6:]:<8} {base['validation']:>9.4f} {base['seconds_to_best']:>7.1f} "
+                      f"{(reach if reach is not None else math.nan):>8.2f} {ratio:>9} {base['seconds'] / ork['seconds']:>7.1f}x "
+                      f"{ork['test']:>7.4f}/{base['test']:.4f}")
+    if args.speed_seeds > 1 and ratios:
+        print(f"\nover seeds {args.seed}-{args.seed + args.speed_seeds - 1}: the ratio per seed, its median, and the "
+              "pooled ratio (SB3's seconds to its best, summed, over orkit's seconds to reach it, summed)")
+        for learner, pairs_ in ratios.items():
+            per_seed = [sb / ork for sb, ork in pairs_]
+            pooled = sum(sb for sb, _ in pairs_) / sum(ork for _, ork in pairs_)
+            print(f"{learner:<8} per seed {', '.join(f'{r:.1f}x' for r in per_seed)}; median {np.median(per_seed):.1f}x; "
+                  f"pooled {pooled:.1f}x")
     print_references(data)
 
 if __name__ == "__main__":
