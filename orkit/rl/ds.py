@@ -164,16 +164,16 @@ def train_ds(
             "best_loss": best_loss, "best_weights": best_weights, "seconds": elapsed(),
         }, s.config_json)
 
-    while epoch < config.max_epochs and bad_epochs < config.early_stopping_patience:
+    while epoch < config.max_epochs and bad_epochs < config.early_stopping_patience and not diverged(history):
         epoch += 1
         # ---- one epoch: back-propagate the loss of each minibatch of trajectories through the simulator
-        losses = []
+        losses, skipped = [], 0
         for batch in torch.randperm(n_train, generator=generator).split(config.batch_size):
             ledger = simulate(policy, subset_input(s.train_input, batch), subset_problem(problem, batch, n_train),
                               ledger="lean", differentiable=True)
             loss = per_sku_loss(ledger).mean()
             if not torch.isfinite(loss):
-                log.warning("DS: non-finite training loss at epoch %d; step skipped", epoch)
+                skipped += 1
                 continue
             optimizer.zero_grad()
             loss.backward()
@@ -191,6 +191,13 @@ def train_ds(
         entry = {"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else None,
                  "validation_loss": current, "learning_rate": optimizer.param_groups[0]["lr"], "seconds": elapsed()}
         history.append(entry)
+        if skipped and losses:
+            log.warning("DS: %d of %d minibatches had a non-finite training loss at epoch %d; their steps were skipped",
+                        skipped, skipped + len(losses), epoch)
+        if diverged(history):
+            log.warning("DS: every minibatch's training loss was non-finite at epoch %d, so the weights can no longer "
+                        "change: stopping (the policy's orders overflow; a max_order bounds them). Best validation "
+                        "loss %.4f kept", epoch, best_loss)
         if s.checkpoint is not None and epoch % config.checkpoint_every == 0:
             save_state()
         if callback is not None and callback(dict(entry)) is False:
@@ -203,6 +210,18 @@ def train_ds(
         policy.save(s.checkpoint.directory / "policy", metadata={"learner": "ds", "config": json.loads(s.config_json)})
     log.info("DS: %d epochs, best validation loss %.4f", epoch, best_loss)
     return TrainingResult(policy, history, config, best_loss, elapsed())
+
+
+def diverged(history: list[dict[str, Any]]) -> bool:
+    """Whether the last epoch took no gradient step because every minibatch's training loss was
+    non-finite: the weights did not change, so every later epoch would repeat it.
+
+    A policy whose orders grow with its inventory can overflow when nothing clips its orders
+    (no ``max_order``), typically after a too large learning rate. Derived from the history, so
+    a resumed run stops where an uninterrupted one does.
+    """
+    last = history[-1] if history else None
+    return last is not None and last.get("epoch", 0) > 0 and last.get("train_loss") is None
 
 
 class DSPolicy(NeuralEstimator):

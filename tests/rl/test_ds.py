@@ -103,3 +103,46 @@ def test_bad_hyperparameters_are_named(setting_1, params, message):
     train, validation, _, problem = setting_1
     with pytest.raises(ValidationError, match=message):
         DSPolicy("base", **params).fit(train, validation, problem)
+
+
+# A DS None trial of the deepstock-synthetic study (setting 4 has no max_order): a large step
+# makes the orders grow with the inventory, which overflows within a 64-day trajectory.
+DIVERGING = dict(learning_rate=0.0834, batch_size=10, initial_action_bias=0.5574, hidden_sizes=(128, 128),
+                 plateau_factor=0.5028, features="all", seed=0)
+
+
+def _uncapped_setting():
+    from orkit.data import generate
+
+    data = generate("deepstock-4", seed=0, n_train=5, n_validation=5, horizon_cycles=32, n_test=5)
+    train, validation, _ = data.splits()
+    return train, validation, InventoryProblem(**data.metadata["problem"])
+
+
+def test_a_diverged_run_stops_and_keeps_its_best_weights(caplog, tmp_path):
+    """Once every minibatch's loss is non-finite no step can change the weights: DS stops
+    (instead of repeating the failure until early stopping) and says why, once."""
+    train, validation, problem = _uncapped_setting()
+    assert problem.max_order is None
+    with caplog.at_level("WARNING", logger="orkit.rl.ds"):
+        policy = DSPolicy("none", **DIVERGING).fit(train, validation, problem)
+    history = policy.history_
+    assert history[-1]["train_loss"] is None and not math.isfinite(history[-1]["validation_loss"])
+    assert all(h["train_loss"] is not None for h in history[1:-1])  # it stopped at the first such epoch
+    assert len(history) - 1 < DSConfig().early_stopping_patience
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("can no longer change: stopping" in m for m in messages) == 1
+    assert math.isfinite(policy.best_validation_loss_)
+    assert evaluate(policy, validation, problem)["weighted_loss"] == pytest.approx(policy.best_validation_loss_)
+
+    # a resumed run stops where the uninterrupted one did
+    seen: list = []
+    DSPolicy("none", checkpoint_dir=tmp_path, callback=lambda entry: seen.append(entry) or len(seen) < 2,
+             **DIVERGING).fit(train, validation, problem)
+    resumed = DSPolicy("none", checkpoint_dir=tmp_path, resume=True, **DIVERGING).fit(train, validation, problem)
+    assert seen[-1]["epoch"] == 2 and resumed.history_[-1]["epoch"] == history[-1]["epoch"]
+
+    def numbers(entries):  # repr: NaN equals NaN
+        return [repr({k: v for k, v in h.items() if k != "seconds"}) for h in entries]
+
+    assert numbers(resumed.history_) == numbers(history)
