@@ -571,3 +571,11 @@ def test_ctrl_c_in_a_trial_logs_no_traceback_but_other_failures_do():
     assert "Trial 0 failed with value None." in messages  # both of a real failure's warnings
     assert not any("Trial 1" in m for m in messages)  # the interrupted one
     assert study.trials[1].user_attrs.get("interrupted") is True
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "benchmarks" / "studies").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_the_benchmark_study_files_load(path):
+    """The study files the results pages cite (benchmarks/studies) stay valid as the schema evolves."""
+    study = load_study(path, known_methods=set(registry.POLICIES))
+    assert study.methods and study.datasets
