@@ -344,7 +344,8 @@ def sensitivity_section(run: Path, name: str) -> list[str]:
                 first = sorted(t.intermediate_values[min(t.intermediate_values)] for t in study.trials
                                if t.intermediate_values)
                 if values:
-                    # only where every trial reported (DS reports only when the pruner asks)
+                    # only where every trial reported: DS's budget is max_epochs (1000) and it usually
+                    # stops early, before a tenth of it, so most DS trials never report
                     early = (f"{len(first)} | {statistics.median(first):.4f} | {first[-1]:.4f}"
                              if first and len(first) == len(study.trials) else "n/a | | ")
                     lines.append(f"| {k} | {learner} {reg} | {len(values)} | {values[0]:.4f} | "
