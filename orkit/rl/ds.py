@@ -214,7 +214,9 @@ def train_ds(
 
 def diverged(history: list[dict[str, Any]]) -> bool:
     """Whether the last epoch took no gradient step because every minibatch's training loss was
-    non-finite: the weights did not change, so every later epoch would repeat it.
+    non-finite: the weights did not change, and a minibatch fails as long as it holds a
+    trajectory that overflows, so later epochs would repeat it (with certainty when one
+    minibatch holds every training trajectory).
 
     A policy whose orders grow with its inventory can overflow when nothing clips its orders
     (no ``max_order``), typically after a too large learning rate. Derived from the history, so
