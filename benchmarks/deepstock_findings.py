@@ -62,22 +62,18 @@ def hand_written_block(page: Path) -> list[str] | None:
     return lines[i:j + 1]
 
 
-def run_wall_time(run: Path) -> str:
-    """The run's wall time as its ``report.md`` records it ("Wall time of this run: N s
-    (workers, cores)."), in minutes; empty when the report does not say."""
+def run_provenance(run: Path) -> tuple[str, str]:
+    """The run's wall time (in minutes, with its workers and cores) and its command line, as
+    ``orkit run`` records them in ``report.md``; empty strings where the report does not say."""
     report = run / "report.md"
-    found = re.search(r"Wall time of this run: ([0-9.]+) s( \(([^)]*)\))?", report.read_text()) if report.exists() else None
-    if not found:
-        return ""
-    seconds = float(found.group(1))
-    return f"{seconds / 60:.0f} min ({seconds:,.0f} s" + (f"; {found.group(3)}" if found.group(3) else "") + ")"
-
-
-def run_command(run: Path) -> str:
-    """The command that produced the run, as its ``report.md`` records it; empty when it does not."""
-    report = run / "report.md"
-    found = re.search(r"^Command: `([^`]*)`", report.read_text(), re.M) if report.exists() else None
-    return found.group(1) if found else ""
+    text = report.read_text() if report.exists() else ""
+    wall = re.search(r"Wall time of this run: ([0-9.]+) s( \(([^)]*)\))?", text)
+    command = re.search(r"^Command: `([^`]*)`", text, re.M)
+    wall_time = ""
+    if wall:
+        seconds = float(wall.group(1))
+        wall_time = f"{seconds / 60:.0f} min ({seconds:,.0f} s" + (f"; {wall.group(3)}" if wall.group(3) else "") + ")"
+    return wall_time, command.group(1) if command else ""
 
 
 def mean_ci(values: list[float]) -> tuple[float, float]:
@@ -154,8 +150,8 @@ def main() -> None:
     frame["loss"] = pd.to_numeric(frame.loss)
     study = json.loads((args.run / "study.json").read_text())["study"]
     kept = hand_written_block(args.out)
-    wall_time = args.wall_time or run_wall_time(args.run)
-    command = args.command or run_command(args.run)
+    recorded_wall_time, recorded_command = run_provenance(args.run)
+    wall_time, command = args.wall_time or recorded_wall_time, args.command or recorded_command
     figures = args.out.parent / args.out.stem
     figures.mkdir(parents=True, exist_ok=True)
     seeds = sorted(frame.seed.unique())
