@@ -11,7 +11,9 @@ identical to autograd's (tested in ``tests/rl/test_fast_paths.py``):
   ``(x^T g)^T`` for the weight (computed as ``g^T x``: the same products summed in the same
   order, and contiguous without a copy; tested) and ``sum(g, 0)`` for the bias;
 - ReLU's backward is ``threshold_backward(g, y, 0)``, tanh's ``tanh_backward(g, y)`` (both
-  from the layer's output ``y``).
+  from the layer's output ``y``, so the activation runs in place);
+- a layer with one output propagates ``g W`` as the broadcast product ``g * W`` (each entry
+  a single product either way).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ _BACKWARD: dict[type, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     nn.ReLU: lambda grad, out: torch.ops.aten.threshold_backward(grad, out, 0),
     nn.Tanh: lambda grad, out: torch.ops.aten.tanh_backward(grad, out),
 }
-_FORWARD: dict[type, Callable[[torch.Tensor], torch.Tensor]] = {nn.ReLU: torch.relu, nn.Tanh: torch.tanh}
+# in place: the pre-activation is not needed by either backward (saves an allocation and a copy per layer)
+_FORWARD: dict[type, Callable[[torch.Tensor], torch.Tensor]] = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_}
 
 
 class ManualMLP:
@@ -85,5 +88,8 @@ class ManualMLP:
                 layer.weight.grad = grad.t().mm(values[i])  # (x^T g)^T: the same products and sums (tested)
                 layer.bias.grad = grad.sum(0)
             if i > 0 or input_grad:
-                grad = grad.mm(layer.weight)
+                # one output (critics, one-order actors): the product is an outer product, which the
+                # matrix routine computes an order of magnitude slower than a broadcast multiply;
+                # a sum of one term, so the same numbers
+                grad = grad * layer.weight if grad.shape[1] == 1 else grad.mm(layer.weight)
         return grad if input_grad else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -13,6 +14,11 @@ __all__ = ["ReplayBuffer"]
 
 class ReplayBuffer:
     """Fixed-capacity ring of transitions; the oldest are overwritten first.
+
+    A transition's fields sit side by side in one row of a ``(capacity, width)`` tensor, so
+    drawing a minibatch gathers one row per transition (one memory access pattern instead of
+    one per field: the draw from a buffer larger than the cache is bound by memory latency).
+    ``storage[name]`` is the field's view into those rows.
 
     Parameters
     ----------
@@ -36,9 +42,21 @@ class ReplayBuffer:
         if capacity < 1:
             raise ValidationError(f"capacity must be >= 1, got {capacity}")
         self.capacity = int(capacity)
-        self.storage = {k: torch.zeros((self.capacity, *shape), dtype=dtype, device=device) for k, shape in shapes.items()}
+        self.shapes = {k: tuple(int(n) for n in shape) for k, shape in shapes.items()}
+        self._columns: dict[str, tuple[int, int]] = {}
+        width = 0
+        for k, shape in self.shapes.items():
+            self._columns[k] = (width, width + math.prod(shape))
+            width += math.prod(shape)
+        self._rows = torch.zeros((self.capacity, width), dtype=dtype, device=device)
+        self.storage = self._fields(self._rows)
         self.position = 0  # next slot to write
         self.size = 0
+
+    def _fields(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each field's view into ``rows`` (any leading dimensions, transitions in the last)."""
+        lead = rows.shape[:-1]
+        return {k: rows[..., a:b].view(*lead, *self.shapes[k]) for k, (a, b) in self._columns.items()}
 
     def __len__(self) -> int:
         return self.size
@@ -52,19 +70,28 @@ class ReplayBuffer:
             batch = {k: v[-self.capacity:] for k, v in batch.items()}
             self.position = (self.position + n - self.capacity) % self.capacity
             n = self.capacity
-        index = (self.position + torch.arange(n)) % self.capacity
+        index = ((self.position + torch.arange(n)) % self.capacity).to(self._rows.device)
         for k, v in batch.items():
             store = self.storage[k]
-            store[index.to(store.device)] = v.to(device=store.device, dtype=store.dtype)
+            store[index] = v.to(device=store.device, dtype=store.dtype)
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """``batch_size`` transitions drawn uniformly with replacement (CPU ``generator``)."""
+    def sample(self, batch_size: int, generator: torch.Generator, count: int | None = None) -> dict[str, torch.Tensor]:
+        """``batch_size`` transitions drawn uniformly with replacement (CPU ``generator``).
+
+        With ``count``, ``count`` such minibatches in one draw (fields with leading dimensions
+        ``(count, batch_size)``): the same random numbers, in the same order, as ``count``
+        calls, and one gather instead of ``count``.
+        """
         if self.size == 0:
             raise ValidationError("cannot sample from an empty replay buffer")
-        index = torch.randint(self.size, (batch_size,), generator=generator)
-        return {k: v[index.to(v.device)] for k, v in self.storage.items()}
+        n = batch_size if count is None else count * batch_size
+        index = torch.randint(self.size, (n,), generator=generator)
+        rows = self._rows.index_select(0, index.to(self._rows.device))
+        if count is not None:
+            rows = rows.view(count, batch_size, -1)
+        return self._fields(rows)
 
     def state_dict(self) -> dict[str, Any]:
         return {"storage": {k: v[: self.size].clone() if self.size < self.capacity else v.clone() for k, v in self.storage.items()},

@@ -202,6 +202,15 @@ def train_ddpg(
 
     losses: dict[str, torch.Tensor] = {}
     manual = ManualGradients.of(actor.body, critic)
+    manual_targets = ManualGradients.of(actor_target.body, critic_target)
+
+    def target_q(next_obs: torch.Tensor) -> torch.Tensor:
+        """Q'(s', mu'(s')) of the target networks, without the modules' call overhead when they are plain MLPs."""
+        if manual_targets is not None:
+            return manual_targets.value(next_obs)
+        next_action = actor_target.body(next_obs[:, :-1])
+        return critic_target(critic_input(next_obs, next_action)).squeeze(1)
+
     actor_params = [p for p in actor.parameters() if p.requires_grad]
     online_params = [*actor.parameters(), *critic.parameters()]
     target_params = [*actor_target.parameters(), *critic_target.parameters()]
@@ -224,11 +233,11 @@ def train_ddpg(
         # ---- learn: one gradient step per train_freq collected steps
         if timesteps >= config.learning_starts:
             pending += n * K / config.train_freq
-            for _ in range(int(pending)):
-                batch = buffer.sample(config.batch_size, generator)
+            batches = buffer.sample(config.batch_size, generator, count=int(pending)) if int(pending) else {}
+            for i in range(int(pending)):
+                batch = {k: v[i] for k, v in batches.items()}
                 with torch.no_grad():
-                    next_action = actor_target.body(batch["next_obs"][:, :-1])
-                    next_q = critic_target(critic_input(batch["next_obs"], next_action)).squeeze(1)
+                    next_q = target_q(batch["next_obs"])
                     target = batch["reward"] + config.gamma * (1.0 - batch["done"]) * next_q
                 if manual is not None:  # ReLU networks: the same gradients without the autograd engine
                     critic_loss = manual.critic_step(batch["obs"], batch["action"], target)
@@ -294,6 +303,14 @@ class ManualGradients:
 
     def __init__(self, actor: ManualMLP, critic: ManualMLP) -> None:
         self.actor, self.critic = actor, critic
+        self._inverse: dict[tuple, torch.Tensor] = {}
+
+    def _inverse_count(self, n: int, like: torch.Tensor) -> torch.Tensor:
+        """1 / n as the 0-d tensor autograd's mean backward builds (kept: the same for every step)."""
+        key = (n, like.dtype, like.device)
+        if key not in self._inverse:
+            self._inverse[key] = torch.ones((), dtype=like.dtype, device=like.device).div(n)
+        return self._inverse[key]
 
     @classmethod
     def of(cls, actor: nn.Module, critic: nn.Module) -> "ManualGradients | None":
@@ -304,12 +321,18 @@ class ManualGradients:
         return cls(manual_actor, manual_critic)
 
     @torch.no_grad()
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q(s, mu(s)) for a batch of critic states (the actor sees all but the last column)."""
+        action = self.actor.forward(obs[:, :-1])[-1]
+        return self.critic.forward(torch.cat([obs, action], 1))[-1].squeeze(1)
+
+    @torch.no_grad()
     def critic_step(self, obs: torch.Tensor, action: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         values = self.critic.forward(torch.cat([obs, action], 1))
         error = values[-1].squeeze(1) - target
         n = error.shape[0]
         # mean's backward (1 / n, expanded), then square's (grad * (2 * error))
-        grad = torch.ones((), dtype=error.dtype, device=error.device).div(n).expand(n) * (2.0 * error)
+        grad = self._inverse_count(n, error).expand(n) * (2.0 * error)
         self.critic.backward(values, grad.unsqueeze(1))
         return error.square().mean()
 
@@ -319,7 +342,7 @@ class ManualGradients:
         values = self.critic.forward(torch.cat([obs, actions[-1]], 1))
         n = obs.shape[0]
         # neg's and mean's backward: -(1 / n) for every output
-        grad = torch.ones((), dtype=obs.dtype, device=obs.device).div(n).expand(n, 1).neg()
+        grad = self._inverse_count(n, obs).expand(n, 1).neg()
         grad = self.critic.backward(values, grad, store=False, input_grad=True)
         self.actor.backward(actions, grad[:, obs.shape[1]:])
         return -values[-1].mean()

@@ -65,6 +65,21 @@ def test_replay_buffer_is_a_ring():
         buffer.add(x=torch.zeros(1, 2))
 
 
+def test_replay_buffer_draws_many_minibatches_as_one():
+    """``sample(count=k)`` is k calls of ``sample`` (the same random numbers, in order), fields
+    kept apart in one row per transition; the generator is left where k calls leave it."""
+    buffer = ReplayBuffer(50, {"obs": (3,), "grid": (2, 2), "r": ()})
+    buffer.add(obs=torch.arange(120.0).view(40, 3), grid=torch.arange(160.0).view(40, 2, 2), r=torch.arange(40.0))
+    one_by_one, at_once = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    calls = [buffer.sample(8, one_by_one) for _ in range(3)]
+    batches = buffer.sample(8, at_once, count=3)
+    assert batches["grid"].shape == (3, 8, 2, 2) and batches["r"].shape == (3, 8)
+    for k in ("obs", "grid", "r"):
+        assert torch.equal(batches[k], torch.stack([c[k] for c in calls]))
+    assert torch.equal(batches["obs"][..., 0] / 3, batches["r"])  # rows stay whole
+    assert torch.equal(torch.rand(2, generator=one_by_one), torch.rand(2, generator=at_once))
+
+
 def test_registry_and_bad_hyperparameters(setting_1):
     train, validation, _, problem = setting_1
     assert isinstance(make_policy("ddpg", regularization="both"), DDPGPolicy)
