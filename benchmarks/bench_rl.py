@@ -10,6 +10,11 @@ best-checkpoint selection on validation, and scored by the same simulator. Base 
 empirical DP are printed as references, with a base-stock level per period fitted through
 the differentiable simulator (what a Base network can represent from the period index alone).
 
+With PPO in the speed comparison, the script also prints PPO's update floor: the seconds that
+the network passes of its updates alone (matrix products and activations, no optimizer, loss or
+simulation) take for the budget on this machine, and for each seed how much of that floor lies
+before the step at which orkit reached SB3's best, against the 10x target's seconds.
+
 Usage::
 
     python benchmarks/bench_rl.py                 # the full run (several minutes on one CPU core)
@@ -37,6 +42,9 @@ from orkit.core import InventoryProblem
 from orkit.data import generate
 from orkit.evaluation import evaluate
 from orkit.rl import LITERAL_INPUTS, DDPGPolicy, DSPolicy, PPOPolicy
+from orkit.rl._manual import ManualMLP
+from orkit.rl.networks import mlp
+from orkit.rl.ppo import PPOConfig
 from orkit.rl.gym_policy import gym_observation
 from orkit.sim.gym_env import InventoryEnv
 
@@ -125,12 +133,51 @@ def time_to_best(history):
     return best["seconds"], best["validation_loss"]
 
 
-def time_to_reach(history, loss):
-    """Seconds until the validation loss first reached ``loss`` (None: never)."""
+def time_to_reach(history, loss, key="seconds"):
+    """Seconds (or another entry, e.g. ``"timesteps"``) until the validation loss first reached
+    ``loss`` (None: never)."""
     for h in history:
         if h.get("validation_loss", math.inf) <= loss:
-            return h["seconds"]
+            return h[key]
     return None
+
+
+def ppo_update_floor(data, repeats: int = 300) -> tuple[float, int]:
+    """Seconds that the network passes of PPO's updates alone take for the whole budget on this
+    machine, and the networks' input width.
+
+    The passes are the matrix products and activations of one forward and one backward pass of
+    the actor and the critic per minibatch (``update_epochs * total_timesteps / batch_size``
+    minibatches) plus one forward pass of both per collected step: no optimizer, no loss, no
+    simulation. Any implementation of PPO with these hyper-parameters pays at least this; timed
+    on ``repeats`` minibatches and extrapolated."""
+    train, validation, _, problem = data
+    probe = PPOPolicy("base", **dict(PPO, total_timesteps=PPO["num_steps"], update_epochs=1)).fit(train, validation, problem)
+    n_in = probe.policy_.network.encoder.n_inputs
+    config = PPOConfig(**{k: v for k, v in PPO.items() if k in PPOConfig.__dataclass_fields__})
+    nets = [ManualMLP.of(mlp(n_in + extra, config.hidden_sizes, 1, config.activation)) for extra in (0, 1)]
+    x = torch.randn(config.batch_size, n_in + 1)
+    inputs = [x[:, :-1].contiguous(), x]
+    upstream = torch.randn(config.batch_size, 1)
+    rollout = [torch.randn(config.num_steps, n_in + extra) for extra in (0, 1)]
+
+    def minibatch():
+        for net, inp in zip(nets, inputs):
+            net.backward(net.forward(inp), upstream)
+
+    for _ in range(20):
+        minibatch()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        minibatch()
+    per_minibatch = (time.perf_counter() - started) / repeats
+    started = time.perf_counter()
+    for net, inp in zip(nets, rollout):
+        net.forward(inp)
+    per_rollout = time.perf_counter() - started
+    total = PPO["total_timesteps"]
+    return (per_minibatch * config.update_epochs * total / config.batch_size + per_rollout * total / config.num_steps,
+            n_in)
 
 
 def run_orkit(name, cls, params, data, seed):
@@ -381,6 +428,12 @@ def main() -> None:
         else:
             print(f"# stable-baselines3 {stable_baselines3.__version__} on InventoryEnv (one step per review period)")
     ratios: dict[str, list[tuple[float, float]]] = {}
+    floor = None
+    if "ppo" in learners and not args.sb3_only:
+        floor, n_in = ppo_update_floor(data)
+        print(f"# PPO's update floor: the network passes alone (two [256, 256] networks, {n_in} inputs, "
+              f"{PPO['update_epochs']} epochs, minibatch {PPO['batch_size']}) take {floor:.1f} s for "
+              f"{PPO['total_timesteps']} steps on {args.threads} thread{'s' if args.threads > 1 else ''}")
     for seed in range(args.seed, args.seed + args.speed_seeds):
         rows = speed_rows(data, seed, learners, args, sb3)
         if args.speed_seeds > 1:
@@ -404,6 +457,10 @@ def main() -> None:
                 print(f"{o[6:]:<8} {base['validation']:>9.4f} {base['seconds_to_best']:>7.1f} "
                       f"{(reach if reach is not None else math.nan):>8.2f} {ratio:>9} {base['seconds'] / ork['seconds']:>7.1f}x "
                       f"{ork['test']:>7.4f}/{base['test']:.4f}")
+                steps = time_to_reach(ork["history"], base["validation"], key="timesteps")
+                if o == "orkit PPO" and floor is not None and steps is not None:
+                    print(f"         orkit reached it at step {steps}; the update's network passes to that step alone take "
+                          f"{floor * steps / PPO['total_timesteps']:.1f} s here; 10x needs {base['seconds_to_best'] / 10:.1f} s")
     if args.speed_seeds > 1 and ratios:
         print(f"\nover seeds {args.seed}-{args.seed + args.speed_seeds - 1}: the ratio per seed, its median, and the "
               "pooled ratio (SB3's seconds to its best, summed, over orkit's seconds to reach it, summed)")
