@@ -12,7 +12,7 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 { nvidia-smi -L; python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"; nproc; } \
     2>&1 | tee "$out/env.txt"
 python3 -m pytest -q -p no:cacheprovider -o addopts="--import-mode=importlib" \
-    tests/sim/test_simulator.py tests/rl/test_networks.py -k "cuda or device" 2>&1 | tee "$out/tests.txt"
+    tests/sim/test_simulator.py tests/rl/test_networks.py tests/rl/test_fast_paths.py tests/rl/test_ddpg.py -k "cuda or device" 2>&1 | tee "$out/tests.txt"
 timeout 240 python3 benchmarks/bench_simulator.py --device cuda --skus 10000000 --periods 100 2>&1 | tee "$out/sim.txt"
 timeout 240 python3 benchmarks/bench_rl_throughput.py --devices cuda cpu --ds-trajectories 1000000 --ds-batch 100000 \
     --ppo-steps 1000000 --ppo-minibatch 65536 --cpu-scale 0.05 2>&1 | tee "$out/rl.txt"

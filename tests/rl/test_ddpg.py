@@ -101,3 +101,15 @@ def test_registry_and_bad_hyperparameters(setting_1):
     assert isinstance(make_policy("ddpg", regularization="both"), DDPGPolicy)
     with pytest.raises(ValidationError, match="tau must be <= 1"):
         DDPGPolicy("base", tau=2.0).fit(train, validation, problem)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_ddpg_trains_on_cuda(setting_1):
+    """``device="cuda"``: networks, replay buffer and minibatches on the GPU (the fast path and
+    the row-per-transition buffer there), scored by the common evaluation code."""
+    train, validation, test, problem = setting_1
+    policy = DDPGPolicy("base", device="cuda", seed=0, **TINY).fit(train, validation, problem)
+    assert [h["gradient_steps"] for h in policy.history_] == [0, 56, 112, 168]
+    for h in policy.history_[2:]:
+        assert all(math.isfinite(h[k]) for k in ("validation_loss", "critic_loss", "actor_loss"))
+    assert math.isfinite(evaluate(policy, test, problem)["weighted_loss"])
