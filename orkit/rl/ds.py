@@ -250,4 +250,5 @@ class DSPolicy(NeuralEstimator):
 
     learner = "ds"
     config_class = DSConfig
+    budget = ("max_epochs", "epoch")
     train_function = staticmethod(train_ds)

@@ -144,6 +144,10 @@ class NeuralEstimator:
         Continue from the training state in ``checkpoint_dir`` when there is one.
     callback : callable, optional
         ``callback(entry)`` after each history entry; returning ``False`` stops training.
+    progress : bool, default=False
+        Show a progress bar (tqdm) over the training budget (epochs for DS, RL steps for PPO
+        and DDPG) with the latest validation loss, and the best one (the kept weights') at
+        the end; it stops short of the end when early stopping ends the run.
     **hyperparameters
         Fields of the configuration overriding ``config``.
     """
@@ -151,6 +155,8 @@ class NeuralEstimator:
     learner: str = ""
     config_class: type = object
     train_function: Callable[..., TrainingResult]
+    #: the configuration field holding the training budget and the history key counting it
+    budget: tuple[str, str] = ("total_timesteps", "timesteps")
 
     def __init__(
         self,
@@ -161,6 +167,7 @@ class NeuralEstimator:
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
         callback: Callable[[dict[str, Any]], Any] | None = None,
+        progress: bool = False,
         **hyperparameters: Any,
     ) -> None:
         self.regularization = regularization
@@ -169,29 +176,56 @@ class NeuralEstimator:
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
         self.callback = callback
+        self.progress = progress
         self.hyperparameters = hyperparameters
 
     def fit(self, train: Any, validation: Any, problem: Any) -> "NeuralEstimator":
         """Train on ``train``, select on ``validation`` (early stopping, best checkpoint)."""
         config = resolve_config(self.config_class, self.config, self.hyperparameters)
         start = time.perf_counter()
-        result = type(self).train_function(
-            train,
-            validation,
-            problem,
-            self.regularization,
-            config,
-            warm_start=self.warm_start,
-            checkpoint_dir=self.checkpoint_dir,
-            resume=self.resume,
-            callback=self.callback,
-        )
+        bar, callback = self._progress(config) if self.progress else (None, self.callback)
+        try:
+            result = type(self).train_function(
+                train,
+                validation,
+                problem,
+                self.regularization,
+                config,
+                warm_start=self.warm_start,
+                checkpoint_dir=self.checkpoint_dir,
+                resume=self.resume,
+                callback=callback,
+            )
+        except BaseException:
+            if bar is not None:
+                bar.close()
+            raise
+        if bar is not None:
+            bar.set_postfix(best=f"{result.best_validation_loss:.4f}", refresh=False)
+            bar.close()
         self.policy_ = result.policy
         self.history_ = result.history
         self.config_ = result.config
         self.best_validation_loss_ = result.best_validation_loss
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _progress(self, config: Any) -> tuple[Any, Callable[[dict[str, Any]], Any]]:
+        """A tqdm bar over the budget and a callback that moves it, then calls the user's."""
+        from tqdm.auto import tqdm
+
+        field, key = self.budget
+        bar = tqdm(total=getattr(config, field), desc=f"{self.learner.upper()} {self.regularization}", unit=key)
+        user = self.callback
+
+        def callback(entry: dict[str, Any]) -> Any:
+            bar.update(max(0, min(int(entry.get(key, bar.n)), bar.total) - bar.n))
+            if entry.get("validation_loss") is not None:
+                bar.set_postfix(validation=f"{entry['validation_loss']:.4f}", refresh=False)
+            bar.refresh()
+            return user(entry) if user is not None else None
+
+        return bar, callback
 
     def act(self, obs: Observation) -> torch.Tensor:
         check_is_fitted(self, ("policy_",))

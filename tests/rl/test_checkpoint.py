@@ -174,3 +174,30 @@ def test_early_stopping_steps_must_be_positive(setting_1, learner):
     cls, params = LEARNERS[learner]
     with pytest.raises(ValidationError, match="early_stopping_steps"):
         cls("base", early_stopping_steps=0, **params).fit(train, validation, problem)
+
+
+@pytest.mark.parametrize("learner", list(LEARNERS))
+def test_progress_bar_over_the_budget(setting_1, capsys, learner):
+    """``progress=True`` draws a bar over the budget (epochs or RL steps) with the validation
+    losses, leaves the numbers unchanged and still passes every entry to the user's callback."""
+    train, validation, _, problem = setting_1
+    cls, params = LEARNERS[learner]
+    quiet = cls("base", **params).fit(train, validation, problem)
+    capsys.readouterr()
+    seen: list = []
+    shown = cls("base", progress=True, callback=seen.append, **params).fit(train, validation, problem)
+    err = capsys.readouterr().err
+    field, key = cls.budget
+    budget = getattr(shown.config_, field)
+    done = min(int(quiet.history_[-1][key]), budget)
+    assert f"{learner.upper()} base" in err and f"{done}/{budget}" in err
+    assert f"best={quiet.best_validation_loss_:.4f}" in err
+    assert _numbers(shown.history_) == _numbers(quiet.history_)
+    assert len(seen) == len(quiet.history_) - 1  # every entry after the initial evaluation
+
+
+def test_progress_bar_keeps_the_callbacks_stop(setting_1):
+    train, validation, _, problem = setting_1
+    cls, params = LEARNERS["ds"]
+    stopped = cls("base", progress=True, callback=lambda entry: False, **params).fit(train, validation, problem)
+    assert len(stopped.history_) == 2  # the initial evaluation and the one epoch the callback stopped
