@@ -44,6 +44,14 @@ def _params(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
+def _with_progress(policy: Any, params: dict[str, Any]) -> Any:
+    """A learner that shows progress (the RL estimators' ``progress``) draws its bar when
+    standard error is a terminal, unless ``--param progress=...`` says otherwise."""
+    if hasattr(policy, "progress") and "progress" not in params:
+        policy.progress = sys.stderr.isatty()
+    return policy
+
+
 class OrkitCliError(OrkitError, ValueError):
     """Bad command-line usage that argparse cannot see."""
 
@@ -106,7 +114,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = Dataset.read(args.data)
     problem = _problem(args, dataset)
     params = _params(args.param, "--param")
-    policy = make_policy(args.policy, **params)
+    policy = _with_progress(make_policy(args.policy, **params), params)
     test = dataset
     if hasattr(policy, "fit"):
         if dataset.split is None:
@@ -239,7 +247,8 @@ def _policy_for_recommend(args: argparse.Namespace, problem):
         return load_policy(args.load)
     if not args.policy:
         raise OrkitCliError("give --policy NAME (with --param/--fit) or --load FOLDER")
-    policy = make_policy(args.policy, **_params(args.param, "--param"))
+    params = _params(args.param, "--param")
+    policy = _with_progress(make_policy(args.policy, **params), params)
     if hasattr(policy, "fit"):
         if not args.fit:
             raise OrkitCliError(f"policy {args.policy!r} learns from data: give --fit DATASET")

@@ -201,6 +201,9 @@ class NeuralEstimator:
                 bar.close()
             raise
         if bar is not None:
+            extra = getattr(result, "extra", None) or {}
+            if "n_updates" in extra and "steps_per_rollout" in extra:  # PPO's budget in whole rollouts
+                bar.total = extra["n_updates"] * extra["steps_per_rollout"]
             bar.set_postfix(best=f"{result.best_validation_loss:.4f}", refresh=False)
             bar.close()
         self.policy_ = result.policy

@@ -87,3 +87,18 @@ def test_run_records_its_command_and_wall_time(tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert re.search(r"Wall time of this run: [0-9.]+ s \(1 worker, \d+ CPU cores\)\.", report)
     assert f"Command: `orkit run {study} --output '{out}' --no-progress`" in report  # quoted for the shell
+
+
+def test_evaluate_trains_a_learner_with_a_progress_bar_on_request(tmp_path, capsys):
+    """``orkit evaluate --policy ds`` fits the learner on the training split; ``--param
+    progress=true`` draws its progress bar (by default only on a terminal)."""
+    path = tmp_path / "d1.parquet"
+    assert main(["generate", "deepstock-1", "--out", str(path), "--seed", "3"]) == 0
+    capsys.readouterr()
+    argv = ["evaluate", str(path), "--policy", "ds", "--param", "max_epochs=2", "--param", "hidden_sizes=[8]"]
+    assert main(argv) == 0
+    quiet = capsys.readouterr()
+    assert "DS base" not in quiet.err and "weighted_loss" in quiet.out
+    assert main([*argv, "--param", "progress=true"]) == 0
+    shown = capsys.readouterr()
+    assert "DS base" in shown.err and "2/2" in shown.err and shown.out == quiet.out
