@@ -164,6 +164,62 @@ def _plot_tuning(folder: Path, path: Path, datasets: list[str] | None = None) ->
     return len(panels)
 
 
+def _plot_training(folder: Path, path: Path, datasets: list[str] | None = None) -> int:
+    """Validation loss at each evaluation against training seconds, for every learned policy
+    saved with its history (``policies/<cell>-seed<n>/history.csv``): one colour per method,
+    the first seed solid, the others faint; one panel per dataset. Returns the panels drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from orkit.experiments.runner import _slug
+
+    root = folder / "policies"
+    runs = sorted(p.parent for p in root.glob("*/history.csv")) if root.exists() else []
+    curves: list[tuple[Path, pd.DataFrame]] = []
+    for run in runs:
+        history = pd.read_csv(run / "history.csv")
+        if {"seconds", "validation_loss"} <= set(history.columns):
+            history = history.dropna(subset=["validation_loss"])
+            if len(history):
+                curves.append((run, history))
+    if not curves:
+        return 0
+    frames = dict(curves)
+    groups = _by_dataset([run for run, _ in curves], datasets)
+    panels = [d for d in (datasets or []) if d in groups] + ([""] if "" in groups else [])
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns + 1, 3.4 * rows + 0.6), squeeze=False)
+    for ax, name in zip(axes.flat, panels):
+        by_method: dict[str, list[tuple[int, Path]]] = {}
+        for run in groups[name]:
+            label, _, seed = run.name.rpartition("-seed")
+            label = label[len(_slug(name)) + 1:] if name else label
+            by_method.setdefault(label, []).append((int(seed) if seed.isdigit() else 0, run))
+        lowest = min(float(frames[run].validation_loss.min()) for _, run in sum(by_method.values(), []))
+        highest = max(float(frames[run].validation_loss.max()) for _, run in sum(by_method.values(), []))
+        for i, (label, seeds) in enumerate(sorted(by_method.items())):
+            for j, (_, run) in enumerate(sorted(seeds)):
+                h = frames[run]
+                ax.plot(h.seconds, h.validation_loss, color=f"C{i % 10}", lw=1.3 if j == 0 else 0.7,
+                        alpha=1.0 if j == 0 else 0.35, label=label if j == 0 else None)
+        if lowest > 0 and highest > 2.5 * lowest:  # early or diverged evaluations would flatten the rest
+            ax.set_ylim(0.97 * lowest, 2.5 * lowest)
+        ax.set_title(name or "training", fontsize=9)
+        ax.set_xlabel("training seconds", fontsize=8)
+        ax.set_ylabel("validation loss", fontsize=8)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("Validation loss during training (first seed solid)")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return len(panels)
+
+
 def write_report(folder: str | Path, *, title: str | None = None, notes: str = "") -> Path:
     """Write ``report.md`` (and its plots) from the results in ``folder``."""
     folder = Path(folder)
@@ -188,6 +244,10 @@ def write_report(folder: str | Path, *, title: str | None = None, notes: str = "
         lines += [f"## Inventory and order paths of sample test SKUs (first seed{where})", "", "![paths](paths.png)", ""]
     if _plot_tuning(folder, folder / "tuning.png", datasets if len(datasets) > 1 else None):
         lines += ["## Tuning", "", "![best-so-far validation loss](tuning.png)", ""]
+    if _plot_training(folder, folder / "training.png", datasets if len(datasets) > 1 else None):
+        lines += ["## Training curves", "", "Validation loss at each evaluation of the learners' reported runs "
+                  "against training seconds (one colour per method, the first seed solid); the losses kept are "
+                  "each run's best.", "", "![validation loss during training](training.png)", ""]
     problem = study.get("study", {}).get("problem_spec")
     if problem is not None:
         data = [{k: v for k, v in d.items() if v not in (None, {}, "")} for d in study["study"].get("datasets", [])]

@@ -485,6 +485,24 @@ def test_saved_rl_policies_carry_their_training_history(tmp_path):
     history = pd.read_csv(tmp_path / "out" / "policies" / "DDPG-Base-seed0" / "history.csv")
     assert {"timesteps", "validation_loss", "critic_loss"} <= set(history.columns)
     assert history.timesteps.iloc[-1] >= 600 and history.critic_loss.notna().any()
+    # the report draws the curve (validation loss against training seconds)
+    text = write_report(tmp_path / "out").read_text()
+    assert "## Training curves" in text and "(training.png)" in text
+    assert (tmp_path / "out" / "training.png").stat().st_size > 1000
+
+
+def test_training_plot_has_one_panel_per_dataset_and_skips_heuristics(tmp_path):
+    from orkit.experiments.report import _plot_training
+
+    for cell, losses in (("s1-DS-Base-seed0", [2.0, 1.5, 1.2]), ("s1-DS-Base-seed1", [2.1, 1.4]),
+                         ("s10-PPO-None-seed0", [3.0, 80.0, 1.1])):
+        (tmp_path / "policies" / cell).mkdir(parents=True)
+        pd.DataFrame({"seconds": range(len(losses)), "validation_loss": losses}).to_csv(
+            tmp_path / "policies" / cell / "history.csv", index=False)
+    (tmp_path / "policies" / "s1-base-stock-seed0").mkdir()  # a heuristic: parameters, no history
+    assert _plot_training(tmp_path, tmp_path / "t.png", ["s1", "s10"]) == 2
+    assert _plot_training(tmp_path, tmp_path / "t.png", ["s1"]) == 2  # s10's cells fall in the "" panel
+    assert _plot_training(tmp_path / "nothing", tmp_path / "n.png") == 0
 
 
 def test_tuning_plot_has_one_panel_per_dataset(tmp_path):
