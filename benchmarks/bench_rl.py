@@ -24,6 +24,8 @@ Usage::
     python benchmarks/bench_rl.py --results       # the docs/results/deepstock-setting-1.md table:
                                                   # DS, PPO, DDPG x None, Base x seeds 0, 1, 2
     python benchmarks/bench_rl.py --results --literal-inputs   # the same with the paper's literal inputs
+    python benchmarks/bench_rl.py --results --learners ppo --inputs period --ppo-initial-std 0.5
+                                                  # PPO None / Base with another initial exploration scale
 """
 
 from __future__ import annotations
@@ -384,6 +386,10 @@ def main() -> None:
                         help="the speed comparison over seeds --seed .. --seed + N - 1, with the median and pooled ratios")
     parser.add_argument("--literal-inputs", action="store_true",
                         help="with --results: the paper's literal network inputs (period index as one raw number, raw units)")
+    parser.add_argument("--inputs", choices=("both", "period"), default="both",
+                        help="with --results: both input sets (default) or the period index alone")
+    parser.add_argument("--ppo-initial-std", type=float, default=None,
+                        help="PPO's initial_action_std (fraction of the action range; default: the config's 0.1)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, the same for orkit and SB3")
     parser.add_argument("--learners", default="ds,ppo,ddpg", help="learners to run (comma-separated)")
     args = parser.parse_args()
@@ -400,6 +406,10 @@ def main() -> None:
     problem = InventoryProblem(**dataset.metadata["problem"])
     data = (train, validation, test, problem)
     PPO["total_timesteps"] = args.ppo_timesteps
+    if args.ppo_initial_std is not None:
+        if not args.ppo_initial_std > 0:
+            parser.error(f"--ppo-initial-std must be > 0, got {args.ppo_initial_std}")
+        PPO["initial_action_std"] = args.ppo_initial_std
     DDPG["total_timesteps"], DDPG["eval_every"] = args.ddpg_timesteps, 1000
 
     if args.speed_seeds < 1:
@@ -409,8 +419,10 @@ def main() -> None:
             parser.error(f"--seeds must be at least 1, got {args.seeds}")
         print(f"# DeepStock setting 1, seeds 0-{args.seeds - 1}, PPO {args.ppo_timesteps} steps, "
               f"DDPG {args.ddpg_timesteps} steps")
-        results_table(data, seeds=tuple(range(args.seeds)), learners=learners,
-                      input_sets=LITERAL_INPUT_SETS if args.literal_inputs else FEATURE_SETS)
+        input_sets = LITERAL_INPUT_SETS if args.literal_inputs else FEATURE_SETS
+        if args.inputs == "period" and not args.literal_inputs:
+            input_sets = {"period index": FEATURE_SETS["period index"]}
+        results_table(data, seeds=tuple(range(args.seeds)), learners=learners, input_sets=input_sets)
         print_references(data)
         return
     print(f"# bench_rl: DeepStock setting 1 (train/validation/test {train.n_skus}/{validation.n_skus}/{test.n_skus} "
