@@ -386,10 +386,13 @@ def main() -> None:
                         help="the speed comparison over seeds --seed .. --seed + N - 1, with the median and pooled ratios")
     parser.add_argument("--literal-inputs", action="store_true",
                         help="with --results: the paper's literal network inputs (period index as one raw number, raw units)")
-    parser.add_argument("--inputs", choices=("both", "period"), default="both",
-                        help="with --results: both input sets (default) or the period index alone")
+    parser.add_argument("--inputs", choices=("both", "period", "all"), default="both",
+                        help="with --results: both input sets (default), the period index alone, or the period "
+                             "index plus the demand features")
     parser.add_argument("--ppo-initial-std", type=float, default=None,
                         help="PPO's initial_action_std (fraction of the action range; default: the config's 0.1)")
+    parser.add_argument("--ddpg-noise", type=float, default=None,
+                        help="DDPG's exploration_noise (fraction of the action range; default: the config's 0.1)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, the same for orkit and SB3")
     parser.add_argument("--learners", default="ds,ppo,ddpg", help="learners to run (comma-separated)")
     args = parser.parse_args()
@@ -410,6 +413,10 @@ def main() -> None:
         if not args.ppo_initial_std > 0:
             parser.error(f"--ppo-initial-std must be > 0, got {args.ppo_initial_std}")
         PPO["initial_action_std"] = args.ppo_initial_std
+    if args.ddpg_noise is not None:
+        if not args.ddpg_noise >= 0:
+            parser.error(f"--ddpg-noise must be >= 0, got {args.ddpg_noise}")
+        DDPG["exploration_noise"] = args.ddpg_noise
     DDPG["total_timesteps"], DDPG["eval_every"] = args.ddpg_timesteps, 1000
 
     if args.speed_seeds < 1:
@@ -420,8 +427,9 @@ def main() -> None:
         print(f"# DeepStock setting 1, seeds 0-{args.seeds - 1}, PPO {args.ppo_timesteps} steps, "
               f"DDPG {args.ddpg_timesteps} steps")
         input_sets = LITERAL_INPUT_SETS if args.literal_inputs else FEATURE_SETS
-        if args.inputs == "period" and not args.literal_inputs:
-            input_sets = {"period index": FEATURE_SETS["period index"]}
+        if args.inputs != "both" and not args.literal_inputs:
+            label = "period index" if args.inputs == "period" else "period index + demand features"
+            input_sets = {label: FEATURE_SETS[label]}
         results_table(data, seeds=tuple(range(args.seeds)), learners=learners, input_sets=input_sets)
         print_references(data)
         return
