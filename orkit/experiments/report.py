@@ -164,45 +164,59 @@ def _plot_tuning(folder: Path, path: Path, datasets: list[str] | None = None) ->
     return len(panels)
 
 
+def training_curves(folder: Path, datasets: list[str] | None = None) -> dict[str, dict[str, list[tuple[int, pd.DataFrame]]]]:
+    """The learners' saved histories (``policies/<cell>-seed<n>/history.csv`` with ``seconds``
+    and ``validation_loss``), as ``{dataset: {method label: [(seed, history), ...]}}``: ``""``
+    is the dataset of a one-dataset study, labels are the study's (from ``results.csv``, else
+    the folder's), seeds ascending. Policies without a history (heuristics) are left out."""
+    from orkit.experiments.runner import _slug
+
+    root = folder / "policies"
+    frames: dict[Path, pd.DataFrame] = {}
+    for run in sorted(p.parent for p in root.glob("*/history.csv")) if root.exists() else []:
+        history = pd.read_csv(run / "history.csv")
+        if {"seconds", "validation_loss"} <= set(history.columns):
+            history = history.dropna(subset=["validation_loss"])
+            if len(history):
+                frames[run] = history
+    names: dict[str, str] = {}  # folder slug -> the study's method label
+    if frames and (folder / "results.csv").exists():
+        labels = pd.read_csv(folder / "results.csv", usecols=lambda c: c == "label").get("label")
+        names = {_slug(str(label)): str(label) for label in (labels.dropna().unique() if labels is not None else [])}
+    curves: dict[str, dict[str, list[tuple[int, pd.DataFrame]]]] = {}
+    for dataset, runs in _by_dataset(list(frames), datasets).items():
+        for run in runs:
+            label, _, seed = run.name.rpartition("-seed")
+            label = label[len(_slug(dataset)) + 1:] if dataset else label
+            curves.setdefault(dataset, {}).setdefault(names.get(label, label), []).append(
+                (int(seed) if seed.isdigit() else 0, frames[run]))
+    for methods in curves.values():
+        for seeds in methods.values():
+            seeds.sort(key=lambda pair: pair[0])
+    return curves
+
+
 def _plot_training(folder: Path, path: Path, datasets: list[str] | None = None) -> int:
-    """Validation loss at each evaluation against training seconds, for every learned policy
-    saved with its history (``policies/<cell>-seed<n>/history.csv``): one colour per method,
-    the first seed solid, the others faint; one panel per dataset. Returns the panels drawn."""
+    """Validation loss at each evaluation against training seconds (:func:`training_curves`):
+    one colour per method, the first seed solid, the others faint; one panel per dataset.
+    Returns the panels drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from orkit.experiments.runner import _slug
-
-    root = folder / "policies"
-    runs = sorted(p.parent for p in root.glob("*/history.csv")) if root.exists() else []
-    curves: list[tuple[Path, pd.DataFrame]] = []
-    for run in runs:
-        history = pd.read_csv(run / "history.csv")
-        if {"seconds", "validation_loss"} <= set(history.columns):
-            history = history.dropna(subset=["validation_loss"])
-            if len(history):
-                curves.append((run, history))
+    curves = training_curves(folder, datasets)
     if not curves:
         return 0
-    frames = dict(curves)
-    groups = _by_dataset([run for run, _ in curves], datasets)
-    panels = [d for d in (datasets or []) if d in groups] + ([""] if "" in groups else [])
+    panels = [d for d in (datasets or []) if d in curves] + ([""] if "" in curves else [])
     columns = min(3, len(panels))
     rows = math.ceil(len(panels) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns + 1, 3.4 * rows + 0.6), squeeze=False)
     for ax, name in zip(axes.flat, panels):
-        by_method: dict[str, list[tuple[int, Path]]] = {}
-        for run in groups[name]:
-            label, _, seed = run.name.rpartition("-seed")
-            label = label[len(_slug(name)) + 1:] if name else label
-            by_method.setdefault(label, []).append((int(seed) if seed.isdigit() else 0, run))
-        lowest = min(float(frames[run].validation_loss.min()) for _, run in sum(by_method.values(), []))
-        highest = max(float(frames[run].validation_loss.max()) for _, run in sum(by_method.values(), []))
-        for i, (label, seeds) in enumerate(sorted(by_method.items())):
-            for j, (_, run) in enumerate(sorted(seeds)):
-                h = frames[run]
+        losses = [h.validation_loss for seeds in curves[name].values() for _, h in seeds]
+        lowest, highest = min(float(v.min()) for v in losses), max(float(v.max()) for v in losses)
+        for i, (label, seeds) in enumerate(sorted(curves[name].items())):
+            for j, (_, h) in enumerate(seeds):
                 ax.plot(h.seconds, h.validation_loss, color=f"C{i % 10}", lw=1.3 if j == 0 else 0.7,
                         alpha=1.0 if j == 0 else 0.35, label=label if j == 0 else None)
         if lowest > 0 and highest > 2.5 * lowest:  # early or diverged evaluations would flatten the rest

@@ -492,7 +492,7 @@ def test_saved_rl_policies_carry_their_training_history(tmp_path):
 
 
 def test_training_plot_has_one_panel_per_dataset_and_skips_heuristics(tmp_path):
-    from orkit.experiments.report import _plot_training
+    from orkit.experiments.report import _plot_training, training_curves
 
     for cell, losses in (("s1-DS-Base-seed0", [2.0, 1.5, 1.2]), ("s1-DS-Base-seed1", [2.1, 1.4]),
                          ("s10-PPO-None-seed0", [3.0, 80.0, 1.1])):
@@ -500,6 +500,11 @@ def test_training_plot_has_one_panel_per_dataset_and_skips_heuristics(tmp_path):
         pd.DataFrame({"seconds": range(len(losses)), "validation_loss": losses}).to_csv(
             tmp_path / "policies" / cell / "history.csv", index=False)
     (tmp_path / "policies" / "s1-base-stock-seed0").mkdir()  # a heuristic: parameters, no history
+    pd.DataFrame({"label": ["DS Base", "PPO None", "base stock"]}).to_csv(tmp_path / "results.csv", index=False)
+    curves = training_curves(tmp_path, ["s1", "s10"])
+    assert set(curves) == {"s1", "s10"} and set(curves["s1"]) == {"DS Base"}  # the study's labels
+    assert [seed for seed, _ in curves["s1"]["DS Base"]] == [0, 1]
+    assert curves["s10"]["PPO None"][0][1].validation_loss.tolist() == [3.0, 80.0, 1.1]
     assert _plot_training(tmp_path, tmp_path / "t.png", ["s1", "s10"]) == 2
     assert _plot_training(tmp_path, tmp_path / "t.png", ["s1"]) == 2  # s10's cells fall in the "" panel
     assert _plot_training(tmp_path / "nothing", tmp_path / "n.png") == 0
