@@ -90,7 +90,7 @@ class ReplayBuffer:
         index = torch.randint(self.size, (n,), generator=generator)
         rows = self._rows.index_select(0, index.to(self._rows.device))
         if count is not None:
-            rows = rows.view(count, batch_size, -1)
+            rows = rows.view(count, batch_size, self._rows.shape[1])
         return self._fields(rows)
 
     def state_dict(self) -> dict[str, Any]:
