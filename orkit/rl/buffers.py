@@ -86,6 +86,8 @@ class ReplayBuffer:
         """
         if self.size == 0:
             raise ValidationError("cannot sample from an empty replay buffer")
+        if batch_size < 1 or (count is not None and count < 0):
+            raise ValidationError(f"batch_size must be >= 1 and count >= 0, got batch_size={batch_size}, count={count}")
         n = batch_size if count is None else count * batch_size
         index = torch.randint(self.size, (n,), generator=generator)
         rows = self._rows.index_select(0, index.to(self._rows.device))

@@ -94,6 +94,9 @@ def test_replay_buffer_draws_many_minibatches_as_one():
         assert torch.equal(batches[k], torch.stack([c[k] for c in calls]))
     assert torch.equal(batches["obs"][..., 0] / 3, batches["r"])  # rows stay whole
     assert torch.equal(torch.rand(2, generator=one_by_one), torch.rand(2, generator=at_once))
+    assert buffer.sample(8, at_once, count=0)["grid"].shape == (0, 8, 2, 2)
+    with pytest.raises(ValidationError, match="count >= 0, got batch_size=8, count=-1"):
+        buffer.sample(8, at_once, count=-1)
 
 
 def test_registry_and_bad_hyperparameters(setting_1):
