@@ -26,11 +26,14 @@ Usage::
     python benchmarks/bench_rl.py --results --literal-inputs   # the same with the paper's literal inputs
     python benchmarks/bench_rl.py --results --learners ppo --inputs period --ppo-initial-std 0.5
                                                   # PPO None / Base with another initial exploration scale
+    python benchmarks/bench_rl.py --results --learners ds --inputs period --set ds.learning_rate=0.03
+                                                  # any configuration field of any learner
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import math
 import platform
@@ -46,6 +49,8 @@ from orkit.evaluation import evaluate
 from orkit.rl import LITERAL_INPUTS, DDPGPolicy, DSPolicy, PPOPolicy
 from orkit.rl._manual import ManualMLP
 from orkit.rl.networks import mlp
+from orkit.rl.ddpg import DDPGConfig
+from orkit.rl.ds import DSConfig
 from orkit.rl.ppo import PPOConfig
 from orkit.rl.gym_policy import gym_observation
 from orkit.sim.gym_env import InventoryEnv
@@ -393,6 +398,8 @@ def main() -> None:
                         help="PPO's initial_action_std (fraction of the action range; default: the config's 0.1)")
     parser.add_argument("--ddpg-noise", type=float, default=None,
                         help="DDPG's exploration_noise (fraction of the action range; default: the config's 0.1)")
+    parser.add_argument("--set", action="append", default=[], metavar="LEARNER.FIELD=VALUE",
+                        help="override a learner's configuration field, e.g. ds.learning_rate=0.01 (repeatable)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, the same for orkit and SB3")
     parser.add_argument("--learners", default="ds,ppo,ddpg", help="learners to run (comma-separated)")
     args = parser.parse_args()
@@ -413,6 +420,17 @@ def main() -> None:
         if not args.ppo_initial_std > 0:
             parser.error(f"--ppo-initial-std must be > 0, got {args.ppo_initial_std}")
         PPO["initial_action_std"] = args.ppo_initial_std
+    configs = {"ds": (DS, DSConfig), "ppo": (PPO, PPOConfig), "ddpg": (DDPG, DDPGConfig)}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        learner, _, field = key.partition(".")
+        if not sep or learner not in configs or field not in configs[learner][1].__dataclass_fields__:
+            parser.error(f"--set must be LEARNER.FIELD=VALUE with LEARNER in ds, ppo, ddpg and a field of its "
+                         f"config, got {item!r}")
+        try:
+            configs[learner][0][field] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            configs[learner][0][field] = value
     if args.ddpg_noise is not None:
         if not args.ddpg_noise >= 0:
             parser.error(f"--ddpg-noise must be >= 0, got {args.ddpg_noise}")
