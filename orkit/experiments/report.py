@@ -6,7 +6,7 @@ import json
 import math
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -128,40 +128,55 @@ def _plot_paths(folder: Path, path: Path, datasets: list[str] | None = None) -> 
     return shown
 
 
-def _plot_tuning(folder: Path, path: Path, datasets: list[str] | None = None) -> int:
-    """Best-so-far validation loss against trials; one panel per dataset when there are several.
-    Returns the number of panels drawn (0: no tuned cell)."""
+def _draw_panels(keys: Any, datasets: list[str] | None, draw: Callable[[Any, str], None], *, title: str,
+                 axis_labels: tuple[str, str], untitled: str, path: Path, panel_size: tuple[float, float]) -> int:
+    """One panel per dataset of ``keys`` (the study's datasets in order, then ``""``, the
+    one-dataset study, titled ``untitled``), at most three a row; ``draw(ax, dataset)`` plots a
+    panel's labelled lines. Saves the figure to ``path`` and returns the panels drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    panels = [d for d in (datasets or []) if d in keys] + ([""] if "" in keys else [])
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    width, height = panel_size
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns + 1, height * rows + 0.6), squeeze=False)
+    for ax, name in zip(axes.flat, panels):
+        draw(ax, name)
+        ax.set_title(name or untitled, fontsize=9)
+        ax.set_xlabel(axis_labels[0], fontsize=8)
+        ax.set_ylabel(axis_labels[1], fontsize=8)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return len(panels)
+
+
+def _plot_tuning(folder: Path, path: Path, datasets: list[str] | None = None) -> int:
+    """Best-so-far validation loss against trials; one panel per dataset when there are several.
+    Returns the number of panels drawn (0: no tuned cell)."""
     from orkit.experiments.runner import _slug
 
     files = sorted((folder / "tuning").glob("*.json")) if (folder / "tuning").exists() else []
     if not files:
         return 0
     groups = _by_dataset(files, datasets)
-    panels = [d for d in (datasets or []) if d in groups] + ([""] if "" in groups else [])
-    columns = min(3, len(panels))
-    rows = math.ceil(len(panels) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns + 1, 3.2 * rows + 0.6), squeeze=False)
-    for ax, name in zip(axes.flat, panels):
+
+    def draw(ax: Any, name: str) -> None:
         for f in groups[name]:
             curve = json.loads(f.read_text()).get("best_so_far", [])
             label = f.stem[len(_slug(name)) + 1:] if name else f.stem
             ax.plot(range(1, len(curve) + 1), curve, label=label)
-        ax.set_title(name or "best-so-far", fontsize=9)
-        ax.set_xlabel("tuning trials", fontsize=8)
-        ax.set_ylabel("best validation loss", fontsize=8)
-        ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    fig.suptitle("Best-so-far validation loss against tuning trials")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return len(panels)
+
+    return _draw_panels(groups, datasets, draw, title="Best-so-far validation loss against tuning trials",
+                        axis_labels=("tuning trials", "best validation loss"), untitled="best-so-far",
+                        path=path, panel_size=(4.2, 3.2))
 
 
 def training_curves(folder: Path, datasets: list[str] | None = None) -> dict[str, dict[str, list[tuple[int, pd.DataFrame]]]]:
@@ -200,19 +215,11 @@ def _plot_training(folder: Path, path: Path, datasets: list[str] | None = None) 
     """Validation loss at each evaluation against training seconds (:func:`training_curves`):
     one colour per method, the first seed solid, the others faint; one panel per dataset.
     Returns the panels drawn."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     curves = training_curves(folder, datasets)
     if not curves:
         return 0
-    panels = [d for d in (datasets or []) if d in curves] + ([""] if "" in curves else [])
-    columns = min(3, len(panels))
-    rows = math.ceil(len(panels) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns + 1, 3.4 * rows + 0.6), squeeze=False)
-    for ax, name in zip(axes.flat, panels):
+
+    def draw(ax: Any, name: str) -> None:
         losses = [h.validation_loss for seeds in curves[name].values() for _, h in seeds]
         lowest, highest = min(float(v.min()) for v in losses), max(float(v.max()) for v in losses)
         for i, (label, seeds) in enumerate(sorted(curves[name].items())):
@@ -221,17 +228,10 @@ def _plot_training(folder: Path, path: Path, datasets: list[str] | None = None) 
                         alpha=1.0 if j == 0 else 0.35, label=label if j == 0 else None)
         if lowest > 0 and highest > 2.5 * lowest:  # early or diverged evaluations would flatten the rest
             ax.set_ylim(0.97 * lowest, 2.5 * lowest)
-        ax.set_title(name or "training", fontsize=9)
-        ax.set_xlabel("training seconds", fontsize=8)
-        ax.set_ylabel("validation loss", fontsize=8)
-        ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    fig.suptitle("Validation loss during training (first seed solid)")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return len(panels)
+
+    return _draw_panels(curves, datasets, draw, title="Validation loss during training (first seed solid)",
+                        axis_labels=("training seconds", "validation loss"), untitled="training",
+                        path=path, panel_size=(4.6, 3.4))
 
 
 def write_report(folder: str | Path, *, title: str | None = None, notes: str = "") -> Path:
