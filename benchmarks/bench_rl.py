@@ -24,9 +24,7 @@ Usage::
     python benchmarks/bench_rl.py --results       # the docs/results/deepstock-setting-1.md table:
                                                   # DS, PPO, DDPG x None, Base x seeds 0, 1, 2
     python benchmarks/bench_rl.py --results --literal-inputs   # the same with the paper's literal inputs
-    python benchmarks/bench_rl.py --results --learners ppo --inputs period --ppo-initial-std 0.5
-                                                  # PPO None / Base with another initial exploration scale
-    python benchmarks/bench_rl.py --results --learners ds --inputs period --set ds.learning_rate=0.03
+    python benchmarks/bench_rl.py --results --learners ppo --inputs period --set ppo.initial_action_std=0.5
                                                   # any configuration field of any learner
 """
 
@@ -43,7 +41,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from orkit.core import InventoryProblem
+from orkit.core import InventoryProblem, ValidationError
 from orkit.data import generate
 from orkit.evaluation import evaluate
 from orkit.rl import LITERAL_INPUTS, DDPGPolicy, DSPolicy, PPOPolicy
@@ -394,10 +392,6 @@ def main() -> None:
     parser.add_argument("--inputs", choices=("both", "period", "all"), default="both",
                         help="with --results: both input sets (default), the period index alone, or the period "
                              "index plus the demand features")
-    parser.add_argument("--ppo-initial-std", type=float, default=None,
-                        help="PPO's initial_action_std (fraction of the action range; default: the config's 0.1)")
-    parser.add_argument("--ddpg-noise", type=float, default=None,
-                        help="DDPG's exploration_noise (fraction of the action range; default: the config's 0.1)")
     parser.add_argument("--set", action="append", default=[], metavar="LEARNER.FIELD=VALUE",
                         help="override a learner's configuration field, e.g. ds.learning_rate=0.01 (repeatable)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, the same for orkit and SB3")
@@ -416,10 +410,7 @@ def main() -> None:
     problem = InventoryProblem(**dataset.metadata["problem"])
     data = (train, validation, test, problem)
     PPO["total_timesteps"] = args.ppo_timesteps
-    if args.ppo_initial_std is not None:
-        if not args.ppo_initial_std > 0:
-            parser.error(f"--ppo-initial-std must be > 0, got {args.ppo_initial_std}")
-        PPO["initial_action_std"] = args.ppo_initial_std
+    DDPG["total_timesteps"], DDPG["eval_every"] = args.ddpg_timesteps, 1000
     configs = {"ds": (DS, DSConfig), "ppo": (PPO, PPOConfig), "ddpg": (DDPG, DDPGConfig)}
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -431,11 +422,11 @@ def main() -> None:
             configs[learner][0][field] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             configs[learner][0][field] = value
-    if args.ddpg_noise is not None:
-        if not args.ddpg_noise >= 0:
-            parser.error(f"--ddpg-noise must be >= 0, got {args.ddpg_noise}")
-        DDPG["exploration_noise"] = args.ddpg_noise
-    DDPG["total_timesteps"], DDPG["eval_every"] = args.ddpg_timesteps, 1000
+        params, config_class = configs[learner]
+        try:  # the learner's own checks, now rather than after the runs before it
+            config_class(**{k: v for k, v in params.items() if k in config_class.__dataclass_fields__}).check()
+        except (ValidationError, TypeError) as exc:
+            parser.error(f"--set {item}: {exc}")
 
     if args.speed_seeds < 1:
         parser.error(f"--speed-seeds must be at least 1, got {args.speed_seeds}")

@@ -233,8 +233,9 @@ def train_ddpg(
         # ---- learn: one gradient step per train_freq collected steps
         if timesteps >= config.learning_starts:
             pending += n * K / config.train_freq
-            batches = buffer.sample(config.batch_size, generator, count=int(pending)) if int(pending) else {}
-            for i in range(int(pending)):
+            count = int(pending)  # gradient steps now; their minibatches in one draw
+            batches = buffer.sample(config.batch_size, generator, count=count)
+            for i in range(count):
                 batch = {k: v[i] for k, v in batches.items()}
                 with torch.no_grad():
                     next_q = target_q(batch["next_obs"])
@@ -261,7 +262,7 @@ def train_ddpg(
                     torch._foreach_lerp_(target_params, online_params, config.tau)
                 gradient_steps += 1
                 losses = {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach()}
-            pending -= int(pending)
+            pending -= count
 
         # ---- validation of the actor: keep the best weights
         if timesteps >= next_eval or timesteps >= config.total_timesteps:
