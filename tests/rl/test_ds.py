@@ -105,44 +105,81 @@ def test_bad_hyperparameters_are_named(setting_1, params, message):
         DSPolicy("base", **params).fit(train, validation, problem)
 
 
-# A DS None trial of the deepstock-synthetic study (setting 4 has no max_order): a large step
-# makes the orders grow with the inventory, which overflows within a 64-day trajectory.
-DIVERGING = dict(learning_rate=0.0834, batch_size=10, initial_action_bias=0.5574, hidden_sizes=(128, 128),
-                 plateau_factor=0.5028, features="all", seed=0)
+def _poisoned_from(epoch: int, first_epoch: int = 1, batches_per_epoch: int = 1):
+    """A stand-in for DS's training loss that is NaN from training epoch ``epoch`` on.
+
+    Whether a run really overflows depends on the CPU's kernels (a diverging configuration
+    overflowed here and early-stopped at a finite loss on an AVX-512 EPYC), so the test forces
+    the non-finite loss instead of provoking it. Validation is scored by ``evaluate`` and stays
+    finite."""
+    from orkit.evaluation import per_sku_loss
+
+    calls = [0]
+
+    def loss(ledger):
+        current = first_epoch + calls[0] // batches_per_epoch
+        calls[0] += 1
+        value = per_sku_loss(ledger)
+        return value * float("nan") if current >= epoch else value
+
+    return loss
 
 
-def _uncapped_setting():
-    from orkit.data import generate
-
-    data = generate("deepstock-4", seed=0, n_train=5, n_validation=5, horizon_cycles=32, n_test=5)
-    train, validation, _ = data.splits()
-    return train, validation, InventoryProblem(**data.metadata["problem"])
-
-
-def test_a_diverged_run_stops_and_keeps_its_best_weights(caplog, tmp_path):
+def test_a_diverged_run_stops_and_keeps_its_best_weights(setting_1, caplog, tmp_path, monkeypatch):
     """Once every minibatch's loss is non-finite no step can change the weights: DS stops
     (instead of repeating the failure until early stopping) and says why, once."""
-    train, validation, problem = _uncapped_setting()
-    assert problem.max_order is None
+    import orkit.rl.ds as ds_module
+
+    train, validation, _, problem = setting_1
+    config = dict(batch_size=train.n_skus, max_epochs=50, seed=0)  # one minibatch per epoch
+    monkeypatch.setattr(ds_module, "per_sku_loss", _poisoned_from(3))
     with caplog.at_level("WARNING", logger="orkit.rl.ds"):
-        policy = DSPolicy("none", **DIVERGING).fit(train, validation, problem)
+        policy = DSPolicy("none", **config).fit(train, validation, problem)
     history = policy.history_
-    assert history[-1]["train_loss"] is None and not math.isfinite(history[-1]["validation_loss"])
-    assert all(h["train_loss"] is not None for h in history[1:-1])  # it stopped at the first such epoch
-    assert len(history) - 1 < DSConfig().early_stopping_patience
+    assert [h["epoch"] for h in history] == [0, 1, 2, 3]  # it stopped at the first such epoch
+    assert history[-1]["train_loss"] is None
+    assert all(math.isfinite(h["train_loss"]) for h in history[1:-1])
+    # no step at epoch 3: the weights, hence the validation loss, are those of epoch 2
+    assert history[-1]["validation_loss"] == history[-2]["validation_loss"]
     messages = [r.getMessage() for r in caplog.records]
     assert sum("can no longer change: stopping" in m for m in messages) == 1
-    assert math.isfinite(policy.best_validation_loss_)
-    assert evaluate(policy, validation, problem)["weighted_loss"] == pytest.approx(policy.best_validation_loss_)
+    best = min(h["validation_loss"] for h in history)
+    assert policy.best_validation_loss_ == best
+    assert evaluate(policy, validation, problem)["weighted_loss"] == pytest.approx(best)
 
     # a resumed run stops where the uninterrupted one did
+    monkeypatch.setattr(ds_module, "per_sku_loss", _poisoned_from(3))
     seen: list = []
     DSPolicy("none", checkpoint_dir=tmp_path, callback=lambda entry: seen.append(entry) or len(seen) < 2,
-             **DIVERGING).fit(train, validation, problem)
-    resumed = DSPolicy("none", checkpoint_dir=tmp_path, resume=True, **DIVERGING).fit(train, validation, problem)
+             **config).fit(train, validation, problem)
+    monkeypatch.setattr(ds_module, "per_sku_loss", _poisoned_from(3, first_epoch=3))
+    resumed = DSPolicy("none", checkpoint_dir=tmp_path, resume=True, **config).fit(train, validation, problem)
     assert seen[-1]["epoch"] == 2 and resumed.history_[-1]["epoch"] == history[-1]["epoch"]
 
     def numbers(entries):  # repr: NaN equals NaN
         return [repr({k: v for k, v in h.items() if k != "seconds"}) for h in entries]
 
     assert numbers(resumed.history_) == numbers(history)
+
+
+def test_a_partly_non_finite_epoch_skips_those_minibatches(setting_1, caplog, monkeypatch):
+    """Minibatches with a non-finite loss are skipped (one warning for the epoch); training goes on."""
+    import orkit.rl.ds as ds_module
+    from orkit.evaluation import per_sku_loss
+
+    train, validation, _, problem = setting_1
+    calls = [0]
+
+    def every_other_nan(ledger):
+        calls[0] += 1
+        value = per_sku_loss(ledger)
+        return value * float("nan") if calls[0] % 2 == 0 else value
+
+    monkeypatch.setattr(ds_module, "per_sku_loss", every_other_nan)
+    with caplog.at_level("WARNING", logger="orkit.rl.ds"):
+        policy = DSPolicy("none", batch_size=(train.n_skus + 1) // 2, max_epochs=3, seed=0).fit(
+            train, validation, problem)
+    assert [h["epoch"] for h in policy.history_] == [0, 1, 2, 3]
+    assert all(math.isfinite(h["train_loss"]) for h in policy.history_[1:])
+    skipped = [r.getMessage() for r in caplog.records if "non-finite training loss" in r.getMessage()]
+    assert len(skipped) == 3 and all(m.startswith("DS: 1 of 2 minibatches") for m in skipped)
