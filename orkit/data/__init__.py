@@ -6,7 +6,7 @@
   contextual generator whose features carry real signal; :func:`generate` runs one by name.
 """
 
-from orkit.data.dataset import SPLIT_NAMES, Dataset
+from orkit.data.dataset import SPLIT_NAMES, Dataset, read_long_table
 from orkit.data.generators import (
     COEFF_FEATURES,
     CONTEXTUAL_FEATURES,
@@ -31,4 +31,5 @@ __all__ = [
     "generate",
     "iid_normal",
     "iid_poisson",
+    "read_long_table",
 ]

@@ -37,9 +37,11 @@ import numpy as np
 import pandas as pd
 
 from orkit.core.errors import DataError, ValidationError
+from orkit.core.files import atomic_write, atomic_write_with
 from orkit.core.validation import check_int
+from orkit.data.files import MissingFileError, read_csv, read_parquet, table_suffix
 
-__all__ = ["Dataset", "SPLIT_NAMES"]
+__all__ = ["Dataset", "SPLIT_NAMES", "read_long_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +51,12 @@ SPLIT_NAMES: tuple[str, str, str] = ("train", "validation", "test")
 _RESERVED_COLUMNS = frozenset({"sku", "period", "demand", "split"})
 _HEADER_KEY = "orkit-dataset"
 _CSV_HEADER_PREFIX = "# orkit-dataset "
-_SUFFIXES = (".csv", ".parquet")
 # pandas' default missing-value strings, applied to every column but the SKU and split columns
 # (a SKU id "NA" must stay the string "NA").
 _NA_STRINGS = sorted(
     {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
      "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
 )
-
-
-class _MissingFileError(DataError, FileNotFoundError):
-    """A dataset file does not exist (both a DataError and a FileNotFoundError)."""
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -748,12 +745,8 @@ class Dataset:
             )
         known = {sku, period, demand, *attributes} | ({split} if split is not None else set())
         if features is None:
-            features = [
-                c
-                for c in frame.columns
-                if c not in known
-                and (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
-            ]
+            features = [c for c in frame.columns if c not in known]
+            _refuse_text_columns(frame, features, sku)
         overlap = set(features) & known
         if overlap:
             raise ValidationError(
@@ -853,12 +846,13 @@ class Dataset:
             The path written.
         """
         path = Path(path)
-        suffix = _suffix(path)
+        suffix = table_suffix(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame = self.to_frame()
         header = json.dumps(frame.attrs.pop(_HEADER_KEY), separators=(",", ":"))
+        # a temporary file renamed over ``path``: an interrupted write leaves no torn file
         if suffix == ".csv":
-            with path.open("w", encoding="utf-8", newline="") as handle:
+            with atomic_write(path, "w", newline="") as handle:
                 handle.write(_CSV_HEADER_PREFIX + header + "\n")
                 frame.to_csv(handle, index=False, lineterminator="\n")
         else:
@@ -868,7 +862,8 @@ class Dataset:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             schema_metadata = dict(table.schema.metadata or {})
             schema_metadata[_HEADER_KEY.encode()] = header.encode("utf-8")
-            pq.write_table(table.replace_schema_metadata(schema_metadata), path)
+            table = table.replace_schema_metadata(schema_metadata)
+            atomic_write_with(path, lambda temporary: pq.write_table(table, temporary))
         logger.debug("wrote dataset %r (%d SKUs x %d periods) to %s", self._name, self.n_skus, self.n_periods, path)
         return path
 
@@ -891,48 +886,8 @@ class Dataset:
         ValidationError
             The suffix is neither ``.csv`` nor ``.parquet``.
         """
-        path = Path(path)
-        suffix = _suffix(path)
-        if not path.is_file():
-            raise _MissingFileError(f"dataset file {str(path)!r} does not exist")
-        sku_column = from_frame_options.get("sku", "sku")
-        if suffix == ".csv":
-            with path.open("r", encoding="utf-8") as handle:
-                first_line = handle.readline()
-            header: dict[str, Any] = {}
-            skip = 0
-            if first_line.startswith(_CSV_HEADER_PREFIX):
-                header = json.loads(first_line[len(_CSV_HEADER_PREFIX):])
-                skip = 1
-            columns = pd.read_csv(path, skiprows=skip, nrows=0).columns
-            text_columns = {sku_column, from_frame_options.get("split") or "split"}
-            text_columns |= {
-                c for c, dtype in header.get("attributes", {}).items() if dtype in ("str", "object", "string")
-            }
-            frame = pd.read_csv(
-                path,
-                skiprows=skip,
-                dtype={c: str for c in text_columns if c in columns},
-                keep_default_na=False,
-                na_values={c: _NA_STRINGS for c in columns if c not in text_columns},
-            )
-            for column, dtype in header.get("attributes", {}).items():
-                if column in frame.columns and dtype not in ("str", "object", "string"):
-                    try:
-                        frame[column] = frame[column].astype(dtype)
-                    except (TypeError, ValueError):
-                        pass
-        else:
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-            raw = (table.schema.metadata or {}).get(_HEADER_KEY.encode())
-            header = json.loads(raw.decode("utf-8")) if raw else {}
-            frame = table.to_pandas()
-        if not header:
-            header = {"name": path.stem}
-        frame.attrs[_HEADER_KEY] = header
-        logger.debug("read %d rows from %s", len(frame), path)
+        frame = read_long_table(path, sku=from_frame_options.get("sku", "sku"),
+                                split=from_frame_options.get("split"))
         return cls.from_frame(frame, **from_frame_options)
 
     # ------------------------------------------------------------------ comparison and display
@@ -971,14 +926,81 @@ class Dataset:
 
 
 # ---------------------------------------------------------------------------------- module helpers
-def _suffix(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in _SUFFIXES:
-        raise ValidationError(
-            f"path suffix must be one of {', '.join(map(repr, _SUFFIXES))}, got {path.suffix or '(none)'!r} "
-            f"in {str(path)!r}"
+def read_long_table(path: str | Path, *, sku: str = "sku", split: str | None = None,
+                    role: str = "dataset") -> pd.DataFrame:
+    """The long table of a dataset file as :meth:`Dataset.read` reads it, before any check.
+
+    The orkit header (name, metadata, column roles) is in ``frame.attrs["orkit-dataset"]``,
+    where :meth:`Dataset.from_frame` finds it. Empty cells of numeric columns are NaN (today's
+    rows of a sales history, whose demand is not known yet, read this way). ``role`` names the
+    file in errors.
+    """
+    path = Path(path)
+    suffix = table_suffix(path)
+    if suffix == ".csv":
+        header: dict[str, Any] = {}
+        skip = 0
+        first_line = _first_line(path, role)
+        if first_line.startswith(_CSV_HEADER_PREFIX):
+            header = _parse_header(first_line[len(_CSV_HEADER_PREFIX):], path, "its first line", role)
+            skip = 1
+        columns = read_csv(path, role, skiprows=skip, nrows=0).columns
+        text_columns = {sku, split or "split"}
+        text_columns |= {
+            c for c, dtype in header.get("attributes", {}).items() if dtype in ("str", "object", "string")
+        }
+        frame = read_csv(
+            path,
+            role,
+            skiprows=skip,
+            dtype={c: str for c in text_columns if c in columns},
+            keep_default_na=False,
+            na_values={c: _NA_STRINGS for c in columns if c not in text_columns},
         )
-    return suffix
+        for column, dtype in header.get("attributes", {}).items():
+            if column in frame.columns and dtype not in ("str", "object", "string"):
+                try:
+                    frame[column] = frame[column].astype(dtype)
+                except (TypeError, ValueError):
+                    pass
+    else:
+        table = read_parquet(path, role)
+        raw = (table.schema.metadata or {}).get(_HEADER_KEY.encode())
+        header = _parse_header(raw.decode("utf-8", errors="replace"), path, "its Parquet metadata", role) if raw else {}
+        frame = table.to_pandas()
+    if not header:
+        header = {"name": path.stem}
+    frame.attrs[_HEADER_KEY] = header
+    logger.debug("read %d rows from %s", len(frame), path)
+    return frame
+
+
+def _first_line(path: Path, role: str) -> str:
+    try:
+        with path.open("r", encoding="utf-8") as handle:
+            return handle.readline()
+    except FileNotFoundError:
+        raise MissingFileError(f"{role} file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise DataError(f"{role} file {str(path)!r} is a folder, not a CSV or Parquet file") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{role} file {str(path)!r} is not a text (UTF-8) CSV file") from None
+
+
+def _parse_header(text: str, path: Path, where: str, role: str) -> dict[str, Any]:
+    """The orkit header (JSON object) of a dataset file, or a DataError saying what is wrong."""
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{role} file {str(path)!r}: {where} must hold the orkit header as JSON after "
+            f"{_CSV_HEADER_PREFIX.strip()!r} ({exc.msg} at character {exc.pos}); fix or delete that line"
+        ) from None
+    if not isinstance(header, dict) or not isinstance(header.get("attributes", {}), dict) \
+            or not isinstance(header.get("metadata", {}), dict):
+        raise DataError(f"{role} file {str(path)!r}: {where} must hold a JSON object with 'attributes' and "
+                        f"'metadata' objects, got {text.strip()[:80]!r}")
+    return header
 
 
 def _split_counts(sizes: Any, n_skus: int, name: str = "sizes") -> tuple[int, int, int]:
@@ -1020,6 +1042,28 @@ def _integer_periods(series: pd.Series, column: str) -> np.ndarray:
             row = int(np.flatnonzero(bad)[0])
             raise DataError(f"period column {column!r} must hold integers, got {float(values[row])!r} at row {row}")
     return values.astype(np.int64)
+
+
+def _refuse_text_columns(frame: pd.DataFrame, columns: Sequence[str], sku: str) -> None:
+    """Every column taken as a feature by default must be numeric: a text column, or a numeric
+    column with one stray word in it, is an error naming it, never silently dropped."""
+    for column in columns:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        coerced = pd.to_numeric(series, errors="coerce")
+        bad = (coerced.isna() & series.notna()).to_numpy()
+        if bad.any() and bad.mean() < 0.5:
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"column {column!r} is numeric but for {int(bad.sum())} value(s): first {series.iloc[row]!r} at row "
+                f"{row} (sku {str(frame[sku].iloc[row])!r}); fix them, or leave the column out with features=[...]"
+            )
+        raise DataError(
+            f"column {column!r} holds text (e.g. {series.dropna().iloc[0] if series.notna().any() else None!r}), "
+            "which cannot be a feature: name it as an attribute (attributes=[...]) if it is constant per SKU, "
+            "choose the feature columns with features=[...], or drop it"
+        )
 
 
 def _numeric_column(

@@ -282,9 +282,26 @@ def test_from_frame_with_mapping_shuffled_rows_and_period_offset():
 
 
 def test_from_frame_numeric_columns_become_features_by_default():
-    ds = Dataset.from_frame(long_frame().assign(note="x"))
+    ds = Dataset.from_frame(long_frame())
     assert ds.feature_names == ("price", "lead_time")
     assert ds.attributes.columns.tolist() == []
+
+
+def test_a_text_column_is_refused_not_dropped():
+    """Anything orkit would take as a feature must be usable: a text column is named, never
+    silently left out (it may be declared an attribute, or the features chosen)."""
+    with pytest.raises(DataError, match="column 'note' holds text .*attributes=.*features="):
+        Dataset.from_frame(long_frame().assign(note="x"))
+    assert Dataset.from_frame(long_frame().assign(note="x"), attributes=["note"]).feature_names == ("price", "lead_time")
+    assert Dataset.from_frame(long_frame().assign(note="x"), features=["price"]).feature_names == ("price",)
+
+
+def test_one_stray_word_in_a_numeric_column_is_named():
+    frame = long_frame()
+    frame["price"] = frame["price"].astype(object)
+    frame.loc[3, "price"] = "yes"
+    with pytest.raises(DataError, match=r"column 'price' is numeric but for 1 value\(s\): first 'yes' at row 3"):
+        Dataset.from_frame(frame)
 
 
 def test_from_frame_missing_columns_lists_available_ones():
