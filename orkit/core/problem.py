@@ -127,6 +127,29 @@ class InventoryProblem:
             return np.full(n_skus, self.warmup_periods, dtype=np.int64)
         return self.lead_times(n_skus) + self.review_periods(n_skus)
 
+    def describe(self) -> str:
+        """One line for people: ``lead time 1, review period 2, holding 0.1, ...``.
+
+        Examples
+        --------
+        >>> InventoryProblem(lead_time=1, review_period=2, max_order=100).describe()
+        'lead time 1, review period 2, holding cost 0.1, shortage cost 0.9, backorders, max order 100, warm-up L + P'
+        """
+        def values(v: Any) -> str:
+            if np.ndim(v) == 0:
+                return f"{v:g}" if isinstance(v, float) else str(v)
+            return f"{int(np.min(v))}..{int(np.max(v))} (per SKU)"
+
+        parts = [f"lead time {values(self.lead_time)}", f"review period {values(self.review_period)}",
+                 f"holding cost {self.holding_cost:g}", f"shortage cost {self.shortage_cost:g}",
+                 "lost sales" if self.lost_sales else "backorders"]
+        if self.max_order is not None:
+            parts.append(f"max order {self.max_order:g}")
+        parts.append(f"warm-up {self.warmup_periods} periods" if self.warmup_periods is not None else "warm-up L + P")
+        if self.initial_on_hand:
+            parts.append(f"initial on-hand {self.initial_on_hand:g}")
+        return ", ".join(parts)
+
     def with_(self, **changes: Any) -> "InventoryProblem":
         """A copy with some fields changed (validated again)."""
         values = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_check"}

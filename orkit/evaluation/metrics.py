@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import torch
 
+from orkit.core.errors import ValidationError
 from orkit.core.validation import check_float
 from orkit.sim.ledger import LeanLedger, Ledger
 
@@ -81,6 +82,12 @@ def metrics_from_ledger(ledger: Ledger | LeanLedger, *, turnover_cap: float = 28
     """
     turnover_cap = check_float("turnover_cap", turnover_cap, minimum=0, strict_minimum=True)
     s = ledger.sums()
+    if s.n_skus and not bool((s.counted_periods > 0).any()):
+        # metrics of zero scored periods would read as perfect (fill rate 1, no cost)
+        raise ValidationError(
+            "no period is scored: the warm-up (warmup_periods, by default L + P) covers the whole horizon of every "
+            "trajectory; use a shorter warm-up, lead time or review period, or longer trajectories"
+        )
     n_counted = s.counted_periods.clamp(min=1)
     avg_on_hand = s.holding_units / n_counted
     avg_sales = s.sales / n_counted
