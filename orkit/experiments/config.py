@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -51,6 +52,7 @@ from orkit.core.problem import InventoryProblem
 
 __all__ = ["StudyConfig", "MethodSpec", "DataSpec", "TuningSpec", "load_study", "shipped_studies"]
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _TOP_KEYS = {"name", "output", "seeds", "problem", "data", "datasets", "methods", "tuning", "description", "report"}
 
 
@@ -221,7 +223,14 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
     if "name" not in document or not isinstance(document["name"], str) or not document["name"]:
         raise _fail("name", "must be a non-empty string")
     name = document["name"]
-    output = Path(document.get("output", f"runs/{name}"))
+    if not _SAFE_NAME.fullmatch(name):
+        # the name is the default output folder runs/<name>: "../../x" would write outside runs/
+        raise _fail("name", "must be letters, digits, '-', '_' or '.' (not starting with '.'); it names the output "
+                            f"folder runs/<name>, got {name!r}")
+    output = document.get("output", f"runs/{name}")
+    if not isinstance(output, str) or not output.strip():
+        raise _fail("output", f"must be a folder path (a non-empty string), got {output!r}")
+    output = Path(output)
     seeds = document.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds:
         raise _fail("seeds", f"must be a non-empty list of integers, got {seeds!r}")
@@ -310,8 +319,13 @@ def _data(value: Any, key: str, base: Path | None, default_name: str | None) -> 
     if not isinstance(name, str) or not name:
         raise _fail(f"{key}.name", f"must be a non-empty string, got {name!r}")
     file = data.get("file")
-    if file is not None and base is not None and not Path(file).is_absolute():
-        file = str((base / file).resolve())
+    if file is not None and not isinstance(file, str):
+        raise _fail(f"{key}.file", f"must be a path (a string), got {file!r}")
+    if file is not None and base is not None:
+        if not Path(file).is_absolute():
+            file = str((base / file).resolve())
+        if not Path(file).is_file():  # before any cell runs or any output is written
+            raise _fail(f"{key}.file", f"{file} does not exist")
     split = data.get("split", [0.6, 0.2, 0.2])
     if not (isinstance(split, list) and len(split) == 3 and all(isinstance(x, (int, float)) and x >= 0 for x in split)):
         raise _fail(f"{key}.split", f"must be three non-negative numbers (train, validation, test), got {split!r}")
@@ -353,10 +367,14 @@ def load_study(path_or_name: str | Path, *, known_methods: set[str] | None = Non
                 f"study {str(path_or_name)!r} is neither a file nor a shipped study "
                 f"({', '.join(sorted(shipped))})"
             )
+    if path.is_dir():
+        raise ConfigError(f"study {str(path)!r} is a folder; give a study file (.toml)")
     try:
-        document = tomllib.loads(path.read_text())
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text (UTF-8) study file") from None
     for key, value in (overrides or {}).items():
         if isinstance(value, dict) and isinstance(document.get(key), dict):
             document[key] = {**document[key], **value}
