@@ -14,7 +14,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from orkit.core.errors import OrkitError
 
@@ -56,6 +56,15 @@ class OrkitCliError(OrkitError, ValueError):
     """Bad command-line usage that argparse cannot see."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with orkit's error format: one line, no usage block, exit status 2."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        hint = f" (see: orkit {command} --help)" if command else " (see: orkit --help)"
+        self.exit(2, f"orkit: error: {' '.join(message.split())}{hint}\n")
+
+
 def _problem_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("problem")
     g.add_argument("--lead-time", type=int, default=None, help="lead time L (default: the data's, else 1)")
@@ -67,13 +76,17 @@ def _problem_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--warmup", type=int, default=None, help="warm-up periods (default L + P)")
 
 
-def _problem(args: argparse.Namespace, dataset: Any):
+def _problem(args: argparse.Namespace, metadata: dict | None, n_periods: int | None = None):
+    """The problem from the flags, then what the data recorded (a generated dataset records the
+    problem it was made for: DeepStock L=1, P=2, max order 100), then orkit's defaults.
+
+    With ``n_periods``, a warm-up that leaves no period to score is refused here, naming the
+    flags, instead of printing the perfect metrics of zero periods."""
     from orkit.core import InventoryProblem
 
-    # a generated dataset records the problem it was made for (DeepStock: L=1, P=2, max order 100)
-    meta = (getattr(dataset, "metadata", {}) or {}).get("problem", {})
+    meta = (metadata or {}).get("problem", {}) or {}
     pick = lambda flag, key, default: flag if flag is not None else meta.get(key, default)  # noqa: E731
-    return InventoryProblem(
+    problem = InventoryProblem(
         lead_time=pick(args.lead_time, "lead_time", 1),
         review_period=pick(args.review_period, "review_period", 1),
         holding_cost=pick(args.holding_cost, "holding_cost", 0.1),
@@ -82,6 +95,50 @@ def _problem(args: argparse.Namespace, dataset: Any):
         warmup_periods=args.warmup,
         max_order=pick(args.max_order, "max_order", None),
     )
+    if n_periods is not None and not problem.per_sku:  # per-SKU timing: the simulator's check
+        warmup = int(problem.warmups(1)[0])
+        if warmup >= n_periods:
+            what = (f"--warmup {problem.warmup_periods}" if problem.warmup_periods is not None
+                    else f"the warm-up L + P = {warmup} (--lead-time {problem.lead_time}, --review-period {problem.review_period})")
+            raise OrkitCliError(f"{what} must be shorter than the data's {n_periods} periods: no period would be scored")
+    return problem
+
+
+def _fit_file(path: str) -> tuple[Any, Any, str]:
+    """(train, validation, one line saying which) for ``--fit FILE``: a dataset or a sales
+    history, whose trailing rows without demand (today's) are left out, saying so."""
+    from orkit.data import read_long_table
+    from orkit.experiments.recommend import history_dataset
+
+    data, note = history_dataset(read_long_table(path))
+    train, validation, said = _describe_fit(data, path)
+    return train, validation, f"{said}; {note}" if note else said
+
+
+def _describe_fit(data: Any, source: str) -> tuple[Any, Any, str]:
+    """(train, validation, one line saying which) for fitting on a dataset: its train split
+    (validation: its validation split, or the train split when that is empty), or all of it
+    when it has no split labels."""
+    from orkit.core import DataError
+
+    if data.split is None:
+        return data, data, (f"fitted on all {data.n_skus} SKUs of {source} (it has no split labels; "
+                            "validation on the same SKUs)")
+    train, validation, _ = data.splits()
+    if train.n_skus == 0:
+        raise DataError(f"{source} has no SKU labelled 'train' to fit on (labels: {_labels(data)})")
+    if validation.n_skus == 0:
+        return train, train, (f"fitted on the train split of {source} ({train.n_skus} SKUs; no validation split, "
+                              "so validation on the same SKUs)")
+    return train, validation, (f"fitted on the train split of {source} ({train.n_skus} SKUs), "
+                               f"validated on its validation split ({validation.n_skus} SKUs)")
+
+
+def _labels(data: Any) -> str:
+    import numpy as np
+
+    names, counts = np.unique(data.split, return_counts=True)
+    return ", ".join(f"{n} {c}" for n, c in zip(names, counts))
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -105,25 +162,44 @@ def _format(frame) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import pandas as pd
-
+    from orkit.core import DataError
+    from orkit.core.policy import is_fitted
     from orkit.data import Dataset
     from orkit.evaluation import compare
     from orkit.experiments.registry import make_policy
 
     dataset = Dataset.read(args.data)
-    problem = _problem(args, dataset)
+    problem = _problem(args, dataset.metadata, dataset.n_periods)
     params = _params(args.param, "--param")
     policy = _with_progress(make_policy(args.policy, **params), params)
-    test = dataset
-    if hasattr(policy, "fit"):
-        if dataset.split is None:
-            dataset = dataset.random_split((0.6, 0.2, 0.2), seed=args.seed)
-        train, validation, test = dataset.splits()
+    labelled = dataset
+    fitted = "needs no fit (its parameters are given)" if hasattr(policy, "fit") else "needs no fit"
+    if hasattr(policy, "fit") and not is_fitted(policy):
+        if args.fit:
+            train, validation, fitted = _fit_file(args.fit)
+        else:
+            if dataset.split is None:
+                labelled = dataset.random_split((0.6, 0.2, 0.2), seed=args.seed)
+                note = f"random 60/20/20 split of its SKUs, seed {args.seed}"
+            else:
+                note = "its split labels"
+            train, validation, fitted = _describe_fit(labelled, args.data)
+            fitted += f" ({note})"
         policy.fit(train, validation, problem)
-    elif args.split != "all" and dataset.split is not None:
-        test = dict(zip(("train", "validation", "test"), dataset.splits()))[args.split]
+    if args.split == "all":
+        test, scored = dataset, f"all {dataset.n_skus} SKUs"
+    elif labelled.split is None:
+        test, scored = dataset, f"all {dataset.n_skus} SKUs (the data has no split labels)"
+    else:
+        test = dict(zip(("train", "validation", "test"), labelled.splits()))[args.split]
+        if test.n_skus == 0:
+            raise DataError(f"--split {args.split}: {args.data} has no SKU in that split (labels: {_labels(labelled)}); "
+                            "choose another --split, or --split all")
+        scored = f"the {args.split} split ({test.n_skus} SKUs)"
     table = compare({args.policy: policy}, test, problem)
+    print(f"data:    {args.data}: {dataset.n_skus} SKUs x {dataset.n_periods} periods; scored on {scored}")
+    print(f"problem: {problem.describe()}")
+    print(f"policy:  {args.policy}, {fitted}\n")
     print(_format(table.drop(columns=["seconds"]).T.rename_axis("metric")))
     return 0
 
@@ -220,28 +296,96 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output(path: str, force: bool, flag: str = "--out", suffixes: tuple[str, ...] = (".csv",)) -> Path:
+    """An output path that may be written: the right suffix, a folder to write in, and never an
+    existing file unless ``--force``. Checked before any work is done."""
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise OrkitCliError(f"{flag} must end in {' or '.join(suffixes)}, got {str(out)!r}")
+    if out.is_dir():
+        raise OrkitCliError(f"{flag} {out} is a folder; give a file name")
+    if out.exists() and not force:
+        raise OrkitCliError(f"{flag} {out} exists; pass --force to overwrite it")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise OrkitCliError(f"{flag} {out}: {out.parent} is not a folder")
+    return out
+
+
+def _write_table(frame: Any, out: Path) -> None:
+    """Write a table atomically (a temporary file renamed over ``out``): never half-written."""
+    from orkit.core.files import atomic_write, atomic_write_with
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        atomic_write_with(out, lambda temporary: frame.to_parquet(temporary, index=False))
+    else:
+        with atomic_write(out, "w", newline="") as handle:
+            frame.to_csv(handle, index=False, lineterminator="\n")
+
+
+def _history(args: argparse.Namespace) -> Any:
+    """The --history table (read once), or None."""
+    from orkit.experiments.recommend import read_history
+
+    return read_history(args.history) if getattr(args, "history", None) else None
+
+
+def _history_state(args: argparse.Namespace, history: Any, problem: Any):
+    """Today's state built from --history, --on-hand and --open-orders (orkit state)."""
+    from orkit.data.files import read_table
+    from orkit.experiments.recommend import build_state
+
+    if not args.on_hand:
+        raise OrkitCliError("--history needs --on-hand FILE (columns sku, on_hand: the stock on hand now)")
+    on_hand = read_table(args.on_hand, "on-hand", dtype={"sku": str})
+    open_orders = read_table(args.open_orders, "open-orders", dtype={"sku": str}) if args.open_orders else None
+    return build_state(history, on_hand, open_orders, today=args.today, window=args.window, problem=problem)
+
+
+def _metadata(history: Any) -> dict | None:
+    """What a dataset file recorded (a generated one: the problem it was made for)."""
+    return None if history is None else (history.attrs.get("orkit-dataset") or {}).get("metadata")
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    out = _output(args.out, args.force, suffixes=(".csv", ".parquet"))
+    history = _history(args)
+    problem = _problem(args, _metadata(history))
+    state = _history_state(args, history, problem)
+    _write_table(state, out)
+    lead = [c for c in state.columns if c.startswith("pipeline_")]
+    print(f"wrote today's state of {len(state)} SKUs (period {int(state['period'].iloc[0])}, "
+          f"{len(lead)} pipeline and {sum(c.startswith('demand_lag_') for c in state.columns)} demand-lag columns) to {out}")
+    return 0
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from orkit.experiments.recommend import read_state, recommend
 
-    import pandas as pd
-
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise OrkitCliError(f"--out {out} exists; pass --force to overwrite it")
-    state = read_state(args.state)
-    problem = _problem(args, None)
+    out = _output(args.out, args.force)
+    if bool(args.state) == bool(args.history):
+        raise OrkitCliError("give today's state as --state FILE, or as --history FILE with --on-hand FILE "
+                            "(and --open-orders FILE)")
+    if args.state and (args.on_hand or args.open_orders or args.today is not None):
+        raise OrkitCliError("--on-hand, --open-orders and --today build the state from --history; "
+                            "with --state they would be ignored")
+    history = _history(args)
+    problem = _problem(args, _metadata(history))
+    state = read_state(args.state) if args.state else _history_state(args, history, problem)
     policy = _policy_for_recommend(args, problem)
-    table: pd.DataFrame = recommend(policy, state, problem)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    table = recommend(policy, state, problem)
+    _write_table(table, out)
     print(f"wrote {len(table)} orders to {out}")
     return 0
 
 
 def _policy_for_recommend(args: argparse.Namespace, problem):
+    from orkit.core.policy import is_fitted
     from orkit.experiments.registry import make_policy
 
     if args.load:
+        if args.policy or args.param or args.fit:
+            raise OrkitCliError("--load FOLDER is a saved, fitted policy: --policy, --param and --fit do not apply")
         from orkit.experiments.registry import load_policy
 
         return load_policy(args.load)
@@ -249,21 +393,31 @@ def _policy_for_recommend(args: argparse.Namespace, problem):
         raise OrkitCliError("give --policy NAME (with --param/--fit) or --load FOLDER")
     params = _params(args.param, "--param")
     policy = _with_progress(make_policy(args.policy, **params), params)
-    if hasattr(policy, "fit"):
+    if hasattr(policy, "fit") and not is_fitted(policy):
         if not args.fit:
-            raise OrkitCliError(f"policy {args.policy!r} learns from data: give --fit DATASET")
-        from orkit.data import Dataset
-
-        data = Dataset.read(args.fit)
-        if data.split is None:
-            data = data.random_split((0.8, 0.2, 0.0), seed=0)
-        train, validation, _ = data.splits()
+            raise OrkitCliError(f"policy {args.policy!r} learns from data: give --fit DATASET (or all its "
+                                "parameters with --param)")
+        train, validation, note = _fit_file(args.fit)
+        print(f"{args.policy}: {note}")
         policy.fit(train, validation, problem)
+    elif args.fit:
+        raise OrkitCliError(f"--fit {args.fit}: policy {args.policy!r} has all its parameters given and learns nothing")
     return policy
 
 
+def _state_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    g = p.add_argument_group("today's state from the sales history")
+    g.add_argument("--history", required=required,
+                   help="sales history (CSV/Parquet): sku, period, demand, features; rows for today with empty "
+                   "demand give today's features")
+    g.add_argument("--on-hand", required=required, help="CSV/Parquet: sku, on_hand (stock now, after today's arrivals)")
+    g.add_argument("--open-orders", help="CSV/Parquet: sku, arrival (period), quantity: orders not yet received")
+    g.add_argument("--today", type=int, help="today's period (default: the period after the last one with demand)")
+    g.add_argument("--window", type=int, default=28, help="periods of past demand in the state (default 28)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="orkit",
         description="Inventory decisions: heuristics, predict-then-optimize and regularized deep RL, "
         "scored by one batched simulator.",
@@ -286,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=("train", "validation", "test", "all"),
                    help="trajectories to score when the data has split labels (default test)")
     e.add_argument("--seed", type=int, default=0, help="seed of the split when the data has none")
+    e.add_argument("--fit", help="dataset to fit a learning policy on (its train split, or all of it when it has "
+                   "no split labels; default: the data's own train split)")
     _problem_args(e)
     e.set_defaults(func=cmd_evaluate)
 
@@ -309,16 +465,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--storage", required=True, help="Optuna database URL, e.g. sqlite:///tuning.db")
     t.set_defaults(func=cmd_tune)
 
-    c = sub.add_parser("recommend", help="order quantities per SKU from today's state table")
-    c.add_argument("--state", required=True, help="CSV/Parquet: sku, on_hand, pipeline_1..pipeline_L, features")
+    c = sub.add_parser("recommend", help="order quantities per SKU from today's state (or the sales history)")
+    c.add_argument("--state", help="CSV/Parquet: sku, on_hand, pipeline_1.., demand_lag_1.., period, features "
+                   "(see orkit state)")
+    _state_args(c)
     c.add_argument("--out", required=True, help="output CSV of orders")
     c.add_argument("--policy", help="registered policy name")
     c.add_argument("--param", action="append", metavar="NAME=VALUE")
-    c.add_argument("--fit", help="dataset to fit a learning policy on")
+    c.add_argument("--fit", help="dataset to fit a learning policy on (its train split, or all of it)")
     c.add_argument("--load", help="folder of a saved policy (a study's policies/<method>-seed<k>)")
     c.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     _problem_args(c)
     c.set_defaults(func=cmd_recommend)
+
+    st = sub.add_parser("state", help="today's state table per SKU from the sales history and the stock")
+    _state_args(st, required=True)
+    st.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    st.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    _problem_args(st)
+    st.set_defaults(func=cmd_state)
 
     d = sub.add_parser("demo", help="compare the simple policies on generated data and print the table")
     d.add_argument("--skus", type=int, default=10_000)
@@ -326,6 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=cmd_demo)
     return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -336,7 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (OrkitError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"orkit: error: {exc}", file=sys.stderr)
+        print(f"orkit: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only folder: what the system said, about which file
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"orkit: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("orkit: interrupted", file=sys.stderr)
