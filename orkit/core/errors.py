@@ -16,6 +16,7 @@ __all__ = [
     "StateSpaceError",
     "SolverError",
     "ConfigError",
+    "PersistenceError",
 ]
 
 
@@ -45,3 +46,8 @@ class SolverError(OrkitError, RuntimeError):
 
 class ConfigError(OrkitError, ValueError):
     """A study file is invalid; the message names the offending key."""
+
+
+class PersistenceError(ValidationError):
+    """A saved policy folder cannot be read back: a file is missing, truncated, of the wrong
+    kind (a pickle, say), or holds a value that breaks a rule. The message names the file."""

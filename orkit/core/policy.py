@@ -7,7 +7,20 @@ A policy maps the state of all SKUs on a review day to their orders in one tenso
 
 Policies that learn also have ``fit(train, validation, problem) -> self`` (scikit-learn style:
 the constructor stores its arguments only, learned state ends in ``_``, and using an unfitted
-policy raises :class:`~orkit.core.errors.NotFittedError`).
+policy raises :class:`~orkit.core.errors.NotFittedError`). Every registered policy is also a
+scikit-learn estimator in fact (``get_params``, ``set_params``, ``sklearn.base.clone``, repr; see
+:mod:`orkit.core.estimator`) and saves to a folder and loads back without pickle (see
+:mod:`orkit.core.persistence`).
+
+**Per-SKU state and SKU ids.** After ``fit`` (or construction with given values) every policy
+sets ``per_sku_`` (bool): whether its state holds one value per SKU, so that it serves the
+SKUs it was fitted on, in their order, and no others. A policy fitted per SKU also sets
+``sku_ids_``: the training dataset's ``sku_ids`` (numpy array of str) in the order of its
+values, or None when it was fitted on a bare demand array. A policy given per-SKU arrays in its
+constructor (a ``level`` array, the two-stage ``capacity_usage``) has ``per_sku_ = True`` and
+``sku_ids_ = None``: its values belong to SKUs by row position only, and code that matches SKUs
+by id (recommendations) must refuse it rather than guess. A policy whose state is shared by all
+SKUs has ``per_sku_ = False`` and ``sku_ids_ = None``. Saving and loading keep both.
 """
 
 from __future__ import annotations
