@@ -37,9 +37,11 @@ import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
+from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
+from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.problem import InventoryProblem
-from orkit.core.validation import check_choice, check_int
+from orkit.core.validation import check_choice, check_float, check_int
 from orkit.heuristics._params import SkuParameter
 from orkit.heuristics._search import grid_search, is_integer_valued, simulated_losses, window_max
 from orkit.heuristics._training import demand_array, observation_features, training_samples
@@ -247,7 +249,7 @@ def optimize_base_stock_level(
     return np.broadcast_to(best["level"], (n,)).copy()
 
 
-class BaseStockPolicy:
+class BaseStockPolicy(SavablePolicy):
     """Order up to a level [S] on every review day: ``q = max(S - tot(I), 0)``.
 
     Parameters
@@ -266,6 +268,11 @@ class BaseStockPolicy:
     ----------
     level_ : float or ndarray
         The level in use (fitted, or ``level`` itself).
+    per_sku_ : bool
+        Whether ``level_`` holds one level per SKU.
+    sku_ids_ : ndarray of str or None
+        The training SKUs of a per-SKU fit, in the order of ``level_`` (None for a given
+        level or a bare demand array; see :mod:`orkit.core.policy`).
 
     Examples
     --------
@@ -277,15 +284,29 @@ class BaseStockPolicy:
     tensor([5., 0.])
     """
 
+    policy_name = "base-stock"
+    _saved_attributes = ("level_",)
+
     def __init__(self, level: Any = None, *, per_sku: bool = False, n_candidates: int = 17, n_rounds: int = 5) -> None:
         self.level = level
         self.per_sku = per_sku
         self.n_candidates = n_candidates
         self.n_rounds = n_rounds
-        # a given level is validated at once (it is used without fit)
-        self._level = SkuParameter("level", level, minimum=None) if level is not None else None
-        if level is not None:
-            self.level_ = level
+        self._use_given_level()
+
+    def _use_given_level(self) -> None:
+        # a given level is validated at once: it is used without fit
+        self._level = None
+        if self.level is not None:
+            self._level = SkuParameter("level", self.level, minimum=None)
+            self.level_ = self.level
+            self.per_sku_, self.sku_ids_ = self._level.value.ndim == 1, None
+
+    def _parameters_changed(self, names: set[str]) -> None:
+        if "level" in names:
+            for name in ("level_", "per_sku_", "sku_ids_"):
+                self.__dict__.pop(name, None)
+            self._use_given_level()
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "BaseStockPolicy":
         """Optimise the level on ``train`` by simulation (a no-op when ``level`` was given)."""
@@ -295,8 +316,15 @@ class BaseStockPolicy:
             train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates, n_rounds=self.n_rounds
         )
         self.level_ = levels if self.per_sku else float(levels[0])
+        self.per_sku_ = bool(self.per_sku)
+        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
         self._level = SkuParameter("level", self.level_, minimum=None)
         return self
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        self._level = SkuParameter("level", self.level_, minimum=None)
+        check_sku_count("level_", self.level_, self.sku_ids_)
 
     #: ``act`` is a plain tensor expression: large lean simulations compile it into the period
     fusable = True
@@ -315,13 +343,8 @@ class BaseStockPolicy:
             check_is_fitted(self, ("level_",))
         return {"target_level": self._level.like(obs.inventory_position).expand(obs.n_skus)}
 
-    def __repr__(self) -> str:
-        if self._level is not None:
-            return f"BaseStockPolicy(level={self._level.summary()})"
-        return f"BaseStockPolicy(level=None, per_sku={self.per_sku})"
 
-
-class FeatureLinearBaseStockPolicy:
+class FeatureLinearBaseStockPolicy(SavablePolicy):
     r"""Order up to a level linear in the features: :math:`S_t = a + \beta^\top x_t`.
 
     The classical counterpart of DeepStock's Coeff form (paper.md section 3): the level tracks the
@@ -357,7 +380,13 @@ class FeatureLinearBaseStockPolicy:
         [beta]
     feature_names_ : tuple of str
         Names of the columns of :math:`x_t` (features, then ``demand_lag1``, ...).
+    per_sku_ : bool
+        False: one level formula serves every SKU.
+    sku_ids_ : None
     """
+
+    policy_name = "feature-linear-base-stock"
+    _saved_attributes = ("intercept_", "coef_", "feature_names_")
 
     def __init__(
         self,
@@ -385,8 +414,20 @@ class FeatureLinearBaseStockPolicy:
         self.feature_names_ = names
         if self.method == "simulation":
             self._refine_by_simulation(train, problem, X, y)
+        self.per_sku_, self.sku_ids_ = False, None
         self._coef_cache: dict[tuple, torch.Tensor] = {}
         return self
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        self.intercept_ = check_float("intercept_", self.intercept_)
+        self.coef_ = np.asarray(self.coef_, dtype=np.float64)
+        names = self.feature_names_
+        if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+            raise ValidationError(f"feature_names_ must be a tuple of str, got {names!r}")
+        if self.coef_.shape != (len(names),):
+            raise ValidationError(f"coef_ must have one value per feature name ({len(names)}), got shape {self.coef_.shape}")
+        self._coef_cache = {}
 
     def _refine_by_simulation(self, train: Any, problem: InventoryProblem, X: np.ndarray, y: np.ndarray) -> None:
         from orkit.evaluation.metrics import per_sku_loss
@@ -433,6 +474,3 @@ class FeatureLinearBaseStockPolicy:
 
     def act(self, obs: Observation) -> torch.Tensor:
         return torch.clamp(self.level(obs) - obs.inventory_position, min=0)
-
-    def __repr__(self) -> str:
-        return f"FeatureLinearBaseStockPolicy(features={self.features!r}, method={self.method!r})"

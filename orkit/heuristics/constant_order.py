@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
+from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
+from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.problem import InventoryProblem
 from orkit.heuristics._params import SkuParameter
 from orkit.heuristics._search import grid_search, is_integer_valued, simulated_losses, window_max
@@ -65,7 +67,7 @@ def optimize_constant_order(
     return np.broadcast_to(best["quantity"], (n,)).copy()
 
 
-class ConstantOrderPolicy:
+class ConstantOrderPolicy(SavablePolicy):
     """Order a fixed quantity [q] on every review day.
 
     Parameters
@@ -82,6 +84,11 @@ class ConstantOrderPolicy:
     ----------
     quantity_ : float or ndarray
         The quantity in use.
+    per_sku_ : bool
+        Whether ``quantity_`` holds one quantity per SKU.
+    sku_ids_ : ndarray of str or None
+        The training SKUs of a per-SKU fit, in the order of ``quantity_`` (see
+        :mod:`orkit.core.policy`).
 
     Examples
     --------
@@ -92,14 +99,29 @@ class ConstantOrderPolicy:
     tensor([1., 2., 0.])
     """
 
+    policy_name = "constant-order"
+    _saved_attributes = ("quantity_",)
+
     def __init__(self, quantity: Any = None, *, per_sku: bool = False, n_candidates: int = 17, n_rounds: int = 5) -> None:
         self.quantity = quantity
         self.per_sku = per_sku
         self.n_candidates = n_candidates
         self.n_rounds = n_rounds
-        self._quantity = SkuParameter("quantity", quantity, minimum=0.0) if quantity is not None else None
-        if quantity is not None:
-            self.quantity_ = quantity
+        self._use_given_quantity()
+
+    def _use_given_quantity(self) -> None:
+        # a given quantity is validated at once: it is used without fit
+        self._quantity = None
+        if self.quantity is not None:
+            self._quantity = SkuParameter("quantity", self.quantity, minimum=0.0)
+            self.quantity_ = self.quantity
+            self.per_sku_, self.sku_ids_ = self._quantity.value.ndim == 1, None
+
+    def _parameters_changed(self, names: set[str]) -> None:
+        if "quantity" in names:
+            for name in ("quantity_", "per_sku_", "sku_ids_"):
+                self.__dict__.pop(name, None)
+            self._use_given_quantity()
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "ConstantOrderPolicy":
         """Optimise the quantity on ``train`` by simulation (a no-op when ``quantity`` was given)."""
@@ -109,15 +131,17 @@ class ConstantOrderPolicy:
             train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates, n_rounds=self.n_rounds
         )
         self.quantity_ = values if self.per_sku else float(values[0])
+        self.per_sku_ = bool(self.per_sku)
+        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
         self._quantity = SkuParameter("quantity", self.quantity_, minimum=0.0)
         return self
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        self._quantity = SkuParameter("quantity", self.quantity_, minimum=0.0)
+        check_sku_count("quantity_", self.quantity_, self.sku_ids_)
 
     def act(self, obs: Observation) -> torch.Tensor:
         if self._quantity is None:
             check_is_fitted(self, ("quantity_",))
         return self._quantity.like(obs.on_hand).expand(obs.n_skus)
-
-    def __repr__(self) -> str:
-        if self._quantity is not None:
-            return f"ConstantOrderPolicy(quantity={self._quantity.summary()})"
-        return f"ConstantOrderPolicy(quantity=None, per_sku={self.per_sku})"

@@ -29,16 +29,17 @@ scikit-learn is imported when a policy is fitted, not when orkit is imported.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
+from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
-from orkit.core.validation import check_choice, check_int
+from orkit.core.validation import check_choice, check_float, check_int
+from orkit.heuristics._persistence import load_skops, skops_file
 from orkit.heuristics._training import observation_features, training_samples
 from orkit.heuristics.distributions import Empirical
 
@@ -49,11 +50,16 @@ __all__ = [
 ]
 
 
-class _ContextualNewsvendor:
-    """Shared fit / act: subclasses implement ``_fit_model(X, y, q)`` and ``_predict(X)``."""
+class _ContextualNewsvendor(SavablePolicy):
+    """Shared fit / act / save: subclasses implement ``_fit_model(X, y, q)`` and ``_predict(X)``.
+
+    The model is saved with skops (``model_.skops``), read back with the trusted types of
+    :mod:`orkit.heuristics._persistence`; it must be one of ``_model_classes()``.
+    """
 
     features: Any
     demand_lags: int
+    _saved_attributes = ("feature_names_", "model_")
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem):
         """Fit the quantile model on ``train`` (``validation`` is not used)."""
@@ -62,7 +68,31 @@ class _ContextualNewsvendor:
         self._columns = names[: len(names) - check_int("demand_lags", self.demand_lags, minimum=0)]
         self._fit_model(X, y, problem.critical_ratio, problem.review_period)
         self.model_ = self._model
+        self.per_sku_, self.sku_ids_ = False, None  # one model serves every SKU
         return self
+
+    @staticmethod
+    def _model_classes() -> tuple[type, ...]:
+        raise NotImplementedError
+
+    def _saved_state(self) -> dict[str, Any]:
+        state = super()._saved_state()
+        state["model_"] = skops_file("model_.skops", self.model_)
+        return state
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        self.model_ = self._model = load_skops(self.model_, self._model_classes(), "state.model_")
+        names = self.feature_names_
+        if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+            raise ValidationError(f"feature_names_ must be a tuple of str, got {names!r}")
+        lags = check_int("demand_lags", self.demand_lags, minimum=0)
+        if lags > len(names):
+            raise ValidationError(f"feature_names_ must hold the {lags} demand lags, got {names!r}")
+        self._columns = names[: len(names) - lags]
+        n_inputs = getattr(self._model, "n_features_in_", len(names))
+        if n_inputs != len(names):
+            raise ValidationError(f"model_ must read one input per feature name ({len(names)}), got {n_inputs}")
 
     def level(self, obs: Observation) -> torch.Tensor:
         """Predicted order-up-to level of every SKU on this review day."""
@@ -79,13 +109,6 @@ class _ContextualNewsvendor:
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        # scikit-learn style: the constructor arguments that differ from their defaults
-        params = inspect.signature(type(self).__init__).parameters.values()
-        shown = [f"{p.name}={getattr(self, p.name)!r}" for p in params
-                 if p.name != "self" and getattr(self, p.name) != p.default]
-        return f"{type(self).__name__}({', '.join(shown)})"
 
 
 class QuantileRegressionNewsvendorPolicy(_ContextualNewsvendor):
@@ -106,10 +129,18 @@ class QuantileRegressionNewsvendorPolicy(_ContextualNewsvendor):
     feature_names_ : tuple of str
     """
 
+    policy_name = "quantile-regression-newsvendor"
+
     def __init__(self, features: Any = None, *, demand_lags: int = 0, alpha: float = 0.0) -> None:
         self.features = features
         self.demand_lags = demand_lags
         self.alpha = alpha
+
+    @staticmethod
+    def _model_classes() -> tuple[type, ...]:
+        from sklearn.linear_model import QuantileRegressor
+
+        return (QuantileRegressor,)
 
     def _fit_model(self, X: np.ndarray, y: np.ndarray, q: float, review_period: Any) -> None:
         from sklearn.linear_model import QuantileRegressor
@@ -145,6 +176,8 @@ class GradientBoostingNewsvendorPolicy(_ContextualNewsvendor):
     model_ : sklearn.ensemble.GradientBoostingRegressor or HistGradientBoostingRegressor
     """
 
+    policy_name = "gradient-boosting-newsvendor"
+
     def __init__(
         self,
         features: Any = None,
@@ -165,6 +198,11 @@ class GradientBoostingNewsvendorPolicy(_ContextualNewsvendor):
         self.min_samples_leaf = min_samples_leaf
         self.histogram = histogram
         self.random_state = random_state
+
+    def _model_classes(self) -> tuple[type, ...]:
+        from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor
+
+        return (HistGradientBoostingRegressor,) if self.histogram else (GradientBoostingRegressor,)
 
     def _fit_model(self, X: np.ndarray, y: np.ndarray, q: float, review_period: Any) -> None:
         if self.histogram:
@@ -219,6 +257,10 @@ class WeightedSAANewsvendorPolicy(_ContextualNewsvendor):
     model_ : sklearn.neighbors.NearestNeighbors or sklearn.ensemble.RandomForestRegressor
     """
 
+    policy_name = "weighted-saa-newsvendor"
+    _saved_attributes = ("feature_names_", "model_", "quantile_", "targets_", "feature_mean_", "feature_scale_",
+                         "leaf_offsets_", "leaf_membership_")
+
     def __init__(
         self,
         features: Any = None,
@@ -237,6 +279,64 @@ class WeightedSAANewsvendorPolicy(_ContextualNewsvendor):
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
+
+    @classmethod
+    def _fitted_attributes(cls) -> tuple[str, ...]:
+        return ("feature_names_", "model_", "per_sku_", "sku_ids_")
+
+    def _model_classes(self) -> tuple[type, ...]:
+        from sklearn.ensemble import RandomForestRegressor
+        from sklearn.neighbors import NearestNeighbors
+
+        return (NearestNeighbors,) if self.weights == "knn" else (RandomForestRegressor,)
+
+    def _saved_state(self) -> dict[str, Any]:
+        knn = self.weights == "knn"
+        membership = None if knn else {
+            "data": self._membership.data, "indices": self._membership.indices,
+            "indptr": self._membership.indptr, "shape": list(self._membership.shape),
+        }
+        return {
+            "feature_names_": self.feature_names_,
+            "model_": skops_file("model_.skops", self.model_),
+            "quantile_": self._q,
+            "targets_": self._targets,
+            "feature_mean_": self._mean if knn else None,
+            "feature_scale_": self._scale if knn else None,
+            "leaf_offsets_": None if knn else self._leaf_offsets,
+            "leaf_membership_": membership,
+            "per_sku_": self.per_sku_,
+            "sku_ids_": self.sku_ids_,
+        }
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        check_choice("weights", self.weights, ("knn", "random-forest"))
+        state = dict(state)
+        self._q = check_float("quantile_", state.pop("quantile_"), minimum=0, maximum=1)
+        self._targets = np.asarray(state.pop("targets_"), dtype=np.float64)
+        mean, scale = state.pop("feature_mean_"), state.pop("feature_scale_")
+        offsets, membership = state.pop("leaf_offsets_"), state.pop("leaf_membership_")
+        super()._restore_state(state)
+        if self.weights == "knn":
+            self._mean, self._scale = np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+            shapes = {self._mean.shape, self._scale.shape, (len(self.feature_names_),)}
+            if len(shapes) != 1 or self._targets.ndim != 2:
+                raise ValidationError(
+                    f"feature_mean_ and feature_scale_ must have one value per feature, and targets_ shape "
+                    f"(n_reviews, P); got {self._mean.shape}, {self._scale.shape} and {self._targets.shape}"
+                )
+        else:
+            import scipy.sparse as sp
+
+            self._leaf_offsets = np.asarray(offsets)
+            self._membership = sp.csr_matrix(
+                (membership["data"], membership["indices"], membership["indptr"]), shape=tuple(membership["shape"])
+            )
+            if self._membership.shape != (self._targets.shape[0], int(self._leaf_offsets[-1])):
+                raise ValidationError(
+                    f"leaf_membership_ must have shape (targets, leaves) = ({self._targets.shape[0]}, "
+                    f"{int(self._leaf_offsets[-1])}), got {self._membership.shape}"
+                )
 
     def _fit_model(self, X: np.ndarray, y: np.ndarray, q: float, review_period: Any) -> None:
         check_choice("weights", self.weights, ("knn", "random-forest"))

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,7 @@ import scipy.sparse as sp
 import torch
 
 from orkit.core.errors import SolverError, StateSpaceError, ValidationError
+from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
@@ -459,7 +460,7 @@ def solve_average_cost_dp(
     )
 
 
-class DynamicProgrammingPolicy:
+class DynamicProgrammingPolicy(SavablePolicy):
     """The optimal policy of :func:`solve_average_cost_dp` as a lookup table.
 
     Restrictions: review period 1, one lead time for all SKUs, i.i.d. integer demand (the pmf is
@@ -477,7 +478,13 @@ class DynamicProgrammingPolicy:
     Attributes
     ----------
     solution_ : AverageCostSolution
+    per_sku_ : bool
+        False: one table serves every SKU.
+    sku_ids_ : None
     """
+
+    policy_name = "dp-optimal"
+    _saved_attributes = ("solution_",)
 
     def __init__(
         self,
@@ -517,10 +524,30 @@ class DynamicProgrammingPolicy:
             tol=self.tol,
             aperiodicity=self.aperiodicity,
         )
+        self.per_sku_, self.sku_ids_ = False, None  # the pmf is pooled over SKUs
+        self._prepare_tables()
+        return self
+
+    def _prepare_tables(self) -> None:
         sol = self.solution_
         self._tables: dict[torch.device, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._width = sol.max_inventory_position - sol.min_on_hand + 1
-        return self
+
+    def _saved_parameters(self) -> dict[str, Any]:
+        params = super()._saved_parameters()
+        if isinstance(params["demand_pmf"], DemandDistribution):  # saved as the pmf it stands for
+            params["demand_pmf"] = _pmf_array(params["demand_pmf"])
+        return params
+
+    def _saved_state(self) -> dict[str, Any]:
+        state = super()._saved_state()
+        state["solution_"] = _dataclass_fields(self.solution_)
+        return state
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        self.solution_ = _average_cost_solution(self.solution_)
+        self._prepare_tables()
 
     def _table(self, device: torch.device) -> torch.Tensor:
         """Dense lookup ``key -> order`` (-1 outside the state space), or the sorted keys when too large."""
@@ -558,8 +585,63 @@ class DynamicProgrammingPolicy:
         fallback = torch.clamp(math.floor(sol.fallback_level) - ip, min=0)
         return torch.where(found, order, fallback).to(obs.on_hand.dtype)
 
-    def __repr__(self) -> str:
-        return f"DynamicProgrammingPolicy(max_inventory_position={self.max_inventory_position})"
+
+
+def _dataclass_fields(solution: Any) -> dict[str, Any]:
+    """A solution dataclass as a dict of its fields (for saving)."""
+    return {f.name: getattr(solution, f.name) for f in fields(solution)}
+
+
+def _checked_fields(cls: type, saved: Any) -> dict[str, Any]:
+    names = [f.name for f in fields(cls)]
+    if not isinstance(saved, dict) or set(saved) != set(names):
+        got = sorted(saved) if isinstance(saved, dict) else saved
+        raise ValidationError(f"solution_ must hold the fields {', '.join(names)} of {cls.__name__}, got {got!r}")
+    return dict(saved)
+
+
+def _average_cost_solution(saved: Any) -> AverageCostSolution:
+    """A saved :class:`AverageCostSolution`, with its tables checked against each other."""
+    values = _checked_fields(AverageCostSolution, saved)
+    for name in ("lead_time", "min_on_hand", "max_inventory_position", "iterations", "n_state_actions", "n_transitions"):
+        values[name] = check_int(f"solution_.{name}", values[name])
+    for name in ("average_cost", "lower_bound", "upper_bound", "fallback_level"):
+        values[name] = check_float(f"solution_.{name}", values[name])
+    if not isinstance(values["lost_sales"], bool):
+        raise ValidationError(f"solution_.lost_sales must be True or False, got {values['lost_sales']!r}")
+    for name in ("states", "orders", "relative_values", "_keys"):
+        values[name] = np.asarray(values[name])
+    n = values["orders"].shape[0]
+    width = max(values["lead_time"], 1)
+    if values["states"].shape != (n, width) or values["relative_values"].shape != (n,) or values["_keys"].shape != (n,):
+        raise ValidationError(
+            f"solution_ tables must have {n} states (states of shape ({n}, {width})), got states "
+            f"{values['states'].shape}, relative_values {values['relative_values'].shape}, keys {values['_keys'].shape}"
+        )
+    if values["max_inventory_position"] < values["min_on_hand"]:
+        raise ValidationError(
+            f"solution_.max_inventory_position must be >= min_on_hand ({values['min_on_hand']}), "
+            f"got {values['max_inventory_position']}"
+        )
+    if n and (values["_keys"].dtype.kind != "i" or np.any(np.diff(values["_keys"]) <= 0)):
+        raise ValidationError("solution_ keys must be strictly increasing integers (they are searched)")
+    return AverageCostSolution(**values)
+
+
+def _finite_horizon_solution(saved: Any) -> FiniteHorizonSolution:
+    """A saved :class:`FiniteHorizonSolution`, with its tables checked against each other."""
+    values = _checked_fields(FiniteHorizonSolution, saved)
+    values["expected_loss"] = check_float("solution_.expected_loss", values["expected_loss"])
+    values["counted_periods"] = check_int("solution_.counted_periods", values["counted_periods"], minimum=0)
+    for name in ("review_days", "positions", "order_up_to", "levels"):
+        values[name] = np.asarray(values[name])
+    R, X = values["review_days"].shape[0], values["positions"].shape[0]
+    if values["order_up_to"].shape != (R, X) or values["levels"].shape != (R,) or X == 0:
+        raise ValidationError(
+            f"solution_.order_up_to must have shape (review days, positions) = ({R}, {X}) and levels ({R},), got "
+            f"{values['order_up_to'].shape} and {values['levels'].shape}"
+        )
+    return FiniteHorizonSolution(**values)
 
 
 # ----------------------------------------------------------------------------- finite horizon
@@ -709,7 +791,7 @@ def solve_empirical_dp(
     )
 
 
-class EmpiricalDPPolicy:
+class EmpiricalDPPolicy(SavablePolicy):
     """The finite-horizon empirical DP of DeepStock setting 1 as a policy (module docstring).
 
     Fit on trajectories of the same horizon as the evaluation data. ``act`` rounds the
@@ -720,7 +802,13 @@ class EmpiricalDPPolicy:
     Attributes
     ----------
     solution_ : FiniteHorizonSolution
+    per_sku_ : bool
+        False: one table serves every SKU.
+    sku_ids_ : None
     """
+
+    policy_name = "empirical-dp"
+    _saved_attributes = ("solution_",)
 
     def __init__(self) -> None:
         pass
@@ -739,8 +827,19 @@ class EmpiricalDPPolicy:
             max_order=problem.max_order,
             initial_on_hand=problem.initial_on_hand,
         )
+        self.per_sku_, self.sku_ids_ = False, None  # the law of each period is pooled over SKUs
         self._tables: dict[torch.device, torch.Tensor] = {}
         return self
+
+    def _saved_state(self) -> dict[str, Any]:
+        state = super()._saved_state()
+        state["solution_"] = _dataclass_fields(self.solution_)
+        return state
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        self.solution_ = _finite_horizon_solution(self.solution_)
+        self._tables = {}
 
     def act(self, obs: Observation) -> torch.Tensor:
         check_is_fitted(self, ("solution_",))
@@ -753,6 +852,3 @@ class EmpiricalDPPolicy:
         ip = obs.inventory_position
         idx = torch.clamp(torch.round(ip).long() - int(sol.positions[0]), 0, sol.positions.size - 1)
         return torch.clamp(table[stage][idx].to(ip.dtype) - ip, min=0)
-
-    def __repr__(self) -> str:
-        return "EmpiricalDPPolicy()"

@@ -44,7 +44,9 @@ import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
+from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
+from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
 from orkit.heuristics._params import SkuParameter
@@ -108,7 +110,7 @@ def optimize_capped_base_stock(
     return np.broadcast_to(best["level"], (n,)).copy(), np.broadcast_to(best["cap"], (n,)).copy()
 
 
-class CappedBaseStockPolicy:
+class CappedBaseStockPolicy(SavablePolicy):
     """Base-stock with an order cap: ``q = min(max(S - tot(I), 0), r)`` (Xin 2021).
 
     Parameters
@@ -125,6 +127,11 @@ class CappedBaseStockPolicy:
     Attributes
     ----------
     level_, cap_ : float or ndarray
+    per_sku_ : bool
+        Whether ``level_`` and ``cap_`` hold one value per SKU.
+    sku_ids_ : ndarray of str or None
+        The training SKUs of a per-SKU fit, in the order of ``level_`` (see
+        :mod:`orkit.core.policy`).
 
     Examples
     --------
@@ -135,6 +142,9 @@ class CappedBaseStockPolicy:
     tensor([4., 3., 0.])
     """
 
+    policy_name = "capped-base-stock"
+    _saved_attributes = ("level_", "cap_")
+
     def __init__(
         self, level: Any = None, cap: Any = None, *, per_sku: bool = False, n_candidates: int = 9, n_rounds: int = 6
     ) -> None:
@@ -143,16 +153,33 @@ class CappedBaseStockPolicy:
         self.per_sku = per_sku
         self.n_candidates = n_candidates
         self.n_rounds = n_rounds
-        if (level is None) != (cap is None):
+        self._use_given_values()
+
+    def _use_given_values(self) -> None:
+        # given values are validated at once: they are used without fit
+        if (self.level is None) != (self.cap is None):
             raise ValidationError("level and cap must both be given, or both be None to fit them")
         self._level = self._cap = None
-        if level is not None:
-            self._set(level, cap)
+        if self.level is not None:
+            self._set(self.level, self.cap)
+            self.per_sku_, self.sku_ids_ = self._level.value.ndim == 1 or self._cap.value.ndim == 1, None
+
+    def _parameters_changed(self, names: set[str]) -> None:
+        if names & {"level", "cap"}:
+            for name in ("level_", "cap_", "per_sku_", "sku_ids_"):
+                self.__dict__.pop(name, None)
+            self._use_given_values()
 
     def _set(self, level: Any, cap: Any) -> None:
         self.level_, self.cap_ = level, cap
         self._level = SkuParameter("level", level, minimum=None)
         self._cap = SkuParameter("cap", cap, minimum=0.0)
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        self._set(self.level_, self.cap_)
+        check_sku_count("level_", self.level_, self.sku_ids_)
+        check_sku_count("cap_", self.cap_, self.sku_ids_)
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "CappedBaseStockPolicy":
         """Optimise (S, r) on ``train`` by simulation (a no-op when they were given)."""
@@ -165,6 +192,8 @@ class CappedBaseStockPolicy:
             self._set(levels, caps)
         else:
             self._set(float(levels[0]), float(caps[0]))
+        self.per_sku_ = bool(self.per_sku)
+        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
         return self
 
     def act(self, obs: Observation) -> torch.Tensor:
@@ -172,11 +201,6 @@ class CappedBaseStockPolicy:
             check_is_fitted(self, ("level_", "cap_"))
         ip = obs.inventory_position
         return torch.minimum(torch.clamp(self._level.like(ip) - ip, min=0), self._cap.like(ip))
-
-    def __repr__(self) -> str:
-        if self._level is None:
-            return f"CappedBaseStockPolicy(level=None, cap=None, per_sku={self.per_sku})"
-        return f"CappedBaseStockPolicy(level={self._level.summary()}, cap={self._cap.summary()})"
 
 
 # ------------------------------------------------------------------------------ myopic
@@ -299,7 +323,7 @@ def myopic_order(
     return torch.argmin(cost, dim=1).to(out_dtype)
 
 
-class MyopicPolicy:
+class MyopicPolicy(SavablePolicy):
     """Zipkin's myopic policy (module docstring) with an i.i.d. integer demand pmf.
 
     Parameters
@@ -312,7 +336,21 @@ class MyopicPolicy:
     Attributes
     ----------
     demand_pmf_ : ndarray of shape (1 or n_skus, K + 1)
+    lead_time_, review_period_ : int
+    holding_cost_, shortage_cost_ : float
+    lost_sales_ : bool
+        The problem the policy was fitted for.
+    per_sku_ : bool
+        Whether ``demand_pmf_`` holds one pmf per SKU (fitted with ``per_sku=True``, or a given
+        pmf of several rows).
+    sku_ids_ : ndarray of str or None
+        The training SKUs of a per-SKU fit, in the order of the rows of ``demand_pmf_`` (see
+        :mod:`orkit.core.policy`).
     """
+
+    policy_name = "myopic"
+    _saved_attributes = ("demand_pmf_", "lead_time_", "review_period_", "holding_cost_", "shortage_cost_",
+                         "lost_sales_")
 
     def __init__(self, demand_pmf: Any = None, *, per_sku: bool = False) -> None:
         self.demand_pmf = demand_pmf
@@ -322,15 +360,38 @@ class MyopicPolicy:
         L, P = scalar_timing(problem, "MyopicPolicy")
         if self.demand_pmf is not None:
             pmf = _pmf_tensor(self.demand_pmf, torch.zeros(1)).numpy()
+            self.per_sku_, self.sku_ids_ = pmf.shape[0] > 1, None
         else:
             demand = np.round(demand_array(train))
             samples = demand if self.per_sku else demand.reshape(1, -1)
             pmf = Discrete.from_samples(samples, axis=-1).pmf
+            self.per_sku_ = bool(self.per_sku)
+            self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
         self.demand_pmf_ = pmf
         self.lead_time_, self.review_period_ = L, P
         self.holding_cost_, self.shortage_cost_ = problem.holding_cost, problem.shortage_cost
         self.lost_sales_ = problem.lost_sales
         return self
+
+    def _saved_parameters(self) -> dict[str, Any]:
+        params = super()._saved_parameters()
+        if isinstance(params["demand_pmf"], DemandDistribution):  # saved as the pmf it stands for
+            params["demand_pmf"] = _pmf_tensor(params["demand_pmf"], torch.zeros(1)).numpy()
+        return params
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        pmf = np.asarray(self.demand_pmf_, dtype=np.float64)
+        if pmf.ndim != 2:
+            raise ValidationError(f"demand_pmf_ must have shape (1 or n_skus, K + 1), got {pmf.shape}")
+        Discrete(pmf)  # non-negative, positive mass in every row
+        check_sku_count("demand_pmf_", pmf, self.sku_ids_)
+        self.lead_time_ = check_int("lead_time_", self.lead_time_, minimum=0)
+        self.review_period_ = check_int("review_period_", self.review_period_, minimum=1)
+        self.holding_cost_ = check_float("holding_cost_", self.holding_cost_, minimum=0)
+        self.shortage_cost_ = check_float("shortage_cost_", self.shortage_cost_, minimum=0)
+        if not isinstance(self.lost_sales_, bool):
+            raise ValidationError(f"lost_sales_ must be True or False, got {self.lost_sales_!r}")
 
     def act(self, obs: Observation) -> torch.Tensor:
         check_is_fitted(self, ("demand_pmf_",))
@@ -345,6 +406,3 @@ class MyopicPolicy:
             lost_sales=self.lost_sales_,
         )
         return orders.to(device=obs.on_hand.device, dtype=obs.on_hand.dtype)
-
-    def __repr__(self) -> str:
-        return f"MyopicPolicy(per_sku={self.per_sku})"

@@ -30,7 +30,9 @@ import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
+from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
+from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_choice
 from orkit.heuristics._params import SkuParameter
@@ -154,7 +156,7 @@ def fit_window_distributions(
     return out
 
 
-class NewsvendorPolicy:
+class NewsvendorPolicy(SavablePolicy):
     r"""Order up to the critical-ratio quantile of a fitted demand law [S = F^{-1}(b/(b+h))].
 
     ``fit`` collects, from the training trajectories, the demand over the periods each order
@@ -180,6 +182,11 @@ class NewsvendorPolicy:
         Order-up-to level, shape () or (n_skus,).
     distributions_ : list of DemandDistribution
         The fitted law of each window length ``L + 1 + j``.
+    per_sku_ : bool
+        Whether ``level_`` holds one level per SKU (``per_sku``).
+    sku_ids_ : ndarray of str or None
+        The training SKUs of a per-SKU fit, in the order of ``level_`` (see
+        :mod:`orkit.core.policy`).
 
     Examples
     --------
@@ -190,6 +197,9 @@ class NewsvendorPolicy:
     >>> float(policy.level_)   # the 0.9-quantile of the fitted Poisson law of D_2 (mean about 20)
     26.0
     """
+
+    policy_name = "newsvendor"
+    _saved_attributes = ("level_", "distributions_")
 
     def __init__(self, distribution: str = "normal", *, per_sku: bool = False) -> None:
         self.distribution = distribution
@@ -208,12 +218,55 @@ class NewsvendorPolicy:
         else:
             level = mixture_ppf(self.distributions_, q)
         self.level_ = level if self.per_sku else np.asarray(level).reshape(())
+        self.per_sku_ = bool(self.per_sku)
+        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
         self._level = SkuParameter("level", self.level_, minimum=None)
         return self
+
+    def _saved_state(self) -> dict[str, Any]:
+        state = super()._saved_state()
+        state["distributions_"] = [distribution_parameters(d) for d in self.distributions_]
+        return state
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        self.distributions_ = [distribution_from_parameters(d) for d in self.distributions_]
+        self._level = SkuParameter("level", self.level_, minimum=None)
+        check_sku_count("level_", self.level_, self.sku_ids_)
 
     def act(self, obs: Observation) -> torch.Tensor:
         check_is_fitted(self, ("level_",))
         return torch.clamp(self._level.like(obs.inventory_position) - obs.inventory_position, min=0)
 
-    def __repr__(self) -> str:
-        return f"NewsvendorPolicy(distribution={self.distribution!r}, per_sku={self.per_sku})"
+
+# the constructor arguments of each family, read back from a fitted law (for saving)
+_FAMILY_PARAMETERS = {
+    "normal": ("_mean", "_std"),
+    "poisson": ("_mean",),
+    "negative-binomial": ("_n", "_p"),
+    "gamma": ("_shape", "_scale"),
+    "empirical": ("_samples", "_weights"),
+}
+
+
+def distribution_parameters(distribution: DemandDistribution) -> dict[str, Any]:
+    """A fitted law of :data:`FAMILIES` as ``{"family": name, "parameters": [arrays]}``."""
+    for family, cls in FAMILIES.items():
+        if type(distribution) is cls:
+            return {"family": family, "parameters": [getattr(distribution, a) for a in _FAMILY_PARAMETERS[family]]}
+    raise ValidationError(f"distribution must be one of the families {', '.join(FAMILIES)}, got {type(distribution).__name__}")
+
+
+def distribution_from_parameters(saved: Any) -> DemandDistribution:
+    """Inverse of :func:`distribution_parameters`; only the classes of :data:`FAMILIES` are built."""
+    family = saved.get("family") if isinstance(saved, dict) else None
+    if family not in FAMILIES:
+        raise ValidationError(f"distributions_ family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    parameters = saved.get("parameters")
+    if not isinstance(parameters, list) or len(parameters) != len(_FAMILY_PARAMETERS[family]):
+        raise ValidationError(f"a saved {family} law needs {len(_FAMILY_PARAMETERS[family])} parameter arrays, got {parameters!r}")
+    law = FAMILIES[family](*parameters)
+    if family == "empirical":  # the weights are stored already sorted with the samples
+        law._weights = np.asarray(parameters[1], dtype=np.float64)
+        law._cum = np.cumsum(law._weights, axis=-1)
+    return law
