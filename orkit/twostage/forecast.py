@@ -53,8 +53,10 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from orkit.core.errors import DataError, ValidationError
+from orkit.core.estimator import Estimator
 from orkit.core.policy import check_is_fitted
 from orkit.core.validation import check_float, check_int
+from orkit.twostage._persistence import load_skops, skops_file
 
 __all__ = ["DemandForecaster", "forecast_accuracy", "history_features"]
 
@@ -164,7 +166,7 @@ def _windows(demand: np.ndarray, window: int, origins: np.ndarray, horizon: int)
 
 
 # ---------------------------------------------------------------------------------- forecaster
-class DemandForecaster:
+class DemandForecaster(Estimator):
     """Per-period demand forecasts over the protection interval, with empirical uncertainty.
 
     Parameters
@@ -566,9 +568,66 @@ class DemandForecaster:
         if self.residuals_.shape[0] == 0:
             raise DataError("the validation data gave no residuals; it needs more than horizon periods")
 
-    def __repr__(self) -> str:
-        name = type(self.regressor).__name__ if self.regressor is not None else "HistGradientBoostingRegressor"
-        return f"DemandForecaster(regressor={name}, window={self.window}, n_lags={self.n_lags})"
+    # ------------------------------------------------------------------ saving (orkit.core.persistence)
+    def _saved(self, prefix: str) -> dict[str, Any]:
+        """Parameters (the regressor aside: its owner saves it) and fitted state, for saving.
+
+        The fitted regressor becomes the skops file ``{prefix}regressor_.skops``.
+        """
+        check_is_fitted(self, ("regressor_",))
+        return {
+            "parameters": {k: v for k, v in self._params().items() if k != "regressor"},
+            "state": {
+                "horizon_": self.horizon_,
+                "feature_names_": self.feature_names_,
+                "level_floor_": self.level_floor_,
+                "pooled_variation_": self.pooled_variation_,
+                "regressor_": skops_file(f"{prefix}regressor_.skops", self.regressor_),
+                "residuals_": self.residuals_,
+                "residual_order_": getattr(self, "_residual_order", None),
+            },
+        }
+
+    @classmethod
+    def _from_saved(cls, saved: Any, regressor: Any) -> "DemandForecaster":
+        """Inverse of :meth:`_saved`; ``regressor`` is the (unfitted) parameter its owner loaded."""
+        if not isinstance(saved, dict) or set(saved) != {"parameters", "state"}:
+            raise ValidationError(f"forecaster_ must hold parameters and state, got {saved!r}")
+        names = {"horizon_", "feature_names_", "level_floor_", "pooled_variation_", "regressor_", "residuals_",
+                 "residual_order_"}
+        state = saved["state"]
+        if not isinstance(state, dict) or set(state) != names:
+            raise ValidationError(f"forecaster_ state must hold {', '.join(sorted(names))}, got {state!r}")
+        forecaster = cls(regressor, **saved["parameters"])
+        forecaster._check_parameters()
+        from sklearn.base import BaseEstimator
+
+        forecaster.regressor_ = load_skops(state["regressor_"], (BaseEstimator,), "state.forecaster_.regressor_")
+        if not hasattr(forecaster.regressor_, "predict"):
+            raise ValidationError(f"forecaster_ regressor_ must have predict, got {type(forecaster.regressor_).__name__}")
+        forecaster.horizon_ = check_int("forecaster_.horizon_", state["horizon_"], minimum=1)
+        names = state["feature_names_"]
+        if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+            raise ValidationError(f"forecaster_.feature_names_ must be a tuple of str, got {names!r}")
+        forecaster.feature_names_ = names
+        forecaster.level_floor_ = check_float("forecaster_.level_floor_", state["level_floor_"], minimum=0,
+                                              strict_minimum=True)
+        forecaster.pooled_variation_ = check_float("forecaster_.pooled_variation_", state["pooled_variation_"],
+                                                   minimum=0)
+        residuals, order = state["residuals_"], state["residual_order_"]
+        if residuals is None:
+            forecaster.residuals_ = None
+        else:
+            residuals, order = np.asarray(residuals, dtype=np.float64), np.asarray(order)
+            if residuals.ndim != 2 or residuals.shape[1] != forecaster.horizon_ or order.shape != (residuals.shape[0],):
+                raise ValidationError(
+                    f"forecaster_.residuals_ must have shape (n, horizon_ = {forecaster.horizon_}) and residual_order_ "
+                    f"shape (n,), got {residuals.shape} and {order.shape}"
+                )
+            if order.dtype.kind != "i" or (order.size and (order.min() < 0 or order.max() >= residuals.shape[0])):
+                raise ValidationError(f"forecaster_.residual_order_ must index the {residuals.shape[0]} residual rows")
+            forecaster.residuals_, forecaster._residual_order = residuals, order
+        return forecaster
 
 
 # ---------------------------------------------------------------------------------- accuracy

@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
+from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
+from orkit.twostage._persistence import load_skops, skops_file
 from orkit.twostage.forecast import DemandForecaster
 from orkit.twostage.model import OrderConstraints, build_replenishment_model, solve, update_model_data
 
 __all__ = ["TwoStagePolicy"]
 
 
-class TwoStagePolicy:
+class TwoStagePolicy(SavablePolicy):
     """Predict-then-optimize: gradient-boosted forecasts feeding a scenario model solved by HiGHS.
 
     Parameters
@@ -86,7 +89,11 @@ class TwoStagePolicy:
         How many times a model was built since ``fit``.
     act_log_ : list of dict
         Per review day: ``period``, ``build_seconds``, ``forecast_seconds``, ``update_seconds``,
-        ``solve_seconds``, ``solver_seconds``, ``objective``.
+        ``solve_seconds``, ``solver_seconds``, ``objective``. A diagnostic: not saved.
+    per_sku_ : bool
+        True when ``capacity_usage``, ``pack_size`` or ``minimum_order_quantity`` is given one
+        value per SKU (by row position: ``sku_ids_`` is then None; see :mod:`orkit.core.policy`).
+    sku_ids_ : None
 
     Examples
     --------
@@ -101,6 +108,9 @@ class TwoStagePolicy:
     >>> bool((ledger.order >= 0).all())
     True
     """
+
+    policy_name = "two-stage"
+    _saved_attributes = ("forecaster_", "problem_", "horizon_")
 
     def __init__(
         self,
@@ -187,11 +197,65 @@ class TwoStagePolicy:
         )
         self.forecaster_ = forecaster.fit(train, self.horizon_, validation=validation)
         self.problem_ = problem
+        self._set_sku_state()
+        self._reset_model()
+        return self
+
+    def _set_sku_state(self) -> None:
+        # per-SKU constraint arrays belong to SKUs by row position only: no ids
+        given = (self.capacity_usage, self.pack_size, self.minimum_order_quantity)
+        self.per_sku_ = any(value is not None and np.ndim(value) >= 1 for value in given)
+        self.sku_ids_ = None
+
+    def _reset_model(self) -> None:
         self.act_log_: list[dict[str, float]] = []
         self.model_ = None
         self.n_model_builds_ = 0
         self._model_key: tuple | None = None
-        return self
+
+    # ------------------------------------------------------------------ save / load
+    def _saved_parameters(self) -> dict[str, Any]:
+        params = super()._saved_parameters()
+        if params["regressor"] is not None:
+            params["regressor"] = skops_file("regressor.skops", params["regressor"])
+        return params
+
+    @classmethod
+    def _loaded_parameters(cls, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("regressor") is not None:
+            from sklearn.base import BaseEstimator
+
+            params = {**params, "regressor": load_skops(params["regressor"], (BaseEstimator,), "parameters.regressor")}
+        return params
+
+    def _saved_state(self) -> dict[str, Any]:
+        # the Pyomo model, its solver and the timing log are rebuilt or restarted, not saved
+        problem = self.problem_
+        return {
+            "forecaster_": self.forecaster_._saved("forecaster_."),
+            "problem_": {f.name: getattr(problem, f.name) for f in fields(problem) if f.init},
+            "horizon_": self.horizon_,
+            "per_sku_": self.per_sku_,
+            "sku_ids_": self.sku_ids_,
+        }
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        problem = state["problem_"]
+        if not isinstance(problem, dict):
+            raise ValidationError(f"problem_ must hold the fields of an InventoryProblem, got {problem!r}")
+        self.problem_ = InventoryProblem(**problem)
+        self.horizon_ = check_int("horizon_", state["horizon_"], minimum=1)
+        self.forecaster_ = DemandForecaster._from_saved(state["forecaster_"], self.regressor)
+        if self.forecaster_.horizon_ != self.horizon_:
+            raise ValidationError(f"forecaster_.horizon_ must equal horizon_ ({self.horizon_}), got {self.forecaster_.horizon_}")
+        self.constraints_ = OrderConstraints(
+            capacity=self.capacity,
+            capacity_usage=self.capacity_usage,
+            pack_size=self.pack_size,
+            minimum_order_quantity=self.minimum_order_quantity,
+        )
+        self.per_sku_, self.sku_ids_ = state["per_sku_"], state["sku_ids_"]
+        self._reset_model()
 
     # ------------------------------------------------------------------ act
     def _replenishment_model(self, lead_time: np.ndarray, review_period: np.ndarray) -> Any:
@@ -279,6 +343,3 @@ class TwoStagePolicy:
             state["model_"] = None
             state["_model_key"] = None
         return state
-
-    def __repr__(self) -> str:
-        return f"TwoStagePolicy(n_scenarios={self.n_scenarios}, window={self.window})"
