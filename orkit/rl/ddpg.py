@@ -369,5 +369,6 @@ class DDPGPolicy(NeuralEstimator):
     """
 
     learner = "ddpg"
+    policy_name = "ddpg"
     config_class = DDPGConfig
     train_function = staticmethod(train_ddpg)

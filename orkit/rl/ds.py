@@ -249,6 +249,7 @@ class DSPolicy(NeuralEstimator):
     """
 
     learner = "ds"
+    policy_name = "ds"
     config_class = DSConfig
     budget = ("max_epochs", "epoch")
     train_function = staticmethod(train_ds)

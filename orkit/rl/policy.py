@@ -5,11 +5,15 @@
   data: the network moves to the observation's device on first use.
 - ``DSPolicy``, ``PPOPolicy`` and ``DDPGPolicy`` (in their learner modules) are fittable
   policies: the constructor stores its arguments, ``fit(train, validation, problem)`` trains
-  and sets ``policy_`` (a NeuralPolicy), ``history_`` and ``config_``.
+  and sets ``policy_`` (a NeuralPolicy), ``history_`` and ``config_``. They are scikit-learn
+  estimators in fact (:class:`~orkit.core.estimator.Estimator`): the fields of their
+  configuration dataclass are parameters too, and they save and load in orkit's common format
+  (:mod:`orkit.core.persistence`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +22,11 @@ from typing import Any, Callable
 import torch
 
 from orkit.core.errors import ValidationError
+from orkit.core.estimator import _NO_DEFAULT
+from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
-from orkit.rl.heads import RegularizationHead
+from orkit.core.validation import check_float
+from orkit.rl.heads import REGULARIZATIONS, RegularizationHead, head_from_config
 from orkit.rl.networks import PolicyNetwork, config_from_dict, config_to_dict
 
 __all__ = ["NeuralPolicy", "TrainingResult"]
@@ -127,8 +134,8 @@ def resolve_config(config_class: type, config: Any, overrides: dict[str, Any]) -
     return config_from_dict(config_class, {**base, **overrides})
 
 
-class NeuralEstimator:
-    """Shared constructor, ``act``, ``save`` and ``repr`` of the fittable RL policies.
+class NeuralEstimator(SavablePolicy):
+    """Shared constructor, ``act``, parameters and saving of the fittable RL policies.
 
     Parameters
     ----------
@@ -150,7 +157,33 @@ class NeuralEstimator:
         the end; it stops short of the end when early stopping ends the run.
     **hyperparameters
         Fields of the configuration overriding ``config``.
+
+    Notes
+    -----
+    The configuration's fields are parameters like the constructor's: ``get_params`` lists
+    each with the value training would use (``hyperparameters``, else ``config``, else the
+    default), ``set_params`` accepts them (and refuses other names), and ``clone`` keeps
+    ``config`` and the given fields apart as they were given. ``clone`` passes ``warm_start``
+    and ``callback`` on as they are: a teacher must stay fitted. Saving keeps neither (they only
+    matter while training; policy.json records their repr).
+
+    Attributes
+    ----------
+    policy_ : NeuralPolicy
+        The trained network (the weights with the best validation loss).
+    config_ : dataclass
+        The configuration used.
+    best_validation_loss_ : float
+    history_ : list of dict
+        One entry per evaluation. A run diagnostic: not saved.
+    per_sku_ : bool
+        False: one network serves every SKU.
+    sku_ids_ : None
     """
+
+    _shared_parameters = ("warm_start", "callback")
+    _unsaved_parameters = ("warm_start", "callback")
+    _saved_attributes = ("policy_", "config_", "best_validation_loss_")
 
     learner: str = ""
     config_class: type = object
@@ -211,7 +244,98 @@ class NeuralEstimator:
         self.config_ = result.config
         self.best_validation_loss_ = result.best_validation_loss
         self.fit_seconds_ = time.perf_counter() - start
+        self.per_sku_, self.sku_ids_ = False, None
         return self
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _config_defaults(cls) -> dict[str, Any]:
+        defaults = {}
+        for f in dataclasses.fields(cls.config_class):
+            if f.default is not dataclasses.MISSING:
+                defaults[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                defaults[f.name] = f.default_factory()
+            else:
+                defaults[f.name] = _NO_DEFAULT
+        return defaults
+
+    def _params(self) -> dict[str, Any]:
+        # every configuration field, with the value training would use
+        params = {name: getattr(self, name) for name in self._get_param_names()}
+        config = self.config
+        values = self._config_defaults()
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            values.update({k: getattr(config, k) for k in values if hasattr(config, k)})
+        elif isinstance(config, dict):
+            values.update({k: v for k, v in config.items() if k in values})
+        values.update(self.hyperparameters)
+        params.update(values)
+        return params
+
+    def _param_defaults(self) -> dict[str, Any]:
+        return {**super()._param_defaults(), **self._config_defaults()}
+
+    def _set_param(self, name: str, value: Any) -> None:
+        if name in self._get_param_names():
+            setattr(self, name, value)
+        else:
+            self.hyperparameters[name] = value
+
+    def _clone_params(self) -> dict[str, Any]:
+        # config and the given fields as given: a clone whose config is later replaced
+        # must not carry every default as an explicit override
+        return {**{name: getattr(self, name) for name in self._get_param_names()}, **self.hyperparameters}
+
+    # ------------------------------------------------------------------ saving
+    @classmethod
+    def _loadable_parameter_names(cls) -> set[str]:
+        return super()._loadable_parameter_names() | set(cls._config_defaults())
+
+    def _saved_parameters(self) -> dict[str, Any]:
+        params = {k: v for k, v in self._clone_params().items() if k not in self._unsaved_parameters}
+        if isinstance(params["regularization"], RegularizationHead):
+            params["regularization"] = {"head": params["regularization"].to_config()}
+        if dataclasses.is_dataclass(params["config"]) and not isinstance(params["config"], type):
+            params["config"] = config_to_dict(params["config"])
+        return params
+
+    @classmethod
+    def _loaded_parameters(cls, params: dict[str, Any]) -> dict[str, Any]:
+        regularization = params.get("regularization", "base")
+        if isinstance(regularization, dict):
+            params = {**params, "regularization": _head_from_saved(regularization.get("head"))}
+        return params
+
+    def _saved_state(self) -> dict[str, Any]:
+        network = self.policy_.network
+        return {
+            "policy_": {
+                "network": network.config(),
+                "weights": {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()},
+            },
+            "config_": config_to_dict(self.config_),
+            "best_validation_loss_": float(self.best_validation_loss_),
+            "per_sku_": self.per_sku_,
+            "sku_ids_": self.sku_ids_,
+        }
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        saved = state["policy_"]
+        if not isinstance(saved, dict) or set(saved) != {"network", "weights"}:
+            raise ValidationError(f"policy_ must hold network and weights, got {saved!r}")
+        if not isinstance(saved["network"], dict) or not isinstance(saved["weights"], dict):
+            raise ValidationError("policy_ network must be the network configuration and weights its state_dict")
+        network = PolicyNetwork.from_config(saved["network"])
+        network.load_state_dict(saved["weights"])  # exact names and shapes, or a RuntimeError
+        if not isinstance(state["config_"], dict):
+            raise ValidationError(f"config_ must hold the fields of {self.config_class.__name__}, got {state['config_']!r}")
+        self.config_ = config_from_dict(self.config_class, state["config_"])
+        self.best_validation_loss_ = check_float("best_validation_loss_", state["best_validation_loss_"],
+                                                 allow_inf=True)
+        self.policy_ = NeuralPolicy(network)
+        self.policy_.metadata = {"learner": self.learner, "config": config_to_dict(self.config_)}
+        self.per_sku_, self.sku_ids_ = state["per_sku_"], state["sku_ids_"]
 
     def _progress(self, config: Any) -> tuple[Any, Callable[[dict[str, Any]], Any]]:
         """A tqdm bar over the budget and a callback that moves it, then calls the user's."""
@@ -239,15 +363,14 @@ class NeuralEstimator:
         check_is_fitted(self, ("policy_",))
         return self.policy_.explain(obs)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the trained policy (weights + configuration) to the directory ``path``."""
-        check_is_fitted(self, ("policy_",))
-        return self.policy_.save(path, metadata={"learner": self.learner, "config": config_to_dict(self.config_)})
 
-    def __repr__(self) -> str:
-        reg = self.regularization if isinstance(self.regularization, str) else repr(self.regularization)
-        extra = "".join(f", {k}={v!r}" for k, v in self.hyperparameters.items())
-        return f"{type(self).__name__}(regularization={reg!r}{extra})"
+
+def _head_from_saved(config: Any) -> RegularizationHead:
+    """A regularization head saved as its configuration; only orkit's four heads are built."""
+    name = config.get("name") if isinstance(config, dict) else None
+    if name not in REGULARIZATIONS:
+        raise ValidationError(f"regularization head must be one of {', '.join(REGULARIZATIONS)}, got {config!r}")
+    return head_from_config(config)
 
 
 def validation_loss(policy: Any, validation: Any, problem: Any) -> float:

@@ -414,5 +414,6 @@ class PPOPolicy(NeuralEstimator):
     """
 
     learner = "ppo"
+    policy_name = "ppo"
     config_class = PPOConfig
     train_function = staticmethod(train_ppo)
