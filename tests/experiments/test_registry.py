@@ -495,3 +495,18 @@ def test_two_stage_repr_shows_what_the_user_set():
     assert repr(make_policy("two-stage", n_scenarios=30, pack_size=6.0)) == "TwoStagePolicy(n_scenarios=30, pack_size=6.0)"
     assert repr(make_policy("two-stage", capacity_usage=np.ones(50))) == "TwoStagePolicy(capacity_usage=<50 values>)"
     assert repr(make_policy("base-stock", level=np.arange(50.0))) == "BaseStockPolicy(level=<50 values>)"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("name", ["base-stock", "ds"])
+def test_a_policy_used_on_cuda_saves_and_loads_with_identical_orders(name, setting_1, tmp_path):
+    train, validation, test, problem = setting_1
+    policy = make_policy(name, **SMALL.get(name, {})).fit(train, validation, problem)
+    cpu = observation(test, problem)
+    obs = Observation(period=cpu.period, on_hand=cpu.on_hand.cuda(), inventory_position=cpu.inventory_position.cuda(),
+                      pipeline=cpu.pipeline.cuda(), feature_names=cpu.feature_names, features=cpu.features.cuda(),
+                      recent_demand=cpu.recent_demand.cuda(), lead_time=cpu.lead_time.cuda(),
+                      review_period=cpu.review_period.cuda())
+    orders = policy.act(obs)  # moves an RL network to the GPU
+    loaded = load_policy(policy.save(tmp_path))
+    assert orders.is_cuda and torch.equal(loaded.act(obs), orders)
