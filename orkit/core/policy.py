@@ -30,9 +30,9 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import torch
 
-from orkit.core.errors import NotFittedError
+from orkit.core.errors import DataError, NotFittedError
 
-__all__ = ["Observation", "Policy", "FittablePolicy", "check_is_fitted", "as_sku_tensor"]
+__all__ = ["Observation", "Policy", "FittablePolicy", "check_is_fitted", "is_fitted", "as_sku_tensor"]
 
 
 class Observation:
@@ -47,7 +47,9 @@ class Observation:
     Attributes
     ----------
     period : int
-        Period index ``t`` (0-based) of the review day.
+        Period index ``t`` (0-based) of the review day. An observation built for a
+        recommendation may not know it (``period=None``); a policy that reads it then raises
+        :class:`~orkit.core.errors.DataError` instead of silently taking period 0.
     on_hand : Tensor of shape (n_skus,)
         On-hand inventory after this period's arrivals [I^0]; negative values are backlog.
     inventory_position : Tensor of shape (n_skus,)
@@ -70,7 +72,7 @@ class Observation:
     def __init__(
         self,
         *,
-        period: int,
+        period: int | None,
         on_hand: torch.Tensor,
         inventory_position: torch.Tensor,
         feature_names: tuple[str, ...] = (),
@@ -81,7 +83,7 @@ class Observation:
         review_period: torch.Tensor | None = None,
         is_review: torch.Tensor | None = None,
     ) -> None:
-        self.period = period
+        self._period = period
         self.on_hand = on_hand
         self.inventory_position = inventory_position
         self.feature_names = tuple(feature_names)
@@ -100,6 +102,16 @@ class Observation:
         if value is None:
             return default()
         return value() if callable(value) else value
+
+    @property
+    def period(self) -> int:
+        if self._period is None:
+            raise DataError(
+                "this policy reads today's period, which the state does not give: add a 'period' column "
+                "(today's period, counted like the periods of the data the policy was fitted on), or build "
+                "the state from the sales history (orkit state --history ...)"
+            )
+        return self._period
 
     @property
     def n_skus(self) -> int:
@@ -127,7 +139,7 @@ class Observation:
 
     def __repr__(self) -> str:
         return (
-            f"Observation(period={self.period}, n_skus={self.n_skus}, "
+            f"Observation(period={self._period}, n_skus={self.n_skus}, "
             f"feature_names={self.feature_names})"
         )
 
@@ -155,6 +167,31 @@ def check_is_fitted(policy: object, attributes: tuple[str, ...]) -> None:
         )
 
 
+def is_fitted(policy: object) -> bool:
+    """Whether ``policy`` can act without :meth:`fit`: it has no ``fit``, or it holds learned
+    state (a public attribute ending in ``_``, set by ``fit`` or by a constructor given every
+    parameter, like ``BaseStockPolicy(level=40)``), or its ``__sklearn_is_fitted__()`` says so.
+
+    Examples
+    --------
+    >>> class Level:
+    ...     def __init__(self, level=None):
+    ...         if level is not None:
+    ...             self.level_ = level
+    ...     def fit(self, train, validation, problem):
+    ...         self.level_ = 10.0
+    ...         return self
+    >>> is_fitted(Level()), is_fitted(Level(40.0))
+    (False, True)
+    """
+    if not hasattr(policy, "fit"):
+        return True
+    check = getattr(policy, "__sklearn_is_fitted__", None)
+    if callable(check):
+        return bool(check())
+    return any(k.endswith("_") and not k.startswith("_") and v is not None for k, v in vars(policy).items())
+
+
 def as_sku_tensor(value: Any, like: torch.Tensor, name: str = "value") -> torch.Tensor:
     """``value`` (scalar or per-SKU) as a tensor on ``like``'s device and dtype.
 
@@ -166,3 +203,4 @@ def as_sku_tensor(value: Any, like: torch.Tensor, name: str = "value") -> torch.
 
         raise ValidationError(f"{name} has {t.shape[0]} values but there are {like.shape[0]} SKUs")
     return t
+

@@ -102,3 +102,55 @@ def test_evaluate_trains_a_learner_with_a_progress_bar_on_request(tmp_path, caps
     assert main([*argv, "--param", "progress=true"]) == 0
     shown = capsys.readouterr()
     assert "DS base" in shown.err and "2/2" in shown.err and shown.out == quiet.out
+
+
+def test_evaluate_says_what_it_scored_and_fitted_on(tmp_path, capsys):
+    from orkit.data import generate
+
+    data = generate("iid-poisson", n_skus=10, n_periods=30, rate=5.0, seed=0, split_sizes=(6, 2, 2))
+    data.write(tmp_path / "d.csv")
+    assert main(["evaluate", str(tmp_path / "d.csv"), "--policy", "newsvendor", "--split", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "10 SKUs x 30 periods; scored on all 10 SKUs" in out
+    assert "fitted on the train split of" in out and "(6 SKUs), validated on its validation split (2 SKUs)" in out
+    assert "problem: lead time 1, review period 1, holding cost 0.1, shortage cost 0.9, backorders" in out
+    assert main(["evaluate", str(tmp_path / "d.csv"), "--policy", "base-stock", "--param", "level=12"]) == 0
+    out = capsys.readouterr().out
+    assert "scored on the test split (2 SKUs)" in out and "needs no fit (its parameters are given)" in out
+
+
+def test_split_all_scores_every_sku(tmp_path, capsys):
+    """--split all scores all SKUs, also for a policy that is fitted first (the train split)."""
+    from orkit.data import generate
+    from orkit.evaluation import evaluate
+    from orkit.heuristics import NewsvendorPolicy
+    from orkit.core import InventoryProblem
+
+    data = generate("iid-poisson", n_skus=10, n_periods=30, rate=5.0, seed=0, split_sizes=(6, 2, 2))
+    data.write(tmp_path / "d.csv")
+    assert main(["evaluate", str(tmp_path / "d.csv"), "--policy", "newsvendor", "--split", "all"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("weighted_loss"))
+    train, validation, _ = data.splits()
+    policy = NewsvendorPolicy().fit(train, validation, InventoryProblem())
+    expected = evaluate(policy, data, InventoryProblem())["weighted_loss"]
+    assert float(line.split()[1]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_fit_on_a_file_without_split_uses_all_of_it(tmp_path, capsys):
+    """recommend --fit FILE: a per-SKU policy fitted on every SKU of a file without split labels
+    serves every SKU (it used to fit on a random 80% and then fail)."""
+    from orkit.data import generate
+
+    data = generate("iid-poisson", n_skus=12, n_periods=40, rate=5.0, seed=0)
+    data.write(tmp_path / "sales.csv")
+    state = tmp_path / "state.csv"
+    state.write_text("sku,on_hand\n" + "".join(f"{s},3\n" for s in data.sku_ids[::-1]))
+    out = tmp_path / "orders.csv"
+    assert main(["recommend", "--state", str(state), "--policy", "base-stock", "--param", "per_sku=true",
+                 "--fit", str(tmp_path / "sales.csv"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "fitted on all 12 SKUs of" in printed and "no split labels" in printed
+    import pandas as pd
+
+    orders = pd.read_csv(out)
+    assert len(orders) == 12 and orders.sku.tolist() == list(data.sku_ids[::-1])

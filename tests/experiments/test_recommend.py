@@ -205,8 +205,8 @@ def test_bad_history_and_stock_tables_are_named(history, stock, edit, message):
 
 
 def test_today_with_known_demand_is_refused(history, stock):
-    with pytest.raises(DataError, match="history has demand for today .*today=58"):
-        build_state(history, *stock, today=TODAY - 1, problem=PROBLEM)
+    with pytest.raises(DataError, match=r"history has demand for today \(period 58\), .*today=59"):
+        build_state(history[history.period < TODAY], *stock, today=TODAY - 1, problem=PROBLEM)
 
 
 def test_without_todays_rows_the_state_has_no_features_and_a_feature_policy_says_so(history, stock, policies, caplog):
