@@ -96,7 +96,9 @@ def test_run_writes_results_report_and_policies(tmp_path):
     assert "base 25" in text and "constant (tuned)" in text and "± 95% CI" in text
     for png in ("test_loss.png", "paths.png", "tuning.png"):
         assert (out / png).stat().st_size > 1000
-    assert (out / "policies" / "base-25-seed0" / "parameters.json").exists()
+    # every cell's policy is saved and reloads (a heuristic included) with the same orders
+    saved = registry.load_policy(out / "policies" / "base-25-seed0")
+    assert saved.get_params()["level"] == 25.0 and (out / "policies" / "base-25-seed0" / "policy.json").exists()
     # selection: the winner is the top-k configuration with the best mean validation loss,
     # and it beats ordering the mean demand (10) on validation
     import json
@@ -385,7 +387,8 @@ def test_parallel_workers_finish_the_study_with_the_same_cells(tmp_path):
     assert tuning["selected"] == tuning["top"][best]
     chosen = {json.loads(r["params"])["quantity"] for r in rows if r["label"] == "constant (tuned)"}
     assert chosen == {tuning["selected"]["quantity"]}
-    assert (out / "policies" / "constant-tuned-seed1" / "parameters.json").exists()
+    reloaded = registry.load_policy(out / "policies" / "constant-tuned-seed1")
+    assert reloaded.quantity_ == pytest.approx(tuning["selected"]["quantity"])
     # a second run finds everything finished and fits nothing
     again = StudyRunner(config, output=out, progress=False, workers=2).run()
     assert len(again) == len(rows)
