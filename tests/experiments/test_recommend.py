@@ -216,3 +216,46 @@ def test_without_todays_rows_the_state_has_no_features_and_a_feature_policy_says
     assert "promotion" not in state.columns
     with pytest.raises(ValidationError, match="needs feature"):
         recommend(policies["ds"], state, PROBLEM)
+
+
+# ------------------------------------------------------------------ every registered family
+def _family_case(name, past, history, stock):
+    """(policy fitted on the history, today's state, problem) for a registered family. The
+    exact DP and myopic need integer demand of a small lost-sales instance."""
+    from orkit.experiments.registry import make_policy
+    from smoke_budgets import SMALL
+
+    if name in ("dp-optimal", "myopic"):
+        data = generate("iid-poisson", n_skus=8, n_periods=30, rate=3.0, seed=2)
+        problem = InventoryProblem(lead_time=1, review_period=1, lost_sales=True)
+        frame = data.to_frame().drop(columns=list(data.attributes.columns))
+        frame.attrs = {}
+        ids = data.sku_ids.astype(str)
+        on_hand = pd.DataFrame({"sku": ids, "on_hand": np.arange(len(ids), dtype=float)})
+        state = build_state(frame, on_hand, problem=problem)
+        return make_policy(name).fit(data, data, problem), state, problem
+    per_sku = {"per_sku": True} if name in ("base-stock", "constant-order", "newsvendor", "capped-base-stock") else {}
+    policy = make_policy(name, **SMALL.get(name, {}), **per_sku).fit(past, past, PROBLEM)
+    return policy, build_state(history, *stock, problem=PROBLEM), PROBLEM
+
+
+@pytest.mark.parametrize("name", sorted(__import__("orkit.experiments.registry", fromlist=["POLICIES"]).POLICIES))
+def test_every_family_orders_by_sku_and_reloads_through_the_cli(name, past, history, stock, tmp_path, capsys):
+    """Shuffled state rows give every SKU the same order, and ``orkit recommend --load`` of the
+    saved policy writes exactly the orders of the policy in memory."""
+    from orkit.cli.main import main
+
+    policy, state, problem = _family_case(name, past, history, stock)
+    orders = recommend(policy, state, problem)
+    shuffled = state.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    pd.testing.assert_frame_equal(recommend(policy, shuffled, problem).set_index("sku").loc[orders.sku],
+                                  orders.set_index("sku"))
+
+    policy.save(tmp_path / "policy")
+    shuffled.to_csv(tmp_path / "state.csv", index=False)
+    out = tmp_path / "orders.csv"
+    flags = ["--lead-time", str(problem.lead_time)] + (["--lost-sales"] if problem.lost_sales else [])
+    assert main(["recommend", "--state", str(tmp_path / "state.csv"), "--load", str(tmp_path / "policy"),
+                 "--out", str(out), *flags]) == 0, capsys.readouterr().err
+    written = pd.read_csv(out, dtype={"sku": str}).set_index("sku").loc[orders.sku]
+    np.testing.assert_array_equal(written.order.to_numpy(np.float32), orders.order.to_numpy(np.float32))

@@ -20,16 +20,8 @@ from sklearn.base import clone
 from orkit.core import InventoryProblem, NotFittedError, Observation, OrkitError, PersistenceError, ValidationError
 from orkit.data import Dataset, generate
 from orkit.experiments.registry import POLICIES, load_policy, make_policy, resolve
+from smoke_budgets import SMALL
 
-#: small budgets and settings for a quick fit
-SMALL = {
-    "gradient-boosting-newsvendor": dict(n_estimators=20),
-    "weighted-saa-newsvendor": dict(n_neighbors=10),
-    "two-stage": dict(n_scenarios=10, n_threads=1),
-    "ds": dict(max_epochs=2, hidden_sizes=(8,)),
-    "ppo": dict(total_timesteps=280, num_steps=140, hidden_sizes=(8,)),
-    "ddpg": dict(total_timesteps=112, learning_starts=56, eval_every=56, batch_size=32, hidden_sizes=(8,)),
-}
 #: variants whose state is different in kind (random-forest weights, histogram boosting, a
 #: per-SKU constraint, a given regressor, a non-default head)
 VARIANTS = {
