@@ -93,6 +93,43 @@ def _header(content: str):
     return setup
 
 
+def _saved(tamper):
+    """A setup that saves a per-SKU base-stock policy fitted on NO_SPLIT to ``saved/``, then
+    ``tamper(folder)``s it."""
+
+    def setup(folder: Path) -> None:
+        from orkit.core import InventoryProblem
+        from orkit.heuristics import BaseStockPolicy
+
+        policy = BaseStockPolicy(per_sku=True).fit(NO_SPLIT, NO_SPLIT, InventoryProblem())
+        tamper(policy.save(folder / "saved"))
+
+    return setup
+
+
+def _rewrite_manifest(edit):
+    def tamper(saved: Path) -> None:
+        manifest = json.loads((saved / "policy.json").read_text())
+        edit(manifest, saved)
+        (saved / "policy.json").write_text(json.dumps(manifest))
+
+    return tamper
+
+
+def _nan_level(manifest: dict, saved: Path) -> None:
+    """NaN levels, with a checksum that matches them (a careful forger)."""
+    from safetensors.numpy import save_file
+
+    save_file({"state.level_": np.full(NO_SPLIT.n_skus, np.nan)}, str(saved / "arrays.safetensors"))
+    manifest["files"]["arrays.safetensors"]["sha256"] = hashlib.sha256((saved / "arrays.safetensors").read_bytes()).hexdigest()
+
+
+def _pickled(saved: Path) -> None:
+    import pickle
+
+    (saved / "arrays.safetensors").write_bytes(pickle.dumps({"level": [1.0, 2.0]}))
+
+
 EVAL = ["evaluate", "--policy", "base-stock", "--param", "level=20"]
 REC = ["recommend", "--out", "new_orders.csv", "--policy", "base-stock", "--param", "level=20"]
 
@@ -213,6 +250,20 @@ CASES = [
      r"--load must be a folder holding a saved policy, got 'nowhere'"),
     ("load an empty folder", lambda f: (f / "empty_policy").mkdir(), [*REC[:3], "--state", "state.csv", "--load",
                                                                       "empty_policy"], r"holds no policy"),
+    ("load truncated arrays", _saved(lambda d: (d / "arrays.safetensors").write_bytes(
+        (d / "arrays.safetensors").read_bytes()[:40])), [*REC[:3], "--state", "state.csv", "--load", "saved"],
+     r"arrays.safetensors"),
+    ("load a pickle renamed", _saved(_pickled), [*REC[:3], "--state", "state.csv", "--load", "saved"],
+     r"arrays.safetensors.*pickle|pickle.*arrays.safetensors"),
+    ("load NaN levels", _saved(_rewrite_manifest(_nan_level)), [*REC[:3], "--state", "state.csv", "--load", "saved"],
+     r"NaN|finite"),
+    ("load a file outside the folder", _saved(_rewrite_manifest(
+        lambda m, d: m["files"].update({"../../etc/passwd": m["files"].pop("arrays.safetensors")}))),
+     [*REC[:3], "--state", "state.csv", "--load", "saved"], r"\.\./\.\./etc/passwd"),
+    ("load an unknown policy", _saved(_rewrite_manifest(lambda m, d: m.update(policy="os.system"))),
+     [*REC[:3], "--state", "state.csv", "--load", "saved"], r"os.system"),
+    ("load a manifest that is not JSON", _saved(lambda d: (d / "policy.json").write_text("{oops")),
+     [*REC[:3], "--state", "state.csv", "--load", "saved"], r"policy.json"),
     ("load with policy flags", lambda f: (f / "empty_policy").mkdir(),
      [*REC, "--state", "state.csv", "--load", "empty_policy"], r"--load FOLDER is a saved, fitted policy"),
 ]
