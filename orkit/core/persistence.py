@@ -8,11 +8,11 @@ A saved policy is a folder::
     arrays.safetensors   every array: constructor arrays (a per-SKU level, pack sizes) and
                          fitted ones (levels, lookup tables, residuals, network weights)
     <name>.skops         scikit-learn models (the contextual newsvendors, the two-stage
-                         forecaster), written with skops by the family that owns them
+                         forecaster), written with skops (:func:`skops_file`)
 
 No file is a pickle and loading never unpickles: JSON holds plain values, safetensors raw
-arrays, and skops files are read with an explicit list of trusted types that the family names
-(orkit.core never imports scikit-learn). Loading constructs the class policy.json names only
+arrays, and skops files are read with an explicit list of trusted types
+(:data:`SKOPS_TRUSTED_TYPES`, type names only: orkit.core never imports scikit-learn). Loading constructs the class policy.json names only
 after :func:`orkit.experiments.registry.load_policy` has checked that it is the class registered
 under the saved name, and then only the fixed helper classes that family builds.
 
@@ -61,6 +61,9 @@ __all__ = [
     "read_manifest",
     "check_file_name",
     "check_safetensors_bytes",
+    "SKOPS_TRUSTED_TYPES",
+    "skops_file",
+    "load_skops",
 ]
 
 FORMAT = "orkit-policy/1"
@@ -566,3 +569,44 @@ class SavablePolicy(Estimator):
             raise ValidationError("sku_ids_ must be None when per_sku_ is False (the state is shared by all SKUs)")
         if np.unique(ids).shape[0] != ids.shape[0]:
             raise ValidationError(f"sku_ids_ must be unique, got {ids.shape[0] - np.unique(ids).shape[0]} duplicate(s)")
+
+
+# ---------------------------------------------------------------- scikit-learn models (skops)
+#: the fitted internals of the scikit-learn models orkit's families hold (trees, tree predictors,
+#: neighbour indexes), trusted beyond skops' defaults. Names only: orkit.core never imports
+#: scikit-learn; skops is imported when a model is saved or loaded.
+SKOPS_TRUSTED_TYPES = [
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+]
+
+
+def skops_file(name: str, model: Any) -> ExternalFile:
+    """``model`` as the bytes of ``name`` (a ``.skops`` file), refusing types orkit does not trust."""
+    import skops.io
+
+    data = skops.io.dumps(model)
+    untrusted = sorted(set(skops.io.get_untrusted_types(data=data)) - set(SKOPS_TRUSTED_TYPES))
+    if untrusted:
+        raise ValidationError(
+            f"{type(model).__name__} cannot be saved: loading it would need types orkit does not trust "
+            f"({', '.join(untrusted)})"
+        )
+    return ExternalFile(name, data)
+
+
+def load_skops(ref: Any, expected: tuple[type, ...], where: str) -> Any:
+    """The model in ``ref`` (a :class:`FileRef`), which must be an instance of ``expected``."""
+    import skops.io
+
+    if not isinstance(ref, FileRef):
+        raise PersistenceError(f"{where} must refer to a .skops file, got {ref!r}")
+    model = ref.load(lambda data: skops.io.loads(data, trusted=SKOPS_TRUSTED_TYPES), "a scikit-learn model")
+    if not isinstance(model, expected):
+        raise PersistenceError(
+            f"{ref.path} must hold a {' or '.join(t.__name__ for t in expected)}, got {type(model).__name__}"
+        )
+    return model

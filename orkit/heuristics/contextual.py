@@ -39,7 +39,7 @@ from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_choice, check_float, check_int
-from orkit.heuristics._persistence import load_skops, skops_file
+from orkit.core.persistence import load_skops, skops_file
 from orkit.heuristics._training import observation_features, training_samples
 from orkit.heuristics.distributions import Empirical
 

@@ -56,7 +56,7 @@ from orkit.core.errors import DataError, ValidationError
 from orkit.core.estimator import Estimator
 from orkit.core.policy import check_is_fitted
 from orkit.core.validation import check_float, check_int
-from orkit.twostage._persistence import load_skops, skops_file
+from orkit.core.persistence import load_skops, skops_file
 
 __all__ = ["DemandForecaster", "forecast_accuracy", "history_features"]
 

@@ -23,7 +23,7 @@ from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.twostage._persistence import load_skops, skops_file
+from orkit.core.persistence import load_skops, skops_file
 from orkit.twostage.forecast import DemandForecaster
 from orkit.twostage.model import OrderConstraints, build_replenishment_model, solve, update_model_data
 
