@@ -18,13 +18,26 @@ from typing import IO, Callable, Iterator
 __all__ = ["atomic_write", "atomic_write_text", "atomic_write_bytes", "atomic_write_with"]
 
 
-def _publish(temporary: str, path: Path) -> None:
-    """Give the finished temporary file the usual permissions (mkstemp makes it private) and
-    rename it over ``path`` in one step."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)
-    os.replace(temporary, path)
+@contextlib.contextmanager
+def _temporary_beside(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` (same folder, so the rename is atomic; same suffix, for
+    writers that choose a format by suffix). When the block ends normally it is synced, given
+    the usual permissions (mkstemp makes it private) and renamed over ``path``; otherwise it is
+    removed."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(descriptor)
+    try:
+        yield Path(temporary)
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 @contextlib.contextmanager
@@ -51,22 +64,10 @@ def atomic_write(path: str | Path, mode: str = "w", *, encoding: str | None = "u
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if mode == "wb":
-            handle = os.fdopen(descriptor, "wb")
-        else:
-            handle = os.fdopen(descriptor, "w", encoding=encoding, newline=newline)
-        with handle:
+    with _temporary_beside(Path(path)) as temporary:
+        options = {} if mode == "wb" else {"encoding": encoding, "newline": newline}
+        with open(temporary, mode, **options) as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        _publish(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def atomic_write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> Path:
@@ -90,15 +91,6 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], object]) -> Path
     The temporary path keeps ``path``'s suffix, so writers that choose a format by suffix work.
     """
     path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(descriptor)
-    try:
-        write(Path(temporary))
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        _publish(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with _temporary_beside(path) as temporary:
+        write(temporary)
     return path
