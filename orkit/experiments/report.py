@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import statistics
@@ -10,7 +11,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from orkit.experiments.runner import read_results
+from orkit.core.errors import DataError
+from orkit.core.files import atomic_write_text, atomic_write_with
+from orkit.experiments.runner import OutputError, read_results
 
 __all__ = ["write_report", "summarize"]
 
@@ -73,8 +76,18 @@ def _plot_losses(table: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("test loss (weighted holding + shortage cost per period)")
     ax.set_title("Test loss by method (mean and 95% CI over seeds)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_figure(fig, path, dpi=110)
+
+
+def _save_figure(fig: Any, path: Path, dpi: int) -> None:
+    """Save a figure atomically (a temporary file renamed over ``path``: a full disk or a kill
+    leaves the previous plot or none, never a torn one) and free it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        atomic_write_with(path, lambda temporary: fig.savefig(temporary, dpi=dpi))
+    finally:
+        plt.close(fig)
 
 
 def _by_dataset(files: list[Path], datasets: list[str] | None) -> dict[str, list[Path]]:
@@ -123,8 +136,7 @@ def _plot_paths(folder: Path, path: Path, datasets: list[str] | None = None) -> 
     axes[0, 1].set_title("orders")
     axes[0, 1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_figure(fig, path, dpi=110)
     return shown
 
 
@@ -153,8 +165,7 @@ def _draw_panels(keys: Any, datasets: list[str] | None, draw: Callable[[Any, str
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_figure(fig, path, dpi=100)
     return len(panels)
 
 
@@ -235,11 +246,34 @@ def _plot_training(folder: Path, path: Path, datasets: list[str] | None = None) 
 
 
 def write_report(folder: str | Path, *, title: str | None = None, notes: str = "") -> Path:
-    """Write ``report.md`` (and its plots) from the results in ``folder``."""
+    """Write ``report.md`` (and its plots) from the results in ``folder``.
+
+    Every file is written atomically (a temporary file renamed over the old one), so a full
+    disk or a kill leaves the previous report or none, never a torn one.
+
+    Raises
+    ------
+    OutputError
+        The disk is full; the results are untouched, and writing the report again (``orkit
+        run`` on the finished folder) completes it.
+    DataError
+        ``results.csv`` is torn or not a results table, or ``study.json`` is not JSON.
+    """
     folder = Path(folder)
+    try:
+        return _write_report(folder, title=title, notes=notes)
+    except OSError as exc:
+        if isinstance(exc, OutputError) or exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise
+        raise OutputError(f"report: no space left on the disk of {folder} ({exc.strerror}); the results are "
+                          "complete in results.csv: free some space and run the same command again to write "
+                          "the report") from exc
+
+
+def _write_report(folder: Path, *, title: str | None, notes: str) -> Path:
     rows = read_results(folder / "results.csv")
     table = summarize(rows)
-    study = json.loads((folder / "study.json").read_text()) if (folder / "study.json").exists() else {}
+    study = _read_study(folder / "study.json")
     lines = [f"# {title or study.get('name', folder.name)}", ""]
     if notes:
         lines += [notes, ""]
@@ -267,6 +301,14 @@ def write_report(folder: str | Path, *, title: str | None = None, notes: str = "
         data = [{k: v for k, v in d.items() if v not in (None, {}, "")} for d in study["study"].get("datasets", [])]
         lines += ["## Set-up", "", f"- problem: `{problem}`", f"- data: `{data}`",
                   f"- seeds: {study['study'].get('seeds')}", f"- tuning: `{study['study'].get('tuning')}`", ""]
-    path = folder / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    return atomic_write_text(folder / "report.md", "\n".join(lines))
+
+
+def _read_study(path: Path) -> dict[str, Any]:
+    """The study recorded next to its results (``{}`` when there is none)."""
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_bytes() or b"{}")
+    except ValueError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None

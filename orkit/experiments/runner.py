@@ -1,32 +1,46 @@
 """Run a study: build the data, fit and score every method on every seed, tune where asked.
 
-Results are appended to ``results.csv`` as each cell finishes, so an interrupted run keeps
-what it finished and running again skips it. The output folder records which study owns it
-(``study.json``); a different study never writes into it.
+Results go to ``results.csv`` as each cell finishes, so an interrupted run keeps what it
+finished and running again skips it. The output folder records which study owns it
+(``study.json``); a different study never writes into it, and one run at a time holds it.
+
+Faults lose nothing: every file is written whole or not at all (a temporary file, then a
+rename), a torn ``results.csv`` of an older version is repaired on start, Ctrl-C and SIGTERM
+stop the workers after marking their running trials interrupted, the workers die with a
+killed parent, and a full disk stops the run with one line (:class:`OutputError`); in every
+case the same command resumes to the results of an uninterrupted run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import inspect
+import io
 import re
 import json
 import logging
 import math
+import os
+import signal
 import statistics
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from orkit.core.errors import ConfigError
+from orkit.core.errors import ConfigError, DataError, OrkitError
+from orkit.core.files import atomic_write, atomic_write_text
 from orkit.core.problem import InventoryProblem
 from orkit.data import Dataset, generate
 from orkit.evaluation import evaluate
 from orkit.experiments.config import DataSpec, MethodSpec, StudyConfig, to_json
 from orkit.experiments.registry import make_policy
 
-__all__ = ["StudyRunner", "RESULT_COLUMNS", "build_data", "build_problem", "build_splits", "fit_policy", "trial_objective"]
+__all__ = ["StudyRunner", "RESULT_COLUMNS", "OutputError", "build_data", "build_problem", "build_splits",
+           "fit_policy", "trial_objective", "read_results", "sigterm_as_interrupt"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +50,11 @@ RESULT_COLUMNS = (
     "params",
 )
 SPLITS = ("train", "validation", "test")
+
+
+class OutputError(OrkitError, OSError):
+    """The run's results could not be written (the disk is full); what finished is kept and
+    the same command resumes the run once there is space. Also an ``OSError``."""
 
 
 def build_data(config: StudyConfig, spec: DataSpec | None = None) -> Dataset:
@@ -138,15 +157,32 @@ class StudyRunner:
         self.output = Path(output or config.output)
         self.progress = progress
         self.storage = storage or config.tuning.storage
+        self._storage_given = storage is not None  # --storage, not the study's tuning.storage
         self.results_path = self.output / "results.csv"
+        self._results: list[dict[str, str]] = []  # results.csv's rows, loaded when the run starts
 
     # ------------------------------------------------------------------ folder ownership
     def _claim_output(self) -> None:
-        self.output.mkdir(parents=True, exist_ok=True)
+        """Create the output folder (an existing file there is refused in one line)."""
+        if self.output.exists() and not self.output.is_dir():
+            raise ConfigError(f"output: {self.output} is a file, not a folder; choose another output folder")
+        try:
+            self.output.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a folder above it is a file
+            raise ConfigError(f"output: cannot create the folder {self.output}: a part of its path is a file") from None
+
+    def _claim_marker(self) -> None:
+        """Check that the folder is this study's (``study.json``), or make it so."""
         marker = self.output / "study.json"
         mine = {"name": self.config.name, "fingerprint": self.config.fingerprint}
-        if marker.exists():
-            theirs = json.loads(marker.read_text())
+        raw = marker.read_bytes() if marker.exists() else b""
+        if raw.strip():
+            try:
+                theirs = json.loads(raw)
+            except ValueError as exc:  # not JSON, or not UTF-8
+                raise ConfigError(
+                    f"output: {marker} is damaged ({exc}); it records which study owns the folder: delete it "
+                    "if this study made the folder, else choose another output folder") from None
             if theirs.get("fingerprint") != mine["fingerprint"]:
                 raise ConfigError(
                     f"output: {self.output} holds the results of a different study "
@@ -154,23 +190,62 @@ class StudyRunner:
                     "choose another output folder or delete that one"
                 )
         else:
-            marker.write_text(json.dumps({**mine, "study": to_json(self.config)}, indent=2, default=str))
+            if marker.exists():  # an older version's write cut short (nothing is written before it)
+                log.warning("%s: empty (a write cut short); written again for study %r", marker, self.config.name)
+            atomic_write_text(marker, json.dumps({**mine, "study": to_json(self.config)}, indent=2, default=str))
+
+    @contextlib.contextmanager
+    def _hold_output(self) -> Iterator[None]:
+        """Hold the folder's lock (``.orkit-run.lock``) for the run: one run at a time writes a
+        folder, so the trials its database shows running are nobody else's (see
+        :meth:`_recover_orphans`)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: one run at a time is the user's rule
+            yield
+            return
+        descriptor = os.open(self.output / ".orkit-run.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigError(f"output: {self.output} is in use by another orkit run (a folder holds one run "
+                                  "at a time); wait for it to finish or choose another output folder") from None
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
 
     def finished(self) -> set[tuple[str, str, int]]:
         """(dataset, method label, seed) cells already in results.csv."""
-        if not self.results_path.exists():
-            return set()
-        with self.results_path.open() as fh:
-            return {(r["dataset"], r["label"], int(r["seed"])) for r in csv.DictReader(fh) if r["split"] == "test"}
+        rows, _ = _parse_results(self.results_path)
+        return {(r["dataset"], r["label"], int(r["seed"])) for r in rows if r["split"] == "test"}
+
+    def _load_results(self) -> list[dict[str, str]]:
+        """The rows of ``results.csv``, repaired: a torn or empty file (an older version's
+        append cut short by a kill or a full disk) loses its unfinished cells, which run again,
+        with one warning line saying what was dropped; a file that is not a results table is
+        refused (:class:`~orkit.core.errors.DataError`)."""
+        rows, dropped = _parse_results(self.results_path)
+        if dropped:
+            log.warning("%s: repaired: %s", self.results_path, "; ".join(dropped))
+            self._write_results(rows)
+        return rows
+
+    def _write_results(self, rows: list[dict[str, Any]]) -> None:
+        # The whole table is written again (old rows + new) to a temporary file that is then
+        # renamed over results.csv: a kill or a full disk leaves the previous table, never a
+        # torn row, which an append cannot promise (a write cut short keeps half a row). The
+        # table is small (three rows a cell), so this costs milliseconds a cell.
+        with atomic_write(self.results_path, newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
 
     def _append(self, rows: list[dict[str, Any]]) -> None:
-        new = not self.results_path.exists()
-        with self.results_path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=RESULT_COLUMNS)
-            if new:
-                writer.writeheader()
-            writer.writerows(rows)
-            fh.flush()
+        """Add a finished cell's rows to results.csv (see :meth:`_write_results`)."""
+        table = self._results + [{k: _text(v) for k, v in row.items()} for row in rows]
+        self._write_results(table)
+        self._results = table
 
     # ------------------------------------------------------------------ cells
     def _score(self, dataset: str, method: MethodSpec, params: dict, seed: int, splits: dict[str, Dataset],
@@ -244,7 +319,7 @@ class StudyRunner:
                  "order": float(led.order[i, t]), "demand": float(led.demand[i, t])}
                 for i in range(k) for t in range(led.n_periods)]
         (self.output / "paths").mkdir(exist_ok=True)
-        with (self.output / "paths" / f"{name}.csv").open("w", newline="") as fh:
+        with atomic_write(self.output / "paths" / f"{name}.csv", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=["sku", "period", "on_hand", "order", "demand"])
             writer.writeheader()
             writer.writerows(rows)
@@ -269,15 +344,13 @@ class StudyRunner:
         """Tune, re-run the top-k configurations with every seed, return the winner."""
         from orkit.experiments import tuning as tuning_mod
 
-        storage = self.storage or f"sqlite:///{(self.output / 'tuning.db').resolve()}"
+        storage = self.storage or self._default_storage()
         study = tuning_mod.open_study(study_name(self.config, dataset, method), storage, self.config.tuning)
         self._recover_orphans(study, method)
 
         tuning_mod.tune(study, method, trial_objective(self.config, method, splits, problem), self.config.tuning,
                         progress=bar)
-        top = tuning_mod.top_configurations(study, method, self.config.tuning.top_k)
-        if not top:
-            raise ConfigError(f"methods[{method.label}]: no tuning trial finished")
+        top = self._top(study, method)
         for _ in range((self.config.tuning.top_k - (len(top) if len(top) > 1 else 0)) * len(self.config.seeds)):
             bar()  # re-runs that are not needed (fewer distinct configurations than top_k)
         if len(top) == 1:
@@ -298,6 +371,19 @@ class StudyRunner:
             means.append(statistics.fmean(losses))
             fitted.append(policies)
         return self._select(dataset, method, study, top, means, fitted)
+
+    def _top(self, study: Any, method: MethodSpec) -> list[dict[str, Any]]:
+        """The top-k configurations of a tuned cell, with one warning when failures stopped its
+        tuning short of the budget."""
+        from orkit.experiments import tuning as tuning_mod
+
+        warning = tuning_mod.tuning_failures(study, method, self.config.tuning)
+        if warning:
+            log.warning("%s", warning)
+        top = tuning_mod.top_configurations(study, method, self.config.tuning.top_k)
+        if not top:
+            raise ConfigError(f"methods[{method.label}]: no tuning trial finished")
+        return top
 
     def _known_reruns(self, study: Any, method: MethodSpec, top: list[dict[str, Any]]) -> dict[tuple[int, int], float]:
         """Validation losses of top-k re-runs that need not be fitted, keyed by (index in
@@ -332,14 +418,14 @@ class StudyRunner:
         for s, fit in fitted[winner].items():
             self._refits[(dataset, method.label, s)] = (best, fit)
         (self.output / "tuning").mkdir(exist_ok=True)
-        (self.output / "tuning" / f"{self._cell_name(dataset, method.label)}.json").write_text(json.dumps(
+        atomic_write_text(self.output / "tuning" / f"{self._cell_name(dataset, method.label)}.json", json.dumps(
             {"best_so_far": tuning_mod.best_so_far(study), "top": top, "top_mean_validation": means,
              "selected": best}, indent=2, default=str))
         return best
 
     def _todo(self) -> tuple[list[tuple[DataSpec, MethodSpec, int]], int]:
         """Unfinished (dataset, method, seed) cells and the number of progress steps they take."""
-        done = self.finished()
+        done = {(r["dataset"], r["label"], int(r["seed"])) for r in self._results if r["split"] == "test"}
         cells = [(d, m, s) for d in self.config.datasets for m in self.config.methods for s in self.config.seeds
                  if m.applies_to(d.name)]
         todo = [(d, m, s) for d, m, s in cells if (d.name, m.label, s) not in done]
@@ -348,18 +434,79 @@ class StudyRunner:
         reruns = self.config.tuning.top_k * len(self.config.seeds)
         return todo, len(todo) + (self.config.tuning.trials + reruns) * len(tuned)
 
+    def _default_storage(self) -> str:
+        return f"sqlite:///{(self.output / 'tuning.db').resolve()}"
+
+    def _check_storage(self, todo: list[tuple[DataSpec, MethodSpec, int]]) -> None:
+        """Open the tuning database once before any cell runs, when a tuned cell is left: a bad
+        URL (unknown dialect, missing driver, unreachable server) is a one-line ConfigError
+        here, not a traceback after the untuned cells were computed."""
+        if not any(m.tuned for _, m, _ in todo):
+            return
+        from orkit.experiments import tuning as tuning_mod
+
+        if self.storage is None:
+            tuning_mod.check_storage(self._default_storage(), "output")
+        else:
+            tuning_mod.check_storage(self.storage, "--storage" if self._storage_given else "tuning.storage")
+
+    def _full_disk(self, exc: BaseException) -> OutputError | None:
+        """The one-line error for a full disk (a result file or the tuning database could not
+        be written), or None for any other error."""
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            return None
+        if not isinstance(exc, OutputError):
+            if isinstance(exc, OrkitError):
+                return None
+            from orkit.experiments import tuning as tuning_mod
+
+            if not tuning_mod.disk_full(exc):
+                return None
+        return OutputError(
+            f"output: no space left on the disk of {self.output} (writing "
+            f"{'the tuning database' if 'database' in str(exc) else 'a result file'}); the cells finished "
+            f"so far are kept in {self.results_path.name}: free some space and run the same command again "
+            "to resume")
+
     def run(self) -> list[dict[str, Any]]:
         """Run every unfinished cell; return all result rows (old and new).
 
         With ``workers > 1`` the trials, the top-k re-runs and the cells run in that many
         processes (see :meth:`_run_parallel`).
+
+        Before any cell runs, the output folder is claimed (one run at a time; a file there
+        or a folder of another study is refused), ``results.csv`` is checked (an older
+        version's torn rows are dropped with a warning, their cells run again) and the tuning
+        database is opened (a bad storage URL is a one-line
+        :class:`~orkit.core.errors.ConfigError`).
+
+        SIGTERM is handled like Ctrl-C while the run lasts (the previous handler is restored
+        afterwards): running trials are marked interrupted, the workers stop, and
+        ``KeyboardInterrupt`` propagates; the same call resumes the run. A full disk raises
+        :class:`OutputError`; the cells finished before it are kept.
         """
+        self._claim_output()
+        try:
+            with self._hold_output(), sigterm_as_interrupt():
+                self._claim_marker()
+                self._results = self._load_results()
+                todo, total = self._todo()
+                self._check_storage(todo)
+                if self.workers > 1:
+                    self._run_parallel(todo, total)
+                else:
+                    self._run_serial(todo, total)
+        except BaseException as exc:
+            error = self._full_disk(exc)
+            if error is None:
+                raise
+            raise error from exc
+        return read_results(self.results_path)
+
+    def _run_serial(self, todo: list[tuple[DataSpec, MethodSpec, int]], total: int) -> None:
+        """Run the cells one after the other in this process (deterministic)."""
         from tqdm.auto import tqdm
 
-        self._claim_output()
-        if self.workers > 1:
-            return self._run_parallel()
-        todo, total = self._todo()
         with tqdm(total=total, disable=not self.progress, desc=self.config.name, unit="step") as bar:
             for spec in self.config.datasets:
                 mine = [(m, s) for d, m, s in todo if d is spec]
@@ -379,11 +526,9 @@ class StudyRunner:
                     policy, rows = self._score(spec.name, method, params, seed, splits, problem)
                     self._finish_cell(spec.name, method, seed, policy, rows, splits["test"], problem)
                     bar.update(1)
-        return read_results(self.results_path)
-
 
     # ------------------------------------------------------------------ parallel
-    def _run_parallel(self) -> list[dict[str, Any]]:
+    def _run_parallel(self, todo: list[tuple[DataSpec, MethodSpec, int]], total: int) -> None:
         """Run the study in ``self.workers`` processes.
 
         Every tuned cell gets ``workers`` tuning jobs that share its Optuna study (the budget
@@ -396,17 +541,22 @@ class StudyRunner:
         Fits are the same as in one process (each seed is its own random stream), but which
         configurations TPE draws depends on the order in which concurrent trials finish: the
         tuned configuration may differ from a one-worker run's.
+
+        Faults: on Ctrl-C, SIGTERM or an error this process stops the workers (SIGTERM, which
+        a worker turns into Ctrl-C in its job: its running trial is marked interrupted and runs
+        again on resume) before re-raising; workers ignore Ctrl-C themselves, so each trial is
+        interrupted once. Workers die with this process when it is killed (see
+        :func:`_worker_init`), so a resumed run marks their trials interrupted without ever
+        running one twice.
         """
         import concurrent.futures as cf
         import multiprocessing
-        import os
 
         from tqdm.auto import tqdm
 
         from orkit.experiments import tuning as tuning_mod
 
-        todo, total = self._todo()
-        storage = self.storage or f"sqlite:///{(self.output / 'tuning.db').resolve()}"
+        storage = self.storage or self._default_storage()
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         cells: dict[tuple[str, str], list[int]] = {}
         for d, m, s in todo:
@@ -421,7 +571,7 @@ class StudyRunner:
             return contexts[name]
 
         pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_worker_init, initargs=(threads,))
+                                      initializer=_worker_init, initargs=(threads, os.getpid()))
         jobs: dict[cf.Future, tuple] = {}
         tuning_left: dict[tuple[str, str], int] = {}
         reruns: dict[tuple[str, str], dict] = {}
@@ -449,9 +599,7 @@ class StudyRunner:
             study = studies[key]
             bar.update(self.config.tuning.trials - tuned_steps.get(key, 0))
             tuned_steps[key] = self.config.tuning.trials
-            top = tuning_mod.top_configurations(study, method, self.config.tuning.top_k)
-            if not top:
-                raise ConfigError(f"methods[{method.label}]: no tuning trial finished")
+            top = self._top(study, method)
             bar.update((self.config.tuning.top_k - (len(top) if len(top) > 1 else 0)) * len(self.config.seeds))
             if len(top) == 1:
                 submit_cells(key, top[0])
@@ -493,8 +641,7 @@ class StudyRunner:
                     if method.tuned:
                         studies[key] = tuning_mod.open_study(study_name(self.config, key[0], method), storage,
                                                              self.config.tuning)
-                        self._recover_orphans(studies[key], method)
-                        tuning_mod.requeue_interrupted(studies[key])  # once, before workers race
+                        self._recover_orphans(studies[key], method)  # before its workers start
                         tuning_left[key] = self.workers
                         for _ in range(self.workers):
                             jobs[pool.submit(_worker_tune, self.config, key[0], key[1], storage)] = ("tune", key)
@@ -517,15 +664,13 @@ class StudyRunner:
                     running = {job[1] for f, job in jobs.items() if job[0] == "tune" and f.running()}
                     for key in running if self.progress else ():  # progress of running tuning jobs
                         spent = min(self.config.tuning.trials, sum(
-                            1 for t in studies[key].get_trials(deepcopy=False) if tuning_mod._spent(t)
-                            and t.state != tuning_mod.optuna.trial.TrialState.RUNNING))
+                            1 for t in studies[key].get_trials(deepcopy=False) if tuning_mod._finished(t)))
                         bar.update(max(0, spent - tuned_steps.get(key, 0)))
                         tuned_steps[key] = max(spent, tuned_steps.get(key, 0))
             except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
+                _stop_workers(pool)
                 raise
         pool.shutdown(wait=True)
-        return read_results(self.results_path)
 
 
 def trial_objective(config: StudyConfig, method: MethodSpec, splits: dict[str, Dataset],
@@ -551,12 +696,123 @@ def _fit_splits(method: MethodSpec, splits: dict[str, Dataset]) -> tuple[Dataset
 _WORKER_DATA: dict[tuple[str, str], tuple[dict[str, Dataset], InventoryProblem]] = {}
 
 
-def _worker_init(threads: int) -> None:
-    """A worker uses its share of the cores. Ctrl-C reaches workers too: a running trial is
-    marked interrupted (and re-run on resume) and the parent stops after keeping what finished."""
+def _worker_init(threads: int, parent: int) -> None:
+    """Set up a worker process: its share of the cores, death with its parent, and signals.
+
+    - The worker dies with its parent: on Linux the kernel sends it SIGKILL when the parent
+      dies (``prctl(PR_SET_PDEATHSIG)``), and everywhere a watchdog thread exits it once its
+      parent is gone (:func:`_watch_parent`). A killed run leaves no worker tuning on, or
+      running a trial that the resumed run starts again.
+    - Ctrl-C is ignored here: the terminal sends it to the parent too, which stops the workers
+      with SIGTERM, so each running trial is interrupted exactly once.
+    - SIGTERM interrupts the running job like Ctrl-C (its trial is marked interrupted and runs
+      again on resume) and makes the worker refuse jobs still queued (:func:`_worker_stop`).
+    """
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the watchdog alone
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="orkit-parent-watchdog", daemon=True).start()
+
+
+def _watch_parent(parent: int, interval: float = 0.5) -> None:
+    """Exit this process as soon as its parent ``parent`` is gone (it is then adopted by
+    another process): the portable fallback of ``PR_SET_PDEATHSIG``."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
+
+
+_JOB_RUNNING = False  # a worker is running a job (not waiting for one)
+_STOPPING = False  # the parent asked the worker to stop (SIGTERM)
+
+
+def _worker_stop(signum: int, frame: Any) -> None:
+    """A worker's SIGTERM handler: interrupt the running job like Ctrl-C; jobs the worker had
+    already been handed are refused (see :func:`_job`)."""
+    global _STOPPING
+    _STOPPING = True
+    if _JOB_RUNNING:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _job() -> Iterator[None]:
+    """Run one job of a worker: refused once the parent asked the worker to stop; a full disk
+    becomes an :class:`OutputError` (whose message survives the trip to the parent)."""
+    global _JOB_RUNNING
+    _JOB_RUNNING = True
+    try:
+        if _STOPPING:  # checked after the flag is set, so a SIGTERM in between is not missed
+            raise KeyboardInterrupt
+        yield
+    except Exception as exc:
+        from orkit.experiments import tuning as tuning_mod
+
+        if not isinstance(exc, OrkitError) and tuning_mod.disk_full(exc):
+            raise OutputError(f"no space left on device ({_one_line(exc)[:200]})") from None
+        raise
+    finally:
+        _JOB_RUNNING = False
+
+
+def _stop_workers(pool: Any, grace: float = 15.0) -> None:
+    """Stop a process pool's workers now: SIGTERM (a running trial is marked interrupted),
+    then, after ``grace`` seconds, SIGKILL for any that is still running (its trial stays
+    marked running and is recovered on resume). Queued jobs are cancelled."""
+    from multiprocessing.connection import wait
+
+    processes = [p for p in (getattr(pool, "_processes", None) or {}).values()]
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            if process.exitcode is None:
+                os.kill(process.pid, signal.SIGTERM)
+    pool.shutdown(wait=False, cancel_futures=True)
+    # a process's sentinel is ready once it has exited (waiting on it reaps nothing, so the
+    # pool's own thread can still join it)
+    sentinels = {p.sentinel: p for p in processes if p.exitcode is None}
+    deadline = time.monotonic() + grace
+    while sentinels and time.monotonic() < deadline:
+        for ready in wait(list(sentinels), timeout=max(0.0, deadline - time.monotonic())):
+            sentinels.pop(ready, None)
+    for process in sentinels.values():
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+    pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM like Ctrl-C (``KeyboardInterrupt`` in the main thread) while the block
+    runs, then restore the previous handler. Outside the main thread (where Python cannot
+    install handlers) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _worker_context(config: StudyConfig, dataset: str) -> tuple[dict[str, Dataset], InventoryProblem]:
@@ -571,19 +827,21 @@ def _worker_tune(config: StudyConfig, dataset: str, label: str, storage: str) ->
     """Tuning job: run trials of one cell's shared study until its budget is spent."""
     from orkit.experiments import tuning as tuning_mod
 
-    method = next(m for m in config.methods if m.label == label)
-    splits, problem = _worker_context(config, dataset)
-    study = tuning_mod.open_study(study_name(config, dataset, method), storage, config.tuning)
-    tuning_mod.tune(study, method, trial_objective(config, method, splits, problem), config.tuning)
+    with _job():
+        method = next(m for m in config.methods if m.label == label)
+        splits, problem = _worker_context(config, dataset)
+        study = tuning_mod.open_study(study_name(config, dataset, method), storage, config.tuning)
+        tuning_mod.tune(study, method, trial_objective(config, method, splits, problem), config.tuning)
 
 
 def _worker_fit(config: StudyConfig, dataset: str, label: str, params: dict[str, Any], seed: int,
                 validate: bool) -> tuple[Any, float, float | None]:
     """Fit job: the fitted policy, its training seconds and (if asked) its validation loss."""
-    method = next(m for m in config.methods if m.label == label)
-    splits, problem = _worker_context(config, dataset)
-    policy, seconds = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
-    loss = evaluate(policy, _fit_splits(method, splits)[1], problem)["weighted_loss"] if validate else None
+    with _job():
+        method = next(m for m in config.methods if m.label == label)
+        splits, problem = _worker_context(config, dataset)
+        policy, seconds = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
+        loss = evaluate(policy, _fit_splits(method, splits)[1], problem)["weighted_loss"] if validate else None
     return policy, seconds, loss
 
 
@@ -593,10 +851,102 @@ def study_name(config: StudyConfig, dataset: str, method: MethodSpec) -> str:
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
-    if not Path(path).exists():
-        return []
-    with Path(path).open() as fh:
-        return list(csv.DictReader(fh))
+    """The rows of a study's ``results.csv`` (values as text), ``[]`` when there is none.
+
+    Raises
+    ------
+    DataError
+        The file is not a results table, or it is torn (a write cut short): ``orkit run``
+        repairs a torn file when it starts.
+    """
+    rows, dropped = _parse_results(Path(path))
+    if dropped:
+        raise DataError(f"{path}: {'; '.join(dropped)}; run the study again to repair the file")
+    return rows
+
+
+def _parse_results(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """The rows of the finished cells in ``results.csv`` and what had to be dropped.
+
+    Dropped, with a note saying what: an empty file (0 bytes), a last line without its line
+    ending (a write cut short, maybe mid-character), and the rows of a cell that lacks one of
+    its three splits (its test row is written with its other rows, so the cell runs again).
+    Refused with a :class:`~orkit.core.errors.DataError` naming the file, the line and the
+    rule: a header other than :data:`RESULT_COLUMNS`, a complete row that breaks a rule (a
+    field count, a split, a seed, the params JSON), a cell's split written twice.
+    """
+    path = Path(path)
+    if not path.exists():
+        return [], []
+    raw = path.read_bytes()
+    if not raw:
+        return [], ["the file was empty (0 bytes)"]
+    dropped: list[str] = []
+    end = raw.rfind(b"\n") + 1
+    if end < len(raw):  # the last line has no line ending: its write was cut short
+        torn = raw[end:].decode("utf-8", errors="replace")
+        dropped.append(f"dropped a torn last line ({_preview(torn)})" if end else
+                       f"dropped a torn header ({_preview(torn)}): no rows")
+        raw = raw[:end]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file ({exc}); it is not an orkit results table") from None
+    records = csv.reader(io.StringIO(text, newline=""))
+    header = next(records, None)
+    if header is None:
+        return [], dropped
+    if tuple(header) != RESULT_COLUMNS:
+        missing = [c for c in RESULT_COLUMNS if c not in header]
+        extra = [c for c in header if c not in RESULT_COLUMNS]
+        what = "; ".join(part for part in (
+            f"missing columns {', '.join(missing)}" if missing else "",
+            f"unknown columns {', '.join(map(repr, extra))}" if extra else "",
+            "" if missing or extra else "columns in another order") if part)
+        raise DataError(f"{path}: the header is not that of an orkit results table ({what}); move the file "
+                        "away or choose another output folder")
+    rows: list[dict[str, str]] = []
+    cells: dict[tuple[str, str, int], dict[str, int]] = {}
+    for record in records:
+        line = records.line_num
+        if len(record) != len(RESULT_COLUMNS):
+            raise DataError(f"{path}, line {line}: a row must have {len(RESULT_COLUMNS)} fields, got {len(record)}")
+        row = dict(zip(RESULT_COLUMNS, record))
+        if row["split"] not in SPLITS:
+            raise DataError(f"{path}, line {line}: split must be one of {', '.join(SPLITS)}, got {row['split']!r}")
+        try:
+            seed = int(row["seed"])
+            float(row["loss"])
+            json.loads(row["params"])
+        except ValueError as exc:
+            raise DataError(f"{path}, line {line}: seed must be an integer, loss a number and params JSON "
+                            f"({exc})") from None
+        splits = cells.setdefault((row["dataset"], row["label"], seed), {})
+        if row["split"] in splits:
+            raise DataError(f"{path}, line {line}: the {row['split']} row of cell ({row['dataset']}, "
+                            f"{row['label']}, seed {seed}) is also on line {splits[row['split']]}")
+        splits[row["split"]] = line
+        rows.append(row)
+    unfinished = {cell for cell, splits in cells.items() if len(splits) < len(SPLITS)}
+    if unfinished:
+        rows = [r for r in rows if (r["dataset"], r["label"], int(r["seed"])) not in unfinished]
+        names = ", ".join(f"({d}, {label}, seed {s})" for d, label, s in sorted(unfinished))
+        dropped.append(f"dropped the rows of unfinished cell(s) {names}, which run again")
+    return rows, dropped
+
+
+def _preview(text: str, width: int = 40) -> str:
+    text = text.replace("\r", "")
+    return repr(text if len(text) <= width else text[:width] + "...")
+
+
+def _text(value: Any) -> str:
+    """A value as ``csv`` writes it (so rows in memory equal rows read back)."""
+    return "" if value is None else str(value)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _slug(text: str) -> str:
