@@ -276,7 +276,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     """One tuning worker: several processes may share a study through --storage."""
     from orkit.experiments import tuning
-    from orkit.experiments.runner import build_splits, study_name, trial_objective
+    from orkit.experiments.runner import build_splits, sigterm_as_interrupt, study_name, trial_objective
 
     config = _load(args.study)
     methods = {m.label: m for m in config.methods if m.tuned}
@@ -288,10 +288,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
     name = args.dataset or config.datasets[0].name
     if name not in specs:
         raise OrkitCliError(f"--dataset must be one of {', '.join(specs)}, got {name!r}")
-    splits, problem = build_splits(config, specs[name])
+    # the storage first: a bad URL fails before the data is built (open_study waits out the
+    # race of workers starting together to create the tables)
     study = tuning.open_study(study_name(config, name, method), args.storage, config.tuning)
-    # the same trial as `orkit run`'s: pruning and fit_on included
-    tuning.tune(study, method, trial_objective(config, method, splits, problem), config.tuning)
+    splits, problem = build_splits(config, specs[name])
+    # the same trial as `orkit run`'s: pruning and fit_on included; SIGTERM marks the running
+    # trial interrupted (re-run by a worker) instead of leaving it RUNNING in the shared storage
+    with sigterm_as_interrupt():
+        tuning.tune(study, method, trial_objective(config, method, splits, problem), config.tuning)
     print(f"tuning study {study.study_name!r}: {len(study.trials)} trials in storage")
     return 0
 

@@ -5,6 +5,7 @@ from orkit.core.errors import (
     DataError,
     NotFittedError,
     OrkitError,
+    OutputError,
     PersistenceError,
     SolverError,
     StateSpaceError,
@@ -12,7 +13,7 @@ from orkit.core.errors import (
 )
 from orkit.core.estimator import Estimator, clone
 from orkit.core.persistence import SavablePolicy
-from orkit.core.policy import FittablePolicy, Observation, Policy, as_sku_tensor, check_is_fitted
+from orkit.core.policy import FittablePolicy, Observation, Policy, as_sku_tensor, check_is_fitted, is_fitted
 from orkit.core.skus import sku_ids_of
 from orkit.core.problem import InventoryProblem
 
@@ -25,6 +26,7 @@ __all__ = [
     "NotFittedError",
     "Observation",
     "OrkitError",
+    "OutputError",
     "PersistenceError",
     "Policy",
     "SavablePolicy",
@@ -34,5 +36,6 @@ __all__ = [
     "as_sku_tensor",
     "check_is_fitted",
     "clone",
+    "is_fitted",
     "sku_ids_of",
 ]

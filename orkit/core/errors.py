@@ -51,3 +51,8 @@ class ConfigError(OrkitError, ValueError):
 class PersistenceError(ValidationError):
     """A saved policy folder cannot be read back: a file is missing, truncated, of the wrong
     kind (a pickle, say), or holds a value that breaks a rule. The message names the file."""
+
+
+class OutputError(OrkitError, OSError):
+    """A result could not be written (the disk is full); what finished is kept and the same
+    command resumes once there is space. Also an ``OSError``."""

@@ -20,7 +20,6 @@ import io
 import re
 import json
 import logging
-import math
 import os
 import signal
 import statistics
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from orkit.core.errors import ConfigError, DataError, OrkitError
+from orkit.core.errors import ConfigError, DataError, OrkitError, OutputError
 from orkit.core.files import atomic_write, atomic_write_text
 from orkit.core.problem import InventoryProblem
 from orkit.data import Dataset, generate
@@ -50,11 +49,6 @@ RESULT_COLUMNS = (
     "params",
 )
 SPLITS = ("train", "validation", "test")
-
-
-class OutputError(OrkitError, OSError):
-    """The run's results could not be written (the disk is full); what finished is kept and
-    the same command resumes the run once there is space. Also an ``OSError``."""
 
 
 def build_data(config: StudyConfig, spec: DataSpec | None = None) -> Dataset:
@@ -293,20 +287,20 @@ class StudyRunner:
         return _slug(f"{dataset}-{label}" if multi else label)
 
     def _save_policy(self, policy: Any, name: str, seed: int) -> None:
+        """The cell's fitted policy in ``policies/<cell>-seed<k>`` (``policy.save``: reloadable
+        with ``orkit recommend --load``), and a learner's evaluations in ``history.csv``."""
         folder = self.output / "policies" / f"{name}-seed{seed}"
-        if hasattr(policy, "save"):
-            folder.mkdir(parents=True, exist_ok=True)
-            policy.save(folder)
-            history = getattr(policy, "history_", None)
-            if history:  # the learner's evaluations: validation loss, and DDPG's critic loss
-                import pandas as pd
+        if not hasattr(policy, "save"):  # a policy registered by a user, without save
+            log.warning("%s cannot be saved (it has no save method); its results are kept", type(policy).__name__)
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        policy.save(folder)
+        history = getattr(policy, "history_", None)
+        if history:  # the learner's evaluations: validation loss, and DDPG's critic loss
+            import pandas as pd
 
-                pd.DataFrame(history).to_csv(folder / "history.csv", index=False)
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-            state = {k: _jsonable(v) for k, v in vars(policy).items() if not k.startswith("_")}
-            (folder / "parameters.json").write_text(json.dumps({"class": type(policy).__name__, **state},
-                                                               indent=2, default=str))
+            with atomic_write(folder / "history.csv", newline="") as handle:
+                pd.DataFrame(history).to_csv(handle, index=False, lineterminator="\n")
 
     def _save_paths(self, policy: Any, name: str, test: Dataset, problem: InventoryProblem) -> None:
         """Full ledger of a few test SKUs, for the report's path plots."""
@@ -651,7 +645,13 @@ class StudyRunner:
                     finished, _ = cf.wait(list(jobs), timeout=2.0, return_when=cf.FIRST_COMPLETED)
                     for future in finished:
                         kind, key, *rest = jobs.pop(future)
-                        result = future.result()  # a worker's error stops the run here
+                        try:
+                            result = future.result()  # a worker's error stops the run here
+                        except cf.BrokenExecutor:  # a worker killed from outside
+                            raise OrkitError(
+                                "a worker process died without a word (killed by the system, e.g. out of memory); "
+                                "the finished cells are kept: run the same command again to resume, with fewer "
+                                "--workers if memory is short") from None
                         if kind == "tune":
                             tuning_left[key] -= 1
                             if tuning_left[key] == 0:
@@ -952,19 +952,3 @@ def _one_line(exc: BaseException) -> str:
 def _slug(text: str) -> str:
     """A file-name-safe label: ``"constant (tuned)"`` -> ``"constant-tuned"``."""
     return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-") or "method"
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        import numpy as np
-        import torch
-
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
-        if isinstance(value, np.ndarray):
-            return value.tolist() if value.size <= 10_000 else f"<array {value.shape}>"
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value

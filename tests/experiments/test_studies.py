@@ -563,42 +563,6 @@ def test_paths_plot_of_a_multi_dataset_study_draws_the_first_dataset(tmp_path):
     assert _plot_paths(tmp_path / "none", tmp_path / "r.png") is None
 
 
-def test_ctrl_c_in_a_trial_logs_no_traceback_but_other_failures_do():
-    """Ctrl-C in a tuning trial: optuna's two warnings (the second with the fit's traceback) are
-    dropped, since orkit marks the trial interrupted and the command line reports it once; a
-    trial that fails for another reason is still logged."""
-    import logging
-
-    from orkit.experiments.config import Distribution, MethodSpec, TuningSpec
-    from orkit.experiments.tuning import tune
-
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = logging.getLogger("optuna.study._optimize")
-    logger.addHandler(handler)
-    method = MethodSpec(name="constant-order", label="c", search={"quantity": Distribution(low=5.0, high=15.0)})
-    calls = {"n": 0}
-
-    def objective(params):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise ValueError("a real failure")
-        raise KeyboardInterrupt
-
-    try:
-        study = optuna.create_study()
-        with pytest.raises(KeyboardInterrupt):
-            tune(study, method, objective, TuningSpec(trials=3, startup_trials=3))
-    finally:
-        logger.removeHandler(handler)
-    messages = [r.getMessage() for r in records]
-    assert any("Trial 0 failed" in m and "a real failure" in m for m in messages)
-    assert "Trial 0 failed with value None." in messages  # both of a real failure's warnings
-    assert not any("Trial 1" in m for m in messages)  # the interrupted one
-    assert study.trials[1].user_attrs.get("interrupted") is True
-
-
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "benchmarks" / "studies").glob("*.toml")),
                          ids=lambda p: p.name)
 def test_the_benchmark_study_files_load(path):
