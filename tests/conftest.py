@@ -14,9 +14,30 @@ import getpass
 import os
 import tempfile
 
+import pytest
 import torch
 
 if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(
         tempfile.gettempdir(), f"torchinductor_{getpass.getuser()}", f"orkit-{torch.backends.cpu.get_cpu_capability()}"
     )
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test: tiny networks on a shared 2-core machine run fastest,
+    and reproducibly, that way."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def setting_1():
+    """(train, validation, test, problem) of DeepStock setting 1, seed 0."""
+    from orkit.core import InventoryProblem
+    from orkit.data import generate
+
+    data = generate("deepstock-1", seed=0)
+    return (*data.splits(), InventoryProblem(**data.metadata["problem"]))

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from statistics import NormalDist
 from typing import Any

@@ -9,7 +9,6 @@ only, so even a two-worker run has one right answer to compare with.
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
 import logging
 import os
@@ -18,7 +17,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,35 +33,10 @@ from orkit.experiments import runner as runner_mod
 from orkit.experiments.config import load_study
 from orkit.experiments.report import write_report
 from orkit.experiments.runner import RESULT_COLUMNS, OutputError, StudyRunner, read_results
+from testkit import TINY_STUDY, write_study
 
-STUDY = """
-name = "faults"
-seeds = [0, 1]
-[problem]
-lead_time = 1
-review_period = 1
-[data]
-generator = "iid-normal"
-params = { n_skus = 30, n_periods = 25, mean = 10.0, std = 3.0, seed = 4 }
-[[methods]]
-name = "base-stock"
-label = "base 25"
-params = { level = 25.0 }
-[[methods]]
-name = "constant-order"
-label = "constant (tuned)"
-search = { quantity = { low = 5.0, high = 15.0 } }
-[tuning]
-trials = 6
-startup_trials = 6
-top_k = 2
-"""
-
-
-def write_study(folder: Path, text: str = STUDY, name: str = "study.toml") -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return path
+# the tiny study, every trial drawn at random (so concurrent workers draw the same configurations)
+STUDY = TINY_STUDY.replace('name = "tiny"', 'name = "faults"').replace("startup_trials = 3", "startup_trials = 6")
 
 
 def load(path: Path):

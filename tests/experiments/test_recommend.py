@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from orkit.core import DataError, InventoryProblem, ValidationError
 from orkit.data import Dataset, generate
@@ -223,7 +222,7 @@ def _family_case(name, past, history, stock):
     """(policy fitted on the history, today's state, problem) for a registered family. The
     exact DP and myopic need integer demand of a small lost-sales instance."""
     from orkit.experiments.registry import make_policy
-    from smoke_budgets import SMALL
+    from testkit import SMALL
 
     if name in ("dp-optimal", "myopic"):
         data = generate("iid-poisson", n_skus=8, n_periods=30, rate=3.0, seed=2)

@@ -20,7 +20,7 @@ from sklearn.base import clone
 from orkit.core import InventoryProblem, NotFittedError, Observation, OrkitError, PersistenceError, ValidationError
 from orkit.data import Dataset, generate
 from orkit.experiments.registry import POLICIES, load_policy, make_policy, resolve
-from smoke_budgets import SMALL
+from testkit import SMALL
 
 #: variants whose state is different in kind (random-forest weights, histogram boosting, a
 #: per-SKU constraint, a given regressor, a non-default head)
@@ -35,18 +35,7 @@ PER_SKU = ["base-stock", "constant-order", "newsvendor", "capped-base-stock", "m
 ON_POISSON = {"dp-optimal", "myopic"}  # integer demand, lost sales, review period 1
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def setting_1():
-    data = generate("deepstock-1", seed=0)
-    return (*data.splits(), InventoryProblem(**data.metadata["problem"]))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
-import textwrap
 import tomllib
 from pathlib import Path
 
@@ -21,35 +19,10 @@ from orkit.experiments.recommend import recommend
 from orkit.experiments.report import write_report
 from orkit.experiments.runner import StudyRunner
 from orkit.heuristics import BaseStockPolicy
+from testkit import TINY_STUDY, write_study
 
-TINY = """
-name = "tiny"
-seeds = [0, 1]
-[problem]
-lead_time = 1
-review_period = 1
-[data]
-generator = "iid-normal"
-params = { n_skus = 30, n_periods = 25, mean = 10.0, std = 3.0, seed = 4 }
-[[methods]]
-name = "base-stock"
-label = "base 25"
-params = { level = 25.0 }
-[[methods]]
-name = "constant-order"
-label = "constant (tuned)"
-search = { quantity = { low = 5.0, high = 15.0 } }
-[tuning]
-trials = 6
-startup_trials = 3
-top_k = 2
-"""
-
-
-def write(tmp_path: Path, text: str = TINY, name: str = "study.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return path
+TINY = TINY_STUDY
+write = write_study
 
 
 @pytest.mark.parametrize(

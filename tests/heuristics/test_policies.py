@@ -29,12 +29,6 @@ HEURISTICS = [
 
 
 @pytest.fixture(scope="module")
-def setting_1():
-    ds = generate("deepstock-1", seed=0)
-    return (*ds.splits(), InventoryProblem(**ds.metadata["problem"]))
-
-
-@pytest.fixture(scope="module")
 def poisson_p1():
     ds = generate("iid-poisson", n_skus=40, n_periods=30, rate=4.0, seed=0, split_sizes=(20, 10, 10))
     return (*ds.splits(), InventoryProblem(lead_time=1, review_period=1, lost_sales=True))

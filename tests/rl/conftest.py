@@ -1,27 +1,10 @@
-"""Shared fixtures of the RL tests: DeepStock setting 1 and one thread per test.
-
-Tiny MLPs on a shared 2-core machine run fastest, and reproducibly, on one intra-op thread.
-"""
+"""The RL tests run on one intra-op thread (``one_thread``); ``setting_1`` is shared by every test."""
 
 from __future__ import annotations
 
 import pytest
-import torch
-
-from orkit.core import InventoryProblem
-from orkit.data import generate
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
     yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def setting_1():
-    """(train, validation, test, problem) of DeepStock setting 1, seed 0."""
-    data = generate("deepstock-1", seed=0)
-    return (*data.splits(), InventoryProblem(**data.metadata["problem"]))

@@ -11,7 +11,6 @@ trajectories.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from orkit.core import InventoryProblem
 from orkit.data import generate

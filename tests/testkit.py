@@ -1,0 +1,45 @@
+"""Shared test material, importable from any test (``tests`` is on pytest's pythonpath): tiny
+budgets with which every registered policy fits in about a second, and a tiny study."""
+
+from pathlib import Path
+import textwrap
+
+SMALL = {
+    "gradient-boosting-newsvendor": dict(n_estimators=20),
+    "weighted-saa-newsvendor": dict(n_neighbors=10),
+    "two-stage": dict(n_scenarios=10, n_threads=1),
+    "ds": dict(max_epochs=2, hidden_sizes=(8,)),
+    "ppo": dict(total_timesteps=280, num_steps=140, hidden_sizes=(8,)),
+    "ddpg": dict(total_timesteps=112, learning_starts=56, eval_every=56, batch_size=32, hidden_sizes=(8,)),
+}
+
+#: a study that runs in seconds: a fixed base-stock level and a tuned constant order, 2 seeds
+TINY_STUDY = """
+name = "tiny"
+seeds = [0, 1]
+[problem]
+lead_time = 1
+review_period = 1
+[data]
+generator = "iid-normal"
+params = { n_skus = 30, n_periods = 25, mean = 10.0, std = 3.0, seed = 4 }
+[[methods]]
+name = "base-stock"
+label = "base 25"
+params = { level = 25.0 }
+[[methods]]
+name = "constant-order"
+label = "constant (tuned)"
+search = { quantity = { low = 5.0, high = 15.0 } }
+[tuning]
+trials = 6
+startup_trials = 3
+top_k = 2
+"""
+
+
+def write_study(folder: Path, text: str = TINY_STUDY, name: str = "study.toml") -> Path:
+    """Write a study file into ``folder``; return its path."""
+    path = Path(folder) / name
+    path.write_text(textwrap.dedent(text))
+    return path
