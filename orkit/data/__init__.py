@@ -1,12 +1,14 @@
 """Datasets, splits, generators and file I/O (layer: data; imports orkit.core only).
 
 - :class:`Dataset`: demand (n_skus, T), features (n_skus, T, F), per-SKU attributes and split
-  labels; built from / written to a long table in CSV or Parquet.
+  labels; built from / written to a long table in CSV or Parquet (the files:
+  :mod:`orkit.data.files`, :func:`read_long_table`).
 - Generators: the four DeepStock synthetic settings, IID normal and Poisson demand, and a
   contextual generator whose features carry real signal; :func:`generate` runs one by name.
 """
 
-from orkit.data.dataset import SPLIT_NAMES, Dataset, read_long_table
+from orkit.data.dataset import SPLIT_NAMES, Dataset
+from orkit.data.files import read_long_table
 from orkit.data.generators import (
     COEFF_FEATURES,
     CONTEXTUAL_FEATURES,

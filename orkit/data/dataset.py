@@ -16,17 +16,14 @@ The long table (one row per SKU and period) is the exchange format::
 
     sku, period, demand, <feature columns>, <attribute columns>, split
 
-written to and read from CSV or Parquet by :meth:`Dataset.write` / :meth:`Dataset.read`. Both
-files carry a small JSON header (CSV: a first line ``# orkit-dataset {...}``; Parquet: schema
-metadata) with the dataset name, metadata and which columns are attributes, so that a
-write / read round trip is exact. Read a CSV written by orkit with other tools using
-``pandas.read_csv(path, skiprows=1)``.
+written to and read from CSV or Parquet by :meth:`Dataset.write` / :meth:`Dataset.read`, with a
+small JSON header (name, metadata, column roles) that makes a round trip exact; the files
+themselves are :mod:`orkit.data.files`' business.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import numbers
 from collections.abc import Mapping, Sequence
@@ -37,11 +34,10 @@ import numpy as np
 import pandas as pd
 
 from orkit.core.errors import DataError, ValidationError
-from orkit.core.files import atomic_write, atomic_write_with
 from orkit.core.validation import check_int
-from orkit.data.files import MissingFileError, read_csv, read_parquet, table_suffix
+from orkit.data.files import HEADER_KEY, read_long_table, write_long_table
 
-__all__ = ["Dataset", "SPLIT_NAMES", "read_long_table"]
+__all__ = ["Dataset", "SPLIT_NAMES"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +45,6 @@ logger = logging.getLogger(__name__)
 SPLIT_NAMES: tuple[str, str, str] = ("train", "validation", "test")
 
 _RESERVED_COLUMNS = frozenset({"sku", "period", "demand", "split"})
-_HEADER_KEY = "orkit-dataset"
-_CSV_HEADER_PREFIX = "# orkit-dataset "
-# pandas' default missing-value strings, applied to every column but the SKU and split columns
-# (a SKU id "NA" must stay the string "NA").
-_NA_STRINGS = sorted(
-    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
-)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -653,7 +641,7 @@ class Dataset:
             frame = pd.concat([frame, repeated], axis=1)
         if self._split is not None:
             frame["split"] = pd.array(np.repeat(self._split, horizon), dtype="str")
-        frame.attrs[_HEADER_KEY] = self._header()
+        frame.attrs[HEADER_KEY] = self._header()
         return frame
 
     def _header(self) -> dict[str, Any]:
@@ -722,7 +710,7 @@ class Dataset:
             raise ValidationError(
                 f"sku, period and demand must name different columns, got {sku!r}, {period!r}, {demand!r}"
             )
-        hints = frame.attrs.get(_HEADER_KEY) if isinstance(frame.attrs.get(_HEADER_KEY), Mapping) else {}
+        hints = frame.attrs.get(HEADER_KEY) if isinstance(frame.attrs.get(HEADER_KEY), Mapping) else {}
         available = [str(c) for c in frame.columns]
 
         if split is None and "split" in frame.columns and "split" not in (sku, period, demand):
@@ -845,25 +833,7 @@ class Dataset:
         Path
             The path written.
         """
-        path = Path(path)
-        suffix = table_suffix(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame = self.to_frame()
-        header = json.dumps(frame.attrs.pop(_HEADER_KEY), separators=(",", ":"))
-        # a temporary file renamed over ``path``: an interrupted write leaves no torn file
-        if suffix == ".csv":
-            with atomic_write(path, "w", newline="") as handle:
-                handle.write(_CSV_HEADER_PREFIX + header + "\n")
-                frame.to_csv(handle, index=False, lineterminator="\n")
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            schema_metadata = dict(table.schema.metadata or {})
-            schema_metadata[_HEADER_KEY.encode()] = header.encode("utf-8")
-            table = table.replace_schema_metadata(schema_metadata)
-            atomic_write_with(path, lambda temporary: pq.write_table(table, temporary))
+        path = write_long_table(self.to_frame(), path)
         logger.debug("wrote dataset %r (%d SKUs x %d periods) to %s", self._name, self.n_skus, self.n_periods, path)
         return path
 
@@ -926,83 +896,6 @@ class Dataset:
 
 
 # ---------------------------------------------------------------------------------- module helpers
-def read_long_table(path: str | Path, *, sku: str = "sku", split: str | None = None,
-                    role: str = "dataset") -> pd.DataFrame:
-    """The long table of a dataset file as :meth:`Dataset.read` reads it, before any check.
-
-    The orkit header (name, metadata, column roles) is in ``frame.attrs["orkit-dataset"]``,
-    where :meth:`Dataset.from_frame` finds it. Empty cells of numeric columns are NaN (today's
-    rows of a sales history, whose demand is not known yet, read this way). ``role`` names the
-    file in errors.
-    """
-    path = Path(path)
-    suffix = table_suffix(path)
-    if suffix == ".csv":
-        header: dict[str, Any] = {}
-        skip = 0
-        first_line = _first_line(path, role)
-        if first_line.startswith(_CSV_HEADER_PREFIX):
-            header = _parse_header(first_line[len(_CSV_HEADER_PREFIX):], path, "its first line", role)
-            skip = 1
-        columns = read_csv(path, role, skiprows=skip, nrows=0).columns
-        text_columns = {sku, split or "split"}
-        text_columns |= {
-            c for c, dtype in header.get("attributes", {}).items() if dtype in ("str", "object", "string")
-        }
-        frame = read_csv(
-            path,
-            role,
-            skiprows=skip,
-            dtype={c: str for c in text_columns if c in columns},
-            keep_default_na=False,
-            na_values={c: _NA_STRINGS for c in columns if c not in text_columns},
-        )
-        for column, dtype in header.get("attributes", {}).items():
-            if column in frame.columns and dtype not in ("str", "object", "string"):
-                try:
-                    frame[column] = frame[column].astype(dtype)
-                except (TypeError, ValueError):
-                    pass
-    else:
-        table = read_parquet(path, role)
-        raw = (table.schema.metadata or {}).get(_HEADER_KEY.encode())
-        header = _parse_header(raw.decode("utf-8", errors="replace"), path, "its Parquet metadata", role) if raw else {}
-        frame = table.to_pandas()
-    if not header:
-        header = {"name": path.stem}
-    frame.attrs[_HEADER_KEY] = header
-    logger.debug("read %d rows from %s", len(frame), path)
-    return frame
-
-
-def _first_line(path: Path, role: str) -> str:
-    try:
-        with path.open("r", encoding="utf-8") as handle:
-            return handle.readline()
-    except FileNotFoundError:
-        raise MissingFileError(f"{role} file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"{role} file {str(path)!r} is a folder, not a CSV or Parquet file") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{role} file {str(path)!r} is not a text (UTF-8) CSV file") from None
-
-
-def _parse_header(text: str, path: Path, where: str, role: str) -> dict[str, Any]:
-    """The orkit header (JSON object) of a dataset file, or a DataError saying what is wrong."""
-    try:
-        header = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"{role} file {str(path)!r}: {where} must hold the orkit header as JSON after "
-            f"{_CSV_HEADER_PREFIX.strip()!r} ({exc.msg} at character {exc.pos}); fix or delete that line"
-        ) from None
-    if not isinstance(header, dict) or not isinstance(header.get("attributes", {}), dict) \
-            or not isinstance(header.get("metadata", {}), dict):
-        raise DataError(f"{role} file {str(path)!r}: {where} must hold a JSON object with 'attributes' and "
-                        f"'metadata' objects, got {text.strip()[:80]!r}")
-    return header
-
-
 def _split_counts(sizes: Any, n_skus: int, name: str = "sizes") -> tuple[int, int, int]:
     """Train / validation / test counts from counts or fractions (``name`` is used in errors)."""
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) and not isinstance(sizes, np.ndarray):

@@ -1,23 +1,56 @@
-"""Reading the tables users hand to orkit (CSV or Parquet), with one clear error per fault.
+"""Table files (CSV or Parquet): what users hand to orkit, and the dataset files orkit writes.
 
-Datasets, state tables, on-hand and open-order tables all come through here, so an empty
-file, a file that is not CSV or Parquet, or a malformed orkit header line gives a
+Datasets, state tables, on-hand and open-order tables are all read here, so an empty file, a
+file that is not CSV or Parquet, or a malformed orkit header line gives a
 :class:`~orkit.core.errors.DataError` naming the file and what is wrong, never a pandas or
 pyarrow traceback.
+
+A dataset file is a long table (one row per SKU and period; see :mod:`orkit.data.dataset`)
+with a small JSON header: the dataset name, metadata and which columns are attributes, so that
+a write / read round trip is exact. In a CSV file the header is the first line,
+``# orkit-dataset {...}`` (read such a file with other tools using
+``pandas.read_csv(path, skiprows=1)``); in a Parquet file it is schema metadata under the key
+``orkit-dataset``. :func:`write_long_table` writes one, :func:`read_long_table` reads one (or any
+long table without a header).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from orkit.core.errors import DataError, ValidationError
+from orkit.core.files import atomic_write, atomic_write_with
 
-__all__ = ["read_table", "read_csv", "read_parquet", "table_suffix", "MissingFileError", "TABLE_SUFFIXES"]
+__all__ = [
+    "HEADER_KEY",
+    "MissingFileError",
+    "TABLE_SUFFIXES",
+    "read_csv",
+    "read_long_table",
+    "read_parquet",
+    "read_table",
+    "table_suffix",
+    "write_long_table",
+]
+
+logger = logging.getLogger(__name__)
 
 TABLE_SUFFIXES = (".csv", ".parquet")
+#: where the dataset header lives: ``frame.attrs[HEADER_KEY]`` and the Parquet schema metadata
+HEADER_KEY = "orkit-dataset"
+_CSV_HEADER_PREFIX = "# orkit-dataset "
+# pandas' default missing-value strings, applied to every column but the SKU and split columns
+# (a SKU id "NA" must stay the string "NA").
+_NA_STRINGS = sorted(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)
+_TEXT_DTYPES = ("str", "object", "string")
 
 
 class MissingFileError(DataError, FileNotFoundError):
@@ -91,3 +124,112 @@ def read_table(path: str | Path, role: str, **csv_options: Any) -> pd.DataFrame:
     if len(frame.columns) == 0:
         raise DataError(f"{role} file {str(path)!r} has no columns (an empty table)")
     return frame
+
+
+# ---------------------------------------------------------------------------------- dataset files
+def write_long_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a dataset's long table to ``path`` (``.csv`` or ``.parquet``, chosen by suffix).
+
+    ``frame.attrs[HEADER_KEY]`` (the JSON-ready header :meth:`Dataset.to_frame
+    <orkit.data.Dataset.to_frame>` records) is taken out of ``frame`` and written as the header.
+    Parent folders are created; a temporary file is renamed over ``path``, so an interrupted
+    write leaves no torn file.
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    path = Path(path)
+    suffix = table_suffix(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = json.dumps(frame.attrs.pop(HEADER_KEY), separators=(",", ":"))
+    if suffix == ".csv":
+        with atomic_write(path, "w", newline="") as handle:
+            handle.write(_CSV_HEADER_PREFIX + header + "\n")
+            frame.to_csv(handle, index=False, lineterminator="\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        schema_metadata = dict(table.schema.metadata or {})
+        schema_metadata[HEADER_KEY.encode()] = header.encode("utf-8")
+        table = table.replace_schema_metadata(schema_metadata)
+        atomic_write_with(path, lambda temporary: pq.write_table(table, temporary))
+    return path
+
+
+def read_long_table(path: str | Path, *, sku: str = "sku", split: str | None = None,
+                    role: str = "dataset") -> pd.DataFrame:
+    """The long table of a dataset file as :meth:`Dataset.read <orkit.data.Dataset.read>` reads
+    it, before any check.
+
+    The orkit header (name, metadata, column roles) is in ``frame.attrs["orkit-dataset"]``,
+    where :meth:`Dataset.from_frame <orkit.data.Dataset.from_frame>` finds it; a file without one
+    gets ``{"name": <file stem>}``. The SKU and split columns (``sku``, ``split``) and text
+    attributes are read as strings. Empty cells of numeric columns are NaN (today's rows of a
+    sales history, whose demand is not known yet, read this way). ``role`` names the file in
+    errors.
+    """
+    path = Path(path)
+    suffix = table_suffix(path)
+    if suffix == ".csv":
+        header: dict[str, Any] = {}
+        skip = 0
+        first_line = _first_line(path, role)
+        if first_line.startswith(_CSV_HEADER_PREFIX):
+            header = _parse_header(first_line[len(_CSV_HEADER_PREFIX):], path, "its first line", role)
+            skip = 1
+        columns = read_csv(path, role, skiprows=skip, nrows=0).columns
+        text_columns = {sku, split or "split"}
+        text_columns |= {c for c, dtype in header.get("attributes", {}).items() if dtype in _TEXT_DTYPES}
+        frame = read_csv(
+            path,
+            role,
+            skiprows=skip,
+            dtype={c: str for c in text_columns if c in columns},
+            keep_default_na=False,
+            na_values={c: _NA_STRINGS for c in columns if c not in text_columns},
+        )
+        for column, dtype in header.get("attributes", {}).items():
+            if column in frame.columns and dtype not in _TEXT_DTYPES:
+                try:
+                    frame[column] = frame[column].astype(dtype)
+                except (TypeError, ValueError):
+                    pass
+    else:
+        table = read_parquet(path, role)
+        raw = (table.schema.metadata or {}).get(HEADER_KEY.encode())
+        header = _parse_header(raw.decode("utf-8", errors="replace"), path, "its Parquet metadata", role) if raw else {}
+        frame = table.to_pandas()
+    if not header:
+        header = {"name": path.stem}
+    frame.attrs[HEADER_KEY] = header
+    logger.debug("read %d rows from %s", len(frame), path)
+    return frame
+
+
+def _first_line(path: Path, role: str) -> str:
+    path = _existing(path, role)
+    try:
+        with path.open("r", encoding="utf-8") as handle:
+            return handle.readline()
+    except UnicodeDecodeError:
+        raise DataError(f"{role} file {str(path)!r} is not a text (UTF-8) CSV file") from None
+
+
+def _parse_header(text: str, path: Path, where: str, role: str) -> dict[str, Any]:
+    """The orkit header (JSON object) of a dataset file, or a DataError saying what is wrong."""
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{role} file {str(path)!r}: {where} must hold the orkit header as JSON after "
+            f"{_CSV_HEADER_PREFIX.strip()!r} ({exc.msg} at character {exc.pos}); fix or delete that line"
+        ) from None
+    if not isinstance(header, dict) or not isinstance(header.get("attributes", {}), dict) \
+            or not isinstance(header.get("metadata", {}), dict):
+        raise DataError(f"{role} file {str(path)!r}: {where} must hold a JSON object with 'attributes' and "
+                        f"'metadata' objects, got {text.strip()[:80]!r}")
+    return header
