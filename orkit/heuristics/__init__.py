@@ -9,7 +9,8 @@ Functions (one call serves every SKU):
   backorders), :func:`optimize_base_stock_level` (by simulation; lost sales, non-stationary);
 - lost sales: :func:`optimize_capped_base_stock`, :func:`optimize_constant_order`,
   :func:`myopic_order`;
-- exact DP: :func:`solve_average_cost_dp`, :func:`solve_empirical_dp`;
+- exact DP: :func:`solve_average_cost_dp` (relative value iteration), :func:`solve_empirical_dp`
+  (finite horizon, empirical demand law);
 - training windows: :func:`review_window_demand`.
 
 Policies (``fit(train, validation, problem) -> self``, ``act(obs) -> orders``):
@@ -45,15 +46,13 @@ from orkit.heuristics.distributions import (
     as_distribution,
     mixture_ppf,
 )
-from orkit.heuristics.dynamic_programming import (
+from orkit.heuristics.average_cost_dp import (
     AverageCostSolution,
     DynamicProgrammingPolicy,
-    EmpiricalDPPolicy,
-    FiniteHorizonSolution,
     count_dp_states,
     solve_average_cost_dp,
-    solve_empirical_dp,
 )
+from orkit.heuristics.empirical_dp import EmpiricalDPPolicy, FiniteHorizonSolution, solve_empirical_dp
 from orkit.heuristics.lost_sales import (
     CappedBaseStockPolicy,
     MyopicPolicy,

@@ -1,7 +1,9 @@
-"""A per-SKU (or scalar) policy parameter, converted once per device and dtype."""
+"""What heuristic policies hold: a per-SKU (or scalar) parameter converted once per device and
+dtype, and a solution dataclass as the plain fields it is saved as."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -59,3 +61,17 @@ class SkuParameter:
         if v.ndim == 0:
             return f"{float(v):g}"
         return f"<{v.shape[0]} values>"
+
+
+def dataclass_fields(solution: Any) -> dict[str, Any]:
+    """A solution dataclass as a dict of its fields (for saving)."""
+    return {f.name: getattr(solution, f.name) for f in fields(solution)}
+
+
+def checked_fields(cls: type, saved: Any) -> dict[str, Any]:
+    """The saved fields of dataclass ``cls``, or a ValidationError unless they are exactly its fields."""
+    names = [f.name for f in fields(cls)]
+    if not isinstance(saved, dict) or set(saved) != set(names):
+        got = sorted(saved) if isinstance(saved, dict) else saved
+        raise ValidationError(f"solution_ must hold the fields {', '.join(names)} of {cls.__name__}, got {got!r}")
+    return dict(saved)

@@ -2,7 +2,7 @@ r"""Heuristics for lost sales: capped base-stock and the myopic policy.
 
 Under lost sales the optimal policy depends on the whole pipeline, not only on the inventory
 position (Karlin & Scarf 1958; Zipkin 2008b), and the exact dynamic program
-(:mod:`orkit.heuristics.dynamic_programming`) is only tractable for short lead times. These
+(:mod:`orkit.heuristics.average_cost_dp`) is only tractable for short lead times. These
 heuristics are the standard benchmarks (Zipkin 2008, "Old and new methods for lost-sales
 inventory systems", *Oper. Res.* 56(5)):
 

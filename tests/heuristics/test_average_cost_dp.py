@@ -1,5 +1,5 @@
-"""Exact DP: base-stock optimality under backorders, brute force under lost sales, simulator agreement,
-state-space limits, and the finite-horizon empirical DP of DeepStock setting 1."""
+"""Average-cost DP (relative value iteration): base-stock optimality under backorders, brute force
+under lost sales, simulator agreement, state-space limits."""
 
 from __future__ import annotations
 
@@ -9,20 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from orkit.core import InventoryProblem, NotFittedError, Observation, StateSpaceError, ValidationError
-from orkit.data import generate
+from orkit.core import InventoryProblem, Observation, StateSpaceError, ValidationError
 from orkit.evaluation import evaluate
 from orkit.heuristics import (
     BaseStockPolicy,
     Discrete,
     DynamicProgrammingPolicy,
-    EmpiricalDPPolicy,
     Poisson,
     base_stock_cost,
     base_stock_level,
     count_dp_states,
     solve_average_cost_dp,
-    solve_empirical_dp,
 )
 
 
@@ -141,59 +138,6 @@ def test_transition_limit():
 def test_dp_policy_restrictions():
     with pytest.raises(ValidationError, match="review_period 1"):
         DynamicProgrammingPolicy(Poisson(1.0)).fit(np.ones((2, 5)), None, InventoryProblem(lead_time=1, review_period=2))
-    ip = torch.zeros(1)
-    with pytest.raises(NotFittedError):
-        DynamicProgrammingPolicy().act(Observation(period=1, on_hand=ip, inventory_position=ip))
-    with pytest.raises(NotFittedError):
-        EmpiricalDPPolicy().act(Observation(period=1, on_hand=ip, inventory_position=ip))
-
-
-# --------------------------------------------------------------------------- DeepStock setting 1
-@pytest.fixture(scope="module")
-def setting_1():
-    ds = generate("deepstock-1", seed=0)
-    return (*ds.splits(), InventoryProblem(**ds.metadata["problem"]))
-
-
-def test_empirical_dp_cost_accounting_matches_the_simulator(setting_1):
-    """Trajectories drawn from the per-period empirical law: simulated loss = the DP's expected loss."""
-    train, validation, _, problem = setting_1
-    policy = EmpiricalDPPolicy().fit(train, validation, problem)
-    rng = np.random.default_rng(0)
-    picks = rng.integers(0, train.n_skus, size=(10000, train.n_periods))
-    sampled = train.demand[picks, np.arange(train.n_periods)]
-    loss = evaluate(policy, sampled, problem)["weighted_loss"]
-    assert loss == pytest.approx(policy.solution_.expected_loss, rel=0.01)
-    # no single level does better on that distribution
-    shared = BaseStockPolicy().fit(sampled[:1000], None, problem)
-    assert loss < evaluate(shared, sampled, problem)["weighted_loss"]
-
-
-def test_empirical_dp_is_modified_base_stock_per_review_day(setting_1):
-    """With an order cap q_max the optimum is y*(x) = min(max(x, S_r), x + q_max) (Federgruen & Zipkin 1986)."""
-    train, validation, _, problem = setting_1
-    sol = EmpiricalDPPolicy().fit(train, validation, problem).solution_
-    costed = np.isfinite(sol.levels)
-    for k in np.flatnonzero(costed):
-        expected = np.minimum(np.maximum(sol.positions, sol.levels[k]), sol.positions + problem.max_order)
-        np.testing.assert_array_equal(sol.order_up_to[k], expected)
-
-
-def test_deepstock_setting_1_empirical_dp_test_loss(setting_1):
-    """The benchmark of setting 1 (paper.md section 5): the empirical DP's test loss (seed 0)."""
-    train, validation, test, problem = setting_1
-    policy = EmpiricalDPPolicy().fit(train, validation, problem)
-    loss = evaluate(policy, test, problem)["weighted_loss"]
-    assert loss == pytest.approx(1.0150715, abs=1e-5)  # reported in docs/heuristics.md
-    shared = BaseStockPolicy().fit(train, validation, problem)
-    assert loss < evaluate(shared, test, problem)["weighted_loss"]
-
-
-def test_empirical_dp_needs_integer_demand_and_backorders():
-    with pytest.raises(ValidationError, match="integer demand"):
-        solve_empirical_dp(np.full((2, 10), 1.5), lead_time=1, review_period=2, holding_cost=0.1, shortage_cost=0.9)
-    with pytest.raises(ValidationError, match="backorders"):
-        EmpiricalDPPolicy().fit(np.ones((2, 10)), None, InventoryProblem(lost_sales=True))
 
 
 @pytest.mark.slow
