@@ -283,7 +283,7 @@ def _discrete_loss(x: np.ndarray, loss_at: Any, sf_at: Any, mean: np.ndarray) ->
     return np.where(x >= 0, np.maximum(inner, 0.0), mean - x)
 
 
-def _discrete_ppf(cdf: Any, q: np.ndarray, guess: np.ndarray) -> np.ndarray:
+def _bisect_ppf(cdf: Any, q: np.ndarray, guess: np.ndarray) -> np.ndarray:
     """Smallest integer ``k >= 0`` with ``cdf(k) >= q``, vectorised; ``cdf(k, index)`` evaluates a subset.
 
     Starts from ``guess``, brackets by doubling steps, then bisects on the integers: a handful
@@ -325,15 +325,13 @@ def _discrete_ppf(cdf: Any, q: np.ndarray, guess: np.ndarray) -> np.ndarray:
     return hi
 
 
-def _walk_ppf(
-    cdf: Any, pmf: Any, down: Any, up: Any, q: np.ndarray, guess: np.ndarray, fallback: Any
-) -> np.ndarray:
+def _walk_ppf(cdf: Any, pmf: Any, down: Any, up: Any, q: np.ndarray, guess: np.ndarray) -> np.ndarray:
     """Smallest integer ``k`` with ``cdf(k) >= q`` from a close guess, with one exact cdf evaluation.
 
     From ``c = F(k)`` and ``f = P(D = k)`` it walks with the pmf recurrences ``down(f, k) = P(k-1)``
     and ``up(f, k) = P(k+1)``: a step costs a multiplication instead of an incomplete gamma or
-    beta function. SKUs that need more than 64 steps (or whose pmf underflows) go to
-    ``fallback(q, guess, index)``.
+    beta function. SKUs that need more than 64 steps (or whose pmf underflows) are found by
+    bisection (:func:`_bisect_ppf`). Every callable takes the flat indices it evaluates last.
     """
     target = q - _CDF_TOLERANCE
     k = np.maximum(np.round(guess), 0.0)
@@ -364,11 +362,60 @@ def _walk_ppf(
     unresolved |= ~(f > 0)
     if unresolved.any():
         idx = everyone[unresolved]
-        k[idx] = fallback(q[idx], guess[idx], idx)
+        k[idx] = _bisect_ppf(lambda kk, j: cdf(kk, idx[j]), q[idx], guess[idx])
     return k
 
 
-class Poisson(DemandDistribution):
+class _CountLaw(DemandDistribution):
+    """A law on the non-negative integers with a pmf recurrence: Poisson, negative binomial.
+
+    :meth:`ppf` is written once: a Cornish-Fisher guess, then :func:`_walk_ppf`. A subclass
+    gives ``_parameters()`` (its parameter arrays) and, as static methods of flat parameter
+    arrays ``*params``: ``_guess(z, *params)``, the quantile guess at the standard normal
+    quantile ``z`` (continuity-corrected); ``_cdf_at(k, *params)`` and ``_pmf_at(k, *params)`` at
+    integers ``k``; and the recurrences ``_pmf_below(f, k, *params) = P(k - 1)`` and
+    ``_pmf_above(f, k, *params) = P(k + 1)`` from ``f = P(k)``.
+    """
+
+    discrete = True
+
+    def ppf(self, q: Any) -> np.ndarray:
+        q = _check_probability(q)
+        *params, q = np.broadcast_arrays(*self._parameters(), q)
+        shape = q.shape
+        params, q = [p.ravel() for p in params], q.ravel()
+        z = special.ndtri(np.clip(q, 1e-300, 1 - 1e-16))
+        guess = self._guess(z, *params)
+        guess = np.where(np.isfinite(guess), guess, 0.0)
+
+        def at(i: np.ndarray) -> list[np.ndarray]:
+            return [p[i] for p in params]
+
+        out = _walk_ppf(
+            lambda k, i: self._cdf_at(k, *at(i)),
+            lambda k, i: self._pmf_at(k, *at(i)),
+            lambda f, k, i: self._pmf_below(f, k, *at(i)),
+            lambda f, k, i: self._pmf_above(f, k, *at(i)),
+            q,
+            guess,
+        )
+        out = np.where(q >= 1.0, np.inf, out)
+        return out.reshape(shape)[()]
+
+    def truncate(self, tail: float = 1e-12) -> "Discrete":
+        """The pmf on ``0..K`` with ``P(D > K) <= tail``; the tail mass is added to ``K``."""
+        if not 0 < tail < 1:
+            raise ValidationError(f"tail must lie in (0, 1), got {tail!r}")
+        top = int(np.max(self.ppf(1.0 - tail))) if np.size(self.mean) else 0
+        batch = self.batch_shape
+        k = np.arange(top + 1, dtype=np.float64).reshape(-1, *([1] * len(batch)))
+        cdf = np.moveaxis(np.broadcast_to(self.cdf(k), (top + 1, *batch)), 0, -1)
+        pmf = np.diff(cdf, axis=-1, prepend=0.0)
+        pmf[..., -1] += 1.0 - cdf[..., -1]
+        return Discrete(np.maximum(pmf, 0.0))
+
+
+class Poisson(_CountLaw):
     r"""Poisson demand with mean :math:`\lambda`.
 
     Parameters
@@ -381,8 +428,6 @@ class Poisson(DemandDistribution):
     >>> float(Poisson(6.0).ppf(0.8))   # Snyder & Shen, Example 4.7: h = 1, p = 4
     8.0
     """
-
-    discrete = True
 
     def __init__(self, mean: Any) -> None:
         self._mean = _array("mean", mean, minimum=0.0)
@@ -416,27 +461,29 @@ class Poisson(DemandDistribution):
         """``P(D = k)`` (zero off the non-negative integers)."""
         return _poisson_pmf_safe(np.asarray(k, dtype=np.float64), self._mean)
 
-    def ppf(self, q: Any) -> np.ndarray:
-        q = _check_probability(q)
-        mean, q = np.broadcast_arrays(self._mean, q)
-        shape = mean.shape
-        mean, q = mean.ravel().astype(np.float64), q.ravel()
-        z = special.ndtri(np.clip(q, 1e-300, 1 - 1e-16))
-        guess = mean + np.sqrt(mean) * z + (z * z - 1.0) / 6.0 - 0.5  # Cornish-Fisher, continuity-corrected
-        guess = np.where(np.isfinite(guess) & (mean > 0), guess, 0.0)
+    def _parameters(self) -> tuple[np.ndarray, ...]:
+        return (self._mean,)
+
+    @staticmethod
+    def _guess(z: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        return np.where(mean > 0, mean + np.sqrt(mean) * z + (z * z - 1.0) / 6.0 - 0.5, 0.0)
+
+    @staticmethod
+    def _cdf_at(k: np.ndarray, mean: np.ndarray) -> np.ndarray:
         # P(D <= k) = Q(k + 1, lambda), the regularised upper incomplete gamma function
-        cdf = lambda k, i: np.where(k < 0, 0.0, special.gammaincc(np.maximum(k, 0.0) + 1.0, mean[i]))  # noqa: E731
-        out = _walk_ppf(
-            cdf,
-            lambda k, i: _poisson_pmf_safe(k, mean[i]),
-            lambda f, k, i: f * k / mean[i],
-            lambda f, k, i: f * mean[i] / (k + 1.0),
-            q,
-            guess,
-            lambda qq, g, i: _discrete_ppf(lambda k, j: cdf(k, i[j]), qq, g),
-        )
-        out = np.where(q >= 1.0, np.inf, out)
-        return out.reshape(shape)[()]
+        return np.where(k < 0, 0.0, special.gammaincc(np.maximum(k, 0.0) + 1.0, mean))
+
+    @staticmethod
+    def _pmf_at(k: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        return _poisson_pmf_safe(k, mean)
+
+    @staticmethod
+    def _pmf_below(f: np.ndarray, k: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        return f * k / mean
+
+    @staticmethod
+    def _pmf_above(f: np.ndarray, k: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        return f * mean / (k + 1.0)
 
     def loss(self, x: Any) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -445,10 +492,6 @@ class Poisson(DemandDistribution):
 
     def sum_of(self, periods: Any) -> "Poisson":
         return Poisson(self._mean * _periods(periods))
-
-    def truncate(self, tail: float = 1e-12) -> "Discrete":
-        """The pmf on ``0..K`` with ``P(D > K) <= tail``; the tail mass is added to ``K``."""
-        return _truncate(self, tail)
 
 
 def _poisson_pmf_safe(k: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -462,7 +505,7 @@ def _poisson_pmf_safe(k: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return out
 
 
-class NegativeBinomial(DemandDistribution):
+class NegativeBinomial(_CountLaw):
     r"""Negative binomial demand: failures before the ``n``-th success, success probability ``p``.
 
     Mean :math:`n(1-p)/p`, variance :math:`n(1-p)/p^2` (over-dispersed count demand); ``n``
@@ -475,8 +518,6 @@ class NegativeBinomial(DemandDistribution):
     p : float or array
         Success probability in (0, 1].
     """
-
-    discrete = True
 
     def __init__(self, n: Any, p: Any) -> None:
         n = _array("n", n, minimum=0.0, strict=True)
@@ -533,34 +574,32 @@ class NegativeBinomial(DemandDistribution):
     def cdf(self, x: Any) -> np.ndarray:
         return 1.0 - self._sf_of(np.floor(np.asarray(x, dtype=np.float64)), self._n, self._p)
 
-    def ppf(self, q: Any) -> np.ndarray:
-        q = _check_probability(q)
-        n, p, q = np.broadcast_arrays(self._n, self._p, q)
-        shape = n.shape
-        n, p, q = n.ravel(), p.ravel(), q.ravel()
+    def _parameters(self) -> tuple[np.ndarray, ...]:
+        return self._n, self._p
+
+    @staticmethod
+    def _guess(z: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
         mean = n * (1 - p) / p
         sd = np.sqrt(mean / p)
         skew = (2.0 - p) / np.sqrt(np.maximum(n * (1.0 - p), 1e-300))
-        z = special.ndtri(np.clip(q, 1e-300, 1 - 1e-16))
-        guess = mean + sd * (z + (z * z - 1.0) * skew / 6.0) - 0.5
-        guess = np.where(np.isfinite(guess), guess, 0.0)
-        cdf = lambda k, i: 1.0 - self._sf_of(k, n[i], p[i])  # noqa: E731
+        return mean + sd * (z + (z * z - 1.0) * skew / 6.0) - 0.5
 
-        def pmf(k: np.ndarray, i: np.ndarray) -> np.ndarray:
-            log = special.gammaln(k + n[i]) - special.gammaln(n[i]) - special.gammaln(k + 1.0)
-            return np.exp(log + n[i] * np.log(p[i]) + k * np.log1p(-p[i]))
+    @staticmethod
+    def _cdf_at(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return 1.0 - NegativeBinomial._sf_of(k, n, p)
 
-        out = _walk_ppf(
-            cdf,
-            pmf,
-            lambda f, k, i: f * k / ((k - 1.0 + n[i]) * (1.0 - p[i])),
-            lambda f, k, i: f * (k + n[i]) * (1.0 - p[i]) / (k + 1.0),
-            q,
-            guess,
-            lambda qq, g, i: _discrete_ppf(lambda k, j: cdf(k, i[j]), qq, g),
-        )
-        out = np.where(q >= 1.0, np.inf, out)
-        return out.reshape(shape)[()]
+    @staticmethod
+    def _pmf_at(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+        log = special.gammaln(k + n) - special.gammaln(n) - special.gammaln(k + 1.0)
+        return np.exp(log + n * np.log(p) + k * np.log1p(-p))
+
+    @staticmethod
+    def _pmf_below(f: np.ndarray, k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return f * k / ((k - 1.0 + n) * (1.0 - p))
+
+    @staticmethod
+    def _pmf_above(f: np.ndarray, k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return f * (k + n) * (1.0 - p) / (k + 1.0)
 
     def loss(self, x: Any) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -571,22 +610,6 @@ class NegativeBinomial(DemandDistribution):
 
     def sum_of(self, periods: Any) -> "NegativeBinomial":
         return NegativeBinomial(self._n * _periods(periods), self._p)
-
-    def truncate(self, tail: float = 1e-12) -> "Discrete":
-        """The pmf on ``0..K`` with ``P(D > K) <= tail``; the tail mass is added to ``K``."""
-        return _truncate(self, tail)
-
-
-def _truncate(dist: DemandDistribution, tail: float) -> "Discrete":
-    if not 0 < tail < 1:
-        raise ValidationError(f"tail must lie in (0, 1), got {tail!r}")
-    top = int(np.max(dist.ppf(1.0 - tail))) if np.size(dist.mean) else 0
-    batch = dist.batch_shape
-    k = np.arange(top + 1, dtype=np.float64).reshape(-1, *([1] * len(batch)))
-    cdf = np.moveaxis(np.broadcast_to(dist.cdf(k), (top + 1, *batch)), 0, -1)
-    pmf = np.diff(cdf, axis=-1, prepend=0.0)
-    pmf[..., -1] += 1.0 - cdf[..., -1]
-    return Discrete(np.maximum(pmf, 0.0))
 
 
 class Discrete(DemandDistribution):
