@@ -26,7 +26,6 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -128,13 +127,6 @@ def _attach_pruning(policy: Any, trial: Any) -> None:
         policy.callback = PruningReporter(trial, "timesteps", config.total_timesteps)
     elif hasattr(config, "max_epochs"):
         policy.callback = PruningReporter(trial, "epoch", config.max_epochs)
-
-
-@dataclass
-class CellResult:
-    label: str
-    seed: int
-    rows: list[dict[str, Any]]
 
 
 class StudyRunner:
@@ -242,15 +234,6 @@ class StudyRunner:
         self._results = table
 
     # ------------------------------------------------------------------ cells
-    def _score(self, dataset: str, method: MethodSpec, params: dict, seed: int, splits: dict[str, Dataset],
-               problem: InventoryProblem) -> tuple[Any, list[dict[str, Any]]]:
-        cached = self._cached_fit(dataset, method.label, seed, params)
-        if cached is not None:
-            policy, seconds = cached
-        else:
-            policy, seconds = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
-        return policy, self._rows(dataset, method, params, seed, policy, seconds, splits, problem)
-
     def _cached_fit(self, dataset: str, label: str, seed: int, params: dict) -> tuple[Any, float] | None:
         """The selected configuration's re-run for this seed, if tuning left one (used once)."""
         cached = self._refits.pop((dataset, label, seed), None)
@@ -332,39 +315,6 @@ class StudyRunner:
             if running:
                 log.warning("%s: %d tuning trial(s) are running in the shared storage; a killed process's "
                             "trials stay counted until marked failed there", method.label, len(running))
-
-    def _tuned_params(self, dataset: str, method: MethodSpec, splits: dict[str, Dataset],
-                      problem: InventoryProblem, bar: Callable[[], None]) -> dict[str, Any]:
-        """Tune, re-run the top-k configurations with every seed, return the winner."""
-        from orkit.experiments import tuning as tuning_mod
-
-        storage = self.storage or self._default_storage()
-        study = tuning_mod.open_study(study_name(self.config, dataset, method), storage, self.config.tuning)
-        self._recover_orphans(study, method)
-
-        tuning_mod.tune(study, method, trial_objective(self.config, method, splits, problem), self.config.tuning,
-                        progress=bar)
-        top = self._top(study, method)
-        for _ in range((self.config.tuning.top_k - (len(top) if len(top) > 1 else 0)) * len(self.config.seeds)):
-            bar()  # re-runs that are not needed (fewer distinct configurations than top_k)
-        if len(top) == 1:
-            return top[0]
-        means, fitted = [], []
-        known = self._known_reruns(study, method, top)
-        for k, params in enumerate(top):
-            losses, policies = [], {}
-            for s in self.config.seeds:
-                if (k, s) in known:  # the trial was this run
-                    losses.append(known[(k, s)])
-                    bar()
-                    continue
-                policy, seconds = fit_policy(method.name, params, s, *_fit_splits(method, splits), problem)
-                losses.append(evaluate(policy, _fit_splits(method, splits)[1], problem)["weighted_loss"])
-                policies[s] = (policy, seconds)
-                bar()
-            means.append(statistics.fmean(losses))
-            fitted.append(policies)
-        return self._select(dataset, method, study, top, means, fitted)
 
     def _top(self, study: Any, method: MethodSpec) -> list[dict[str, Any]]:
         """The top-k configurations of a tuned cell, with one warning when failures stopped its
@@ -465,8 +415,9 @@ class StudyRunner:
     def run(self) -> list[dict[str, Any]]:
         """Run every unfinished cell; return all result rows (old and new).
 
-        With ``workers > 1`` the trials, the top-k re-runs and the cells run in that many
-        processes (see :meth:`_run_parallel`).
+        The protocol (tune, re-run the top-k configurations, select, score) is one sequence of
+        jobs (:meth:`_execute`), run in this process for one worker and by a pool of
+        ``workers`` processes for several.
 
         Before any cell runs, the output folder is claimed (one run at a time; a file there
         or a folder of another study is refused), ``results.csv`` is checked (an older
@@ -486,10 +437,7 @@ class StudyRunner:
                 self._results = self._load_results()
                 todo, total = self._todo()
                 self._check_storage(todo)
-                if self.workers > 1:
-                    self._run_parallel(todo, total)
-                else:
-                    self._run_serial(todo, total)
+                self._execute(todo, total)
         except BaseException as exc:
             error = self._full_disk(exc)
             if error is None:
@@ -497,44 +445,22 @@ class StudyRunner:
             raise error from exc
         return read_results(self.results_path)
 
-    def _run_serial(self, todo: list[tuple[DataSpec, MethodSpec, int]], total: int) -> None:
-        """Run the cells one after the other in this process (deterministic)."""
-        from tqdm.auto import tqdm
-
-        with tqdm(total=total, disable=not self.progress, desc=self.config.name, unit="step") as bar:
-            for spec in self.config.datasets:
-                mine = [(m, s) for d, m, s in todo if d is spec]
-                if not mine:
-                    continue
-                splits, problem = build_splits(self.config, spec)
-                chosen: dict[str, dict[str, Any]] = {}
-                for method, seed in mine:
-                    bar.set_postfix_str(f"{spec.name}: {method.label} seed {seed}")
-                    if method.tuned:
-                        if method.label not in chosen:
-                            chosen[method.label] = self._tuned_params(
-                                spec.name, method, splits, problem, lambda: bar.update(1))
-                        params = chosen[method.label]
-                    else:
-                        params = dict(method.params)
-                    policy, rows = self._score(spec.name, method, params, seed, splits, problem)
-                    self._finish_cell(spec.name, method, seed, policy, rows, splits["test"], problem)
-                    bar.update(1)
-
-    # ------------------------------------------------------------------ parallel
-    def _run_parallel(self, todo: list[tuple[DataSpec, MethodSpec, int]], total: int) -> None:
-        """Run the study in ``self.workers`` processes.
+    # ------------------------------------------------------------------ the protocol
+    def _execute(self, todo: list[tuple[DataSpec, MethodSpec, int]], total: int) -> None:
+        """Run the study's unfinished cells: the protocol as jobs handed to an executor.
 
         Every tuned cell gets ``workers`` tuning jobs that share its Optuna study (the budget
         counts every worker's trials, so none runs twice; see :func:`tuning.tune`); when its
         tuning is done its top-k x seeds re-runs are queued, and when those are done its cells
         are scored from the selected configuration's re-runs. Untuned cells are fitted from the
-        start. Jobs of different cells overlap, so no worker waits for a slow cell. Results,
-        policies and reports are written by this process only, as cells finish.
+        start. Results, policies and reports are written by this process only, as cells finish.
 
-        Fits are the same as in one process (each seed is its own random stream), but which
-        configurations TPE draws depends on the order in which concurrent trials finish: the
-        tuned configuration may differ from a one-worker run's.
+        With one worker the executor runs each job in this process when it is submitted (the
+        run is deterministic); with several, a pool of processes runs them and jobs of
+        different cells overlap, so no worker waits for a slow cell. Fits are the same either
+        way (each seed is its own random stream), but which configurations TPE draws depends
+        on the order in which concurrent trials finish: the tuned configuration may differ
+        from a one-worker run's.
 
         Faults: on Ctrl-C, SIGTERM or an error this process stops the workers (SIGTERM, which
         a worker turns into Ctrl-C in its job: its running trial is marked interrupted and runs
@@ -544,28 +470,17 @@ class StudyRunner:
         running one twice.
         """
         import concurrent.futures as cf
-        import multiprocessing
 
         from tqdm.auto import tqdm
 
         from orkit.experiments import tuning as tuning_mod
 
         storage = self.storage or self._default_storage()
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
         cells: dict[tuple[str, str], list[int]] = {}
         for d, m, s in todo:
             cells.setdefault((d.name, m.label), []).append(s)
-        specs = {d.name: d for d in self.config.datasets}
         methods = {m.label: m for m in self.config.methods}
-        contexts: dict[str, tuple[dict[str, Dataset], InventoryProblem]] = {}
-
-        def context(name: str) -> tuple[dict[str, Dataset], InventoryProblem]:
-            if name not in contexts:
-                contexts[name] = build_splits(self.config, specs[name])
-            return contexts[name]
-
-        pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_worker_init, initargs=(threads, os.getpid()))
+        pool = _InProcess() if self.workers == 1 else _pool(self.workers)
         jobs: dict[cf.Future, tuple] = {}
         tuning_left: dict[tuple[str, str], int] = {}
         reruns: dict[tuple[str, str], dict] = {}
@@ -582,10 +497,14 @@ class StudyRunner:
                         "cell", key, params, seed)
 
         def finish(key: tuple[str, str], params: dict[str, Any], seed: int, policy: Any, seconds: float) -> None:
-            splits, problem = context(key[0])
+            splits, problem = _worker_context(self.config, key[0])
             method = methods[key[1]]
             rows = self._rows(key[0], method, params, seed, policy, seconds, splits, problem)
             self._finish_cell(key[0], method, seed, policy, rows, splits["test"], problem)
+            bar.update(1)
+
+        def advance_tuning(key: tuple[str, str]) -> None:
+            tuned_steps[key] = tuned_steps.get(key, 0) + 1
             bar.update(1)
 
         def tuning_done(key: tuple[str, str]) -> None:
@@ -628,47 +547,68 @@ class StudyRunner:
             del reruns[key]
             submit_cells(key, self._select(key[0], methods[key[1]], studies[key], state["top"], means, fitted))
 
+        def handle(future: cf.Future) -> None:
+            kind, key, *rest = jobs.pop(future)
+            try:
+                result = future.result()  # a worker's error stops the run here
+            except cf.BrokenExecutor:  # a worker killed from outside
+                raise OrkitError(
+                    "a worker process died without a word (killed by the system, e.g. out of memory); the "
+                    "finished cells are kept: run the same command again to resume, with fewer --workers if "
+                    "memory is short") from None
+            if kind == "tune":
+                tuning_left[key] -= 1
+                if tuning_left[key] == 0:
+                    tuning_done(key)
+            elif kind == "rerun":
+                rerun_done(key, *rest, *result)
+            else:
+                params, seed = rest
+                finish(key, params, seed, *result[:2])
+
+        def drain(timeout: float | None) -> None:
+            """Handle the jobs that are done (waiting up to ``timeout`` seconds for one), until
+            none is; handling one may submit, and in this process run, the next."""
+            while jobs:
+                done, _ = cf.wait(list(jobs), timeout=timeout, return_when=cf.FIRST_COMPLETED)
+                if not done:
+                    return
+                for future in done:
+                    handle(future)
+                if timeout:  # a pool: report the running trials between waits
+                    return
+
+        def count_trials() -> None:
+            running = {job[1] for f, job in jobs.items() if job[0] == "tune" and f.running()}
+            for key in running if self.progress else ():  # progress of workers' running tuning jobs
+                spent = min(self.config.tuning.trials, sum(
+                    1 for t in studies[key].get_trials(deepcopy=False) if tuning_mod._finished(t)))
+                bar.update(max(0, spent - tuned_steps.get(key, 0)))
+                tuned_steps[key] = max(spent, tuned_steps.get(key, 0))
+
         with tqdm(total=total, disable=not self.progress, desc=self.config.name, unit="step") as bar:
             try:
-                for key in cells:
+                for key in cells:  # cell by cell: in this process a cell is done before the next starts
                     method = methods[key[1]]
                     if method.tuned:
                         studies[key] = tuning_mod.open_study(study_name(self.config, key[0], method), storage,
                                                              self.config.tuning)
                         self._recover_orphans(studies[key], method)  # before its workers start
                         tuning_left[key] = self.workers
+                        # in this process the bar moves with each trial; workers' trials are counted
+                        advance = (lambda key=key: advance_tuning(key)) if isinstance(pool, _InProcess) else None
                         for _ in range(self.workers):
-                            jobs[pool.submit(_worker_tune, self.config, key[0], key[1], storage)] = ("tune", key)
+                            jobs[pool.submit(_worker_tune, self.config, key[0], key[1], storage, advance)] = (
+                                "tune", key)
                     else:
                         submit_cells(key, dict(method.params))
+                    drain(timeout=0)
                 while jobs:
-                    finished, _ = cf.wait(list(jobs), timeout=2.0, return_when=cf.FIRST_COMPLETED)
-                    for future in finished:
-                        kind, key, *rest = jobs.pop(future)
-                        try:
-                            result = future.result()  # a worker's error stops the run here
-                        except cf.BrokenExecutor:  # a worker killed from outside
-                            raise OrkitError(
-                                "a worker process died without a word (killed by the system, e.g. out of memory); "
-                                "the finished cells are kept: run the same command again to resume, with fewer "
-                                "--workers if memory is short") from None
-                        if kind == "tune":
-                            tuning_left[key] -= 1
-                            if tuning_left[key] == 0:
-                                tuning_done(key)
-                        elif kind == "rerun":
-                            rerun_done(key, *rest, *result)
-                        else:
-                            params, seed = rest
-                            finish(key, params, seed, *result[:2])
-                    running = {job[1] for f, job in jobs.items() if job[0] == "tune" and f.running()}
-                    for key in running if self.progress else ():  # progress of running tuning jobs
-                        spent = min(self.config.tuning.trials, sum(
-                            1 for t in studies[key].get_trials(deepcopy=False) if tuning_mod._finished(t)))
-                        bar.update(max(0, spent - tuned_steps.get(key, 0)))
-                        tuned_steps[key] = max(spent, tuned_steps.get(key, 0))
+                    drain(timeout=2.0)
+                    count_trials()
             except BaseException:
-                _stop_workers(pool)
+                if not isinstance(pool, _InProcess):
+                    _stop_workers(pool)
                 raise
         pool.shutdown(wait=True)
 
@@ -692,7 +632,32 @@ def _fit_splits(method: MethodSpec, splits: dict[str, Dataset]) -> tuple[Dataset
     return splits["train"], splits["validation"]
 
 
-# one dataset per worker process at a time, built once per (study, dataset)
+class _InProcess:
+    """The executor of a one-worker run: a job runs in this process when it is submitted (an
+    error propagates at once), and its future is already done."""
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Any:
+        import concurrent.futures as cf
+
+        future: cf.Future = cf.Future()
+        future.set_result(function(*args))
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
+def _pool(workers: int) -> Any:
+    """A pool of ``workers`` fresh processes sharing the cores (see :func:`_worker_init`)."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_worker_init, initargs=(threads, os.getpid()))
+
+
+# the datasets of one study in a process, each built once
 _WORKER_DATA: dict[tuple[str, str], tuple[dict[str, Dataset], InventoryProblem]] = {}
 
 
@@ -816,22 +781,27 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _worker_context(config: StudyConfig, dataset: str) -> tuple[dict[str, Dataset], InventoryProblem]:
+    """The splits and problem of one of the study's datasets, built once per process."""
     key = (config.fingerprint, dataset)
     if key not in _WORKER_DATA:
-        _WORKER_DATA.clear()
+        if any(k[0] != config.fingerprint for k in _WORKER_DATA):
+            _WORKER_DATA.clear()  # another study's data
         _WORKER_DATA[key] = build_splits(config, next(d for d in config.datasets if d.name == dataset))
     return _WORKER_DATA[key]
 
 
-def _worker_tune(config: StudyConfig, dataset: str, label: str, storage: str) -> None:
-    """Tuning job: run trials of one cell's shared study until its budget is spent."""
+def _worker_tune(config: StudyConfig, dataset: str, label: str, storage: str,
+                 progress: Callable[[], None] | None = None) -> None:
+    """Tuning job: run trials of one cell's shared study until its budget is spent
+    (``progress()`` after each trial, in a one-worker run)."""
     from orkit.experiments import tuning as tuning_mod
 
     with _job():
         method = next(m for m in config.methods if m.label == label)
         splits, problem = _worker_context(config, dataset)
         study = tuning_mod.open_study(study_name(config, dataset, method), storage, config.tuning)
-        tuning_mod.tune(study, method, trial_objective(config, method, splits, problem), config.tuning)
+        tuning_mod.tune(study, method, trial_objective(config, method, splits, problem), config.tuning,
+                        progress=progress)
 
 
 def _worker_fit(config: StudyConfig, dataset: str, label: str, params: dict[str, Any], seed: int,
