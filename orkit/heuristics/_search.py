@@ -10,22 +10,45 @@ grid one spacing either side of the best candidate, so the resolution shrinks by
 trajectories for every candidate), so comparisons are exact for the sample; the search finds
 the global minimum of the sample cost when it is unimodal along each grid line (true for
 base-stock levels under backorders, where the sample cost is convex and piecewise linear).
+
+:func:`fit_by_simulation` runs that search for the parameters of a policy class, and
+:class:`SimulationFittedPolicy` is what the policies fitted that way (base-stock, capped
+base-stock, constant order) share: parameters that are given or fitted, ``fit``, and restoring
+a saved fit.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
+from orkit.core.persistence import SavablePolicy
 from orkit.core.problem import InventoryProblem
+from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.validation import check_int
 from orkit.evaluation.metrics import per_sku_loss
+from orkit.heuristics._params import SkuParameter
+from orkit.heuristics._training import demand_array
 from orkit.sim import simulate
 
-__all__ = ["simulated_losses", "grid_search", "is_integer_valued", "window_max"]
+__all__ = [
+    "SearchedParameter",
+    "SimulationFittedPolicy",
+    "fit_by_simulation",
+    "grid_search",
+    "is_integer_valued",
+    "protection_interval",
+    "review_interval",
+    "simulated_losses",
+    "window_max",
+]
+
+logger = logging.getLogger(__name__)
 
 
 def is_integer_valued(demand: np.ndarray) -> bool:
@@ -141,3 +164,150 @@ def grid_search(
             lo[k] = np.maximum(best[k] - step, floor[k])
             hi[k] = np.maximum(best[k] + step, lo[k])
     return best, best_loss
+
+
+@dataclass(frozen=True)
+class SearchedParameter:
+    """How :func:`fit_by_simulation` searches one policy parameter.
+
+    Attributes
+    ----------
+    minimum : float or None
+        Lowest allowed value (``None``: any); the search itself starts at 0.
+    window : callable
+        ``window(L, P)``, from the largest lead time and review period: the first search box
+        is ``[0, largest demand over window(L, P) periods + 1]``.
+    """
+
+    minimum: float | None
+    window: Callable[[int, int], int]
+
+
+def protection_interval(lead_time: int, review_period: int) -> int:
+    """The window of an order-up-to level: the ``L + P`` periods an order protects."""
+    return lead_time + review_period
+
+
+def review_interval(lead_time: int, review_period: int) -> int:
+    """The window of an order quantity: the ``P`` periods one order serves."""
+    return review_period
+
+
+def fit_by_simulation(
+    policy_class: type["SimulationFittedPolicy"],
+    data: Any,
+    problem: InventoryProblem,
+    *,
+    per_sku: bool,
+    n_candidates: int,
+    n_rounds: int,
+    integer: bool | None = None,
+    max_elements: int = 1 << 24,
+) -> dict[str, np.ndarray]:
+    """The parameters of ``policy_class`` (its ``_searched`` ones) that minimise the simulated
+    training loss: one value per SKU and parameter (module docstring).
+
+    Parameters
+    ----------
+    policy_class : type
+        A :class:`SimulationFittedPolicy` whose constructor takes the searched parameters by name.
+    data : Dataset or array of shape (n_skus, n_periods)
+        Training trajectories.
+    problem : InventoryProblem
+    per_sku : bool
+        ``False``: one value shared by all SKUs, minimising the mean loss over trajectories.
+        ``True``: one value per SKU, minimising that SKU's own loss.
+    n_candidates, n_rounds : int
+        Grid points per parameter and round, and zoom rounds (see :func:`grid_search`).
+    integer : bool, optional
+        Search integer values only; default: whether the demand is integer-valued.
+    max_elements : int, default=2**24
+        Upper bound on ``rows * periods`` per simulation (memory); larger inputs are chunked.
+
+    Returns
+    -------
+    dict of name -> ndarray of shape (n_skus,)
+        The values of every SKU (all equal when ``per_sku=False``).
+    """
+    if not isinstance(problem, InventoryProblem):
+        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
+    demand = demand_array(data)
+    n = demand.shape[0]
+    if n == 0:
+        raise ValidationError("data must hold at least one trajectory")
+    if integer is None:
+        integer = is_integer_valued(demand)
+    lead_time, review_period = int(problem.lead_times(n).max()), int(problem.review_periods(n).max())
+    searched = policy_class._searched
+    upper = {
+        name: window_max(demand, parameter.window(lead_time, review_period), per_sku) + 1.0
+        for name, parameter in searched.items()
+    }
+    groups = upper[next(iter(searched))].shape[0]
+    best, loss = grid_search(
+        lambda grid: simulated_losses(policy_class, grid, demand, problem, per_sku=per_sku, max_elements=max_elements),
+        {name: np.zeros(groups) for name in searched},
+        upper,
+        n_candidates=n_candidates,
+        n_rounds=n_rounds,
+        integer=bool(integer),
+    )
+    logger.debug("%s fitted by simulation: %d group(s), mean training loss %.6g", policy_class.__name__, groups,
+                 float(loss.mean()))
+    return {name: np.broadcast_to(best[name], (n,)).copy() for name in searched}
+
+
+class SimulationFittedPolicy(SavablePolicy):
+    """A policy whose ``_searched`` parameters are given, or fitted by :func:`fit_by_simulation`.
+
+    A subclass names its searched parameters in ``_searched``; its constructor stores them
+    (``None`` to fit them all), ``per_sku``, ``n_candidates`` and ``n_rounds``, then calls
+    ``self._use_given_values()``. The value in use of parameter ``name`` is ``name_`` (a float,
+    or one value per SKU), held for ``act`` as the :class:`SkuParameter` ``_name``.
+    """
+
+    _searched: ClassVar[dict[str, SearchedParameter]] = {}
+
+    def _use_given_values(self) -> None:
+        # given values are validated at once: they are used without fit
+        names = list(self._searched)
+        given = [getattr(self, name) is not None for name in names]
+        if any(given) and not all(given):
+            raise ValidationError(f"{' and '.join(names)} must both be given, or both be None to fit them")
+        for name in names:
+            setattr(self, f"_{name}", None)
+        if all(given):
+            self._set_values({name: getattr(self, name) for name in names})
+            self.per_sku_ = any(getattr(self, f"_{name}").value.ndim == 1 for name in names)
+            self.sku_ids_ = None
+
+    def _set_values(self, values: dict[str, Any]) -> None:
+        held = {name: SkuParameter(name, value, minimum=self._searched[name].minimum) for name, value in values.items()}
+        for name, value in values.items():
+            setattr(self, f"{name}_", value)
+            setattr(self, f"_{name}", held[name])
+
+    def _parameters_changed(self, names: set[str]) -> None:
+        if names & set(self._searched):
+            for name in (*(f"{n}_" for n in self._searched), "per_sku_", "sku_ids_"):
+                self.__dict__.pop(name, None)
+            self._use_given_values()
+
+    def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "SimulationFittedPolicy":
+        """Optimise the parameters on ``train`` by simulation (a no-op when they were given)."""
+        if getattr(self, next(iter(self._searched))) is not None:
+            return self
+        values = fit_by_simulation(
+            type(self), train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates,
+            n_rounds=self.n_rounds,
+        )
+        self._set_values({name: v if self.per_sku else float(v[0]) for name, v in values.items()})
+        self.per_sku_ = bool(self.per_sku)
+        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
+        return self
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        super()._restore_state(state)
+        self._set_values({name: getattr(self, f"{name}_") for name in self._searched})
+        for name in self._searched:
+            check_sku_count(f"{name}_", getattr(self, f"{name}_"), self.sku_ids_)

@@ -30,7 +30,6 @@ orkit simulator itself.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -39,12 +38,10 @@ import torch
 from orkit.core.errors import ValidationError
 from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
-from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_choice, check_float, check_int
-from orkit.heuristics._params import SkuParameter
-from orkit.heuristics._search import grid_search, is_integer_valued, simulated_losses, window_max
-from orkit.heuristics._training import demand_array, observation_features, training_samples
+from orkit.heuristics._search import SearchedParameter, SimulationFittedPolicy, fit_by_simulation, protection_interval
+from orkit.heuristics._training import observation_features, training_samples
 from orkit.heuristics.distributions import as_distribution, mixture_ppf
 from orkit.heuristics.newsvendor import _costs, critical_ratio
 
@@ -55,9 +52,6 @@ __all__ = [
     "BaseStockPolicy",
     "FeatureLinearBaseStockPolicy",
 ]
-
-logger = logging.getLogger(__name__)
-
 
 def _timing_arrays(lead_time: Any, review_period: Any) -> tuple[np.ndarray, np.ndarray]:
     L = np.asarray(lead_time)
@@ -188,7 +182,8 @@ def optimize_base_stock_level(
     r"""Order-up-to levels that minimise the simulated training loss, one per SKU.
 
     Runs the orkit simulator on the training trajectories for a grid of candidate levels at
-    once (lean ledgers, see :mod:`orkit.heuristics._search`) and zooms in on the best one. Works
+    once (lean ledgers, see :func:`orkit.heuristics._search.fit_by_simulation`) and zooms in on
+    the best one; the first grid spans ``[0, largest demand over L + P periods]``. Works
     for backorders and lost sales, any lead time and review period (scalar or per SKU), and
     non-stationary demand; the loss is the DeepStock loss (mean cost per counted period).
 
@@ -224,32 +219,13 @@ def optimize_base_stock_level(
     >>> optimize_base_stock_level(demand, problem)[:3]   # analytic: Poisson(10) 0.8-quantile = 13
     array([13., 13., 13.])
     """
-    if not isinstance(problem, InventoryProblem):
-        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
-    demand = demand_array(data)
-    n = demand.shape[0]
-    if n == 0:
-        raise ValidationError("data must hold at least one trajectory")
-    if integer is None:
-        integer = is_integer_valued(demand)
-    window = int(problem.lead_times(n).max() + problem.review_periods(n).max())
-    upper = window_max(demand, window, per_sku) + 1.0
-    groups = upper.shape[0]
-    best, loss = grid_search(
-        lambda grid: simulated_losses(
-            lambda level: BaseStockPolicy(level), grid, demand, problem, per_sku=per_sku, max_elements=max_elements
-        ),
-        {"level": np.zeros(groups)},
-        {"level": upper},
-        n_candidates=n_candidates,
-        n_rounds=n_rounds,
-        integer=bool(integer),
-    )
-    logger.debug("base-stock levels by simulation: %d group(s), mean training loss %.6g", groups, float(loss.mean()))
-    return np.broadcast_to(best["level"], (n,)).copy()
+    return fit_by_simulation(
+        BaseStockPolicy, data, problem, per_sku=per_sku, n_candidates=n_candidates, n_rounds=n_rounds,
+        integer=integer, max_elements=max_elements,
+    )["level"]
 
 
-class BaseStockPolicy(SavablePolicy):
+class BaseStockPolicy(SimulationFittedPolicy):
     """Order up to a level [S] on every review day: ``q = max(S - tot(I), 0)``.
 
     Parameters
@@ -286,45 +262,14 @@ class BaseStockPolicy(SavablePolicy):
 
     policy_name = "base-stock"
     _saved_attributes = ("level_",)
+    _searched = {"level": SearchedParameter(minimum=None, window=protection_interval)}
 
     def __init__(self, level: Any = None, *, per_sku: bool = False, n_candidates: int = 17, n_rounds: int = 5) -> None:
         self.level = level
         self.per_sku = per_sku
         self.n_candidates = n_candidates
         self.n_rounds = n_rounds
-        self._use_given_level()
-
-    def _use_given_level(self) -> None:
-        # a given level is validated at once: it is used without fit
-        self._level = None
-        if self.level is not None:
-            self._level = SkuParameter("level", self.level, minimum=None)
-            self.level_ = self.level
-            self.per_sku_, self.sku_ids_ = self._level.value.ndim == 1, None
-
-    def _parameters_changed(self, names: set[str]) -> None:
-        if "level" in names:
-            for name in ("level_", "per_sku_", "sku_ids_"):
-                self.__dict__.pop(name, None)
-            self._use_given_level()
-
-    def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "BaseStockPolicy":
-        """Optimise the level on ``train`` by simulation (a no-op when ``level`` was given)."""
-        if self.level is not None:
-            return self
-        levels = optimize_base_stock_level(
-            train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates, n_rounds=self.n_rounds
-        )
-        self.level_ = levels if self.per_sku else float(levels[0])
-        self.per_sku_ = bool(self.per_sku)
-        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
-        self._level = SkuParameter("level", self.level_, minimum=None)
-        return self
-
-    def _restore_state(self, state: dict[str, Any]) -> None:
-        super()._restore_state(state)
-        self._level = SkuParameter("level", self.level_, minimum=None)
-        check_sku_count("level_", self.level_, self.sku_ids_)
+        self._use_given_values()
 
     #: ``act`` is a plain tensor expression: large lean simulations compile it into the period
     fusable = True

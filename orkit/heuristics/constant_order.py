@@ -17,14 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from orkit.core.errors import ValidationError
-from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
-from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.problem import InventoryProblem
-from orkit.heuristics._params import SkuParameter
-from orkit.heuristics._search import grid_search, is_integer_valued, simulated_losses, window_max
-from orkit.heuristics._training import demand_array
+from orkit.heuristics._search import SearchedParameter, SimulationFittedPolicy, fit_by_simulation, review_interval
 
 __all__ = ["ConstantOrderPolicy", "optimize_constant_order"]
 
@@ -47,27 +42,13 @@ def optimize_constant_order(
     -------
     ndarray of shape (n_skus,)
     """
-    if not isinstance(problem, InventoryProblem):
-        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
-    demand = demand_array(data)
-    n = demand.shape[0]
-    if n == 0:
-        raise ValidationError("data must hold at least one trajectory")
-    if integer is None:
-        integer = is_integer_valued(demand)
-    upper = window_max(demand, int(problem.review_periods(n).max()), per_sku) + 1.0
-    best, _ = grid_search(
-        lambda grid: simulated_losses(lambda quantity: ConstantOrderPolicy(quantity), grid, demand, problem, per_sku=per_sku),
-        {"quantity": np.zeros(upper.shape[0])},
-        {"quantity": upper},
-        n_candidates=n_candidates,
-        n_rounds=n_rounds,
-        integer=bool(integer),
-    )
-    return np.broadcast_to(best["quantity"], (n,)).copy()
+    return fit_by_simulation(
+        ConstantOrderPolicy, data, problem, per_sku=per_sku, n_candidates=n_candidates, n_rounds=n_rounds,
+        integer=integer,
+    )["quantity"]
 
 
-class ConstantOrderPolicy(SavablePolicy):
+class ConstantOrderPolicy(SimulationFittedPolicy):
     """Order a fixed quantity [q] on every review day.
 
     Parameters
@@ -101,45 +82,14 @@ class ConstantOrderPolicy(SavablePolicy):
 
     policy_name = "constant-order"
     _saved_attributes = ("quantity_",)
+    _searched = {"quantity": SearchedParameter(minimum=0.0, window=review_interval)}
 
     def __init__(self, quantity: Any = None, *, per_sku: bool = False, n_candidates: int = 17, n_rounds: int = 5) -> None:
         self.quantity = quantity
         self.per_sku = per_sku
         self.n_candidates = n_candidates
         self.n_rounds = n_rounds
-        self._use_given_quantity()
-
-    def _use_given_quantity(self) -> None:
-        # a given quantity is validated at once: it is used without fit
-        self._quantity = None
-        if self.quantity is not None:
-            self._quantity = SkuParameter("quantity", self.quantity, minimum=0.0)
-            self.quantity_ = self.quantity
-            self.per_sku_, self.sku_ids_ = self._quantity.value.ndim == 1, None
-
-    def _parameters_changed(self, names: set[str]) -> None:
-        if "quantity" in names:
-            for name in ("quantity_", "per_sku_", "sku_ids_"):
-                self.__dict__.pop(name, None)
-            self._use_given_quantity()
-
-    def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "ConstantOrderPolicy":
-        """Optimise the quantity on ``train`` by simulation (a no-op when ``quantity`` was given)."""
-        if self.quantity is not None:
-            return self
-        values = optimize_constant_order(
-            train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates, n_rounds=self.n_rounds
-        )
-        self.quantity_ = values if self.per_sku else float(values[0])
-        self.per_sku_ = bool(self.per_sku)
-        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
-        self._quantity = SkuParameter("quantity", self.quantity_, minimum=0.0)
-        return self
-
-    def _restore_state(self, state: dict[str, Any]) -> None:
-        super()._restore_state(state)
-        self._quantity = SkuParameter("quantity", self.quantity_, minimum=0.0)
-        check_sku_count("quantity_", self.quantity_, self.sku_ids_)
+        self._use_given_values()
 
     def act(self, obs: Observation) -> torch.Tensor:
         if self._quantity is None:

@@ -49,8 +49,13 @@ from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.heuristics._params import SkuParameter
-from orkit.heuristics._search import grid_search, is_integer_valued, simulated_losses, window_max
+from orkit.heuristics._search import (
+    SearchedParameter,
+    SimulationFittedPolicy,
+    fit_by_simulation,
+    protection_interval,
+    review_interval,
+)
 from orkit.heuristics._training import demand_array, scalar_timing
 from orkit.heuristics.base_stock import base_stock_level
 from orkit.heuristics.distributions import DemandDistribution, Discrete
@@ -85,32 +90,14 @@ def optimize_capped_base_stock(
     -------
     levels, caps : ndarray of shape (n_skus,)
     """
-    if not isinstance(problem, InventoryProblem):
-        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
-    demand = demand_array(data)
-    n = demand.shape[0]
-    if n == 0:
-        raise ValidationError("data must hold at least one trajectory")
-    if integer is None:
-        integer = is_integer_valued(demand)
-    L, P = problem.lead_times(n), problem.review_periods(n)
-    level_hi = window_max(demand, int(L.max() + P.max()), per_sku) + 1.0
-    cap_hi = window_max(demand, int(P.max()), per_sku) + 1.0
-    groups = level_hi.shape[0]
-    best, _ = grid_search(
-        lambda grid: simulated_losses(
-            lambda level, cap: CappedBaseStockPolicy(level, cap), grid, demand, problem, per_sku=per_sku
-        ),
-        {"level": np.zeros(groups), "cap": np.zeros(groups)},
-        {"level": level_hi, "cap": cap_hi},
-        n_candidates=n_candidates,
-        n_rounds=n_rounds,
-        integer=bool(integer),
+    best = fit_by_simulation(
+        CappedBaseStockPolicy, data, problem, per_sku=per_sku, n_candidates=n_candidates, n_rounds=n_rounds,
+        integer=integer,
     )
-    return np.broadcast_to(best["level"], (n,)).copy(), np.broadcast_to(best["cap"], (n,)).copy()
+    return best["level"], best["cap"]
 
 
-class CappedBaseStockPolicy(SavablePolicy):
+class CappedBaseStockPolicy(SimulationFittedPolicy):
     """Base-stock with an order cap: ``q = min(max(S - tot(I), 0), r)`` (Xin 2021).
 
     Parameters
@@ -144,6 +131,10 @@ class CappedBaseStockPolicy(SavablePolicy):
 
     policy_name = "capped-base-stock"
     _saved_attributes = ("level_", "cap_")
+    _searched = {
+        "level": SearchedParameter(minimum=None, window=protection_interval),
+        "cap": SearchedParameter(minimum=0.0, window=review_interval),
+    }
 
     def __init__(
         self, level: Any = None, cap: Any = None, *, per_sku: bool = False, n_candidates: int = 9, n_rounds: int = 6
@@ -154,47 +145,6 @@ class CappedBaseStockPolicy(SavablePolicy):
         self.n_candidates = n_candidates
         self.n_rounds = n_rounds
         self._use_given_values()
-
-    def _use_given_values(self) -> None:
-        # given values are validated at once: they are used without fit
-        if (self.level is None) != (self.cap is None):
-            raise ValidationError("level and cap must both be given, or both be None to fit them")
-        self._level = self._cap = None
-        if self.level is not None:
-            self._set(self.level, self.cap)
-            self.per_sku_, self.sku_ids_ = self._level.value.ndim == 1 or self._cap.value.ndim == 1, None
-
-    def _parameters_changed(self, names: set[str]) -> None:
-        if names & {"level", "cap"}:
-            for name in ("level_", "cap_", "per_sku_", "sku_ids_"):
-                self.__dict__.pop(name, None)
-            self._use_given_values()
-
-    def _set(self, level: Any, cap: Any) -> None:
-        self.level_, self.cap_ = level, cap
-        self._level = SkuParameter("level", level, minimum=None)
-        self._cap = SkuParameter("cap", cap, minimum=0.0)
-
-    def _restore_state(self, state: dict[str, Any]) -> None:
-        super()._restore_state(state)
-        self._set(self.level_, self.cap_)
-        check_sku_count("level_", self.level_, self.sku_ids_)
-        check_sku_count("cap_", self.cap_, self.sku_ids_)
-
-    def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "CappedBaseStockPolicy":
-        """Optimise (S, r) on ``train`` by simulation (a no-op when they were given)."""
-        if self.level is not None:
-            return self
-        levels, caps = optimize_capped_base_stock(
-            train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates, n_rounds=self.n_rounds
-        )
-        if self.per_sku:
-            self._set(levels, caps)
-        else:
-            self._set(float(levels[0]), float(caps[0]))
-        self.per_sku_ = bool(self.per_sku)
-        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
-        return self
 
     def act(self, obs: Observation) -> torch.Tensor:
         if self._level is None:
