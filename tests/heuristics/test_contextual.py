@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from orkit.core import InventoryProblem, NotFittedError, Observation, ValidationError
+from orkit.core import InventoryProblem, ValidationError
 from orkit.data import Dataset, generate
 from orkit.evaluation import evaluate
 from orkit.heuristics import (
@@ -108,6 +107,3 @@ def test_demand_lags_and_errors():
         QuantileRegressionNewsvendorPolicy(features=["nope"]).fit(train, None, problem)
     with pytest.raises(ValidationError, match="weights must be one of"):
         WeightedSAANewsvendorPolicy(weights="kernel").fit(train, None, problem)
-    ip = torch.zeros(2)
-    with pytest.raises(NotFittedError):
-        GradientBoostingNewsvendorPolicy().act(Observation(period=2, on_hand=ip, inventory_position=ip))

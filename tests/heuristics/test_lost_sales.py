@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from orkit.core import InventoryProblem, NotFittedError, Observation, ValidationError
+from orkit.core import InventoryProblem, ValidationError
 from orkit.evaluation import evaluate
 from orkit.heuristics import (
     BaseStockPolicy,
@@ -102,8 +102,3 @@ def test_capped_base_stock_per_sku_and_errors():
     assert levels.shape == caps.shape == (3,)
     with pytest.raises(ValidationError, match="both be given"):
         CappedBaseStockPolicy(level=3.0)
-    ip = torch.zeros(2)
-    with pytest.raises(NotFittedError):
-        CappedBaseStockPolicy().act(Observation(period=1, on_hand=ip, inventory_position=ip))
-    with pytest.raises(NotFittedError):
-        MyopicPolicy().act(Observation(period=1, on_hand=ip, inventory_position=ip))
