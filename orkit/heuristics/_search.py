@@ -207,22 +207,9 @@ def fit_by_simulation(
     """The parameters of ``policy_class`` (its ``_searched`` ones) that minimise the simulated
     training loss: one value per SKU and parameter (module docstring).
 
-    Parameters
-    ----------
-    policy_class : type
-        A :class:`SimulationFittedPolicy` whose constructor takes the searched parameters by name.
-    data : Dataset or array of shape (n_skus, n_periods)
-        Training trajectories.
-    problem : InventoryProblem
-    per_sku : bool
-        ``False``: one value shared by all SKUs, minimising the mean loss over trajectories.
-        ``True``: one value per SKU, minimising that SKU's own loss.
-    n_candidates, n_rounds : int
-        Grid points per parameter and round, and zoom rounds (see :func:`grid_search`).
-    integer : bool, optional
-        Search integer values only; default: whether the demand is integer-valued.
-    max_elements : int, default=2**24
-        Upper bound on ``rows * periods`` per simulation (memory); larger inputs are chunked.
+    ``policy_class`` is a :class:`SimulationFittedPolicy` whose constructor takes the searched
+    parameters by name; the other arguments are those of
+    :func:`~orkit.heuristics.optimize_base_stock_level`.
 
     Returns
     -------
