@@ -367,37 +367,39 @@ def _walk_ppf(cdf: Any, pmf: Any, down: Any, up: Any, q: np.ndarray, guess: np.n
 
 
 class _CountLaw(DemandDistribution):
-    """A law on the non-negative integers with a pmf recurrence: Poisson, negative binomial.
-
-    :meth:`ppf` is written once: a Cornish-Fisher guess, then :func:`_walk_ppf`. A subclass
-    gives ``_parameters()`` (its parameter arrays) and, as static methods of flat parameter
-    arrays ``*params``: ``_guess(z, *params)``, the quantile guess at the standard normal
-    quantile ``z`` (continuity-corrected); ``_cdf_at(k, *params)`` and ``_pmf_at(k, *params)`` at
-    integers ``k``; and the recurrences ``_pmf_below(f, k, *params) = P(k - 1)`` and
-    ``_pmf_above(f, k, *params) = P(k + 1)`` from ``f = P(k)``.
-    """
+    """A law on the non-negative integers with a pmf recurrence (Poisson, negative binomial):
+    one quantile routine and one truncation."""
 
     discrete = True
 
-    def ppf(self, q: Any) -> np.ndarray:
+    @staticmethod
+    def _quantile(q: Any, params: tuple[np.ndarray, ...], *, guess: Any, cdf: Any, pmf: Any, below: Any,
+                  above: Any) -> np.ndarray:
+        """``ppf(q)`` by :func:`_walk_ppf` from a Cornish-Fisher guess.
+
+        The functions take the flat parameter arrays ``*params`` last: ``guess(z, *params)``,
+        the continuity-corrected quantile guess at the standard normal quantile ``z``;
+        ``cdf(k, *params)`` and ``pmf(k, *params)`` at integers ``k``; ``below(f, k, *params)``
+        and ``above(f, k, *params)``, ``P(k - 1)`` and ``P(k + 1)`` from ``f = P(k)``.
+        """
         q = _check_probability(q)
-        *params, q = np.broadcast_arrays(*self._parameters(), q)
+        *params, q = np.broadcast_arrays(*params, q)
         shape = q.shape
         params, q = [p.ravel() for p in params], q.ravel()
         z = special.ndtri(np.clip(q, 1e-300, 1 - 1e-16))
-        guess = self._guess(z, *params)
-        guess = np.where(np.isfinite(guess), guess, 0.0)
+        start = guess(z, *params)
+        start = np.where(np.isfinite(start), start, 0.0)
 
         def at(i: np.ndarray) -> list[np.ndarray]:
             return [p[i] for p in params]
 
         out = _walk_ppf(
-            lambda k, i: self._cdf_at(k, *at(i)),
-            lambda k, i: self._pmf_at(k, *at(i)),
-            lambda f, k, i: self._pmf_below(f, k, *at(i)),
-            lambda f, k, i: self._pmf_above(f, k, *at(i)),
+            lambda k, i: cdf(k, *at(i)),
+            lambda k, i: pmf(k, *at(i)),
+            lambda f, k, i: below(f, k, *at(i)),
+            lambda f, k, i: above(f, k, *at(i)),
             q,
-            guess,
+            start,
         )
         out = np.where(q >= 1.0, np.inf, out)
         return out.reshape(shape)[()]
@@ -461,29 +463,17 @@ class Poisson(_CountLaw):
         """``P(D = k)`` (zero off the non-negative integers)."""
         return _poisson_pmf_safe(np.asarray(k, dtype=np.float64), self._mean)
 
-    def _parameters(self) -> tuple[np.ndarray, ...]:
-        return (self._mean,)
-
-    @staticmethod
-    def _guess(z: np.ndarray, mean: np.ndarray) -> np.ndarray:
-        return np.where(mean > 0, mean + np.sqrt(mean) * z + (z * z - 1.0) / 6.0 - 0.5, 0.0)
-
-    @staticmethod
-    def _cdf_at(k: np.ndarray, mean: np.ndarray) -> np.ndarray:
-        # P(D <= k) = Q(k + 1, lambda), the regularised upper incomplete gamma function
-        return np.where(k < 0, 0.0, special.gammaincc(np.maximum(k, 0.0) + 1.0, mean))
-
-    @staticmethod
-    def _pmf_at(k: np.ndarray, mean: np.ndarray) -> np.ndarray:
-        return _poisson_pmf_safe(k, mean)
-
-    @staticmethod
-    def _pmf_below(f: np.ndarray, k: np.ndarray, mean: np.ndarray) -> np.ndarray:
-        return f * k / mean
-
-    @staticmethod
-    def _pmf_above(f: np.ndarray, k: np.ndarray, mean: np.ndarray) -> np.ndarray:
-        return f * mean / (k + 1.0)
+    def ppf(self, q: Any) -> np.ndarray:
+        return self._quantile(
+            q,
+            (self._mean,),
+            guess=lambda z, m: np.where(m > 0, m + np.sqrt(m) * z + (z * z - 1.0) / 6.0 - 0.5, 0.0),
+            # P(D <= k) = Q(k + 1, lambda), the regularised upper incomplete gamma function
+            cdf=lambda k, m: np.where(k < 0, 0.0, special.gammaincc(np.maximum(k, 0.0) + 1.0, m)),
+            pmf=_poisson_pmf_safe,
+            below=lambda f, k, m: f * k / m,
+            above=lambda f, k, m: f * m / (k + 1.0),
+        )
 
     def loss(self, x: Any) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -574,32 +564,25 @@ class NegativeBinomial(_CountLaw):
     def cdf(self, x: Any) -> np.ndarray:
         return 1.0 - self._sf_of(np.floor(np.asarray(x, dtype=np.float64)), self._n, self._p)
 
-    def _parameters(self) -> tuple[np.ndarray, ...]:
-        return self._n, self._p
+    def ppf(self, q: Any) -> np.ndarray:
+        def guess(z: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+            mean = n * (1 - p) / p
+            skew = (2.0 - p) / np.sqrt(np.maximum(n * (1.0 - p), 1e-300))
+            return mean + np.sqrt(mean / p) * (z + (z * z - 1.0) * skew / 6.0) - 0.5
 
-    @staticmethod
-    def _guess(z: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-        mean = n * (1 - p) / p
-        sd = np.sqrt(mean / p)
-        skew = (2.0 - p) / np.sqrt(np.maximum(n * (1.0 - p), 1e-300))
-        return mean + sd * (z + (z * z - 1.0) * skew / 6.0) - 0.5
+        def pmf(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+            log = special.gammaln(k + n) - special.gammaln(n) - special.gammaln(k + 1.0)
+            return np.exp(log + n * np.log(p) + k * np.log1p(-p))
 
-    @staticmethod
-    def _cdf_at(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return 1.0 - NegativeBinomial._sf_of(k, n, p)
-
-    @staticmethod
-    def _pmf_at(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-        log = special.gammaln(k + n) - special.gammaln(n) - special.gammaln(k + 1.0)
-        return np.exp(log + n * np.log(p) + k * np.log1p(-p))
-
-    @staticmethod
-    def _pmf_below(f: np.ndarray, k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return f * k / ((k - 1.0 + n) * (1.0 - p))
-
-    @staticmethod
-    def _pmf_above(f: np.ndarray, k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return f * (k + n) * (1.0 - p) / (k + 1.0)
+        return self._quantile(
+            q,
+            (self._n, self._p),
+            guess=guess,
+            cdf=lambda k, n, p: 1.0 - self._sf_of(k, n, p),
+            pmf=pmf,
+            below=lambda f, k, n, p: f * k / ((k - 1.0 + n) * (1.0 - p)),
+            above=lambda f, k, n, p: f * (k + n) * (1.0 - p) / (k + 1.0),
+        )
 
     def loss(self, x: Any) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
