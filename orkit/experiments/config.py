@@ -116,6 +116,10 @@ class TuningSpec:
     # successive halving (Optuna SuccessiveHalvingPruner), only the best third of the trials
     # continue past 10%, 30% and 90% of their budget; "none": run all
     pruner: str = "none"
+    # a worker sharing a database server (PostgreSQL, MySQL) records a heartbeat this often;
+    # a trial whose worker has been silent for three times as long was killed: it is marked
+    # failed and run again (Optuna's heartbeat and RetryFailedTrialCallback)
+    heartbeat_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -288,7 +292,10 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
                 raise _fail(f"methods[{i}].datasets", f"names an unknown dataset {d!r}; datasets are {sorted(known_data)}")
 
     tuning = _table(document.get("tuning", {}), "tuning")
-    _unknown(tuning, {"trials", "startup_trials", "top_k", "storage", "seed", "pruner"}, "tuning")
+    _unknown(tuning, {"trials", "startup_trials", "top_k", "storage", "seed", "pruner", "heartbeat_seconds"}, "tuning")
+    heartbeat = tuning.get("heartbeat_seconds", 30.0)
+    if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)) or not 0.1 <= heartbeat <= 3600:
+        raise _fail("tuning.heartbeat_seconds", f"must be a number of seconds from 0.1 to 3600, got {heartbeat!r}")
     pruner = tuning.get("pruner", "none")
     if pruner not in PRUNERS:
         raise _fail("tuning.pruner", f"must be one of {', '.join(map(repr, PRUNERS))}, got {pruner!r}")
@@ -299,6 +306,7 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
         storage=tuning.get("storage"),
         seed=_int(tuning.get("seed", 0), "tuning.seed", 0),
         pruner=pruner,
+        heartbeat_seconds=float(heartbeat),
     )
     if tuning_spec.top_k > tuning_spec.trials:
         raise _fail("tuning.top_k", f"must be <= tuning.trials ({tuning_spec.trials}), got {tuning_spec.top_k}")

@@ -19,7 +19,9 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -72,7 +74,8 @@ def open_study(name: str, storage: str, tuning: TuningSpec, attempts: int = 8) -
     pruner = make_pruner(tuning)
     for attempt in range(attempts):
         try:
-            return optuna.create_study(study_name=name, storage=_storage(storage), direction="minimize",
+            return optuna.create_study(study_name=name, storage=_storage(storage, tuning.heartbeat_seconds),
+                                       direction="minimize",
                                        sampler=sampler, pruner=pruner, load_if_exists=True)
         except Exception as exc:  # sqlalchemy errors from a concurrent schema/study creation
             racing = type(exc).__name__ in ("IntegrityError", "OperationalError", "DuplicatedStudyError") or any(
@@ -185,11 +188,67 @@ def make_pruner(tuning: TuningSpec) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def _storage(url: str) -> Any:
-    """SQLite waits for a concurrent writer's lock (up to a minute) instead of failing at once."""
+def _storage(url: str, heartbeat_seconds: float | None = None) -> Any:
+    """The Optuna storage of ``url``.
+
+    - SQLite waits for a concurrent writer's lock (up to a minute) instead of failing at once.
+    - A database server (PostgreSQL, MySQL) is shared by workers on several machines, any of
+      which may be killed: with ``heartbeat_seconds``, each running trial records a heartbeat
+      that often (Optuna's heartbeat), and a trial silent for three times as long is marked
+      failed by the next worker that looks and its configuration queued again (Optuna's
+      ``RetryFailedTrialCallback``, at most twice for one configuration). It records no error,
+      so it counts as interrupted (:func:`_interrupted`): not a failure of its configuration,
+      not part of the budget.
+    """
     if url.startswith("sqlite"):
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    return url
+    if heartbeat_seconds is None:
+        return url
+    interval = max(1, round(heartbeat_seconds))  # optuna counts whole seconds
+    with _quiet_experimental():
+        retry = optuna.storages.RetryFailedTrialCallback(max_retry=2)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=interval, grace_period=3 * interval,
+                                          failed_trial_callback=retry)
+
+
+@contextlib.contextmanager
+def _quiet_experimental() -> Iterator[None]:
+    """Optuna marks its heartbeat API experimental (a warning per use); orkit pins the behaviour
+    in its tests instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
+def _heartbeat(study: optuna.Study) -> int | None:
+    """The study's heartbeat interval in seconds, or None when its storage records none."""
+    interval = getattr(study._storage, "get_heartbeat_interval", None)
+    return interval() if callable(interval) else None
+
+
+@contextlib.contextmanager
+def _beating(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
+    """Record the trial's heartbeat while the block runs (storages with a heartbeat only)."""
+    interval = _heartbeat(study)
+    if interval is None:
+        yield
+        return
+    storage, stop = study._storage, threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a lost beat is retried at the next interval
+                storage.record_heartbeat(trial._trial_id)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name="orkit-trial-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 #: Tenths of the training budget at which a trial reports its best validation loss so far.
@@ -211,12 +270,15 @@ def _spent(t: optuna.trial.FrozenTrial) -> bool:
 
 
 def _interrupted(t: optuna.trial.FrozenTrial) -> bool:
-    return t.state == optuna.trial.TrialState.FAIL and bool(t.user_attrs.get("interrupted"))
+    """A trial stopped from outside: by Ctrl-C or SIGTERM (marked ``interrupted``), or killed
+    (no error recorded: a killed run's orphan, or a trial whose heartbeat stopped)."""
+    return t.state == optuna.trial.TrialState.FAIL and (
+        bool(t.user_attrs.get("interrupted")) or "error" not in t.user_attrs)
 
 
 def _failed(t: optuna.trial.FrozenTrial) -> bool:
-    """A trial that failed on its own (an error or a NaN loss), not one stopped from outside."""
-    return t.state == optuna.trial.TrialState.FAIL and not t.user_attrs.get("interrupted")
+    """A trial that failed on its own (an error or a NaN loss, recorded as ``error``)."""
+    return t.state == optuna.trial.TrialState.FAIL and not _interrupted(t)
 
 
 def _finished(t: optuna.trial.FrozenTrial) -> bool:
@@ -402,6 +464,8 @@ def tune(
     baseline = max((t.number for t in trials), default=-1) if ended else -1
     while True:
         with _study_lock(study):
+            with _quiet_experimental():
+                optuna.storages.fail_stale_trials(study)  # killed workers' trials: failed, queued again
             requeue_interrupted(study)
             trials = study.get_trials(deepcopy=False)
             failed = [t for t in trials if t.number > baseline and _failed(t)]
@@ -411,9 +475,17 @@ def tune(
                 break
             waiting = any(t.state == optuna.trial.TrialState.WAITING for t in trials)
             if not waiting and sum(1 for t in trials if _spent(t)) >= tuning.trials:
-                break
+                running = any(t.state == optuna.trial.TrialState.RUNNING for t in trials)
+                if not (running and _heartbeat(study)):
+                    break
+                # others' trials are running: stay until they finish, or until their
+                # heartbeats stop and a killed one's configuration comes back to run here
+                time.sleep(1.0)
+                continue
             trial = study.ask()  # a queued trial first; the lock makes it this process's alone
-        if not _run_trial(study, trial, method, objective, tuning, takes_trial, progress):
+        with _beating(study, trial):
+            ran = _run_trial(study, trial, method, objective, tuning, takes_trial, progress)
+        if not ran:
             break  # refused: the budget is full by lower trial numbers, nothing left for this worker
     return study
 
