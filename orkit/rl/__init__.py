@@ -1,7 +1,8 @@
 """Policy-regularized deep RL on the batched simulator (DeepStock, paper.md sections 3-4).
 
 - Regularization heads (:mod:`orkit.rl.heads`): None, Base, Coeff, Both.
-- The network (:mod:`orkit.rl.networks`): per-SKU input normalisation, MLP body, head.
+- The observation encoder (:mod:`orkit.rl.encoder`): per-SKU input normalisation.
+- The network (:mod:`orkit.rl.networks`): encoder, MLP body, head.
 - Learners, one module each: DS (:mod:`orkit.rl.ds`), PPO (:mod:`orkit.rl.ppo`), DDPG
   (:mod:`orkit.rl.ddpg`); each a config dataclass, a training function and a fittable policy.
 - Warm start from any Policy (:mod:`orkit.rl.warm_start`); checkpoints without pickle
@@ -29,8 +30,8 @@ from orkit.rl.heads import (
     make_head,
     none_order,
 )
-from orkit.rl.networks import (LITERAL_INPUTS, EncodedObservation, NetworkConfig, ObservationEncoder, PolicyNetwork,
-                                build_network)
+from orkit.rl.encoder import EncodedObservation, ObservationEncoder
+from orkit.rl.networks import LITERAL_INPUTS, NetworkConfig, PolicyNetwork, build_network
 from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult
 from orkit.rl.ppo import PPOAgent, PPOConfig, PPOPolicy, train_ppo
 from orkit.rl.warm_start import imitate, record_teacher

@@ -16,7 +16,7 @@ sees the state): they are not penalty terms. Every order is then clipped to
 ``[0, max_order]`` (the simulator clips again; clipping twice changes nothing).
 
 **Units.** The network works in units of the SKU's demand scale :math:`s_i` (see
-:class:`~orkit.rl.networks.ObservationEncoder`), so one network serves SKUs of any size, and its
+:class:`~orkit.rl.encoder.ObservationEncoder`), so one network serves SKUs of any size, and its
 last layer works in fractions of the action range :math:`R` (in demand scales; its bias starts
 at ``initial_action_bias``). With :math:`o` the network output after its output activation:
 
@@ -47,7 +47,7 @@ from orkit.core.errors import ValidationError
 from orkit.core.validation import check_float
 
 if TYPE_CHECKING:  # pragma: no cover
-    from orkit.rl.networks import EncodedObservation
+    from orkit.rl.encoder import EncodedObservation
 
 __all__ = [
     "REGULARIZATIONS",

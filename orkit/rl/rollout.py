@@ -26,7 +26,7 @@ import torch
 from orkit.core.errors import ValidationError
 from orkit.core.policy import Observation
 from orkit.core.problem import InventoryProblem
-from orkit.rl.networks import EncodedObservation
+from orkit.rl.encoder import EncodedObservation
 from orkit.sim import Ledger, SimulationInput, simulate
 
 __all__ = ["RecordingPolicy", "Rollout", "record_rollout", "review_window_costs", "subset_input", "subset_problem", "scalar_timing"]

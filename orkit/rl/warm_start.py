@@ -30,7 +30,8 @@ import torch
 
 from orkit.core.errors import ValidationError
 from orkit.core.problem import InventoryProblem
-from orkit.rl.networks import EncodedObservation, PolicyNetwork
+from orkit.rl.encoder import EncodedObservation
+from orkit.rl.networks import PolicyNetwork
 from orkit.rl.rollout import record_rollout
 
 __all__ = ["record_teacher", "imitate", "imitation_loss"]
