@@ -1,32 +1,28 @@
-"""DDPG's gradient step on one CPU core: orkit's fast path against its autograd reference path.
+"""What a DDPG gradient step costs on one CPU core, and where the time goes.
 
-A DDPG fit on DeepStock setting 1 with ``bench_rl.py``'s configuration (Base, [64, 64] ReLU
-actor and critic, minibatch 256, one gradient step per collected step), timed with
+``bench_rl.py``'s DDPG configuration (Base, [64, 64] ReLU actor and critic, minibatch 256, one
+gradient step per collected step) on DeepStock setting 1:
 
-- **fast**: what ``train_ddpg`` runs for ReLU or tanh MLPs: the gradients and the target
-  networks through :class:`orkit.rl._manual.ManualMLP`, Adam's fused kernel called directly;
-- **reference**: the same learner with the manual passes switched off, so the gradients go
-  through the autograd engine and the target networks through ``nn.Module`` calls (what runs
-  for any other network, e.g. ELU).
+- **whole fit**: CPU and wall milliseconds per gradient step over ``--repeats`` fits of
+  ``--steps`` RL steps (rollouts, the random steps before learning starts and the validations
+  included), median;
+- **one step, by part**: the parts of ``train_ddpg``'s gradient step timed alone on a
+  minibatch of the same shape: the target ``r + gamma Q'(s', mu'(s'))``, the critic's loss and
+  backward, its Adam step, the actor's loss and backward through the critic, its Adam step, and
+  the Polyak update of the target networks.
 
-Both compute the same numbers (tested to the bit in ``tests/rl/test_fast_paths.py``; the script
-checks the two histories' losses are equal). The runs alternate, fast first, in one process; the
-figure is milliseconds per gradient step over the whole fit (rollouts and validation included)
-and the ratio of the medians.
-
-    python benchmarks/bench_ddpg_step.py                 # 3,000 steps, 5 runs each
-    python benchmarks/bench_ddpg_step.py --steps 10000 --repeats 3
+    python benchmarks/bench_ddpg_step.py                 # 3,000 steps, 3 fits
+    python benchmarks/bench_ddpg_step.py --steps 10000 --repeats 5
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
 import torch
 
@@ -37,56 +33,95 @@ from bench_rl import DDPG  # noqa: E402  (the configuration of the speed compari
 from orkit.core import InventoryProblem  # noqa: E402
 from orkit.data import generate  # noqa: E402
 from orkit.rl import DDPGPolicy  # noqa: E402
-from orkit.rl import ddpg as ddpg_module  # noqa: E402
+from orkit.rl._training import adam  # noqa: E402
+from orkit.rl.networks import mlp  # noqa: E402
 
 
-@contextmanager
-def reference_path():
-    """``train_ddpg`` without its manual passes: autograd gradients, module calls for the targets."""
-    with mock.patch.object(ddpg_module.ManualGradients, "of", classmethod(lambda cls, actor, critic: None)):
-        yield
-
-
-def fit(data, steps: int, seed: int):
+def fit(data, steps: int, seed: int) -> tuple[float, float, int]:
+    """CPU and wall milliseconds per gradient step of one fit, and the network input width."""
     train, validation, problem = data
     params = dict(DDPG, total_timesteps=steps, eval_every=max(steps // 3, 1))
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     policy = DDPGPolicy("base", seed=seed, **params).fit(train, validation, problem)
-    seconds = time.perf_counter() - started
-    losses = [(h["validation_loss"], h.get("critic_loss"), h.get("actor_loss")) for h in policy.history_]
-    return seconds / policy.history_[-1]["gradient_steps"] * 1e3, losses
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    n = policy.history_[-1]["gradient_steps"]
+    return cpu / n * 1e3, wall / n * 1e3, policy.policy_.network.encoder.n_inputs
+
+
+def parts(n_inputs: int, repeats: int = 2000) -> dict[str, float]:
+    """CPU milliseconds of each part of one gradient step (train_ddpg's operations)."""
+    torch.manual_seed(0)
+    hidden, batch = DDPG.get("hidden_sizes", (64, 64)), DDPG["batch_size"]
+    actor, critic = mlp(n_inputs, hidden, 1, "relu"), mlp(n_inputs + 2, hidden, 1, "relu")
+    actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
+    actor_optimizer, critic_optimizer = adam(actor.parameters(), 1e-3), adam(critic.parameters(), 1e-3)
+    actor_params = list(actor.parameters())
+    online, targets = [*actor.parameters(), *critic.parameters()], [*actor_target.parameters(), *critic_target.parameters()]
+    obs, next_obs = torch.randn(batch, n_inputs + 1), torch.randn(batch, n_inputs + 1)
+    action, reward, done = torch.rand(batch, 1), torch.randn(batch), torch.zeros(batch)
+
+    def q(net, s, a):
+        return net(torch.cat([s, a], 1)).squeeze(1)
+
+    def target():
+        with torch.no_grad():
+            return reward + 0.99 * (1.0 - done) * q(critic_target, next_obs, actor_target(next_obs[:, :-1]))
+
+    y = target()
+
+    def critic_backward():
+        loss = (q(critic, obs, action) - y).square().mean()
+        critic_optimizer.zero_grad()
+        loss.backward()
+
+    def actor_backward():
+        loss = -q(critic, obs, actor(obs[:, :-1])).mean()
+        actor_optimizer.zero_grad()
+        loss.backward(inputs=actor_params)
+
+    def polyak():
+        with torch.no_grad():
+            for t, p in zip(targets, online):
+                t.lerp_(p, 0.005)
+
+    critic_backward()
+    actor_backward()
+    timed = {"target Q'(s', mu'(s'))": target, "critic loss + backward": critic_backward,
+             "critic Adam step": critic_optimizer.step, "actor loss + backward": actor_backward,
+             "actor Adam step": actor_optimizer.step, "Polyak update": polyak}
+    out = {}
+    for name, f in timed.items():
+        for _ in range(50):
+            f()
+        started = time.process_time()
+        for _ in range(repeats):
+            f()
+        out[name] = (time.process_time() - started) / repeats * 1e3
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000, help="RL steps per fit (learning starts at 500)")
-    parser.add_argument("--repeats", type=int, default=5, help="fits of each path, alternating")
+    parser.add_argument("--repeats", type=int, default=3, help="fits")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    DDPG["num_threads"] = args.threads
     dataset = generate("deepstock-1", seed=0)
     train, validation, _ = dataset.splits()
     data = (train, validation, InventoryProblem(**dataset.metadata["problem"]))
     print(f"# bench_ddpg_step: DeepStock setting 1, DDPG Base, {args.steps} steps per fit, seed {args.seed}")
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s); ms per gradient step, whole fit")
-    fit(data, 600, args.seed)  # warm-up: imports, first Adam construction
-    times: dict[str, list[float]] = {"fast": [], "reference": []}
-    losses: dict[str, list] = {}
-    for _ in range(args.repeats):
-        ms, losses["fast"] = fit(data, args.steps, args.seed)
-        times["fast"].append(ms)
-        with reference_path():
-            ms, losses["reference"] = fit(data, args.steps, args.seed)
-        times["reference"].append(ms)
-    if losses["fast"] != losses["reference"]:
-        raise SystemExit("the two paths' losses differ: the fast path is not the reference's arithmetic")
-    print(f"{'path':10s} {'runs (ms per gradient step)':40s} {'median':>7s}")
-    for name, values in times.items():
-        print(f"{name:10s} {', '.join(f'{v:.3f}' for v in values):40s} {statistics.median(values):7.3f}")
-    ratio = statistics.median(times["reference"]) / statistics.median(times["fast"])
-    print(f"same losses on both paths: yes ({len(losses['fast'])} evaluations); "
-          f"fast path {ratio:.2f}x the reference path's speed (ratio of medians)")
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s)")
+    *_, n_inputs = fit(data, 600, args.seed)  # warm-up: imports, first Adam construction
+    runs = [fit(data, args.steps, args.seed)[:2] for _ in range(args.repeats)]
+    cpu, wall = [r[0] for r in runs], [r[1] for r in runs]
+    print(f"whole fit, ms per gradient step: CPU {', '.join(f'{v:.3f}' for v in cpu)} (median "
+          f"{statistics.median(cpu):.3f}); wall {', '.join(f'{v:.3f}' for v in wall)} (median {statistics.median(wall):.3f})")
+    split = parts(n_inputs)
+    print(f"one gradient step by part (CPU ms, minibatch {DDPG['batch_size']}): "
+          + "; ".join(f"{k} {v:.3f}" for k, v in split.items()) + f"; sum {sum(split.values()):.3f}")
 
 
 if __name__ == "__main__":

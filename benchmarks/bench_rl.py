@@ -45,7 +45,6 @@ from orkit.core import InventoryProblem, ValidationError
 from orkit.data import generate
 from orkit.evaluation import evaluate
 from orkit.rl import LITERAL_INPUTS, DDPGPolicy, DSPolicy, PPOPolicy
-from orkit.rl._manual import ManualMLP
 from orkit.rl.networks import mlp
 from orkit.rl.ddpg import DDPGConfig
 from orkit.rl.ds import DSConfig
@@ -151,16 +150,16 @@ def ppo_update_floor(data, repeats: int = 300) -> tuple[float, int]:
     """Seconds that the network passes of PPO's updates alone take for the whole budget on this
     machine, and the networks' input width.
 
-    The passes are the matrix products and activations of one forward and one backward pass of
-    the actor and the critic per minibatch (``update_epochs * total_timesteps / batch_size``
-    minibatches) plus one forward pass of both per collected step: no optimizer, no loss, no
-    simulation. Any implementation of PPO with these hyper-parameters pays at least this; timed
+    The passes are the matrix products and activations of one forward and one backward pass
+    (autograd, no loss) of the actor and the critic per minibatch (``update_epochs *
+    total_timesteps / batch_size`` minibatches) plus one forward pass of both per collected
+    step: no optimizer, no loss, no simulation. Any implementation of PPO with these hyper-parameters pays at least this; timed
     on ``repeats`` minibatches and extrapolated."""
     train, validation, _, problem = data
     probe = PPOPolicy("base", **dict(PPO, total_timesteps=PPO["num_steps"], update_epochs=1)).fit(train, validation, problem)
     n_in = probe.policy_.network.encoder.n_inputs
     config = PPOConfig(**{k: v for k, v in PPO.items() if k in PPOConfig.__dataclass_fields__})
-    nets = [ManualMLP.of(mlp(n_in + extra, config.hidden_sizes, 1, config.activation)) for extra in (0, 1)]
+    nets = [mlp(n_in + extra, config.hidden_sizes, 1, config.activation) for extra in (0, 1)]
     x = torch.randn(config.batch_size, n_in + 1)
     inputs = [x[:, :-1].contiguous(), x]
     upstream = torch.randn(config.batch_size, 1)
@@ -168,7 +167,7 @@ def ppo_update_floor(data, repeats: int = 300) -> tuple[float, int]:
 
     def minibatch():
         for net, inp in zip(nets, inputs):
-            net.backward(net.forward(inp), upstream)
+            net(inp).backward(upstream)
 
     for _ in range(20):
         minibatch()
@@ -177,8 +176,9 @@ def ppo_update_floor(data, repeats: int = 300) -> tuple[float, int]:
         minibatch()
     per_minibatch = (time.perf_counter() - started) / repeats
     started = time.perf_counter()
-    for net, inp in zip(nets, rollout):
-        net.forward(inp)
+    with torch.no_grad():
+        for net, inp in zip(nets, rollout):
+            net(inp)
     per_rollout = time.perf_counter() - started
     total = PPO["total_timesteps"]
     return (per_minibatch * config.update_epochs * total / config.batch_size + per_rollout * total / config.num_steps,
@@ -187,12 +187,15 @@ def ppo_update_floor(data, repeats: int = 300) -> tuple[float, int]:
 
 def run_orkit(name, cls, params, data, seed):
     train, validation, test, problem = data
+    cpu_started = time.process_time()
     policy = cls("base", seed=seed, **params).fit(train, validation, problem)
+    cpu_seconds = time.process_time() - cpu_started
     seconds_to_best, best = time_to_best(policy.history_)
     last = policy.history_[-1]
     budget = f"{last['epoch']} epochs" if "epoch" in last else f"{last['timesteps']} steps"
-    return dict(method=name, seconds_to_best=seconds_to_best, seconds=policy.fit_seconds_, budget=budget,
-                validation=best, test=evaluate(policy, test, problem)["weighted_loss"], history=policy.history_)
+    return dict(method=name, seconds_to_best=seconds_to_best, seconds=policy.fit_seconds_, cpu_seconds=cpu_seconds,
+                budget=budget, validation=best, test=evaluate(policy, test, problem)["weighted_loss"],
+                history=policy.history_)
 
 
 def with_one_hot(dataset):
@@ -270,12 +273,13 @@ def run_sb3(name, algorithm, data, seed, timesteps, eval_every, base=True):
             return True
 
     select = Select()
-    start = time.perf_counter()
+    start, cpu_started = time.perf_counter(), time.process_time()
     model.learn(total_timesteps=timesteps, callback=select)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_started
     model.policy.load_state_dict(select.state[0])
     env.obs_rms = select.state[1]
-    return dict(method=name, seconds_to_best=select.seconds_to_best, seconds=seconds, budget=f"{timesteps} steps",
+    return dict(method=name, seconds_to_best=select.seconds_to_best, seconds=seconds, cpu_seconds=cpu_seconds,
+                budget=f"{timesteps} steps",
                 validation=select.best, test=evaluate(as_policy(), test, problem)["weighted_loss"])
 
 
@@ -457,8 +461,9 @@ def main() -> None:
         else:
             print(f"# stable-baselines3 {stable_baselines3.__version__} on InventoryEnv (one step per review period)")
     ratios: dict[str, list[tuple[float, float]]] = {}
+    summary: dict[str, list[dict]] = {}
     floor = None
-    if "ppo" in learners and not args.sb3_only:
+    if "ppo" in learners and sb3 and not args.sb3_only:
         floor, n_in = ppo_update_floor(data)
         print(f"# PPO's update floor: the network passes alone (two [256, 256] networks, {n_in} inputs, "
               f"{PPO['update_epochs']} epochs, minibatch {PPO['batch_size']}) take {floor:.1f} s for "
@@ -467,10 +472,11 @@ def main() -> None:
         rows = speed_rows(data, seed, learners, args, sb3)
         if args.speed_seeds > 1:
             print(f"\n## seed {seed}")
-        print(f"{'method':<12} {'s to best':>10} {'s total':>9} {'budget':>14} {'validation':>11} {'test':>8}")
+        print(f"{'method':<12} {'s to best':>10} {'s total':>9} {'CPU s':>7} {'budget':>14} {'validation':>11} {'test':>8}")
         for r in rows:
-            print(f"{r['method']:<12} {r['seconds_to_best']:>10.1f} {r['seconds']:>9.1f} {r['budget']:>14} "
-                  f"{r['validation']:>11.4f} {r['test']:>8.4f}")
+            print(f"{r['method']:<12} {r['seconds_to_best']:>10.1f} {r['seconds']:>9.1f} {r['cpu_seconds']:>7.1f} "
+                  f"{r['budget']:>14} {r['validation']:>11.4f} {r['test']:>8.4f}", flush=True)
+            summary.setdefault(r["method"], []).append(r)
         by_name = {r["method"]: r for r in rows}
         pairs = [(f"orkit {a}", f"SB3 {a}") for a in ("PPO", "DDPG")]
         pairs = [(o, b) for o, b in pairs if o in by_name and b in by_name]
@@ -490,6 +496,14 @@ def main() -> None:
                 if o == "orkit PPO" and floor is not None and steps is not None:
                     print(f"         orkit reached it at step {steps}; the update's network passes to that step alone take "
                           f"{floor * steps / PPO['total_timesteps']:.1f} s here; 10x needs {base['seconds_to_best'] / 10:.1f} s")
+    if args.speed_seeds > 1:
+        print(f"\nper fit over seeds {args.seed}-{args.seed + args.speed_seeds - 1}: CPU seconds (time.process_time) and "
+              "wall seconds, mean; test loss, mean and standard deviation over the seeds")
+        print(f"{'method':<12} {'CPU s':>7} {'wall s':>7} {'test mean':>10} {'test std':>9}  test per seed")
+        for method, runs in summary.items():
+            tests = [r["test"] for r in runs]
+            print(f"{method:<12} {np.mean([r['cpu_seconds'] for r in runs]):>7.2f} {np.mean([r['seconds'] for r in runs]):>7.2f} "
+                  f"{np.mean(tests):>10.4f} {np.std(tests):>9.4f}  {', '.join(f'{t:.4f}' for t in tests)}")
     if args.speed_seeds > 1 and ratios:
         print(f"\nover seeds {args.seed}-{args.seed + args.speed_seeds - 1}: the ratio per seed, its median, and the "
               "pooled ratio (SB3's seconds to its best, summed, over orkit's seconds to reach it, summed)")

@@ -21,9 +21,7 @@ Network: MLP with ELU hidden layers and ReLU output, the output bias initialised
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -34,10 +32,9 @@ from orkit.core.errors import ValidationError
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
 from orkit.evaluation import per_sku_loss
-from orkit.rl._training import adam, generator_for, limit_threads, setup, warm_start_network
-from orkit.rl.checkpoint import clone_state_dict
+from orkit.rl._training import TrainingRun, adam, generator_for, limit_threads, setup, steps_since_improvement
 from orkit.rl.networks import NetworkConfig
-from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
+from orkit.rl.policy import NeuralEstimator, TrainingResult
 from orkit.rl.rollout import subset_input, subset_problem
 from orkit.sim import simulate
 
@@ -127,49 +124,27 @@ def train_ds(
     """
     s = setup(train, validation, problem, regularization, config, DSConfig, checkpoint_dir)
     config, network = s.config, s.network
-    policy = NeuralPolicy(network)
     optimizer = adam(network.parameters(), config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
     )
     generator = generator_for(config.seed)
     n_train = s.train_input.n_skus
-    epoch, bad_epochs, history = 0, 0, []
-    started, elapsed_before = time.perf_counter(), 0.0
+    run = TrainingRun("ds", s, problem, {"network": network, "optimizer": optimizer, "scheduler": scheduler,
+                                         "generator": generator}, callback=callback)
+    epoch = run.start(warm_start=warm_start, resume=resume, counters={"epoch": 0},
+                      first_entry={"epoch": 0, "train_loss": None, "validation_loss": None,
+                                   "learning_rate": config.learning_rate})["epoch"]
 
-    def elapsed() -> float:
-        return elapsed_before + time.perf_counter() - started
+    def patience_left() -> bool:  # epochs since the best validation loss, read from the history
+        return steps_since_improvement(run.history, "epoch") < config.early_stopping_patience
 
-    if resume and s.checkpoint is not None and s.checkpoint.exists():
-        state = s.checkpoint.load(s.config_json)
-        network.load_state_dict(state["network"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        epoch, bad_epochs, history = state["epoch"], state["bad_epochs"], list(state["history"])
-        best_loss, best_weights = state["best_loss"], {k: v.to(s.device) for k, v in state["best_weights"].items()}
-        elapsed_before = state["seconds"]
-        log.info("DS: resumed at epoch %d (best validation loss %.4f)", epoch, best_loss)
-    else:
-        warm_start_network(network, warm_start, s, problem, config)
-        best_loss = validation_loss(policy, s.validation_input, problem)
-        best_weights = clone_state_dict(network)
-        history.append({"epoch": 0, "train_loss": None, "validation_loss": best_loss,
-                        "learning_rate": config.learning_rate, "seconds": elapsed()})
-
-    def save_state() -> None:
-        s.checkpoint.save({
-            "network": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "generator": generator.get_state(), "epoch": epoch, "bad_epochs": bad_epochs, "history": history,
-            "best_loss": best_loss, "best_weights": best_weights, "seconds": elapsed(),
-        }, s.config_json)
-
-    while epoch < config.max_epochs and bad_epochs < config.early_stopping_patience and not diverged(history):
+    while epoch < config.max_epochs and patience_left() and not diverged(run.history):
         epoch += 1
         # ---- one epoch: back-propagate the loss of each minibatch of trajectories through the simulator
         losses, skipped = [], 0
         for batch in torch.randperm(n_train, generator=generator).split(config.batch_size):
-            ledger = simulate(policy, subset_input(s.train_input, batch), subset_problem(problem, batch, n_train),
+            ledger = simulate(run.policy, subset_input(s.train_input, batch), subset_problem(problem, batch, n_train),
                               ledger="lean", differentiable=True)
             loss = per_sku_loss(ledger).mean()
             if not torch.isfinite(loss):
@@ -177,39 +152,25 @@ def train_ds(
                 continue
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(network.parameters(), config.max_grad_norm, foreach=True)
             optimizer.step()
             losses.append(loss.item())
 
-        # ---- validation: learning-rate plateau, best weights, early stopping
-        current = validation_loss(policy, s.validation_input, problem)
+        # ---- validation: learning-rate plateau, best weights (early stopping reads the history)
+        current = run.validate()
         scheduler.step(current)
-        if current < best_loss:
-            best_loss, best_weights, bad_epochs = current, clone_state_dict(network), 0
-        else:
-            bad_epochs += 1
         entry = {"epoch": epoch, "train_loss": sum(losses) / len(losses) if losses else None,
-                 "validation_loss": current, "learning_rate": optimizer.param_groups[0]["lr"], "seconds": elapsed()}
-        history.append(entry)
+                 "validation_loss": current, "learning_rate": optimizer.param_groups[0]["lr"]}
         if skipped and losses:
             log.warning("DS: %d of %d minibatches had a non-finite training loss at epoch %d; their steps were skipped",
                         skipped, skipped + len(losses), epoch)
-        if diverged(history):
+        if not losses:
             log.warning("DS: every minibatch's training loss was non-finite at epoch %d, so the weights can no longer "
                         "change: stopping (the policy's orders overflow; a max_order bounds them). Best validation "
-                        "loss %.4f kept", epoch, best_loss)
-        if s.checkpoint is not None and epoch % config.checkpoint_every == 0:
-            save_state()
-        if callback is not None and callback(dict(entry)) is False:
+                        "loss %.4f kept", epoch, run.best_loss)
+        if not run.record(entry, {"epoch": epoch}, save=epoch % config.checkpoint_every == 0):
             break
-
-    if s.checkpoint is not None:
-        save_state()
-    network.load_state_dict(best_weights)
-    if s.checkpoint is not None:
-        policy.save(s.checkpoint.directory / "policy", metadata={"learner": "ds", "config": json.loads(s.config_json)})
-    log.info("DS: %d epochs, best validation loss %.4f", epoch, best_loss)
-    return TrainingResult(policy, history, config, best_loss, elapsed())
+    return run.finish({"epoch": epoch})
 
 
 def diverged(history: list[dict[str, Any]]) -> bool:

@@ -30,10 +30,8 @@ horizon is finite). Episodes end at the horizon (no bootstrap). Nets: [256, 256]
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -44,14 +42,13 @@ from torch.distributions import Normal
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.rl._manual import ManualMLP
-from orkit.rl._training import adam, adam_step, clip_grad_norm, generator_for, limit_threads, setup, stalled, warm_start_network
-from orkit.rl.checkpoint import clone_state_dict
-from orkit.rl.networks import EncodedObservation, NetworkConfig, PolicyNetwork, mlp
-from orkit.rl.policy import NeuralEstimator, NeuralPolicy, TrainingResult, validation_loss
+from orkit.rl._training import TrainingRun, adam, generator_for, limit_threads, setup, stalled
+from orkit.rl.encoder import EncodedObservation
+from orkit.rl.networks import NetworkConfig, PolicyNetwork, mlp
+from orkit.rl.policy import NeuralEstimator, TrainingResult
 from orkit.rl.rollout import record_rollout, review_window_costs, scalar_timing, subset_input
 
-__all__ = ["PPOConfig", "PPOAgent", "train_ppo", "PPOPolicy", "ppo_loss", "ManualPPOGradients"]
+__all__ = ["PPOConfig", "PPOAgent", "train_ppo", "PPOPolicy", "ppo_loss"]
 
 _LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))  # the constants of Normal.log_prob and Normal.entropy
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -165,39 +162,17 @@ def train_ppo(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed + 7)
         agent = PPOAgent(actor, config.hidden_sizes, config.activation, config.initial_action_std).to(device)
-    policy = NeuralPolicy(actor)
     optimizer = adam(agent.parameters(), config.learning_rate, eps=1e-5)
     generator = generator_for(config.seed)
     n_review = len(range(P, s.train_input.n_periods - L, P))  # K review days whose order arrives in time
     n_trajectories = max(1, math.ceil(config.num_steps / max(n_review, 1)))
     steps_per_rollout = n_trajectories * n_review
     n_updates = max(1, config.total_timesteps // steps_per_rollout)
-    manual = ManualPPOGradients.of(agent, config)
-    update, history = 0, []
-    started, elapsed_before = time.perf_counter(), 0.0
-
-    def elapsed() -> float:
-        return elapsed_before + time.perf_counter() - started
-
-    if resume and s.checkpoint is not None and s.checkpoint.exists():
-        state = s.checkpoint.load(s.config_json)
-        agent.load_state_dict(state["agent"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        update, history = state["update"], list(state["history"])
-        best_loss, best_weights = state["best_loss"], {k: v.to(device) for k, v in state["best_weights"].items()}
-        elapsed_before = state["seconds"]
-    else:
-        warm_start_network(actor, warm_start, s, problem, config)
-        best_loss = validation_loss(policy, s.validation_input, problem)
-        best_weights = clone_state_dict(actor)
-        history.append({"update": 0, "timesteps": 0, "validation_loss": best_loss, "learning_rate": config.learning_rate,
-                        "seconds": elapsed()})
-
-    def save_state() -> None:
-        s.checkpoint.save({"agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
-                           "generator": generator.get_state(), "update": update, "history": history,
-                           "best_loss": best_loss, "best_weights": best_weights, "seconds": elapsed()}, s.config_json)
+    run = TrainingRun("ppo", s, problem, {"agent": agent, "optimizer": optimizer, "generator": generator},
+                      callback=callback)
+    update = run.start(warm_start=warm_start, resume=resume, counters={"update": 0},
+                       first_entry={"update": 0, "timesteps": 0, "validation_loss": None,
+                                    "learning_rate": config.learning_rate})["update"]
 
     def step(obs):
         """The stochastic policy on a review day; records what the update needs."""
@@ -210,14 +185,16 @@ def train_ppo(
                   "value": agent.value(encoded)}
         return orders, record
 
-    while update < n_updates and not stalled(history, config.early_stopping_steps):  # (a resumed run may have stopped)
+    parameters = list(agent.parameters())
+    while update < n_updates and not stalled(run.history, config.early_stopping_steps):  # (a resumed run may have stopped)
         update += 1
         if config.anneal_lr:
             optimizer.param_groups[0]["lr"] = (1.0 - (update - 1.0) / n_updates) * config.learning_rate
 
         # ---- rollout: one batched simulation of the stochastic policy
-        index = torch.randint(s.train_input.n_skus, (n_trajectories,), generator=generator)
-        rollout = record_rollout(step, subset_input(s.train_input, index), problem, lead_time=L)
+        with torch.no_grad():
+            index = torch.randint(s.train_input.n_skus, (n_trajectories,), generator=generator)
+            rollout = record_rollout(step, subset_input(s.train_input, index), problem, lead_time=L)
         r = rollout.records
         encoded = r["encoded"]
         rewards = -review_window_costs(rollout.ledger, rollout.periods, L, P) / encoded.scale * config.reward_scale
@@ -234,32 +211,25 @@ def train_ppo(
             advantages[:, k] = last
         returns = advantages + values
 
-        # ---- optimise the clipped surrogate objective. Two packed tensors per rollout, two
-        # gathers per minibatch: rows [critic input (network inputs, t / T) | action] (the actor
-        # reads the network inputs) and columns [log-prob; advantage; return] (contiguous, so
-        # the advantage statistics reduce in the same order as unpacked tensors)
+        # ---- optimise the clipped surrogate objective, update_epochs passes in minibatches. One
+        # packed tensor per rollout, one gather per minibatch: [critic input (network inputs,
+        # t / T) | action | log-prob | advantage | return]; the actor reads the network inputs
         n_in, m = encoded.inputs.shape[-1], r["action"].shape[-1]
-        packed = torch.cat([encoded.inputs.flatten(0, 1), encoded.time.reshape(-1, 1), r["action"].flatten(0, 1)], 1)
-        scalars = torch.stack([r["logprob"].flatten(), advantages.flatten(), returns.flatten()])
-        parameters = list(agent.parameters())
+        packed = torch.cat([encoded.inputs.flatten(0, 1), encoded.time.reshape(-1, 1), r["action"].flatten(0, 1),
+                            r["logprob"].reshape(-1, 1), advantages.reshape(-1, 1), returns.reshape(-1, 1)], 1)
         clip_fractions = []
         for _ in range(config.update_epochs):
             for mb in torch.randperm(packed.shape[0], generator=generator).split(config.batch_size):
-                mb = mb.to(device)
-                batch, (mb_logprobs, mb_advantages, mb_returns) = packed[mb], scalars[:, mb]
-                action = batch[:, n_in + 1:n_in + 1 + m]
-                if manual is not None:  # the same gradients without the autograd engine (see ManualPPOGradients)
-                    pg_loss, v_loss, ratio = manual.step(batch[:, :n_in].contiguous(), batch[:, :n_in + 1].contiguous(),
-                                                         action, mb_logprobs, mb_advantages, mb_returns)
-                else:
-                    loss, pg_loss, v_loss, ratio = ppo_loss(agent, config, batch[:, :n_in].contiguous(),
-                                                            batch[:, :n_in + 1].contiguous(), action, mb_logprobs,
-                                                            mb_advantages, mb_returns)
-                    optimizer.zero_grad()
-                    loss.backward()
-                clip_grad_norm(parameters, config.max_grad_norm)
-                adam_step(optimizer)
-                clip_fractions.append(((ratio - 1.0).abs() > config.clip_coef).float().mean().detach())
+                batch = packed[mb.to(device)]
+                critic_input, action = batch[:, :n_in + 1], batch[:, n_in + 1:n_in + 1 + m]
+                old_logprob, mb_advantages, mb_returns = batch[:, n_in + 1 + m:].unbind(1)
+                loss, pg_loss, v_loss, ratio = ppo_loss(agent, config, critic_input[:, :n_in], critic_input, action,
+                                                        old_logprob, mb_advantages, mb_returns)
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(parameters, config.max_grad_norm, foreach=True)
+                optimizer.step()
+                clip_fractions.append(((ratio.detach() - 1.0).abs() > config.clip_coef).float().mean())
 
         # ---- validation of the mean action: keep the best weights
         entry = {"update": update, "timesteps": update * steps_per_rollout,
@@ -267,40 +237,26 @@ def train_ppo(
                  "policy_loss": pg_loss.item(), "value_loss": v_loss.item(),
                  "clip_fraction": torch.stack(clip_fractions).mean().item(), "action_std": agent.log_std.exp().mean().item()}
         if update % config.eval_every == 0 or update == n_updates:
-            current = validation_loss(policy, s.validation_input, problem)
-            entry["validation_loss"] = current
-            if current < best_loss:
-                best_loss, best_weights = current, clone_state_dict(actor)
-        entry["seconds"] = elapsed()
-        history.append(entry)
-        if s.checkpoint is not None and (update % config.checkpoint_every == 0 or update == n_updates):
-            save_state()
-        if callback is not None and callback(dict(entry)) is False:
+            entry["validation_loss"] = run.validate()
+        if not run.record(entry, {"update": update}, save=update % config.checkpoint_every == 0 or update == n_updates):
             break
-        if "validation_loss" in entry and stalled(history, config.early_stopping_steps):
+        if "validation_loss" in entry and stalled(run.history, config.early_stopping_steps):
             log.info("PPO: no validation improvement for %d steps, stopping at update %d", config.early_stopping_steps, update)
             break
-
-    actor.load_state_dict(best_weights)
-    if s.checkpoint is not None:
-        policy.save(s.checkpoint.directory / "policy", metadata={"learner": "ppo", "config": json.loads(s.config_json)})
-    log.info("PPO: %d updates, best validation loss %.4f", update, best_loss)
-    return TrainingResult(policy, history, config, best_loss, elapsed(),
-                          extra={"steps_per_rollout": steps_per_rollout, "n_updates": n_updates})
+    return run.finish({"update": update}, extra={"steps_per_rollout": steps_per_rollout, "n_updates": n_updates})
 
 
 def ppo_loss(agent: PPOAgent, config: PPOConfig, actor_input: torch.Tensor, critic_input: torch.Tensor,
              action: torch.Tensor, old_logprob: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor):
-    """The PPO loss of one minibatch (clipped surrogate, entropy bonus, value error), as autograd
-    differentiates it: returns ``(loss, policy loss, value loss, probability ratios)``."""
+    """The PPO loss of one minibatch (clipped surrogate, entropy bonus, value error): returns
+    ``(loss, policy loss, value loss, probability ratios)``."""
     mean = agent.actor.body(actor_input)
     scale = agent.log_std.exp().expand_as(mean)
-    # the Gaussian's log-density and entropy, exactly as torch.distributions.Normal computes them
-    # (without building a distribution per minibatch)
+    # the Gaussian's log-density and entropy, as torch.distributions.Normal computes them
+    # (without building a distribution object per minibatch)
     new_logprob = (-((action - mean) ** 2) / (2 * scale**2) - scale.log() - _LOG_SQRT_2PI).sum(1)
     entropy = (0.5 + _HALF_LOG_2PI + torch.log(scale)).sum(1)
-    log_ratio = new_logprob - old_logprob
-    ratio = log_ratio.exp()
+    ratio = (new_logprob - old_logprob).exp()
     if config.norm_adv and advantages.numel() > 1:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     clipped_ratio = ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
@@ -308,90 +264,6 @@ def ppo_loss(agent: PPOAgent, config: PPOConfig, actor_input: torch.Tensor, crit
     v_loss = (agent.critic(critic_input).squeeze(1) - returns).square().mean()
     loss = pg_loss - config.ent_coef * entropy.mean() + config.vf_coef * v_loss
     return loss, pg_loss, v_loss, ratio
-
-
-class ManualPPOGradients:
-    """PPO's minibatch gradients computed without the autograd engine, identical to the bit.
-
-    The networks' passes are :class:`~orkit.rl._manual.ManualMLP`'s; the clipped surrogate's
-    gradient with respect to the Gaussian's mean, the value and ``log_std`` applies the
-    backward formulas autograd applies to :func:`ppo_loss`, in the
-    order its engine runs them (the three terms reaching the standard deviation are summed in
-    that order). ``tests/rl/test_fast_paths.py`` checks every gradient and a whole training run
-    against autograd. On a CPU this removes about a third of an update's time for [256, 256]
-    networks: the engine's and the small tensors' per-operation costs, not the matrix products.
-    """
-
-    def __init__(self, agent: PPOAgent, actor: ManualMLP, critic: ManualMLP, config: PPOConfig) -> None:
-        self.agent, self.actor, self.critic, self.config = agent, actor, critic, config
-        covered = {id(p) for p in (*actor.parameters, *critic.parameters, agent.log_std)}
-        self.others = [p for p in agent.parameters() if id(p) not in covered]  # no gradient in the update
-
-    @classmethod
-    def of(cls, agent: PPOAgent, config: PPOConfig) -> "ManualPPOGradients | None":
-        """The manual gradients when the policy body and the value network are ReLU or tanh MLPs."""
-        actor, critic = ManualMLP.of(agent.actor.body), ManualMLP.of(agent.critic)
-        if actor is None or critic is None:
-            return None
-        return cls(agent, actor, critic, config)
-
-    def step(self, actor_input: torch.Tensor, critic_input: torch.Tensor, action: torch.Tensor,
-             old_logprob: torch.Tensor, advantages: torch.Tensor,
-             returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Set every parameter's ``.grad`` to the gradient of the PPO loss on one minibatch;
-        returns the policy loss, the value loss and the probability ratios."""
-        v_loss = self._value_step(critic_input, returns)
-        pg_loss, ratio = self._policy_step(actor_input, action, old_logprob, advantages)
-        return pg_loss, v_loss, ratio
-
-    @torch.no_grad()
-    def _value_step(self, critic_input: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
-        values = self.critic.forward(critic_input)
-        error = values[-1].squeeze(1) - returns
-        n = error.shape[0]
-        one = torch.ones((), dtype=error.dtype, device=error.device)
-        # vf_coef * mean((V - R)^2): the product's, the mean's and the square's backward
-        self.critic.backward(values, (one * self.config.vf_coef).expand(n).div(n).mul(2.0 * error).unsqueeze(1))
-        return error.square().mean()
-
-    @torch.no_grad()
-    def _policy_step(self, actor_input: torch.Tensor, action: torch.Tensor, old_logprob: torch.Tensor,
-                     advantages: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        c, log_std = self.config, self.agent.log_std
-        values = self.actor.forward(actor_input)
-        mean = values[-1]
-        n, clip = mean.shape[0], c.clip_coef
-        # forward (ppo_loss's operations)
-        std = log_std.exp()
-        scale = std.expand_as(mean)
-        d = action - mean
-        nsq = -(d**2)
-        den = 2 * scale**2
-        density = nsq / den
-        ratio = ((density - scale.log() - _LOG_SQRT_2PI).sum(1) - old_logprob).exp()
-        if c.norm_adv and n > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        neg_adv = -advantages
-        unclipped, clipped = neg_adv * ratio, neg_adv * ratio.clamp(1 - clip, 1 + clip)
-        pg_loss = torch.max(unclipped, clipped).mean()
-        # backward: d loss / d (mean, log_std), in the engine's order
-        one = torch.ones((), dtype=mean.dtype, device=mean.device)
-        g_max = one.expand(n) / n                                                      # mean
-        tie = torch.where(unclipped == clipped, g_max / 2, g_max)                      # maximum
-        g_unclipped, g_clipped = tie.masked_fill(unclipped < clipped, 0), tie.masked_fill_(unclipped > clipped, 0)
-        inside = (ratio >= 1 - clip).logical_and_(ratio <= 1 + clip)                   # clamp
-        zero = torch.zeros((), dtype=mean.dtype, device=mean.device)
-        g_ratio = torch.where(inside, g_clipped * neg_adv, zero) + g_unclipped * neg_adv
-        g_density = (g_ratio * ratio).unsqueeze(1).expand_as(mean)                     # exp, sums
-        g_scale = ((-one) * c.ent_coef).expand(n).div(n).unsqueeze(1).expand_as(mean).div(scale)  # entropy's log
-        g_scale = g_scale + (-g_density).div(scale)                                    # log-density's log
-        g_scale = g_scale + (-g_density * (density / den) * 2) * (2.0 * scale)         # / (2 scale^2)
-        g_mean = -((g_density / den).neg() * (2.0 * d))                                # -(a - mean)^2
-        for p in self.others:
-            p.grad = None
-        log_std.grad = g_scale.sum_to_size(std.shape) * std
-        self.actor.backward(values, g_mean)
-        return pg_loss, ratio
 
 
 class PPOPolicy(NeuralEstimator):

@@ -49,22 +49,6 @@ def test_same_seed_same_numbers(setting_1):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_fast_path_trains_exactly_as_the_autograd_path(setting_1, monkeypatch):
-    """A ReLU DDPG fit (manual gradients, target networks through the manual passes, a
-    rollout's minibatches in one draw) has the history and weights of the same fit through the
-    autograd engine and module calls."""
-    from orkit.rl import ddpg
-
-    train, validation, _, problem = setting_1
-    config = {**TINY, "activation": "relu", "exploration_noise": 0.1}
-    fast = DDPGPolicy("base", seed=3, **config).fit(train, validation, problem)
-    monkeypatch.setattr(ddpg.ManualGradients, "of", classmethod(lambda cls, actor, critic: None))
-    reference = DDPGPolicy("base", seed=3, **config).fit(train, validation, problem)
-    assert without_seconds(fast.history_) == without_seconds(reference.history_)
-    sa, sb = fast.policy_.network.state_dict(), reference.policy_.network.state_dict()
-    assert all(torch.equal(sa[k], sb[k]) for k in sa)
-
-
 def test_replay_buffer_is_a_ring():
     buffer = ReplayBuffer(5, {"x": (2,), "r": ()})
     buffer.add(x=torch.zeros(3, 2), r=torch.tensor([0.0, 1.0, 2.0]))
