@@ -82,6 +82,27 @@ class FiniteHorizonSolution:
         return stage
 
 
+def _window_argmin(values: np.ndarray, window: int) -> np.ndarray:
+    """For every ``x``, the smallest ``y`` in ``[x, min(x + window, G - 1)]`` minimising ``values[y]``.
+
+    A sparse table of doubling ranges: row ``j`` holds the smallest minimiser over ``[x, x + 2^j)``,
+    and a window is the better of two such ranges that cover it (left one on ties), so the cost
+    is ``G log(window)``, not ``G * window``.
+    """
+    G = values.size
+    x = np.arange(G)
+    table = [x]
+    while 1 << len(table) <= window + 1:
+        previous = table[-1]
+        right = previous[np.minimum(x + (1 << (len(table) - 1)), G - 1)]
+        table.append(np.where(values[right] < values[previous], right, previous))
+    last = np.minimum(x + window, G - 1)
+    level = np.frexp((last - x + 1).astype(np.float64))[1] - 1  # floor(log2(length)), exactly
+    rows = np.stack(table)
+    left, right = rows[level, x], rows[level, last - (1 << level) + 1]
+    return np.where(values[right] < values[left], right, left)
+
+
 def _convolve_all(pmfs: list[np.ndarray]) -> np.ndarray:
     out = np.array([1.0])
     for p in pmfs:
@@ -163,12 +184,8 @@ def solve_empirical_dp(
         idx = np.arange(G)[:, None] - np.arange(cycle.size)[None, :]
         H += (V_next[np.clip(idx, 0, G - 1)] * cycle[None, :]).sum(axis=1)
         # V_r(x) = min over y in [x, x + q_cap] of H(y); smallest minimiser
-        window = min(q_cap, G - 1)
-        span = np.clip(np.arange(G)[:, None] + np.arange(window + 1)[None, :], 0, G - 1)
-        vals = H[span]
-        pick = np.argmin(vals, axis=1)
-        best_y = span[np.arange(G), pick]
-        V = vals[np.arange(G), pick]
+        best_y = _window_argmin(H, min(q_cap, G - 1))
+        V = H[best_y]
         order_up_to[k] = grid[best_y]
         if covered:
             levels[k] = float(grid[int(np.argmin(H))])

@@ -50,3 +50,17 @@ def test_empirical_dp_needs_integer_demand_and_backorders():
         solve_empirical_dp(np.full((2, 10), 1.5), lead_time=1, review_period=2, holding_cost=0.1, shortage_cost=0.9)
     with pytest.raises(ValidationError, match="backorders"):
         EmpiricalDPPolicy().fit(np.ones((2, 10)), None, InventoryProblem(lost_sales=True))
+
+
+def test_window_minimisers_are_the_smallest_ones_of_brute_force():
+    """V_r(x) = min over y in [x, x + q_max] of H(y): the doubling table against every window
+    enumerated (integer values, so ties are many)."""
+    from orkit.heuristics.empirical_dp import _window_argmin
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 7, 33, 64):
+        values = rng.integers(0, 4, size).astype(float)
+        for window in range(size):
+            span = np.clip(np.arange(size)[:, None] + np.arange(window + 1)[None, :], 0, size - 1)
+            expected = span[np.arange(size), np.argmin(values[span], axis=1)]
+            np.testing.assert_array_equal(_window_argmin(values, window), expected)
