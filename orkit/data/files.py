@@ -26,17 +26,8 @@ import pandas as pd
 from orkit.core.errors import DataError, ValidationError
 from orkit.core.files import atomic_write, atomic_write_with
 
-__all__ = [
-    "HEADER_KEY",
-    "MissingFileError",
-    "TABLE_SUFFIXES",
-    "read_csv",
-    "read_long_table",
-    "read_parquet",
-    "read_table",
-    "table_suffix",
-    "write_long_table",
-]
+__all__ = ["HEADER_KEY", "MissingFileError", "TABLE_SUFFIXES", "read_csv", "read_long_table", "read_parquet",
+           "read_table", "table_suffix", "write_long_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,17 +119,11 @@ def read_table(path: str | Path, role: str, **csv_options: Any) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------- dataset files
 def write_long_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a dataset's long table to ``path`` (``.csv`` or ``.parquet``, chosen by suffix).
+    """Write a dataset's long table to ``path`` (``.csv`` or ``.parquet``, chosen by suffix) and
+    return ``path``; the header is ``frame.attrs[HEADER_KEY]`` (taken out of ``frame``).
 
-    ``frame.attrs[HEADER_KEY]`` (the JSON-ready header :meth:`Dataset.to_frame
-    <orkit.data.Dataset.to_frame>` records) is taken out of ``frame`` and written as the header.
     Parent folders are created; a temporary file is renamed over ``path``, so an interrupted
     write leaves no torn file.
-
-    Returns
-    -------
-    Path
-        The path written.
     """
     path = Path(path)
     suffix = table_suffix(path)
