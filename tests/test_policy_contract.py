@@ -28,10 +28,10 @@ import torch
 from sklearn.base import clone
 
 from orkit.core import FittablePolicy, InventoryProblem, NotFittedError, Observation, Policy, ValidationError
-from orkit.data import Dataset, generate
+from orkit.data import generate
 from orkit.evaluation import evaluate
 from orkit.experiments.registry import POLICIES, make_policy, resolve
-from testkit import SMALL
+from testkit import SMALL, review_day_observation
 
 LEARNERS = ("ds", "ppo", "ddpg")
 HEADS = ("none", "base", "coeff", "both")
@@ -55,30 +55,6 @@ def test_every_learner_is_registered():
 def poisson():
     data = generate("iid-poisson", n_skus=40, n_periods=30, rate=4.0, seed=0, split_sizes=(20, 10, 10))
     return (*data.splits(), InventoryProblem(lead_time=1, review_period=1, lost_sales=True))
-
-
-def review_day_observation(test: Dataset, problem: InventoryProblem, *, period: int = 8,
-                           dtype: torch.dtype = torch.float32, device: str = "cpu") -> Observation:
-    """A review-day observation of the test SKUs: varied positions, the features of the day, and
-    the demand of the days before it as recent demand."""
-    n = test.n_skus
-
-    def tensor(value):
-        return torch.as_tensor(np.array(value), dtype=dtype, device=device)
-
-    position = tensor(np.random.default_rng(1).integers(0, 25, n))
-    recent = np.pad(np.asarray(test.demand)[:, :period], ((0, 0), (28 - period, 0)))
-    return Observation(
-        period=period,
-        on_hand=position.clone(),
-        inventory_position=position,
-        pipeline=torch.zeros(n, max(problem.max_lead_time, 1), dtype=dtype, device=device),
-        feature_names=test.feature_names,
-        features=tensor(test.features[:, period]),
-        recent_demand=tensor(recent),
-        lead_time=torch.as_tensor(problem.lead_times(n), device=device),
-        review_period=torch.as_tensor(problem.review_periods(n), device=device),
-    )
 
 
 def _learned(policy) -> list[str]:

@@ -1,8 +1,13 @@
 """Shared test material, importable from any test (``tests`` is on pytest's pythonpath): tiny
 budgets with which every registered policy fits in about a second, and a tiny study."""
 
-from pathlib import Path
 import textwrap
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from orkit.core import Observation
 
 SMALL = {
     "gradient-boosting-newsvendor": dict(n_estimators=20),
@@ -43,3 +48,27 @@ def write_study(folder: Path, text: str = TINY_STUDY, name: str = "study.toml") 
     path = Path(folder) / name
     path.write_text(textwrap.dedent(text))
     return path
+
+
+def review_day_observation(test, problem, *, period: int = 8,
+                           dtype: torch.dtype = torch.float32, device: str = "cpu") -> Observation:
+    """A review-day observation of the test SKUs: varied positions, the features of the day, and
+    the demand of the days before it as recent demand."""
+    n = test.n_skus
+
+    def tensor(value):
+        return torch.as_tensor(np.array(value), dtype=dtype, device=device)
+
+    position = tensor(np.random.default_rng(1).integers(0, 25, n))
+    recent = np.pad(np.asarray(test.demand)[:, :period], ((0, 0), (28 - period, 0)))
+    return Observation(
+        period=period,
+        on_hand=position.clone(),
+        inventory_position=position,
+        pipeline=torch.zeros(n, max(problem.max_lead_time, 1), dtype=dtype, device=device),
+        feature_names=test.feature_names,
+        features=tensor(test.features[:, period]),
+        recent_demand=tensor(recent),
+        lead_time=torch.as_tensor(problem.lead_times(n), device=device),
+        review_period=torch.as_tensor(problem.review_periods(n), device=device),
+    )

@@ -7,7 +7,6 @@ test. Budgets are tiny (RL: a few hundred steps; heuristics: small generated dat
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import pickle
 import shutil
@@ -17,10 +16,10 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from orkit.core import InventoryProblem, NotFittedError, Observation, OrkitError, PersistenceError, ValidationError
-from orkit.data import Dataset, generate
-from orkit.experiments.registry import POLICIES, load_policy, make_policy, resolve
-from testkit import SMALL
+from orkit.core import InventoryProblem, Observation, OrkitError, PersistenceError, ValidationError
+from orkit.data import generate
+from orkit.experiments.registry import POLICIES, load_policy, make_policy
+from testkit import SMALL, review_day_observation
 
 #: variants whose state is different in kind (random-forest weights, histogram boosting, a
 #: per-SKU constraint, a given regressor, a non-default head)
@@ -48,23 +47,7 @@ def _data(name, setting_1, poisson):
     return poisson if name in ON_POISSON else setting_1
 
 
-def observation(test: Dataset, problem: InventoryProblem, period: int = 8) -> Observation:
-    """A review-day observation of the test SKUs: varied positions, features, recent demand."""
-    n = test.n_skus
-    position = torch.as_tensor(np.random.default_rng(1).integers(0, 25, n), dtype=torch.float32)
-    demand = np.asarray(test.demand, dtype=np.float32)
-    recent = np.pad(demand[:, :period], ((0, 0), (28 - period, 0)))
-    return Observation(
-        period=period,
-        on_hand=position.clone(),
-        inventory_position=position,
-        pipeline=torch.zeros(n, max(problem.max_lead_time, 1)),
-        feature_names=test.feature_names,
-        features=torch.as_tensor(np.array(test.features[:, period]), dtype=torch.float32),
-        recent_demand=torch.as_tensor(recent),
-        lead_time=torch.as_tensor(problem.lead_times(n)),
-        review_period=torch.as_tensor(problem.review_periods(n)),
-    )
+observation = review_day_observation
 
 
 def _assert_same_orders(policy, loaded, obs):
@@ -197,11 +180,6 @@ def test_older_bare_network_folders_still_load(setting_1, tmp_path):
     loaded = load_policy(tmp_path)
     assert isinstance(loaded, NeuralPolicy)
     _assert_same_orders(fitted, loaded, observation(test, problem))
-
-
-def test_every_registered_class_knows_its_registered_name():
-    for name in POLICIES:
-        assert resolve(name).policy_name == name
 
 
 # ------------------------------------------------------------------------------ tampered folders
@@ -424,41 +402,6 @@ def test_a_tampered_folder_is_a_clean_error_naming_the_file(case, saved, tmp_pat
 def test_the_untampered_folders_load(saved):
     for folder in saved.values():
         load_policy(folder)
-
-
-# ------------------------------------------------------------------------------ estimator protocol
-@pytest.mark.parametrize("name", list(POLICIES))
-def test_every_registered_policy_is_a_scikit_learn_estimator(name):
-    policy = make_policy(name)
-    names = [p.name for p in inspect.signature(type(policy).__init__).parameters.values()
-             if p.name != "self" and p.kind is not p.VAR_KEYWORD]
-    params = policy.get_params(deep=False)
-    assert set(names) <= set(params)
-    assert repr(policy) == f"{type(policy).__name__}()"
-    twin = clone(policy)
-    assert type(twin) is type(policy) and twin is not policy and repr(twin) == repr(policy)
-    assert twin.get_params(deep=False).keys() == params.keys()
-    with pytest.raises(ValidationError, match=f"{type(policy).__name__} has no parameter 'no_such_parameter'"):
-        policy.set_params(no_such_parameter=1)
-    if names:
-        # set_params changes what get_params, repr and clone see
-        first = names[0]
-        value = {"regularization": "none", "demand_pmf": [0.5, 0.5], "distribution": "poisson"}.get(first, 3)
-        policy.set_params(**{first: value}, **({"cap": 2.0} if name == "capped-base-stock" else {}))
-        assert policy.get_params(deep=False)[first] == value
-        assert f"{first}=" in repr(policy)
-        assert clone(policy).get_params(deep=False)[first] == value
-
-
-@pytest.mark.parametrize("name", list(POLICIES))
-def test_clone_of_a_fitted_policy_is_unfitted_with_the_same_parameters(name, setting_1, poisson):
-    train, validation, test, problem = _data(name, setting_1, poisson)
-    policy = make_policy(name, **SMALL.get(name, {})).fit(train, validation, problem)
-    twin = clone(policy)
-    assert repr(twin) == repr(policy)
-    assert [k for k in vars(twin) if k.endswith("_") and not k.startswith("_")] == []
-    with pytest.raises(NotFittedError):
-        twin.act(observation(test, problem))
 
 
 @pytest.mark.parametrize("name", ["ds", "ppo", "ddpg"])
