@@ -238,6 +238,15 @@ def adam(params: Any, lr: float, **options: Any) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, **options)
 
 
+def gradient_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params: list[torch.Tensor]) -> None:
+    """One ``optimizer.step()`` on the gradient of ``loss`` with respect to ``params`` only
+    (``torch.autograd.grad``: no other tensor receives a gradient and no ``zero_grad`` is
+    needed, which saves time on DDPG's small networks; see docs/benchmarks.md)."""
+    for param, grad in zip(params, torch.autograd.grad(loss, params)):
+        param.grad = grad
+    optimizer.step()
+
+
 def steps_since_improvement(history: list[dict[str, Any]], key: str = "timesteps") -> float:
     """Steps (``key``: RL steps, or ``"epoch"``) from the best validation loss in ``history``
     (its first occurrence: the best weights change only on strict improvement) to the last

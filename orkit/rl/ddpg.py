@@ -39,10 +39,11 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
-from orkit.rl._training import TrainingRun, adam, generator_for, limit_threads, setup, stalled
+from orkit.rl._training import TrainingRun, adam, generator_for, gradient_step, limit_threads, setup, stalled
 from orkit.rl.buffers import ReplayBuffer
 from orkit.rl.networks import NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, TrainingResult
@@ -168,16 +169,18 @@ def train_ddpg(
         return orders, {"obs": state, "action": action, "scale": encoded.scale}
 
     def q_value(net: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """Q(s, a): the critic sees the state (network inputs and t / T) and the action."""
-        return net(torch.cat([obs, action], 1)).squeeze(1)
+        """Q(s, a), shape (batch, 1): the critic sees the state (network inputs and t / T) and the action."""
+        return net(torch.cat([obs, action], 1))
 
     def policy_action(net: PolicyNetwork, obs: torch.Tensor) -> torch.Tensor:
         """mu(s): the actor's raw output (it reads the network inputs, not t / T)."""
         return net.body(obs[:, :-1])
 
     actor_params = [p for p in actor.parameters() if p.requires_grad]
+    critic_params = list(critic.parameters())
     online_params = [*actor.parameters(), *critic.parameters()]
     target_params = [*actor_target.parameters(), *critic_target.parameters()]
+    polyak_update = get_ema_multi_avg_fn(1.0 - config.tau)  # theta' <- tau theta + (1 - tau) theta'
     stop = stalled(run.history, config.early_stopping_steps)  # a resumed run that had stopped early
     losses: dict[str, torch.Tensor] = {}
     while timesteps < config.total_timesteps and not stop:
@@ -201,25 +204,19 @@ def train_ddpg(
             pending += n * K / config.train_freq
             count = int(pending)
             batches = buffer.sample(config.batch_size, generator, count=count)
+            rewards_b, not_done_b = batches["reward"].unsqueeze(-1), 1.0 - batches["done"].unsqueeze(-1)
             for i in range(count):
-                obs, action, reward, next_obs_i, done_i = (batches[k][i] for k in ("obs", "action", "reward",
-                                                                                    "next_obs", "done"))
+                obs, action, next_obs_b = batches["obs"][i], batches["action"][i], batches["next_obs"][i]
                 with torch.no_grad():  # y = r + gamma (1 - done) Q'(s', mu'(s'))
-                    target = reward + config.gamma * (1.0 - done_i) * q_value(
-                        critic_target, next_obs_i, policy_action(actor_target, next_obs_i))
+                    next_q = q_value(critic_target, next_obs_b, policy_action(actor_target, next_obs_b))
+                    target = rewards_b[i] + config.gamma * not_done_b[i] * next_q
                 critic_loss = (q_value(critic, obs, action) - target).square().mean()
-                critic_optimizer.zero_grad()
-                critic_loss.backward()
-                critic_optimizer.step()
+                gradient_step(critic_optimizer, critic_loss, critic_params)
 
                 actor_loss = -q_value(critic, obs, policy_action(actor, obs)).mean()
-                actor_optimizer.zero_grad()
-                actor_loss.backward(inputs=actor_params)  # the actor's gradient only (through the critic)
-                actor_optimizer.step()
+                gradient_step(actor_optimizer, actor_loss, actor_params)  # the critic's weights stay
 
-                with torch.no_grad():  # theta' <- tau theta + (1 - tau) theta'
-                    for target_param, param in zip(target_params, online_params):
-                        target_param.lerp_(param, config.tau)
+                polyak_update(target_params, online_params, None)
                 gradient_steps += 1
                 losses = {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach()}
             pending -= count
