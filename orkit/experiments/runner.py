@@ -258,9 +258,11 @@ class StudyRunner:
 
     def _finish_cell(self, dataset: str, method: MethodSpec, seed: int, policy: Any,
                      rows: list[dict[str, Any]], test: Dataset, problem: InventoryProblem) -> None:
-        """Save the cell's policy (and the first seed's sample paths), then append its rows."""
+        """Save the cell's policy, its per-SKU test losses (and the first seed's sample paths),
+        then append its rows."""
         name = self._cell_name(dataset, method.label)
         self._save_policy(policy, name, seed)
+        self._save_per_sku(policy, name, seed, test, problem)
         if seed == self.config.seeds[0]:
             self._save_paths(policy, name, test, problem)
         self._append(rows)
@@ -285,19 +287,58 @@ class StudyRunner:
             with atomic_write(folder / "history.csv", newline="") as handle:
                 pd.DataFrame(history).to_csv(handle, index=False, lineterminator="\n")
 
-    def _save_paths(self, policy: Any, name: str, test: Dataset, problem: InventoryProblem) -> None:
-        """Full ledger of a few test SKUs, for the report's path plots."""
+    #: Attributes of the test SKUs copied into ``per_sku/*.csv`` for the report's money table.
+    MONEY_ATTRIBUTES = ("unit_cost", "holding_rate", "margin")
+
+    def _save_per_sku(self, policy: Any, name: str, seed: int, test: Dataset, problem: InventoryProblem) -> None:
+        """Each test SKU's loss and demand profile in ``per_sku/<cell>-seed<k>.csv``, for the
+        report's paired comparisons and segments: ``sku``, ``loss`` (mean cost per scored
+        period, :func:`~orkit.evaluation.per_sku_loss`), ``holding_units`` and
+        ``shortage_units`` (sums over scored periods), ``scored_periods``, ``demand_mean`` and
+        ``zero_share`` (over the test horizon, :func:`~orkit.experiments.segments.demand_profile`),
+        and the money attributes the data has (:attr:`MONEY_ATTRIBUTES`)."""
+        import pandas as pd
+
+        from orkit.evaluation import per_sku_loss
+        from orkit.experiments.segments import demand_profile
         from orkit.sim import simulate
 
-        k = min(int(self.config.report.get("sample_skus", 3)), test.n_skus)
-        sample = test.subset(list(range(k)))
-        led = simulate(policy, sample, problem)
-        rows = [{"sku": str(sample.sku_ids[i]), "period": t, "on_hand": float(led.on_hand[i, t]),
-                 "order": float(led.order[i, t]), "demand": float(led.demand[i, t])}
-                for i in range(k) for t in range(led.n_periods)]
+        led = simulate(policy, test, problem, ledger="lean")
+        table = pd.DataFrame({"sku": [str(s) for s in test.sku_ids],
+                              "loss": per_sku_loss(led).double().cpu().numpy(),
+                              "holding_units": led.holding_units.double().cpu().numpy(),
+                              "shortage_units": led.shortage_units.double().cpu().numpy(),
+                              "scored_periods": led.counted_periods.cpu().numpy().astype(int)})
+        table = pd.concat([table, demand_profile(test.demand)], axis=1)
+        attributes = test.attributes
+        for column in self.MONEY_ATTRIBUTES:
+            if column in attributes.columns:
+                table[column] = attributes[column].to_numpy()
+        (self.output / "per_sku").mkdir(exist_ok=True)
+        with atomic_write(self.output / "per_sku" / f"{name}-seed{seed}.csv", newline="") as handle:
+            table.to_csv(handle, index=False, lineterminator="\n")
+
+    def _save_paths(self, policy: Any, name: str, test: Dataset, problem: InventoryProblem) -> None:
+        """Full ledger of sample test SKUs for the report's path plots: a fast, a slow and an
+        intermittent mover (:func:`~orkit.experiments.segments.sample_skus`, the same SKUs for
+        every method), with ``counted`` (0 in the warm-up) and the SKU's ``segment``."""
+        from orkit.experiments.segments import sample_skus
+        from orkit.sim import simulate
+
+        chosen = sample_skus(test.demand, min(int(self.config.report.get("sample_skus", 3)), test.n_skus))
+        rows_of = [row for row, _ in chosen]
+        # a policy with one value per SKU serves its SKUs in their order only: run it on all of them
+        per_sku = bool(getattr(policy, "per_sku_", False))
+        led = simulate(policy, test if per_sku else test.subset(rows_of), problem)
+        at = rows_of if per_sku else range(len(chosen))
+        rows = [{"sku": str(test.sku_ids[row]), "segment": segment, "period": test.period_start + t,
+                 "on_hand": float(led.on_hand[i, t]), "order": float(led.order[i, t]),
+                 "demand": float(led.demand[i, t]), "counted": int(led.counted[i, t])}
+                for (row, segment), i in zip(chosen, at) for t in range(led.n_periods)]
         (self.output / "paths").mkdir(exist_ok=True)
         with atomic_write(self.output / "paths" / f"{name}.csv", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["sku", "period", "on_hand", "order", "demand"])
+            writer = csv.DictWriter(fh, fieldnames=["sku", "segment", "period", "on_hand", "order", "demand",
+                                                    "counted"])
             writer.writeheader()
             writer.writerows(rows)
 
