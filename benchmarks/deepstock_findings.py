@@ -38,7 +38,7 @@ from orkit.data import generate
 from orkit.evaluation import evaluate
 from orkit.experiments.config import load_study
 from orkit.experiments.registry import POLICIES
-from orkit.experiments.report import _ci95
+from orkit.experiments.report import ci95
 from orkit.experiments.runner import _slug, fit_policy
 from orkit.heuristics import BaseStockPolicy
 
@@ -78,7 +78,7 @@ def run_provenance(run: Path) -> tuple[str, str]:
 
 def mean_ci(values: list[float]) -> tuple[float, float]:
     """Mean and the half-width of its 95% t-interval (the study report's)."""
-    return (statistics.fmean(values) if values else math.nan), _ci95(values)
+    return (statistics.fmean(values) if values else math.nan), ci95(values)
 
 
 def losses(frame: pd.DataFrame, dataset: str, label: str, split: str = "test") -> list[float]:

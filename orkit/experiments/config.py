@@ -311,7 +311,7 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
     if tuning_spec.top_k > tuning_spec.trials:
         raise _fail("tuning.top_k", f"must be <= tuning.trials ({tuning_spec.trials}), got {tuning_spec.top_k}")
     report = dict(_table(document.get("report", {}), "report"))
-    _unknown(report, {"sample_skus", "title"}, "report")
+    _unknown(report, {"sample_skus", "title", "reference"}, "report")
     return StudyConfig(
         name=name, output=output, seeds=seeds, problem=problem, problem_spec=problem_spec, datasets=datasets,
         methods=specs, tuning=tuning_spec, report=report, source=document,

@@ -53,7 +53,6 @@ def ci95(values: Sequence[float]) -> float:
     return float(stats.t.ppf(0.975, n - 1)) * statistics.stdev(values) / math.sqrt(n)
 
 
-_ci95 = ci95  # the name benchmarks/deepstock_findings.py imports
 
 
 def summarize(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -241,10 +241,16 @@ class StudyRunner:
 
     @staticmethod
     def _rows(dataset: str, method: MethodSpec, params: dict, seed: int, policy: Any, seconds: float,
-              splits: dict[str, Dataset], problem: InventoryProblem) -> list[dict[str, Any]]:
+              splits: dict[str, Dataset], problem: InventoryProblem) -> tuple[list[dict[str, Any]], Any]:
+        """The cell's result rows, one per split, and the test split's lean ledger (for the
+        per-SKU table): ``evaluate``'s simulation, kept instead of run twice."""
+        from orkit.evaluation.metrics import metrics_from_ledger
+        from orkit.sim import simulate
+
         rows = []
         for split in SPLITS:
-            m = evaluate(policy, splits[split], problem)
+            ledger = simulate(policy, splits[split], problem, ledger="lean")
+            m = metrics_from_ledger(ledger)
             rows.append({
                 "dataset": dataset, "method": method.name, "label": method.label,
                 "regularization": params.get("regularization", ""), "split": split, "seed": seed,
@@ -254,15 +260,16 @@ class StudyRunner:
                 "train_seconds": round(seconds, 4),
                 "params": json.dumps(params, sort_keys=True, default=str),
             })
-        return rows
+        return rows, ledger  # SPLITS ends with the test split
 
     def _finish_cell(self, dataset: str, method: MethodSpec, seed: int, policy: Any,
-                     rows: list[dict[str, Any]], test: Dataset, problem: InventoryProblem) -> None:
+                     rows: list[dict[str, Any]], test_ledger: Any, test: Dataset,
+                     problem: InventoryProblem) -> None:
         """Save the cell's policy, its per-SKU test losses (and the first seed's sample paths),
         then append its rows."""
         name = self._cell_name(dataset, method.label)
         self._save_policy(policy, name, seed)
-        self._save_per_sku(policy, name, seed, test, problem)
+        self._save_per_sku(test_ledger, name, seed, test)
         if seed == self.config.seeds[0]:
             self._save_paths(policy, name, test, problem)
         self._append(rows)
@@ -290,20 +297,19 @@ class StudyRunner:
     #: Attributes of the test SKUs copied into ``per_sku/*.csv`` for the report's money table.
     MONEY_ATTRIBUTES = ("unit_cost", "holding_rate", "margin")
 
-    def _save_per_sku(self, policy: Any, name: str, seed: int, test: Dataset, problem: InventoryProblem) -> None:
+    def _save_per_sku(self, led: Any, name: str, seed: int, test: Dataset) -> None:
         """Each test SKU's loss and demand profile in ``per_sku/<cell>-seed<k>.csv``, for the
         report's paired comparisons and segments: ``sku``, ``loss`` (mean cost per scored
         period, :func:`~orkit.evaluation.per_sku_loss`), ``holding_units`` and
         ``shortage_units`` (sums over scored periods), ``scored_periods``, ``demand_mean`` and
         ``zero_share`` (over the test horizon, :func:`~orkit.experiments.segments.demand_profile`),
-        and the money attributes the data has (:attr:`MONEY_ATTRIBUTES`)."""
+        and the money attributes the data has (:attr:`MONEY_ATTRIBUTES`), from the test split's
+        lean ledger ``led``."""
         import pandas as pd
 
         from orkit.evaluation import per_sku_loss
         from orkit.experiments.segments import demand_profile
-        from orkit.sim import simulate
 
-        led = simulate(policy, test, problem, ledger="lean")
         table = pd.DataFrame({"sku": [str(s) for s in test.sku_ids],
                               "loss": per_sku_loss(led).double().cpu().numpy(),
                               "holding_units": led.holding_units.double().cpu().numpy(),
@@ -540,8 +546,8 @@ class StudyRunner:
         def finish(key: tuple[str, str], params: dict[str, Any], seed: int, policy: Any, seconds: float) -> None:
             splits, problem = _worker_context(self.config, key[0])
             method = methods[key[1]]
-            rows = self._rows(key[0], method, params, seed, policy, seconds, splits, problem)
-            self._finish_cell(key[0], method, seed, policy, rows, splits["test"], problem)
+            rows, test_ledger = self._rows(key[0], method, params, seed, policy, seconds, splits, problem)
+            self._finish_cell(key[0], method, seed, policy, rows, test_ledger, splits["test"], problem)
             bar.update(1)
 
         def advance_tuning(key: tuple[str, str]) -> None:
