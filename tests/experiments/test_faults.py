@@ -184,11 +184,11 @@ def test_an_interrupted_two_worker_run_resumes_to_the_uninterrupted_results(gate
                            stderr=subprocess.PIPE, text=True)
     fits = tmp_path / "fits"
     try:
-        wait_until(lambda: fits.exists() and fits.stat().st_size >= TRIALS, 120, "the last two trials to start")
+        wait_until(lambda: fits.exists() and fits.stat().st_size >= TRIALS, 300, "the last two trials to start")
         workers = [pid for pid in children(run.pid)]
         assert len(workers) >= 2  # the two workers (and multiprocessing's resource tracker)
         os.kill(run.pid, getattr(signal, signame))
-        _, err = run.communicate(timeout=120)
+        _, err = run.communicate(timeout=300)
     finally:
         if run.poll() is None:
             run.kill()
