@@ -1,4 +1,4 @@
-"""Wall-clock and test loss of DS, PPO and DDPG (Base) on DeepStock setting 1.
+"""Wall-clock, CPU seconds and test loss of DS, PPO and DDPG (Base) on DeepStock setting 1 (or 2, 3).
 
 For each learner: the seconds until its final (best) validation loss was reached, the total
 training seconds, the RL steps or epochs used, and the test loss of the selected policy. With
@@ -8,7 +8,11 @@ order-up-to level turned into an order as the Base head does, and rescaled to [-
 advises; observations normalised by ``VecNormalize``) with the same hyper-parameters, budget and
 best-checkpoint selection on validation, and scored by the same simulator. Base stock and the
 empirical DP are printed as references, with a base-stock level per period fitted through
-the differentiable simulator (what a Base network can represent from the period index alone).
+the differentiable simulator (what a Base network can represent from the period index alone);
+on settings 2 and 3 (``--setting``), base stock and the paper's benchmark there, DS Base trained
+on the test set itself (an in-sample bound). The learners see the setting's one feature x_t
+(``features="primary"``: setting 1's period index, one-hot; settings 2-3's d_{t-1}); DDPG all
+features.
 
 With PPO in the speed comparison, the script also prints PPO's update floor: the seconds that
 the network passes of its updates alone (matrix products and activations, no optimizer, loss or
@@ -20,6 +24,8 @@ Usage::
     python benchmarks/bench_rl.py                 # the full run (several minutes on one CPU core)
     python benchmarks/bench_rl.py --quick         # a small budget, to check the script
     python benchmarks/bench_rl.py --no-sb3 --seed 1
+    python benchmarks/bench_rl.py --no-sb3 --speed-seeds 3          # CPU seconds per fit, seeds 0-2 (docs/benchmarks.md)
+    python benchmarks/bench_rl.py --no-sb3 --setting 2 --learners ddpg --speed-seeds 3   # AR(1) demand
     python benchmarks/bench_rl.py --threads 2 --learners ppo --speed-seeds 3   # the ratio over seeds 0-2
     python benchmarks/bench_rl.py --results       # the docs/results/deepstock-setting-1.md table:
                                                   # DS, PPO, DDPG x None, Base x seeds 0, 1, 2
@@ -59,15 +65,15 @@ from orkit.sim.gym_env import InventoryEnv
 # period index plus the four demand features of the dataset (trailing means, noisy forward
 # means). ``--results`` runs both for every (learner, regularization) cell and keeps the one
 # with the better mean validation loss over the seeds; the Base choices are the defaults here.
-FEATURE_SETS = {"period index": dict(features=("period_index",)), "period index + demand features": dict(features=None)}
+FEATURE_SETS = {"period index": dict(features="primary"), "period index + demand features": dict(features=None)}
 # ``--results --literal-inputs``: orkit.rl.LITERAL_INPUTS, the paper's formulas taken literally (the period index as
 # one raw number, raw units)
 LITERAL_INPUT_SETS = {"period index as one raw number, raw units": LITERAL_INPUTS}
 DS = dict(batch_size=5, learning_rate=3e-3, initial_action_bias=0.4, hidden_sizes=(64, 64), plateau_factor=0.9,
-          input_scale="global", standardize_features=False, features=("period_index",))
+          input_scale="global", standardize_features=False, features="primary")
 PPO = dict(learning_rate=1e-3, clip_coef=0.2, batch_size=256, num_steps=2048, update_epochs=10, ent_coef=1e-4,
            gamma=0.99, gae_lambda=0.95, initial_action_bias=0.4, input_scale="global", standardize_features=False,
-           features=("period_index",))
+           features="primary")
 # DDPG: Gaussian exploration noise of 0.1 (the paper's shipped configurations use none; without it
 # DDPG Base stalls for long stretches on setting 1). Step size and noise chosen on the mean
 # validation loss of DDPG Base over seeds 0-2 among (3e-4, 0.1), (1e-3, 0.1) and (1e-3, 0.2):
@@ -219,6 +225,8 @@ def run_sb3(name, algorithm, data, seed, timesteps, eval_every, base=True):
 
     train, validation, test, problem = data
     features = (PPO if algorithm == "ppo" else DDPG)["features"]  # what the orkit learner sees
+    if features == "primary":
+        features = tuple(train.metadata["primary_features"])
     if features is not None:
         train, validation, test = (d.select_features(features) for d in (train, validation, test))
     train, validation, test = (with_one_hot(d) for d in (train, validation, test))
@@ -309,18 +317,21 @@ def fit_period_levels(train, problem, steps=600):
     return PeriodLevels(levels.detach())
 
 
-def print_references(data) -> None:
+def print_references(data, setting: int = 1) -> None:
+    """Setting 1: fitted base stock, a level per period, the empirical DP (the paper's benchmark).
+    Settings 2-3: fitted base stock and the paper's benchmark, DS Base trained on the test set
+    itself (an in-sample bound; the bench configuration, seed 0)."""
     from orkit.heuristics import BaseStockPolicy
 
     train, validation, test, problem = data
-    references = {"base stock (fitted)": BaseStockPolicy().fit(train, validation, problem),
-                  "base stock per period": fit_period_levels(train, problem)}
-    try:
+    references = {"base stock (fitted)": BaseStockPolicy().fit(train, validation, problem)}
+    if setting == 1:
         from orkit.heuristics import EmpiricalDPPolicy
-    except ImportError:  # built by another engineer; optional here
-        EmpiricalDPPolicy = None
-    if EmpiricalDPPolicy is not None:
+
+        references["base stock per period"] = fit_period_levels(train, problem)
         references["empirical DP"] = EmpiricalDPPolicy().fit(train, validation, problem)
+    else:
+        references["DS Base in-sample"] = DSPolicy("base", seed=0, **DS).fit(test, test, problem)
     print(f"{'reference':<22} {'validation':>11} {'test':>8}")
     for name, policy in references.items():
         print(f"{name:<22} {evaluate(policy, validation, problem)['weighted_loss']:>11.4f} "
@@ -380,7 +391,9 @@ def speed_rows(data, seed, learners, args, sb3: bool) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0, help="seed of the learners (the data is setting 1, seed 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the learners (the data is the setting's, seed 0)")
+    parser.add_argument("--setting", type=int, choices=(1, 2, 3), default=1,
+                        help="DeepStock setting (paper.md section 5): 1 (default), 2 or 3 (AR(1) demand)")
     parser.add_argument("--ppo-timesteps", type=int, default=200_000)
     parser.add_argument("--ddpg-timesteps", type=int, default=30_000)
     parser.add_argument("--no-sb3", action="store_true", help="skip stable-baselines3")
@@ -409,7 +422,7 @@ def main() -> None:
         args.ppo_timesteps, args.ddpg_timesteps = 4096, 1120
         DS["max_epochs"] = 5
 
-    dataset = generate("deepstock-1", seed=0)
+    dataset = generate(f"deepstock-{args.setting}", seed=0)
     train, validation, test = dataset.splits()
     problem = InventoryProblem(**dataset.metadata["problem"])
     data = (train, validation, test, problem)
@@ -437,16 +450,19 @@ def main() -> None:
     if args.results:
         if args.seeds < 1:
             parser.error(f"--seeds must be at least 1, got {args.seeds}")
-        print(f"# DeepStock setting 1, seeds 0-{args.seeds - 1}, PPO {args.ppo_timesteps} steps, "
+        print(f"# DeepStock setting {args.setting}, seeds 0-{args.seeds - 1}, PPO {args.ppo_timesteps} steps, "
               f"DDPG {args.ddpg_timesteps} steps")
         input_sets = LITERAL_INPUT_SETS if args.literal_inputs else FEATURE_SETS
         if args.inputs != "both" and not args.literal_inputs:
             label = "period index" if args.inputs == "period" else "period index + demand features"
             input_sets = {label: FEATURE_SETS[label]}
+        if args.setting != 1:  # the setting's one feature x_t in place of setting 1's period index
+            x_t = ", ".join(dataset.metadata["primary_features"])
+            input_sets = {label.replace("period index", x_t): v for label, v in input_sets.items()}
         results_table(data, seeds=tuple(range(args.seeds)), learners=learners, input_sets=input_sets)
-        print_references(data)
+        print_references(data, args.setting)
         return
-    print(f"# bench_rl: DeepStock setting 1 (train/validation/test {train.n_skus}/{validation.n_skus}/{test.n_skus} "
+    print(f"# bench_rl: DeepStock setting {args.setting} (train/validation/test {train.n_skus}/{validation.n_skus}/{test.n_skus} "
           f"trajectories, T = {train.n_periods}), Base regularization, seed"
           + (f" {args.seed}" if args.speed_seeds == 1 else f"s {args.seed}-{args.seed + args.speed_seeds - 1}"))
     print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, "
@@ -512,7 +528,7 @@ def main() -> None:
             pooled = sum(sb for sb, _ in pairs_) / sum(ork for _, ork in pairs_)
             print(f"{learner:<8} per seed {', '.join(f'{r:.1f}x' for r in per_seed)}; median {np.median(per_seed):.1f}x; "
                   f"pooled {pooled:.1f}x")
-    print_references(data)
+    print_references(data, args.setting)
 
 if __name__ == "__main__":
     main()
