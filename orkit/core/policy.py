@@ -25,7 +25,6 @@ SKUs has ``per_sku_ = False`` and ``sku_ids_ = None``. Saving and loading keep b
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import torch
@@ -117,17 +116,22 @@ class Observation:
     def n_skus(self) -> int:
         return self.on_hand.shape[0]
 
-    @cached_property
+    # computed on first read and kept (not functools.cached_property: its lock in Python 3.11
+    # stops torch.compile, which traces policies into compiled simulations)
+    @property
     def features(self) -> torch.Tensor:
-        return self._resolve(self._features, lambda: self.on_hand.new_zeros(self.n_skus, 0))
+        self._features = self._resolve(self._features, lambda: self.on_hand.new_zeros(self.n_skus, 0))
+        return self._features
 
-    @cached_property
+    @property
     def pipeline(self) -> torch.Tensor:
-        return self._resolve(self._pipeline, lambda: self.on_hand.new_zeros(self.n_skus, 0))
+        self._pipeline = self._resolve(self._pipeline, lambda: self.on_hand.new_zeros(self.n_skus, 0))
+        return self._pipeline
 
-    @cached_property
+    @property
     def recent_demand(self) -> torch.Tensor:
-        return self._resolve(self._recent_demand, lambda: self.on_hand.new_zeros(self.n_skus, 0))
+        self._recent_demand = self._resolve(self._recent_demand, lambda: self.on_hand.new_zeros(self.n_skus, 0))
+        return self._recent_demand
 
     def feature(self, name: str) -> torch.Tensor:
         """The column of feature ``name``, shape (n_skus,)."""
