@@ -271,16 +271,13 @@ class BaseStockPolicy(SimulationFittedPolicy):
         self.n_rounds = n_rounds
         self._use_given_values()
 
-    #: ``act`` is a plain tensor expression: large lean simulations compile it into the period
+    #: ``act`` is a pure tensor expression of the observation: compiled simulations trace it in
     fusable = True
 
     def act(self, obs: Observation) -> torch.Tensor:
         if self._level is None:
             check_is_fitted(self, ("level_",))
-        gap = self._level.like(obs.inventory_position) - obs.inventory_position
-        # in place when no graph is recorded: one fresh tensor per period, not two (the
-        # simulator is memory-bound; see docs/architecture.md)
-        return gap.clamp(min=0) if gap.requires_grad else gap.clamp_(min=0)
+        return (self._level.like(obs.inventory_position) - obs.inventory_position).clamp(min=0)
 
     def explain(self, obs: Observation) -> dict[str, torch.Tensor]:
         """The order-up-to level behind each order (for ``orkit recommend``)."""

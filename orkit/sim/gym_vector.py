@@ -1,11 +1,11 @@
 """A Gymnasium ``VectorEnv`` over the simulator's dynamics: many SKUs stepped at once with tensors.
 
-Each sub-environment is one SKU trajectory with exactly the dynamics, observation, action and
-reward of the single-SKU :class:`~orkit.sim.gym_env.InventoryEnv` (a test checks step by step
-that both agree with ``gymnasium.vector.SyncVectorEnv`` over ``InventoryEnv``, and that rewards
-equal minus the costs of the batched :func:`~orkit.sim.simulate`). The state of all
-sub-environments lives in torch tensors on ``device``; a step is a handful of tensor
-operations whatever ``num_envs``.
+Each sub-environment is one SKU trajectory; a step is one call of the simulator's
+:func:`~orkit.sim.dynamics.period` for all of them (the single-SKU
+:class:`~orkit.sim.gym_env.InventoryEnv` is this env with one sub-environment). Tests check
+that rewards equal minus the costs of the batched :func:`~orkit.sim.simulate`, and that the
+vector env agrees step by step with ``gymnasium.vector.SyncVectorEnv`` over ``InventoryEnv``.
+The state lives in torch tensors on ``device``.
 
 Autoreset follows Gymnasium's default ``NEXT_STEP`` mode: the step after a sub-environment's
 episode ends resets it (its action is ignored, its reward is 0) and returns the first
@@ -24,8 +24,14 @@ from gymnasium.vector.utils import batch_space
 
 from orkit.core.errors import ValidationError
 from orkit.core.problem import InventoryProblem
+from orkit.sim.dynamics import Rules, State, Timing, period
 
 __all__ = ["InventoryVectorEnv"]
+
+
+def _where(mask: torch.Tensor, a: State, b: State) -> State:
+    """``a`` for the sub-environments in ``mask``, ``b`` for the others."""
+    return State(torch.where(mask, a.on_hand, b.on_hand), tuple(torch.where(mask, x, y) for x, y in zip(a.pipeline, b.pipeline)))
 
 
 class InventoryVectorEnv(VectorEnv):
@@ -95,25 +101,31 @@ class InventoryVectorEnv(VectorEnv):
             self.features = torch.as_tensor(features, device=self.device)
         self.problem = problem
         self.num_envs = int(num_envs)
-        self.L, self.P = int(problem.lead_time), int(problem.review_period)
-        self.W = int(problem.warmups(1)[0])
+        self.timing = Timing.of(problem, 1)
+        self.L, self.P, self.W = self.timing
         self.T = demand.shape[1]
         self.max_order = float(max_order or problem.max_order or 10 * max(demand.max(), 1.0))
+        self.rules = Rules(self.L, problem.lost_sales, self.max_order)
         n_feat = 0 if self.features is None else self.features.shape[2]
         self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(self.L + 3 + n_feat,), dtype=np.float64)
         self.single_action_space = gym.spaces.Box(0.0, self.max_order, shape=(1,), dtype=np.float64)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         n, dev = self.num_envs, self.device
-        self._on = torch.zeros(n, dtype=torch.float64, device=dev)
-        self._pipe = torch.zeros(n, self.L, dtype=torch.float64, device=dev)
+        self.state = State.initial(torch.zeros(n, dtype=torch.float64, device=dev), self.L)
         self._t = torch.zeros(n, dtype=torch.long, device=dev)
         self._path = torch.zeros(n, dtype=torch.long, device=dev)
         self._autoreset = torch.zeros(n, dtype=torch.bool, device=dev)
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def pipeline(self) -> torch.Tensor:
+        """(num_envs, L): column j arrives in j + 1 periods (the last receives today's order)."""
+        return torch.stack(self.state.pipeline + (torch.zeros_like(self.state.on_hand),), 1)[:, : self.L]
+
     def _obs(self) -> np.ndarray:
-        parts = [self._on.unsqueeze(1), self._pipe, (self._on + self._pipe.sum(1)).unsqueeze(1),
+        state = self.state
+        parts = [state.on_hand.unsqueeze(1), self.pipeline, state.inventory_position.unsqueeze(1),
                  (self._t.to(torch.float64) / self.T).unsqueeze(1)]
         if self.features is not None:
             parts.append(self.features[self._path, self._t.clamp(max=self.T - 1)])
@@ -130,8 +142,8 @@ class InventoryVectorEnv(VectorEnv):
             raise ValidationError(f"paths must hold {k} indices in [0, {self.demand.shape[0]}), got {np.asarray(paths).tolist()}")
         self._path[mask] = chosen
         self._t[mask] = 0
-        self._on[mask] = float(self.problem.initial_on_hand)
-        self._pipe[mask] = 0.0
+        initial = State.initial(torch.full_like(self.state.on_hand, float(self.problem.initial_on_hand)), self.L)
+        self.state = _where(mask, initial, self.state)
         self._autoreset[mask] = False
 
     # ------------------------------------------------------------------ Gymnasium API
@@ -153,35 +165,18 @@ class InventoryVectorEnv(VectorEnv):
         restart = self._autoreset.clone()
         active = ~restart
         t = self._t
-        q = torch.as_tensor(actions.reshape(self.num_envs), device=self.device).clamp(0.0, self.max_order)
-        review = active & (t >= self.P) & (t % self.P == 0)
-        q = torch.where(review, q, torch.zeros_like(q))
-        # 2. order: on hand at once (L = 0) or into the pipeline slot arriving in L periods
-        if self.L == 0:
-            self._on += q
-        else:
-            self._pipe[:, self.L - 1] += q
-        # 3. demand and costs
-        d = torch.where(active, self.demand[self._path, t.clamp(max=self.T - 1)], torch.zeros_like(q))
-        sales = torch.minimum(self._on.clamp(min=0.0), d)
-        if self.problem.lost_sales:
-            self._on -= sales
-            shortage = d - sales
-        else:
-            self._on -= d
-            shortage = (-self._on).clamp(min=0.0)
-        cost = self.problem.holding_cost * self._on.clamp(min=0.0) + self.problem.shortage_cost * shortage
-        reward = torch.where(active & (t >= self.W), -cost, torch.zeros_like(cost))
-        info = {"order": q.cpu().numpy(), "sales": sales.cpu().numpy(), "cost": torch.where(active, cost, 0.0).cpu().numpy()}
-        # next period: 1. arrival
+        flags = self.timing.flags(t)
+        orders = torch.as_tensor(actions.reshape(self.num_envs), device=self.device)
+        demand = torch.where(active, self.demand[self._path, t.clamp(max=self.T - 1)], 0.0)
+        state, entries = period(self.state, orders, demand, active & flags.review, self.rules)
+        self.state = _where(active, state, self.state)  # sub-environments being reset do not advance
+        cost = self.problem.holding_cost * entries.on_hand.clamp(min=0.0) + self.problem.shortage_cost * entries.shortage
         self._t += active.long()
-        if self.L > 0:
-            arriving = torch.where(active, self._pipe[:, 0], torch.zeros_like(q))
-            self._on += arriving
-            shifted = torch.cat([self._pipe[:, 1:], torch.zeros_like(self._pipe[:, :1])], 1)
-            self._pipe = torch.where(active.unsqueeze(1), shifted, self._pipe)
         truncated = active & (self._t >= self.T)
+        rows = torch.stack([torch.where(active & flags.counted, -cost, 0.0), entries.order, entries.sales,
+                            entries.on_hand, torch.where(active, cost, 0.0), truncated.to(cost.dtype)]).cpu().numpy()
+        info = dict(zip(("order", "sales", "on_hand", "cost"), rows[1:5]))
         self._reset_envs(restart, None)
         self._autoreset = truncated.clone()
         terminated = np.zeros(self.num_envs, dtype=bool)
-        return self._obs(), reward.cpu().numpy(), terminated, truncated.cpu().numpy(), info
+        return self._obs(), rows[0], terminated, rows[5].astype(bool), info

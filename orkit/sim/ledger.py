@@ -7,10 +7,13 @@ All per-period tensors are indexed ``[sku, period]`` (views of time-major storag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
-__all__ = ["Ledger", "LeanLedger", "SUM_FIELDS"]
+from orkit.sim.dynamics import Entries, Flags
+
+__all__ = ["Ledger", "LeanLedger", "LeanSums", "SUM_FIELDS"]
 
 #: The running sums a lean simulation keeps per SKU (over counted periods only).
 SUM_FIELDS = (
@@ -27,14 +30,11 @@ SUM_FIELDS = (
 
 @dataclass(frozen=True)
 class LeanLedger:
-    """Running sums over counted periods (see :data:`SUM_FIELDS`).
+    """Running sums over counted periods (see :data:`SUM_FIELDS`), per SKU (shape ``(n_skus,)``).
 
-    ``holding_units``, ``shortage_units``, ``sales``, ``counted_periods`` and ``cycles`` are
-    per SKU (shape ``(n_skus,)``): the per-SKU loss and turnover need them. ``demand``,
-    ``stockout_periods`` and ``cycles_with_shortage`` enter metrics only as totals; a lean run
-    with one timing for every SKU keeps them as totals over SKUs (0-dim) because per-SKU
-    counters would add memory traffic to every period. Metrics sum every field, so either
-    shape gives the same numbers. Memory is ``O(n_skus)`` whatever the horizon.
+    Memory is ``O(n_skus)`` whatever the horizon. Metrics sum every field over SKUs (the
+    per-SKU loss and turnover read ``holding_units``, ``shortage_units``, ``sales`` and
+    ``counted_periods`` per SKU).
     """
 
     holding_units: torch.Tensor
@@ -188,4 +188,72 @@ class Ledger:
             holding_cost_rate=self.holding_cost_rate,
             shortage_cost_rate=self.shortage_cost_rate,
             lost_sales=self.lost_sales,
+        )
+
+
+def _masked(x: torch.Tensor, flag: bool | torch.Tensor) -> torch.Tensor | None:
+    """``x`` where ``flag`` holds, else 0; None for 0 everywhere (eager runs skip the work)."""
+    if flag is True:
+        return x
+    return None if flag is False else x * flag
+
+
+def _plus(total: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
+    return total if x is None else total + x
+
+
+class LeanSums(NamedTuple):
+    """The running sums of a lean run while it runs (out of place: :meth:`add` returns new sums)."""
+
+    holding_units: torch.Tensor
+    shortage_units: torch.Tensor
+    sales: torch.Tensor
+    demand: torch.Tensor
+    stockout_periods: torch.Tensor
+    cycles_with_shortage: torch.Tensor
+    open_cycle_short: torch.Tensor
+    """1 where the open counted review cycle has had unmet demand so far."""
+
+    @classmethod
+    def zeros(cls, n_skus: int, dtype: torch.dtype, device: torch.device) -> "LeanSums":
+        return cls(*(torch.zeros(n_skus, dtype=dtype, device=device) for _ in cls._fields))
+
+    def add(self, e: Entries, f: Flags) -> "LeanSums":
+        """These sums plus one period's entries ``e`` with flags ``f``."""
+        dt = e.on_hand.dtype
+        counted = f.counted
+        # a counted review cycle ends where the next one starts: count it if it had unmet demand
+        unmet = _masked((e.sales < e.demand).to(dt), f.in_cycle)
+        start = f.cycle_start
+        kept = self.open_cycle_short if start is False else None if start is True else self.open_cycle_short * ~start
+        if kept is None or unmet is None:
+            open_short = kept if unmet is None else unmet
+            open_short = torch.zeros_like(self.open_cycle_short) if open_short is None else open_short
+        else:
+            open_short = torch.maximum(kept, unmet)
+        return LeanSums(
+            holding_units=_plus(self.holding_units, _masked(e.on_hand.clamp(min=0.0), counted)),
+            shortage_units=_plus(self.shortage_units, _masked(e.shortage, counted)),
+            sales=_plus(self.sales, _masked(e.sales, counted)),
+            demand=_plus(self.demand, _masked(e.demand, counted)),
+            stockout_periods=_plus(self.stockout_periods, _masked((e.on_hand <= 0).to(dt), counted)),
+            cycles_with_shortage=_plus(self.cycles_with_shortage, _masked(self.open_cycle_short, f.cycle_start)),
+            open_cycle_short=open_short,
+        )
+
+    def ledger(self, counted_periods: torch.Tensor, cycles: torch.Tensor, *, holding_cost_rate: float,
+               shortage_cost_rate: float, lost_sales: bool) -> LeanLedger:
+        """The :class:`LeanLedger` at the end of a run (the last, possibly incomplete, cycle counted)."""
+        return LeanLedger(
+            holding_units=self.holding_units,
+            shortage_units=self.shortage_units,
+            sales=self.sales,
+            demand=self.demand,
+            stockout_periods=self.stockout_periods,
+            counted_periods=counted_periods,
+            cycles=cycles,
+            cycles_with_shortage=self.cycles_with_shortage + self.open_cycle_short,
+            holding_cost_rate=holding_cost_rate,
+            shortage_cost_rate=shortage_cost_rate,
+            lost_sales=lost_sales,
         )

@@ -1,19 +1,19 @@
-"""The simulator against hand-computed ledgers, invariants and its own two code paths."""
+"""The simulator against hand-computed ledgers, invariants, and its eager and compiled runs."""
 
 from __future__ import annotations
-
-from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
 from orkit.core import InventoryProblem, ValidationError
 from orkit.evaluation import metrics_from_ledger, per_sku_loss
 from orkit.heuristics import BaseStockPolicy, ConstantOrderPolicy
-from orkit.sim import autograd_step, simulate
+from orkit.sim import simulate
+from orkit.sim import simulator as sim
 
 
 def ledger_rows(led, i=0):
@@ -158,19 +158,17 @@ def test_fast_lean_and_differentiable_paths_agree(case):
     grad = simulate(policy, demand, problem, differentiable=True)
     lean = simulate(policy, demand, problem, ledger="lean")
     lean_grad = simulate(policy, demand, problem, ledger="lean", differentiable=True)
-    with mock.patch.object(autograd_step, "COMPILE", False):  # the one-node period, eager kernels
-        lean_node = simulate(policy, demand, problem, ledger="lean", differentiable=True, fused=True)
     for name in ("on_hand", "sales", "backlog", "lost", "order"):
         torch.testing.assert_close(getattr(full, name), getattr(grad, name))
     sums = full.sums()
     for name in ("holding_units", "shortage_units", "sales", "counted_periods", "cycles"):
         torch.testing.assert_close(getattr(lean, name), getattr(sums, name), msg=name)
-    for name in ("demand", "stockout_periods", "cycles_with_shortage"):  # totals in a lean run
+    for name in ("demand", "stockout_periods", "cycles_with_shortage"):
         torch.testing.assert_close(getattr(lean, name).sum(), getattr(sums, name).sum(), msg=name)
     for name in ("holding_units", "shortage_units", "sales", "demand", "stockout_periods",
-                 "counted_periods", "cycles", "cycles_with_shortage"):  # the differentiable lean sums
+                 "counted_periods", "cycles", "cycles_with_shortage"):  # every lean sum, per SKU
+        torch.testing.assert_close(getattr(lean, name), getattr(sums, name), msg=name)
         torch.testing.assert_close(getattr(lean_grad, name), getattr(sums, name), msg=name)
-        torch.testing.assert_close(getattr(lean_node, name), getattr(sums, name), msg=name)
 
 
 @settings(max_examples=25, deadline=None)
@@ -220,31 +218,6 @@ def test_gradient_of_loss_wrt_base_stock_level_matches_finite_difference():
     assert grad.item() != 0
 
 
-@pytest.mark.parametrize(
-    "lead_time,review_period,lost,compiled",
-    # eager kernels on every timing and mode; compiled once (the same functions)
-    [(0, 1, False, False), (0, 1, True, False), (2, 3, False, False), (2, 3, True, False), (2, 3, True, True)],
-)
-def test_one_node_periods_differentiate_like_the_op_by_op_graph(lead_time, review_period, lost, compiled):
-    """Large lean runs (fused) make each counted period one autograd node with a hand-written
-    backward: the per-SKU gradients equal those of the full ledger's op-by-op graph."""
-    g = torch.Generator().manual_seed(lead_time + 10 * lost)
-    demand = torch.poisson(torch.full((96, 23), 6.0, dtype=torch.float64), generator=g)  # ties included
-    problem = InventoryProblem(lead_time=lead_time, review_period=review_period, lost_sales=lost, max_order=20.0)
-
-    def gradient(**kw):
-        level = (5.0 + torch.arange(96, dtype=torch.float64) / 4).requires_grad_()
-        led = simulate(BaseStockPolicy(level), demand, problem, differentiable=True, **kw)
-        (grad,) = torch.autograd.grad(per_sku_loss(led).sum(), level)
-        return grad
-
-    with mock.patch.object(autograd_step, "COMPILE", compiled):
-        node = gradient(ledger="lean", fused=True)
-    reference = gradient()
-    assert reference.abs().sum() > 0
-    torch.testing.assert_close(node, reference, rtol=1e-12, atol=1e-12)
-
-
 def test_per_sku_gradient_reaches_every_level():
     demand = torch.full((3, 10), 4.0, dtype=torch.float64)
     level = torch.tensor([2.0, 8.5, 20.0], dtype=torch.float64, requires_grad=True)
@@ -272,154 +245,194 @@ def test_runs_on_cuda():
     torch.testing.assert_close(gpu.holding_units.cpu(), cpu.holding_units)
 
 
-@pytest.mark.parametrize("lost", [False, True])
-@pytest.mark.parametrize("lead_time", [0, 1, 3])
-def test_fused_lean_step_equals_eager(lead_time, lost):
-    """The compiled period (fused=True) is the same function as the eager one: same sums."""
-    g = torch.Generator().manual_seed(lead_time)
-    demand = torch.poisson(torch.full((257, 23), 6.0), generator=g)
-    level = 4.0 + 20 * torch.rand(257, generator=g)
-    problem = InventoryProblem(lead_time=lead_time, review_period=2, lost_sales=lost, max_order=30.0)
-    eager = simulate(BaseStockPolicy(level), demand, problem, ledger="lean", fused=False)
-    fused = simulate(BaseStockPolicy(level), demand, problem, ledger="lean", fused=True)
-    reference = simulate(BaseStockPolicy(level), demand, problem).sums()
-    for name in ("holding_units", "shortage_units", "sales", "stockout_periods", "cycles",
-                 "cycles_with_shortage", "demand"):
-        torch.testing.assert_close(fused.__dict__[name], eager.__dict__[name], msg=name)
-        torch.testing.assert_close(eager.__dict__[name].sum(), reference.__dict__[name].sum(), msg=name)
+# ----------------------------------------------------------------- compiled runs
+# Each compiled run is checked twice: against the eager run of the same function (with
+# tolerances: compiled kernels may round differently), and for having compiled, by counting the
+# graphs torch.compile made for the compiled function and checking that nothing fell back.
+SUMS = ("holding_units", "shortage_units", "sales", "demand", "stockout_periods", "counted_periods", "cycles",
+        "cycles_with_shortage")
 
 
-def test_a_fusable_policy_traced_into_the_period_gives_the_same_sums():
-    """BaseStockPolicy declares fusable = True: with fused=True its act is compiled into the
-    period; the sums equal the eager run's."""
-    assert BaseStockPolicy.fusable
-    g = torch.Generator().manual_seed(11)
-    demand = torch.poisson(torch.full((301, 19), 7.0), generator=g)
-    problem = InventoryProblem(lead_time=2, review_period=1)
-    eager = simulate(BaseStockPolicy(22.0), demand, problem, ledger="lean", fused=False)
-    fused = simulate(BaseStockPolicy(22.0), demand, problem, ledger="lean", fused=True)
-    for name in ("holding_units", "shortage_units", "sales", "stockout_periods", "cycles_with_shortage"):
-        torch.testing.assert_close(fused.__dict__[name], eager.__dict__[name], msg=name)
+@pytest.fixture
+def compiler():
+    """A compiler without earlier graphs; yields ``graphs(fn)``, the graphs compiled for ``fn``."""
+    sim.reset_compiled()
+    yield lambda fn: len(_debug_get_cache_entry_list(fn.__code__))
+    assert not sim._FAILED, f"a compiled run fell back to eager: {sim._FAILED}"
+    sim.reset_compiled()
 
 
-# ----------------------------------------------------------------- compiled blocks of periods
+def assert_same_sums(a, b, rtol=None, atol=None):
+    for name in SUMS:
+        torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=rtol, atol=atol, msg=name)
+
+
 class _FeatureLevel:
-    """A fusable policy whose level reads a feature: order up to ``a + x_t`` (plain tensor
-    expression, so the lean path compiles it into blocks of periods)."""
+    """A fusable policy: order up to ``a + x_t``, a pure tensor expression of the observation."""
 
     fusable = True
 
-    def __init__(self, base: float) -> None:
+    def __init__(self, base):
         self.base = base
 
     def act(self, obs):
         return (self.base + obs.feature("x") - obs.inventory_position).clamp(min=0)
 
 
-class _ReadsPeriod(_FeatureLevel):
-    """Declares itself fusable but reads the period, which a compiled block does not provide."""
+class _ReadsEverything(_FeatureLevel):
+    """Fusable, and reads the period, the recent demand and the pipeline as well."""
 
     def act(self, obs):
-        return super().act(obs) + (obs.period % 3 == 0)
+        extra = (obs.period % 3 == 0) + 0.1 * obs.recent_demand[:, -1] + 0.5 * obs.pipeline.sum(1)
+        return super().act(obs) + extra
 
 
-class _Unfusable:
-    """The same orders as BaseStockPolicy, not declared fusable: the per-period compiled step."""
+class _Untraced:
+    """The same orders as BaseStockPolicy, not declared fusable: it acts eagerly on review days."""
 
-    def __init__(self, level: float) -> None:
+    def __init__(self, level):
         self.inner = BaseStockPolicy(level)
 
     def act(self, obs):
         return self.inner.act(obs)
 
 
-@pytest.mark.parametrize("periods", [5, 8, 29])  # shorter than, one and several blocks (padded)
-def test_blocks_of_periods_with_features_equal_the_full_ledger(periods):
-    """A fusable policy that reads features, compiled into blocks of BLOCK_PERIODS periods
-    (the last one padded): every lean sum equals the full ledger's, per SKU where kept."""
+@pytest.mark.parametrize("lead_time,review_period,lost", [(0, 1, False), (1, 2, True), (2, 1, False), (3, 3, True)])
+def test_compiled_lean_blocks_equal_the_eager_run(compiler, lead_time, review_period, lost):
+    """A fusable policy's lean run compiles blocks of periods (the last one padded)."""
+    g = torch.Generator().manual_seed(lead_time)
+    demand = torch.poisson(torch.full((257, 23), 6.0), generator=g)
+    level = 4.0 + 20 * torch.rand(257, generator=g)
+    problem = InventoryProblem(lead_time=lead_time, review_period=review_period, lost_sales=lost, max_order=30.0)
+    eager = simulate(BaseStockPolicy(level), demand, problem, ledger="lean", fused=False)
+    compiled = simulate(BaseStockPolicy(level), demand, problem, ledger="lean", fused=True)
+    assert compiler(sim._lean_block) == 1 and compiler(sim._lean_step) == 0
+    assert_same_sums(compiled, eager)
+    assert_same_sums(eager, simulate(BaseStockPolicy(level), demand, problem).sums())
+
+
+@pytest.mark.parametrize("periods", [5, 8, 29])  # shorter than, one and several blocks
+def test_compiled_blocks_show_the_policy_the_same_observation(compiler, periods):
+    """A fusable policy that reads features, the period, the recent demand and the pipeline."""
     g = torch.Generator().manual_seed(periods)
     demand = torch.poisson(torch.full((203, periods), 5.0), generator=g)
     x = 10 * torch.rand(203, periods, 1, generator=g)
     problem = InventoryProblem(lead_time=2, review_period=3, lost_sales=True, max_order=25.0)
     kw = dict(features=x, feature_names=("x",))
-    fused = simulate(_FeatureLevel(8.0), demand, problem, ledger="lean", fused=True, **kw)
-    reference = simulate(_FeatureLevel(8.0), demand, problem, **kw).sums()
-    for name in ("holding_units", "shortage_units", "sales"):
-        torch.testing.assert_close(fused.__dict__[name], reference.__dict__[name], msg=name)
-    for name in ("stockout_periods", "cycles", "cycles_with_shortage", "demand", "counted_periods"):
-        torch.testing.assert_close(fused.__dict__[name].sum(), reference.__dict__[name].sum(), msg=name)
+    for policy in (_FeatureLevel(8.0), _ReadsEverything(8.0)):
+        compiled = simulate(policy, demand, problem, ledger="lean", fused=True, **kw)
+        assert_same_sums(compiled, simulate(policy, demand, problem, **kw).sums())
+    assert compiler(sim._lean_block) == 2  # one graph per policy type
 
 
-def test_a_fusable_policy_that_reads_the_period_runs_period_by_period(caplog):
-    g = torch.Generator().manual_seed(5)
-    demand = torch.poisson(torch.full((64, 20), 5.0), generator=g)
-    x = 10 * torch.rand(64, 20, 1, generator=g)
-    problem = InventoryProblem(lead_time=1, review_period=1)
-    kw = dict(features=x, feature_names=("x",))
-    with caplog.at_level("INFO", logger="orkit.sim.simulator"):
-        fused = simulate(_ReadsPeriod(8.0), demand, problem, ledger="lean", fused=True, **kw)
-    assert "period by period" in caplog.text
-    reference = simulate(_ReadsPeriod(8.0), demand, problem, **kw).sums()
-    torch.testing.assert_close(fused.holding_units, reference.holding_units)
-
-
-def test_an_unfusable_policy_runs_the_compiled_period_step():
+@pytest.mark.parametrize("lost", [False, True])
+def test_compiled_lean_steps_equal_the_eager_run(compiler, lost):
+    """A policy that is not fusable acts eagerly; the rest of each period is one compiled call."""
     g = torch.Generator().manual_seed(6)
     demand = torch.poisson(torch.full((128, 21), 5.0), generator=g)
-    problem = InventoryProblem(lead_time=2, review_period=2, lost_sales=True)
-    fused = simulate(_Unfusable(14.0), demand, problem, ledger="lean", fused=True)
-    reference = simulate(BaseStockPolicy(14.0), demand, problem).sums()
-    for name in ("holding_units", "shortage_units", "sales"):
-        torch.testing.assert_close(fused.__dict__[name], reference.__dict__[name], msg=name)
-    torch.testing.assert_close(fused.cycles_with_shortage.sum(), reference.cycles_with_shortage.sum())
-
-
-def test_negative_demand_is_refused_by_the_compiled_blocks():
-    demand = torch.full((16, 12), 3.0)
-    demand[7, 9] = -1.0
-    with pytest.raises(ValidationError, match="demand must be >= 0, got -1"):
-        simulate(BaseStockPolicy(10.0), demand, InventoryProblem(lead_time=1), ledger="lean", fused=True)
-
-
-class _RecordsPipeline:
-    def __init__(self) -> None:
-        self.seen: list[torch.Tensor] = []
-
-    def act(self, obs):
-        self.seen.append(obs.pipeline.clone())
-        return (30 - obs.inventory_position).clamp(min=0)
-
-
-@pytest.mark.parametrize("lead_time,review_period", [(1, 1), (3, 1), (3, 2), (2, 3)])
-def test_every_path_shows_the_policy_the_same_pipeline(lead_time, review_period):
-    """The full ledger reads the pipeline from its order rows, the lean path from a ring, the
-    differentiable path from a list: a policy sees the same pipeline in all three."""
-    demand = torch.poisson(torch.full((4, 15), 6.0), generator=torch.Generator().manual_seed(lead_time))
-    problem = InventoryProblem(lead_time=lead_time, review_period=review_period)
-    full, lean, grad = _RecordsPipeline(), _RecordsPipeline(), _RecordsPipeline()
-    simulate(full, demand, problem)
-    simulate(lean, demand, problem, ledger="lean")
-    simulate(grad, demand, problem, differentiable=True)
-    assert len(full.seen) == len(lean.seen) == len(grad.seen) > 0
-    for a, b, c in zip(full.seen, lean.seen, grad.seen):
-        assert torch.equal(a, b) and torch.equal(a, c)
-    # orders in transit are seen when an earlier review day's order is still on its way
-    # (L - 1 >= P); otherwise the only filled slot would be today's, not placed yet
-    assert any(p.sum() > 0 for p in full.seen) == (lead_time - 1 >= review_period)
+    problem = InventoryProblem(lead_time=2, review_period=2, lost_sales=lost)
+    compiled = simulate(_Untraced(14.0), demand, problem, ledger="lean", fused=True)
+    assert compiler(sim._lean_step) == 1 and compiler(sim._lean_block) == 0
+    assert_same_sums(compiled, simulate(_Untraced(14.0), demand, problem, ledger="lean", fused=False))
 
 
 @pytest.mark.parametrize("lead_time,review_period,lost", [(0, 1, False), (1, 2, True), (3, 3, False)])
-def test_compiled_full_ledger_equals_the_eager_one(lead_time, review_period, lost):
-    """fused=True on a full ledger compiles each period into one loop writing its ledger rows:
-    a fusable policy traced in (reading features), a policy that reads the period (run
-    outside the loop) and one not declared fusable all give the eager ledger exactly."""
+def test_compiled_full_ledger_equals_the_eager_one(compiler, lead_time, review_period, lost):
+    """Each period of a full ledger is one compiled call writing its rows: a fusable policy
+    traced in (reading features, or everything), and one that acts eagerly."""
     g = torch.Generator().manual_seed(lead_time)
     demand = torch.poisson(torch.full((150, 17), 6.0), generator=g)
     x = 10 * torch.rand(150, 17, 1, generator=g)
     problem = InventoryProblem(lead_time=lead_time, review_period=review_period, lost_sales=lost, max_order=25.0)
     kw = dict(features=x, feature_names=("x",))
-    for policy in (_FeatureLevel(9.0), _ReadsPeriod(9.0), _Unfusable(18.0)):
+    for policy in (_FeatureLevel(9.0), _ReadsEverything(9.0), _Untraced(18.0)):
         eager = simulate(policy, demand, problem, fused=False, **kw)
-        fused = simulate(policy, demand, problem, fused=True, **kw)
-        for name in ("on_hand", "sales", "order"):
-            assert torch.equal(getattr(fused, name), getattr(eager, name)), (type(policy).__name__, name)
+        compiled = simulate(policy, demand, problem, fused=True, **kw)
+        for name in ("on_hand", "sales", "order", "counted", "cycle_start"):
+            torch.testing.assert_close(getattr(compiled, name), getattr(eager, name), msg=(type(policy).__name__, name))
+    assert compiler(sim._full_period) == 3  # two policies traced in, one acting outside
+
+
+@pytest.mark.parametrize("fusable", [True, False])
+@pytest.mark.parametrize("lead_time,review_period,lost", [(0, 1, False), (2, 3, True)])
+def test_compiled_differentiable_lean_runs_equal_the_eager_graph(compiler, fusable, lead_time, review_period, lost):
+    """With gradients, lean runs compile the same way (blocks for a fusable policy, steps for
+    another) and torch.compile derives the backward: per-SKU gradients equal those of the
+    eager full ledger's graph."""
+    g = torch.Generator().manual_seed(lead_time + 10 * lost)
+    demand = torch.poisson(torch.full((96, 23), 6.0, dtype=torch.float64), generator=g)  # ties included
+    problem = InventoryProblem(lead_time=lead_time, review_period=review_period, lost_sales=lost, max_order=20.0)
+
+    def gradient(**kw):
+        level = (5.0 + torch.arange(96, dtype=torch.float64) / 4).requires_grad_()
+        policy = BaseStockPolicy(level) if fusable else _Untraced(level)
+        led = simulate(policy, demand, problem, differentiable=True, **kw)
+        (grad,) = torch.autograd.grad(per_sku_loss(led).sum(), level)
+        return grad, led
+
+    compiled, led = gradient(ledger="lean", fused=True)
+    assert compiler(sim._lean_block if fusable else sim._lean_step) == 1
+    reference, full = gradient()
+    assert reference.abs().sum() > 0
+    torch.testing.assert_close(compiled, reference, rtol=1e-9, atol=1e-12)
+    assert_same_sums(led, full.sums(), rtol=1e-9, atol=1e-9)
+
+
+def test_negative_demand_is_refused_by_the_compiled_blocks(compiler):
+    demand = torch.full((16, 12), 3.0)
+    demand[7, 9] = -1.0
+    with pytest.raises(ValidationError, match="demand must be >= 0, got -1"):
+        simulate(BaseStockPolicy(10.0), demand, InventoryProblem(lead_time=1), ledger="lean", fused=True)
+    assert compiler(sim._lean_block) == 1  # refused after the blocks ran, not by a pass before them
+
+
+def test_a_policy_that_cannot_be_traced_falls_back_to_acting_eagerly(caplog):
+    """A fusable declaration the compiler cannot honour costs speed, not results."""
+
+    class NotTraceable(_FeatureLevel):
+        @torch.compiler.disable
+        def act(self, obs):
+            return super().act(obs)
+
+    sim.reset_compiled()
+    demand = torch.poisson(torch.full((64, 20), 5.0), generator=torch.Generator().manual_seed(5))
+    kw = dict(features=10 * torch.rand(64, 20, 1), feature_names=("x",))
+    problem = InventoryProblem(lead_time=1, review_period=1)
+    with caplog.at_level("WARNING", logger="orkit.sim.simulator"):
+        compiled = simulate(NotTraceable(8.0), demand, problem, ledger="lean", fused=True, **kw)
+    assert "did not compile" in caplog.text
+    assert_same_sums(compiled, simulate(NotTraceable(8.0), demand, problem, **kw).sums())
+    sim.reset_compiled()
+
+
+class _Records:
+    """Not fusable: records what it sees (the simulator must call it on review days only)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def act(self, obs):
+        self.seen.append((obs.period, obs.pipeline.clone(), obs.recent_demand.clone(), obs.inventory_position.clone()))
+        return (30 - obs.inventory_position).clamp(min=0)
+
+
+@pytest.mark.parametrize("lead_time,review_period", [(1, 1), (3, 1), (3, 2), (2, 3)])
+def test_every_run_shows_the_policy_the_same_observations(lead_time, review_period):
+    """Full, lean and differentiable runs, eager and compiled, call the policy on the same
+    review days with the same observation."""
+    demand = torch.poisson(torch.full((4, 15), 6.0), generator=torch.Generator().manual_seed(lead_time))
+    problem = InventoryProblem(lead_time=lead_time, review_period=review_period)
+    runs = [dict(), dict(ledger="lean"), dict(differentiable=True), dict(fused=True), dict(ledger="lean", fused=True)]
+    seen = []
+    for kw in runs:
+        policy = _Records()
+        simulate(policy, demand, problem, **kw)
+        seen.append(policy.seen)
+    assert [t for t, *_ in seen[0]] == [t for t in range(15) if t >= review_period and t % review_period == 0]
+    for other in seen[1:]:
+        assert len(other) == len(seen[0])
+        for a, b in zip(seen[0], other):
+            assert a[0] == b[0] and all(torch.equal(x, y) for x, y in zip(a[1:], b[1:]))
+    # orders in transit are seen when an earlier review day's order is still on its way
+    # (L - 1 >= P); otherwise the only filled slot would be today's, not placed yet
+    assert any(p.sum() > 0 for _, p, *_ in seen[0]) == (lead_time - 1 >= review_period)

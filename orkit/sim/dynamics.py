@@ -1,0 +1,228 @@
+r"""The events of one period, written once.
+
+Every run of the simulator (eager or compiled, one period or a block of periods, lean or full
+ledger, with or without gradients) and both Gymnasium adapters advance the state with
+:func:`period`; the review-day and warm-up rules are :meth:`Timing.flags`. Nothing else in
+orkit states them.
+
+**State.** :class:`State` is what a policy sees on a review day: on-hand *after* the period's
+arrival [I^0] and the pipeline [I^1, ..., I^{L-1}] (``pipeline[j]`` arrives in ``j + 1``
+periods). The slot that arrives in ``L`` periods is always empty at that moment (it receives
+today's order), so it is not carried. The inventory position is on-hand plus the pipeline.
+
+**Events of period t** (DeepStock timing, paper.md section 1):
+
+1. *arrival*: the order placed in ``t - L`` joins on-hand (it clears backlog first); this ends
+   the previous call of :func:`period`, so the state a call receives is the one the policy
+   observed;
+2. *order*: on a review day (``t = P, 2P, ...``) the policy's order is clipped to
+   ``[0, max_order]``; with ``L = 0`` it is on hand at once, otherwise it joins the pipeline
+   slot that arrives at the start of ``t + L``;
+3. *demand* ``d_t``: sales are ``min(max(on-hand, 0), d_t)``; under backorders on-hand falls
+   by ``d_t`` (backlog is negative on-hand), under lost sales by the sales;
+4. *ledger entries* (:class:`Entries`): end-of-period on-hand ``y_t``, sales, the order, the
+   shortage (backlog ``max(-y_t, 0)`` or lost demand ``d_t - sales``) and the demand. Costs are
+   ``h * max(y_t, 0) + b * shortage_t``; periods before the warm-up are not counted.
+
+:func:`period` is pure and out of place, so ``torch.compile`` traces it (alone, with the
+policy's ``act``, or unrolled over a block of periods) and autograd differentiates it.
+
+**What comes next goes here.** Each extension is a change to :func:`period` and its tuples:
+
+- per-SKU holding and shortage costs: cost rates of shape ``(n_skus,)`` (the ledgers multiply
+  units by rates, so they broadcast; no change here);
+- a fixed cost per order: an entry ``orders_placed = (q > 0)`` in :class:`Entries`, summed by
+  the lean ledger and weighted by the fixed cost;
+- random lead times (orders may cross): ``lead_time`` becomes a per-SKU draw for each period
+  (a tensor of shape ``(n_skus,)``); the per-SKU branch of step 2 already places each order
+  into its own slot, with as many slots as the longest lead time;
+- SKUs whose life starts or ends inside the horizon: a per-SKU mask of live periods in
+  :meth:`Timing.flags`, and-ed into ``review`` and ``counted``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from orkit.core.problem import InventoryProblem
+
+__all__ = ["State", "Entries", "Flags", "Timing", "Rules", "period", "is_review_day", "review_days"]
+
+
+def is_review_day(t, review_period):
+    """Whether ``t`` is a review day: ``t = P, 2P, 3P, ...`` (DeepStock: the first review is at P).
+
+    ``t`` and ``review_period`` may be ints (a bool results) or tensors (element-wise).
+    """
+    return (t >= review_period) & (t % review_period == 0)
+
+
+def review_days(n_periods: int, review_period: int) -> np.ndarray:
+    """The review days in ``[0, n_periods)`` for one review period (int64 array).
+
+    Examples
+    --------
+    >>> review_days(9, 2).tolist()
+    [2, 4, 6, 8]
+    """
+    t = np.arange(n_periods, dtype=np.int64)
+    return t[is_review_day(t, int(review_period))]
+
+
+class Flags(NamedTuple):
+    """What period ``t`` is, per SKU or for all: bools, bool tensors of shape (n_skus,), or
+    0-dim bool tensors (inside compiled blocks)."""
+
+    review: bool | torch.Tensor
+    """A review day: the policy's order is placed."""
+    counted: bool | torch.Tensor
+    """After the warm-up: the period enters costs and metrics."""
+    cycle_start: bool | torch.Tensor
+    """A counted review cycle starts: the order of the review day ``t - L`` arrives."""
+    in_cycle: bool | torch.Tensor
+    """A counted review cycle is open (it started at or before ``t``)."""
+
+
+class Timing(NamedTuple):
+    """Lead time [L], review period [P] and warm-up [W]: ints shared by every SKU, or int64
+    tensors of shape (n_skus,)."""
+
+    lead_time: int | torch.Tensor
+    review_period: int | torch.Tensor
+    warmup: int | torch.Tensor
+
+    @classmethod
+    def of(cls, problem: InventoryProblem, n_skus: int, device: torch.device | str = "cpu") -> "Timing":
+        """The timing of ``problem`` for ``n_skus`` SKUs (ints where every SKU shares it)."""
+        per_sku = (problem.lead_times(n_skus), problem.review_periods(n_skus), problem.warmups(n_skus))
+        if n_skus == 0 or all((v == v[0]).all() for v in per_sku):
+            first = problem.lead_times(1), problem.review_periods(1), problem.warmups(1)
+            return cls(*(int(v[0]) for v in first))
+        return cls(*(torch.as_tensor(v.copy(), device=device) for v in per_sku))
+
+    @property
+    def shared(self) -> bool:
+        """Whether every SKU has the same timing (ints)."""
+        return isinstance(self.lead_time, int)
+
+    @property
+    def max_lead_time(self) -> int:
+        return self.lead_time if self.shared else int(self.lead_time.max())
+
+    def flags(self, t) -> Flags:
+        """The flags of period ``t`` (an int, or a tensor of periods that broadcasts with the SKUs)."""
+        L, P, W = self.lead_time, self.review_period, self.warmup
+        counted = t >= W
+        # the first counted cycle starts at s = L + kP >= max(W, L + P): k = max(ceil((W - L) / P), 1)
+        k = -((L - W) // P)
+        first_cycle = L + P * (max(k, 1) if isinstance(k, int) else k.clamp(min=1))
+        return Flags(
+            review=is_review_day(t, P),
+            counted=counted,
+            cycle_start=counted & is_review_day(t - L, P),
+            in_cycle=t >= first_cycle,
+        )
+
+    def rows(self, n_periods: int, n_skus: int, device: torch.device | str = "cpu") -> Flags:
+        """Flags of every period as (n_periods, n_skus) bool tensors (broadcast views when shared)."""
+        t = torch.arange(n_periods, device=device).unsqueeze(1)
+        return Flags(*(torch.as_tensor(f, device=device).expand(n_periods, n_skus) for f in self.flags(t)))
+
+
+class State(NamedTuple):
+    """The state on a review day, after the period's arrival (see the module docstring)."""
+
+    on_hand: torch.Tensor
+    """On-hand inventory [I^0], shape (n_skus,); negative values are backlog."""
+    pipeline: tuple[torch.Tensor, ...]
+    """``pipeline[j]`` arrives in ``j + 1`` periods; ``max_lead_time - 1`` slots."""
+
+    @classmethod
+    def initial(cls, on_hand: torch.Tensor, max_lead_time: int) -> "State":
+        """Period 0: ``on_hand`` and an empty pipeline."""
+        return cls(on_hand, tuple(torch.zeros_like(on_hand) for _ in range(max_lead_time - 1)))
+
+    @property
+    def inventory_position(self) -> torch.Tensor:
+        """On-hand plus everything in the pipeline [tot(I)]."""
+        position = self.on_hand
+        for slot in self.pipeline:
+            position = position + slot
+        return position
+
+
+class Entries(NamedTuple):
+    """The ledger entries of one period, shape (n_skus,) each."""
+
+    on_hand: torch.Tensor
+    """End-of-period on-hand [y_t]."""
+    sales: torch.Tensor
+    """Demand served from stock in the period."""
+    order: torch.Tensor
+    """The order placed (0 on days that are not review days)."""
+    shortage: torch.Tensor
+    """Backlog ``max(-y_t, 0)`` (backorders) or lost demand (lost sales)."""
+    demand: torch.Tensor
+    """Demand [d_t]."""
+
+
+class Rules(NamedTuple):
+    """What the events of a period follow besides the state, the demand and the review flag."""
+
+    lead_time: int | torch.Tensor
+    """[L]: an int shared by every SKU, or an int tensor of shape (n_skus,)."""
+    lost_sales: bool
+    """Unmet demand is lost (True) or backordered (False)."""
+    max_order: float | None
+    """Every order is clipped to ``[0, max_order]`` [q_max]."""
+
+
+def period(
+    state: State, order: torch.Tensor | None, demand: torch.Tensor, review: bool | torch.Tensor, rules: Rules
+) -> tuple[State, Entries]:
+    """One period: the order, the demand, the ledger entries, then the next period's arrival.
+
+    Parameters
+    ----------
+    state : State
+        The state the policy observed (after this period's arrival).
+    order : Tensor of shape (n_skus,) or None
+        The policy's order (None, or ignored, where ``review`` is False).
+    demand : Tensor of shape (n_skus,)
+    review : bool or bool Tensor
+        A review day, for all SKUs (bool, 0-dim tensor) or per SKU (shape (n_skus,)).
+    rules : Rules
+
+    Returns
+    -------
+    (State, Entries)
+        The state after the next period's arrival, and this period's ledger entries.
+    """
+    on, lead_time = state.on_hand, rules.lead_time
+    # 2. order: clipped to [0, max_order], placed on review days only
+    if review is False or order is None:
+        q = torch.zeros_like(on)
+    else:
+        q = order.clamp(min=0.0) if rules.max_order is None else order.clamp(0.0, rules.max_order)
+        if review is not True:
+            q = torch.where(review, q, 0.0)
+    # ... on hand at once (L = 0), or into the slot that arrives at the start of t + L
+    if isinstance(lead_time, int):
+        slots = state.pipeline + (q,) if lead_time > 0 else ()
+        if lead_time == 0:
+            on = on + q
+    else:
+        on = on + q * (lead_time == 0)
+        slots = tuple(s + q * (lead_time == j + 1) for j, s in enumerate(state.pipeline + (torch.zeros_like(q),)))
+    # 3. demand: backorders carry negative on-hand; lost sales serve what is on hand
+    sales = torch.minimum(on.clamp(min=0.0), demand)
+    y = on - sales if rules.lost_sales else on - demand
+    shortage = demand - sales if rules.lost_sales else (-y).clamp(min=0.0)
+    # 4. ledger entries; then 1. the next period's arrival
+    entries = Entries(on_hand=y, sales=sales, order=q, shortage=shortage, demand=demand)
+    if not slots:
+        return State(y, ()), entries
+    return State(y + slots[0], slots[1:]), entries
