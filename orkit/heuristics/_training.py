@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from orkit import sim
 from orkit.core.errors import ValidationError
 from orkit.core.policy import Observation
 from orkit.core.problem import InventoryProblem
@@ -57,11 +58,9 @@ def scalar_timing(problem: InventoryProblem, who: str) -> tuple[int, int]:
 
 
 def review_days(n_periods: int, lead_time: int, review_period: int) -> np.ndarray:
-    """Review days ``r >= P``, ``r % P == 0``, whose whole window ``r .. r + L + P - 1`` is observed."""
-    last = n_periods - lead_time - review_period  # r + L + P - 1 <= T - 1
-    if last < review_period:
-        return np.zeros(0, dtype=np.int64)
-    return np.arange(review_period, last + 1, review_period, dtype=np.int64)
+    """Review days (:func:`orkit.sim.review_days`) whose whole window ``r .. r + L + P - 1`` is observed."""
+    days = sim.review_days(n_periods, review_period)
+    return days[days + lead_time + review_period <= n_periods]
 
 
 def review_window_demand(demand: Any, lead_time: int, review_period: int) -> np.ndarray:

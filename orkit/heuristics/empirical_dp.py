@@ -36,6 +36,7 @@ from orkit.heuristics._params import checked_fields, dataclass_fields
 from orkit.heuristics._training import demand_array, scalar_timing
 from orkit.heuristics.distributions import Discrete
 from orkit.heuristics.newsvendor import newsvendor_cost
+from orkit.sim import review_days
 
 __all__ = ["FiniteHorizonSolution", "solve_empirical_dp", "EmpiricalDPPolicy"]
 
@@ -156,7 +157,7 @@ def solve_empirical_dp(
         raise ValidationError("demand must hold at least one trajectory and one period")
     pmfs = list(Discrete.from_samples(d.T, axis=-1).pmf)  # one pmf per period, common support
     pmfs = [p[: np.flatnonzero(p > 0)[-1] + 1] for p in pmfs]
-    days = np.arange(P, T, P, dtype=np.int64)
+    days = review_days(T, P)
     R = days.size
     counted = max(T - W, 0)
     if R == 0 or counted == 0:

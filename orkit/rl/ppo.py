@@ -47,6 +47,7 @@ from orkit.rl.encoder import EncodedObservation
 from orkit.rl.networks import NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, TrainingResult
 from orkit.rl.rollout import record_rollout, review_window_costs, scalar_timing, subset_input
+from orkit.sim import review_days
 
 __all__ = ["PPOConfig", "PPOAgent", "train_ppo", "PPOPolicy", "ppo_loss"]
 
@@ -164,7 +165,7 @@ def train_ppo(
         agent = PPOAgent(actor, config.hidden_sizes, config.activation, config.initial_action_std).to(device)
     optimizer = adam(agent.parameters(), config.learning_rate, eps=1e-5)
     generator = generator_for(config.seed)
-    n_review = len(range(P, s.train_input.n_periods - L, P))  # K review days whose order arrives in time
+    n_review = int((review_days(s.train_input.n_periods, P) + L < s.train_input.n_periods).sum())  # K review days whose order arrives in time
     n_trajectories = max(1, math.ceil(config.num_steps / max(n_review, 1)))
     steps_per_rollout = n_trajectories * n_review
     n_updates = max(1, config.total_timesteps // steps_per_rollout)
