@@ -35,7 +35,8 @@ import pandas as pd
 
 from orkit.core.errors import DataError, ValidationError
 from orkit.core.validation import check_int
-from orkit.data.files import HEADER_KEY, read_long_table, write_long_table
+from orkit.data import calendar, ingest
+from orkit.data.files import HEADER_KEY, read_dataset_header, read_long_table, table_suffix, write_dataset_file
 
 __all__ = ["Dataset", "SPLIT_NAMES"]
 
@@ -44,7 +45,14 @@ logger = logging.getLogger(__name__)
 #: The split labels, in the order :meth:`Dataset.splits` returns them.
 SPLIT_NAMES: tuple[str, str, str] = ("train", "validation", "test")
 
-_RESERVED_COLUMNS = frozenset({"sku", "period", "demand", "split"})
+#: the options of :meth:`Dataset.read` (those of :meth:`Dataset.from_frame`)
+READ_OPTIONS = ("sku", "period", "date", "demand", "features", "attributes", "split", "stockout", "freq",
+                "fill_missing", "lives", "name", "metadata")
+
+#: files are written in blocks of whole SKUs of about this many rows
+WRITE_BLOCK_ROWS = 1 << 20
+
+_RESERVED_COLUMNS = frozenset({"sku", "period", "date", "demand", "censored", "split"})
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -127,6 +135,18 @@ class Dataset:
     period_start : int, default=0
         Label of the first period in tables and messages (periods are ``period_start``,
         ``period_start + 1``, ...).
+    life : (first, last) pair of int arrays of shape (n_skus,), optional
+        The first and last period (0-based indices, inclusive) in which each SKU exists: a SKU
+        launched or withdrawn inside the horizon. Demand outside a SKU's life must be 0;
+        features there are not kept (stored as 0: a file has no row outside a life).
+        ``None``: every SKU lives the whole horizon.
+    censored : array-like of bool, shape (n_skus, n_periods), optional
+        ``True`` where the demand was censored by a stock-out (the sales understate it).
+        ``None``: not recorded. Must be ``False`` outside a SKU's life.
+    start_date : str or date-like, optional
+        Date of the first period; with ``freq``, gives every period a date (:attr:`dates`).
+    freq : {"D", "W"}, optional
+        One period per day or per week; required with ``start_date``.
 
     Raises
     ------
@@ -157,6 +177,10 @@ class Dataset:
         name: str = "dataset",
         metadata: Mapping[str, Any] | None = None,
         period_start: int = 0,
+        life: tuple[Any, Any] | None = None,
+        censored: Any = None,
+        start_date: Any = None,
+        freq: str | None = None,
     ) -> None:
         set_ = object.__setattr__
         if not isinstance(name, str):
@@ -164,6 +188,11 @@ class Dataset:
         period_start = check_int("period_start", period_start)
         set_(self, "_name", name)
         set_(self, "_period_start", period_start)
+        if (start_date is None) != (freq is None):
+            raise ValidationError(f"start_date and freq go together (a calendar), got start_date={start_date!r} and "
+                                  f"freq={freq!r}")
+        set_(self, "_freq", calendar.check_freq(freq))
+        set_(self, "_start_day", None if start_date is None else calendar.to_day(start_date))
 
         raw_demand = _numeric_array("demand", demand, 2, "(n_skus, n_periods)")
         n_skus, n_periods = raw_demand.shape
@@ -171,6 +200,7 @@ class Dataset:
         demand_time_major = _owned_float32(raw_demand, demand, transpose=True)
         set_(self, "_demand_time_major", demand_time_major)
         self._check_demand()
+        set_(self, "_life", self._convert_life(life))
 
         if features is None:
             feature_array = np.zeros((n_skus, n_periods, 0), dtype=np.float32)
@@ -183,9 +213,10 @@ class Dataset:
                     f"{n_periods}, F) like demand, got {raw_features.shape}"
                 )
             feature_array = _owned_float32(raw_features, features)
-        set_(self, "_features", feature_array)
+        set_(self, "_features", self._features_inside_lives(feature_array))
         set_(self, "_feature_names", self._convert_feature_names(feature_names, feature_array.shape[2]))
         self._check_features()
+        set_(self, "_censored_time_major", self._convert_censored(censored))
 
         set_(self, "_attributes", self._convert_attributes(attributes))
         set_(self, "_split", self._convert_split(split))
@@ -242,6 +273,9 @@ class Dataset:
         demand = self._demand_time_major
         if demand.size == 0:
             return
+        low, high = demand.min(), demand.max()  # NaN propagates: one pass each, no (T, n) temporary
+        if low >= 0 and np.isfinite(high):
+            return
         finite = np.isfinite(demand)
         if not finite.all():
             self._raise_at("demand", ~finite, "be finite")
@@ -258,7 +292,7 @@ class Dataset:
             else self._features[sku_index, period, self._feature_names.index(feature)]
         )
         count = int(bad_time_major.sum())
-        where = f"sku {str(self._sku_ids[sku_index])!r} period {self._period_start + int(period)}"
+        where = f"sku {str(self._sku_ids[sku_index])!r} {self._period_label(int(period))}"
         if feature is not None:
             where += f" feature {feature!r}"
         more = f" ({count - 1} more value(s) break the rule)" if count > 1 else ""
@@ -268,10 +302,100 @@ class Dataset:
         features = self._features
         if features.size == 0:
             return
+        if np.isfinite(features.min()) and np.isfinite(features.max()):
+            return
         finite = np.isfinite(features)
         if not finite.all():
             column = int(np.argwhere(~finite.all(axis=(0, 1)))[0, 0])
             self._raise_at("features", ~finite[:, :, column].T, "be finite", self._feature_names[column])
+
+    def _period_label(self, period: int) -> str:
+        """``period 3`` or, with a calendar, ``date 2024-01-04 (period 3)``."""
+        label = f"period {self._period_start + period}"
+        if self._start_day is None:
+            return label
+        day = self._start_day + period * calendar.FREQUENCIES[self._freq]
+        return f"date {calendar.day_label(day)} ({label})"
+
+    def _convert_life(self, life: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(first, last)`` as read-only int64 arrays, or ``None`` when every SKU lives the whole
+        horizon; demand outside a life must be 0."""
+        if life is None:
+            return None
+        if not isinstance(life, (tuple, list)) or len(life) != 2:
+            raise ValidationError(f"life must be a pair (first, last) of per-SKU period indices, got {type(life).__name__}")
+        n_skus, n_periods = self.n_skus, self.n_periods
+        bounds = []
+        for label, value in zip(("first", "last"), life):
+            array = np.asarray(value)
+            if array.shape != (n_skus,) or array.dtype.kind not in "iu":
+                raise DataError(f"life {label} must be integers of shape ({n_skus},), got dtype {array.dtype} shape "
+                                f"{array.shape}")
+            bounds.append(array.astype(np.int64))
+        first, last = bounds
+        bad = (first < 0) | (last > n_periods - 1) | (first > last)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"life must satisfy 0 <= first <= last <= {n_periods - 1}, got first {int(first[i])} and "
+                            f"last {int(last[i])} at sku {str(self._sku_ids[i])!r}")
+        partial = np.flatnonzero((first > 0) | (last < n_periods - 1))
+        if not len(partial):
+            return None
+        outside = self._outside_life_mask(first, last, partial)
+        demand = self._demand_time_major[:, partial]
+        nonzero = outside & (demand != 0)
+        if nonzero.any():
+            t, k = np.argwhere(nonzero)[0]
+            raise DataError(f"demand must be 0 outside a SKU's life, got {_fmt(demand[t, k])} at sku "
+                            f"{str(self._sku_ids[partial[k]])!r} {self._period_label(int(t))} (life "
+                            f"{int(first[partial[k]])}..{int(last[partial[k]])})")
+        for array in (first, last):
+            array.setflags(write=False)
+        return first, last
+
+    def _features_inside_lives(self, features: np.ndarray) -> np.ndarray:
+        """``features`` with 0 outside each SKU's life (a copy only where a value there is not 0)."""
+        if self._life is None or features.shape[2] == 0:
+            return features
+        first, last = self._life
+        partial = np.flatnonzero((first > 0) | (last < self.n_periods - 1))
+        outside = self._outside_life_mask(first, last, partial).T  # (k, T)
+        if not (features[partial] * outside[:, :, None]).any():
+            return features
+        features = features.copy()
+        features[partial] *= ~outside[:, :, None]
+        features.setflags(write=False)
+        return features
+
+    def _outside_life_mask(self, first: np.ndarray, last: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """(T, len(columns)) bool: True outside the life of each SKU in ``columns``."""
+        t = np.arange(self.n_periods)[:, None]
+        return (t < first[columns]) | (t > last[columns])
+
+    def _convert_censored(self, censored: Any) -> np.ndarray | None:
+        if censored is None:
+            return None
+        array = np.asarray(censored)
+        if array.shape != (self.n_skus, self.n_periods):
+            raise DataError(f"censored must have shape (n_skus, n_periods) = ({self.n_skus}, {self.n_periods}), got "
+                            f"{array.shape}")
+        if array.dtype != bool:
+            if array.dtype.kind not in "biuf" or not np.isin(array, (0, 1)).all():
+                raise DataError(f"censored must hold booleans (or 0/1), got dtype {array.dtype}")
+            array = array.astype(bool)
+        time_major = np.ascontiguousarray(array.T)
+        if isinstance(censored, np.ndarray) and censored.flags.writeable and np.may_share_memory(time_major, censored):
+            time_major = time_major.copy()
+        if self._life is not None:
+            first, last = self._life
+            partial = np.flatnonzero((first > 0) | (last < self.n_periods - 1))
+            flagged = self._outside_life_mask(first, last, partial) & time_major[:, partial]
+            if flagged.any():
+                t, k = np.argwhere(flagged)[0]
+                raise DataError(f"censored must be False outside a SKU's life, got True at sku "
+                                f"{str(self._sku_ids[partial[k]])!r} {self._period_label(int(t))}")
+        time_major.setflags(write=False)
+        return time_major
 
     @staticmethod
     def _convert_feature_names(feature_names: Any, n_features: int) -> tuple[str, ...]:
@@ -440,6 +564,93 @@ class Dataset:
         """Label of the first period (0 unless the source table started elsewhere)."""
         return self._period_start
 
+    # ------------------------------------------------------------------ calendar
+    @property
+    def freq(self) -> str | None:
+        """``"D"`` (daily) or ``"W"`` (weekly) periods, or ``None`` for a dataset without dates."""
+        return self._freq
+
+    @property
+    def start_date(self) -> pd.Timestamp | None:
+        """Date of the first period, or ``None`` for a dataset without dates."""
+        return None if self._start_day is None else pd.Timestamp(np.datetime64(self._start_day, "D"))
+
+    @property
+    def dates(self) -> pd.DatetimeIndex | None:
+        """The date of each period (length ``n_periods``), or ``None`` for a dataset without dates."""
+        if self._start_day is None:
+            return None
+        return calendar.period_dates(self._start_day, self._freq, self.n_periods)
+
+    # ------------------------------------------------------------------ lives and censoring
+    @property
+    def life(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(first, last)``: per SKU, the first and last period index (0-based, inclusive) in
+        which it exists; demand outside is 0. Two read-only int64 arrays of shape (n_skus,).
+
+        The simulator can mask period ``t`` as ``(first <= t) & (t <= last)`` (one comparison of
+        two (n_skus,) vectors per period, no (T, n_skus) table)."""
+        if self._life is not None:
+            return self._life
+        first = np.zeros(self.n_skus, dtype=np.int64)
+        last = np.full(self.n_skus, self.n_periods - 1, dtype=np.int64)
+        first.setflags(write=False)
+        last.setflags(write=False)
+        return first, last
+
+    @property
+    def full_lives(self) -> bool:
+        """Whether every SKU exists in every period (no launch or withdrawal inside the horizon)."""
+        return self._life is None
+
+    def alive(self) -> np.ndarray:
+        """Time-major (n_periods, n_skus) bool: ``True`` where the SKU exists (a new array)."""
+        first, last = self.life
+        t = np.arange(self.n_periods)[:, None]
+        return (first <= t) & (t <= last)
+
+    def check_full_lives(self) -> "Dataset":
+        """Return the dataset if every SKU lives the whole horizon; otherwise raise a DataError
+        naming the SKUs that start later or end earlier.
+
+        Code that cannot yet honour SKU lives (the simulator, for now) calls this on every
+        dataset it receives, so that no order and no cost is ever counted outside a life
+        silently.
+        """
+        if self._life is None:
+            return self
+        first, last = self._life
+        partial = np.flatnonzero((first > 0) | (last < self.n_periods - 1))
+        shown = ", ".join(f"{str(self._sku_ids[i])!r} ({self._life_label(int(first[i]))}.."
+                          f"{self._life_label(int(last[i]))})" for i in partial[:5])
+        more = f" and {len(partial) - 5} more" if len(partial) > 5 else ""
+        raise DataError(
+            f"dataset {self._name!r} has {len(partial)} SKU(s) that do not live the whole horizon "
+            f"({self._life_label(0)}..{self._life_label(self.n_periods - 1)}): {shown}{more}; simulating SKUs that "
+            "start or end inside the horizon is not supported yet: evaluate the SKUs that do "
+            "(dataset.subset(dataset.life[0] == 0) ...), or, if the periods before a SKU's first row and after its "
+            "last are days without sales, read the data with lives='full' and fill_missing='zero' "
+            "(orkit: --lives full --fill-missing zero)"
+        )
+
+    def _life_label(self, period: int) -> str:
+        if self._start_day is None:
+            return str(self._period_start + period)
+        return calendar.day_label(self._start_day + period * calendar.FREQUENCIES[self._freq])
+
+    @property
+    def censored(self) -> np.ndarray | None:
+        """Stock-out flag [censored demand], shape (n_skus, n_periods), bool: ``True`` where the
+        recorded demand is the sales of a period that ran out of stock, so the true demand may
+        be higher. A transpose view of :attr:`censored_time_major`; ``None`` when not recorded.
+        """
+        return None if self._censored_time_major is None else self._censored_time_major.T
+
+    @property
+    def censored_time_major(self) -> np.ndarray | None:
+        """The stock-out flag as a C-contiguous (n_periods, n_skus) bool array, or ``None``."""
+        return self._censored_time_major
+
     @property
     def n_skus(self) -> int:
         return int(self._demand_time_major.shape[1])
@@ -465,6 +676,10 @@ class Dataset:
             name=self._name,
             metadata=self._metadata,
             period_start=self._period_start,
+            life=self._life,
+            censored=self.censored,
+            start_date=self.start_date,
+            freq=self._freq,
         )
         values.update(changes)
         return Dataset(**values)
@@ -517,6 +732,8 @@ class Dataset:
             sku_ids=self._sku_ids[rows],
             attributes=self._attributes.iloc[rows],
             split=None if self._split is None else self._split[rows],
+            life=None if self._life is None else (self._life[0][rows], self._life[1][rows]),
+            censored=None if self._censored_time_major is None else self._censored_time_major[:, rows].T,
         )
 
     def splits(self) -> tuple["Dataset", "Dataset", "Dataset"]:
@@ -618,40 +835,71 @@ class Dataset:
 
     # ------------------------------------------------------------------ tables and files
     def to_frame(self) -> pd.DataFrame:
-        """The long table: one row per SKU and period, SKU-major.
+        """The long table: one row per SKU and period of its life, SKU-major.
 
-        Columns: ``sku``, ``period``, ``demand``, the features, the attributes (repeated over
-        periods) and ``split`` when labels are assigned. ``frame.attrs["orkit-dataset"]`` keeps
-        the name, metadata and column roles so that :meth:`from_frame` restores the dataset
-        exactly.
+        Columns: ``sku``, ``period`` (or ``date`` for a dataset with a calendar), ``demand``, the
+        features, ``censored`` when the stock-out flag is recorded, the attributes (repeated
+        over periods) and ``split`` when labels are assigned. Periods outside a SKU's life have
+        no row. ``frame.attrs["orkit-dataset"]`` keeps the name, metadata, calendar and column
+        roles so that :meth:`from_frame` restores the dataset exactly.
         """
-        n, horizon = self.n_skus, self.n_periods
-        sku_rows = np.repeat(np.arange(n), horizon)
-        columns: dict[str, Any] = {
-            "sku": pd.array(np.repeat(self._sku_ids, horizon), dtype="str"),
-            "period": np.tile(np.arange(self._period_start, self._period_start + horizon, dtype=np.int64), n),
-            "demand": self.demand.reshape(-1),
-        }
-        flat_features = self._features.reshape(n * horizon, self.n_features)
-        for j, feature_name in enumerate(self._feature_names):
-            columns[feature_name] = flat_features[:, j]
-        frame = pd.DataFrame(columns)
-        if len(self._attributes.columns):
-            repeated = self._attributes.iloc[sku_rows].reset_index(drop=True)
-            frame = pd.concat([frame, repeated], axis=1)
-        if self._split is not None:
-            frame["split"] = pd.array(np.repeat(self._split, horizon), dtype="str")
+        frame = self._frame(slice(None))
         frame.attrs[HEADER_KEY] = self._header()
         return frame
 
+    def _frame(self, rows: slice) -> pd.DataFrame:
+        """The long table of the SKUs ``rows`` (a slice, so that files are written in blocks)."""
+        ids = self._sku_ids[rows]
+        n, horizon = len(ids), self.n_periods
+        sku_rows = np.repeat(np.arange(n), horizon)
+        periods = np.tile(np.arange(horizon, dtype=np.int64), n)
+        if self._start_day is not None:
+            time_column, time = "date", self.dates.to_numpy()[periods]
+        else:
+            time_column, time = "period", periods + self._period_start
+        columns: dict[str, Any] = {
+            "sku": pd.array(np.repeat(ids, horizon), dtype="str"),
+            time_column: time,
+            "demand": self.demand[rows].reshape(-1),
+        }
+        flat_features = self._features[rows].reshape(n * horizon, self.n_features)
+        for j, feature_name in enumerate(self._feature_names):
+            columns[feature_name] = flat_features[:, j]
+        if self._censored_time_major is not None:
+            columns["censored"] = self.censored[rows].reshape(-1)
+        frame = pd.DataFrame(columns)
+        if len(self._attributes.columns):
+            repeated = self._attributes.iloc[rows].iloc[sku_rows].reset_index(drop=True)
+            frame = pd.concat([frame, repeated], axis=1)
+        if self._split is not None:
+            frame["split"] = pd.array(np.repeat(self._split[rows], horizon), dtype="str")
+        if self._life is not None:
+            first, last = self._life[0][rows], self._life[1][rows]
+            inside = (periods >= first[sku_rows]) & (periods <= last[sku_rows])
+            frame = frame[inside].reset_index(drop=True)
+        return frame
+
+    def _frames(self) -> Any:
+        """The long table in blocks of whole SKUs (about ``WRITE_BLOCK_ROWS`` rows each)."""
+        step = max(1, WRITE_BLOCK_ROWS // max(self.n_periods, 1))
+        for start in range(0, max(self.n_skus, 1), step):
+            yield self._frame(slice(start, start + step))
+
     def _header(self) -> dict[str, Any]:
-        return {
-            "format": 1,
+        header: dict[str, Any] = {
+            "format": 2,
             "name": self._name,
             "feature_names": list(self._feature_names),
             "attributes": _attribute_dtype_names(self._attributes),
             "metadata": _json_ready(self._metadata),
+            "period_start": self._period_start,
+            "n_periods": self.n_periods,
         }
+        if self._start_day is not None:
+            header.update(date="date", start_date=self._life_label(0), freq=self._freq)
+        if self._censored_time_major is not None:
+            header["censored"] = "censored"
+        return header
 
     @classmethod
     def from_frame(
@@ -659,11 +907,16 @@ class Dataset:
         frame: pd.DataFrame,
         *,
         sku: str = "sku",
-        period: str = "period",
+        period: str | None = None,
+        date: str | None = None,
         demand: str = "demand",
         features: Sequence[str] | None = None,
         attributes: Sequence[str] | None = None,
         split: str | None = None,
+        stockout: str | None = None,
+        freq: str | None = None,
+        fill_missing: str | None = None,
+        lives: str = "rows",
         name: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> "Dataset":
@@ -673,17 +926,39 @@ class Dataset:
         ----------
         frame : DataFrame
             The table; row order does not matter.
-        sku, period, demand : str
-            Names of the SKU id, period and demand columns. Periods must be integers forming the
-            same consecutive range for every SKU (they need not start at 0).
+        sku, demand : str
+            Names of the SKU id and demand columns.
+        period : str, optional
+            Name of an integer period column (periods need not start at 0). The default,
+            ``"period"``, applies unless ``date`` is given (or the table was written by orkit
+            with dates).
+        date : str, optional
+            Name of a date column (dates, or ISO 8601 text such as ``2024-01-31``): the dataset
+            gets a calendar (:attr:`dates`, :attr:`start_date`, :attr:`freq`).
         features : sequence of str, optional
             Feature columns (numeric). ``None``: every other numeric (or boolean) column except
-            the SKU, period, demand, split and attribute columns.
+            the SKU, period/date, demand, split, stock-out and attribute columns.
         attributes : sequence of str, optional
             Per-SKU static columns (constant within each SKU). ``None``: the attribute columns
             recorded by :meth:`to_frame` / :meth:`read` in ``frame.attrs``, else none.
         split : str, optional
             Column with split labels (constant within each SKU). ``None``: ``"split"`` if present.
+        stockout : str, optional
+            Column flagging a stock-out in the period (true/false or 1/0): the demand of that
+            period is censored (:attr:`censored`). ``None``: the column recorded by orkit, else none.
+        freq : {"D", "W"}, optional
+            Daily or weekly periods of a date column; ``None`` infers it from the dates (an error
+            says so when it cannot). Weekly dates must all fall on the same weekday.
+        fill_missing : {"zero"}, optional
+            What a period without a row inside a SKU's life means. ``None`` (default): an error
+            naming the SKU and the periods. ``"zero"``: no sale, zero demand (the SKU's features
+            carried over from its previous row); the number of rows added is logged and recorded
+            in ``metadata["fill_missing"]``.
+        lives : {"rows", "full"}, default="rows"
+            ``"rows"``: each SKU exists from its first row to its last (a SKU launched or
+            withdrawn inside the horizon; :attr:`life`, demand 0 outside). ``"full"``: every SKU
+            exists over the whole range, so periods before its first row and after its last are
+            missing periods too (see ``fill_missing``).
         name : str, optional
             Dataset name; default the recorded name or ``"dataset"``.
         metadata : dict, optional
@@ -697,168 +972,100 @@ class Dataset:
         Raises
         ------
         DataError
-            Missing columns, non-numeric demand or features, non-integer periods, duplicate
-            (sku, period) rows, ragged periods, NaN or negative demand, attributes or split
-            labels that vary within a SKU.
+            Missing columns, non-numeric demand or features, non-integer periods, dates that do
+            not parse or do not fall on the daily / weekly grid, duplicate (sku, period) rows,
+            missing periods (without ``fill_missing``), NaN or negative demand, attributes or
+            split labels that vary within a SKU.
+
+        Examples
+        --------
+        >>> frame = pd.DataFrame({"item": ["A", "A", "B"], "day": ["2024-01-01", "2024-01-02", "2024-01-02"],
+        ...                       "units": [3, 1, 4]})
+        >>> ds = Dataset.from_frame(frame, sku="item", date="day", demand="units")
+        >>> ds.freq, str(ds.start_date.date()), ds.life[0].tolist()
+        ('D', '2024-01-01', [0, 1])
         """
+        return cls._from_table(frame, "frame", sku=sku, period=period, date=date, demand=demand, features=features,
+                               attributes=attributes, split=split, stockout=stockout, freq=freq,
+                               fill_missing=fill_missing, lives=lives, name=name, metadata=metadata)
+
+    @classmethod
+    def _from_table(cls, frame: pd.DataFrame, where: str, *, name: str | None = None,
+                    metadata: Mapping[str, Any] | None = None, sku: str = "sku", **options: Any) -> "Dataset":
+        """:meth:`from_frame`, naming the table ``where`` in errors."""
         if not isinstance(frame, pd.DataFrame):
             raise ValidationError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-        for role, column in (("sku", sku), ("period", period), ("demand", demand)):
-            if not isinstance(column, str):
-                raise ValidationError(f"{role} must be a column name (str), got {column!r}")
-        if len({sku, period, demand}) < 3:
-            raise ValidationError(
-                f"sku, period and demand must name different columns, got {sku!r}, {period!r}, {demand!r}"
-            )
         hints = frame.attrs.get(HEADER_KEY) if isinstance(frame.attrs.get(HEADER_KEY), Mapping) else {}
-        available = [str(c) for c in frame.columns]
+        if not isinstance(sku, str):
+            raise ValidationError(f"sku must be a column name (str), got {sku!r}")
+        arrays = ingest.from_frame_arrays(frame, hints, refuse_text=lambda columns: _refuse_text_columns(frame, columns, sku),
+                                          where=where, sku=sku, **options)
+        return cls._from_arrays(arrays, hints, name, metadata)
 
-        if split is None and "split" in frame.columns and "split" not in (sku, period, demand):
-            split = "split"
-        if attributes is None:
-            attributes = [c for c in hints.get("attributes", {}) if c in frame.columns]
-        attributes = [attributes] if isinstance(attributes, str) else list(attributes)
-        roles = [("sku", [sku]), ("period", [period]), ("demand", [demand]), ("attributes", attributes)]
-        if features is not None:
-            features = [features] if isinstance(features, str) else list(features)
-            roles.append(("features", features))
-        if split is not None:
-            roles.append(("split", [split]))
-        missing = [
-            f"{column!r} ({role})" for role, columns in roles for column in columns if column not in frame.columns
-        ]
-        if missing:
-            raise DataError(
-                f"frame is missing column(s) {', '.join(missing)}; available columns: {available}"
-            )
-        known = {sku, period, demand, *attributes} | ({split} if split is not None else set())
-        if features is None:
-            features = [c for c in frame.columns if c not in known]
-            _refuse_text_columns(frame, features, sku)
-        overlap = set(features) & known
-        if overlap:
-            raise ValidationError(
-                f"features must not include the sku, period, demand, split or attribute columns, got {sorted(overlap)}"
-            )
-        if frame.columns.has_duplicates:
-            duplicated_columns = sorted(set(frame.columns[frame.columns.duplicated()]))
-            raise DataError(f"frame has duplicated column names: {duplicated_columns}")
-        if len(frame) == 0:
-            raise DataError("frame must have at least one row, got an empty table")
-
-        # SKUs in order of first appearance
-        sku_values = frame[sku]
-        if sku_values.isna().any():
-            row = int(np.flatnonzero(sku_values.isna().to_numpy())[0])
-            raise DataError(f"sku column {sku!r} must not have missing values, got NaN at row {row}")
-        codes, uniques = pd.factorize(sku_values.astype(str), sort=False)
-        sku_ids = np.asarray(uniques, dtype=str)
-        n_skus = len(sku_ids)
-
-        periods = _integer_periods(frame[period], period)
-        first, last = int(periods.min()), int(periods.max())
-        n_periods = last - first + 1
-        offset = periods - first
-
-        key = codes.astype(np.int64) * n_periods + offset
-        duplicated = pd.Index(key).duplicated()
-        if duplicated.any():
-            row = int(np.flatnonzero(duplicated)[0])
-            same = np.flatnonzero(key == key[row])
-            raise DataError(
-                f"duplicate (sku, period) rows: sku {str(sku_ids[codes[row]])!r} period {int(periods[row])} appears "
-                f"{len(same)} times (rows {', '.join(map(str, same[:5].tolist()))}); each SKU needs one row per period"
-            )
-        if len(frame) != n_skus * n_periods:
-            present = np.zeros((n_skus, n_periods), dtype=bool)
-            present[codes, offset] = True
-            incomplete = np.flatnonzero(~present.all(axis=1))
-            first_sku = int(incomplete[0])
-            absent = np.flatnonzero(~present[first_sku]) + first
-            shown = ", ".join(map(str, absent[:10].tolist())) + (", ..." if len(absent) > 10 else "")
-            raise DataError(
-                f"periods are ragged: sku {str(sku_ids[first_sku])!r} is missing period(s) {shown} of the range "
-                f"{first}..{last} ({len(incomplete)} SKU(s) incomplete); every SKU needs the same consecutive periods"
-            )
-
-        demand_values = _numeric_column(frame[demand], demand, "demand", sku_ids, codes, periods)
-        demand_time_major = np.empty((n_periods, n_skus), dtype=np.float32)
-        demand_time_major[offset, codes] = demand_values
-
-        feature_array = np.empty((n_skus, n_periods, len(features)), dtype=np.float32)
-        for j, column in enumerate(features):
-            values = _numeric_column(frame[column], column, "feature", sku_ids, codes, periods)
-            feature_array[codes, offset, j] = values
-
-        first_rows = np.unique(codes, return_index=True)[1]  # first row of each SKU, in SKU order
-        attribute_table = pd.DataFrame(index=pd.Index(sku_ids, name="sku", dtype="str"))
-        for column in attributes:
-            values = _per_sku_column(frame[column], column, "attribute", sku_ids, codes, first_rows)
-            attribute_table[column] = values.to_numpy()
-            attribute_table[column] = attribute_table[column].astype(values.dtype)
-        labels = None
-        if split is not None:
-            split_values = frame[split]
-            if split_values.isna().any():
-                row = int(np.flatnonzero(split_values.isna().to_numpy())[0])
-                raise DataError(
-                    f"split column {split!r} must not have missing values, got NaN at row {row} "
-                    f"(sku {str(sku_ids[codes[row]])!r})"
-                )
-            labels = _per_sku_column(split_values.astype(str), split, "split", sku_ids, codes, first_rows)
-            labels = labels.to_numpy()
-
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, Any], hints: Mapping[str, Any], name: str | None,
+                     metadata: Mapping[str, Any] | None) -> "Dataset":
         merged = dict(hints.get("metadata", {}) or {})
         merged.update(metadata or {})
-        return cls(
-            demand_time_major.T,
-            feature_array,
-            tuple(str(f) for f in features),
-            sku_ids=sku_ids,
-            attributes=attribute_table,
-            split=labels,
-            name=name if name is not None else str(hints.get("name", "dataset")),
-            metadata=merged,
-            period_start=first,
-        )
+        merged.update(arrays.pop("ingestion_metadata"))
+        return cls(**arrays, name=name if name is not None else str(hints.get("name", "dataset")), metadata=merged)
 
     def write(self, path: str | Path) -> Path:
         """Write the long table to ``path`` (``.csv`` or ``.parquet``, chosen by suffix).
 
-        Parent folders are created. Both formats record the name, metadata and column roles
-        so that :meth:`read` restores the dataset exactly.
+        A CSV file is a plain table (pandas and spreadsheets read it as it is); the name,
+        metadata, calendar and column roles go to a sidecar file beside it,
+        ``<path>.orkit.json``. A Parquet file keeps them in its schema metadata. Parent folders
+        are created; both files are written atomically, and in blocks of SKUs, so a large
+        dataset needs no long table in memory. :meth:`read` restores the dataset exactly.
 
         Returns
         -------
         Path
             The path written.
         """
-        path = write_long_table(self.to_frame(), path)
+        path = write_dataset_file(path, self._header(), self._frames())
         logger.debug("wrote dataset %r (%d SKUs x %d periods) to %s", self._name, self.n_skus, self.n_periods, path)
         return path
 
     @classmethod
-    def read(cls, path: str | Path, **from_frame_options: Any) -> "Dataset":
+    def read(cls, path: str | Path, **options: Any) -> "Dataset":
         """Read a dataset written by :meth:`write`, or any long table in CSV or Parquet.
 
         Parameters
         ----------
         path : str or Path
-            A ``.csv`` or ``.parquet`` file.
-        **from_frame_options
-            Column mapping and roles passed to :meth:`from_frame` (``sku``, ``period``,
-            ``demand``, ``features``, ``attributes``, ``split``, ``name``, ``metadata``).
+            A ``.csv`` file (with its ``.orkit.json`` sidecar when orkit wrote it; files with the
+            older ``# orkit-dataset`` first line are read too) or a ``.parquet`` file. A Parquet
+            file is read batch by batch, only the needed columns, straight into the arrays.
+        **options
+            Column mapping and reading options of :meth:`from_frame` (``sku``, ``period``,
+            ``date``, ``demand``, ``features``, ``attributes``, ``split``, ``stockout``,
+            ``freq``, ``fill_missing``, ``lives``, ``name``, ``metadata``).
 
         Raises
         ------
         DataError
             The file does not exist (also a ``FileNotFoundError``), or the table is malformed.
         ValidationError
-            The suffix is neither ``.csv`` nor ``.parquet``.
+            The suffix is neither ``.csv`` nor ``.parquet``, or an option is unknown.
         """
-        frame = read_long_table(path, sku=from_frame_options.get("sku", "sku"),
-                                split=from_frame_options.get("split"))
-        return cls.from_frame(frame, **from_frame_options)
+        unknown = sorted(set(options) - set(READ_OPTIONS))
+        if unknown:
+            raise ValidationError(f"unknown option(s) {', '.join(map(repr, unknown))} for Dataset.read; allowed: "
+                                  f"{', '.join(READ_OPTIONS)}")
+        path = Path(path)
+        if table_suffix(path) == ".parquet":
+            hints = read_dataset_header(path)
+            name, metadata = options.pop("name", None), options.pop("metadata", None)
+            arrays = ingest.read_parquet_arrays(path, hints, **options)
+            dataset = cls._from_arrays(arrays, hints, name, metadata)
+        else:
+            frame = read_long_table(path, sku=options.get("sku", "sku"), split=options.get("split"))
+            dataset = cls._from_table(frame, f"dataset file {str(path)!r}", **options)
+        logger.debug("read dataset %r (%d SKUs x %d periods) from %s", dataset.name, dataset.n_skus,
+                     dataset.n_periods, path)
+        return dataset
 
     # ------------------------------------------------------------------ comparison and display
     def equals(self, other: object) -> bool:
@@ -868,9 +1075,21 @@ class Dataset:
         same_split = (self._split is None and other._split is None) or (
             self._split is not None and other._split is not None and np.array_equal(self._split, other._split)
         )
+        same_life = (self._life is None and other._life is None) or (
+            self._life is not None and other._life is not None
+            and np.array_equal(self._life[0], other._life[0]) and np.array_equal(self._life[1], other._life[1])
+        )
+        same_censored = (self._censored_time_major is None and other._censored_time_major is None) or (
+            self._censored_time_major is not None and other._censored_time_major is not None
+            and np.array_equal(self._censored_time_major, other._censored_time_major)
+        )
         return (
             self._name == other._name
             and self._period_start == other._period_start
+            and self._start_day == other._start_day
+            and self._freq == other._freq
+            and same_life
+            and same_censored
             and self._feature_names == other._feature_names
             and np.array_equal(self._sku_ids, other._sku_ids)
             and np.array_equal(self._demand_time_major, other._demand_time_major)
@@ -886,9 +1105,10 @@ class Dataset:
             split = "None"
         else:
             split = "/".join(str(int(np.sum(self._split == label))) for label in SPLIT_NAMES)
+        calendar_text = "" if self._start_day is None else f", start_date='{self._life_label(0)}', freq={self._freq!r}"
         return (
             f"Dataset(name={self._name!r}, n_skus={self.n_skus}, n_periods={self.n_periods}, "
-            f"n_features={self.n_features}, split={split})"
+            f"n_features={self.n_features}, split={split}{calendar_text})"
         )
 
     def __len__(self) -> int:
@@ -922,21 +1142,6 @@ def _split_counts(sizes: Any, n_skus: int, name: str = "sizes") -> tuple[int, in
     return int(counts[0]), int(counts[1]), int(counts[2])
 
 
-def _integer_periods(series: pd.Series, column: str) -> np.ndarray:
-    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-        raise DataError(
-            f"period column {column!r} must hold integers, got dtype {series.dtype}"
-            + ("; convert dates to integer period numbers first" if pd.api.types.is_datetime64_any_dtype(series) else "")
-        )
-    values = series.to_numpy(dtype=float, na_value=np.nan) if series.dtype.kind not in "iu" else series.to_numpy()
-    if values.dtype.kind == "f":
-        bad = ~np.isfinite(values) | (values != np.round(values))
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"period column {column!r} must hold integers, got {float(values[row])!r} at row {row}")
-    return values.astype(np.int64)
-
-
 def _refuse_text_columns(frame: pd.DataFrame, columns: Sequence[str], sku: str) -> None:
     """Every column taken as a feature by default must be numeric: a text column, or a numeric
     column with one stray word in it, is an error naming it, never silently dropped."""
@@ -944,6 +1149,9 @@ def _refuse_text_columns(frame: pd.DataFrame, columns: Sequence[str], sku: str) 
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
+        if pd.api.types.is_datetime64_any_dtype(series) or ingest.looks_like_dates(series):
+            raise DataError(f"column {column!r} holds dates, which cannot be a feature: if they are the periods' dates, "
+                            f"pass date={column!r}; otherwise choose the feature columns with features=[...] or drop it")
         coerced = pd.to_numeric(series, errors="coerce")
         bad = (coerced.isna() & series.notna()).to_numpy()
         if bad.any() and bad.mean() < 0.5:
@@ -957,41 +1165,3 @@ def _refuse_text_columns(frame: pd.DataFrame, columns: Sequence[str], sku: str) 
             "which cannot be a feature: name it as an attribute (attributes=[...]) if it is constant per SKU, "
             "choose the feature columns with features=[...], or drop it"
         )
-
-
-def _numeric_column(
-    series: pd.Series, column: str, role: str, sku_ids: np.ndarray, codes: np.ndarray, periods: np.ndarray
-) -> np.ndarray:
-    if pd.api.types.is_bool_dtype(series):
-        return series.to_numpy(dtype=np.float32)
-    if not pd.api.types.is_numeric_dtype(series):
-        coerced = pd.to_numeric(series, errors="coerce")
-        bad = (coerced.isna() & series.notna()).to_numpy()
-        where = ""
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            where = (
-                f" (first non-numeric value {series.iloc[row]!r} at sku {str(sku_ids[codes[row]])!r} "
-                f"period {int(periods[row])})"
-            )
-        raise DataError(f"{role} column {column!r} must be numeric, got dtype {series.dtype}{where}")
-    return series.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _per_sku_column(
-    series: pd.Series, column: str, role: str, sku_ids: np.ndarray, codes: np.ndarray, first_rows: np.ndarray
-) -> pd.Series:
-    """The value of a per-SKU constant column at each SKU's first row; error if it varies."""
-    values = series.reset_index(drop=True)
-    reference = values.take(first_rows[codes]).reset_index(drop=True)
-    equal = (values == reference).fillna(False).to_numpy(dtype=bool)
-    same = equal | (values.isna() & reference.isna()).to_numpy()
-    if not same.all():
-        row = int(np.flatnonzero(~same)[0])
-        sku_index = codes[row]
-        seen = pd.unique(values[codes == sku_index])[:5]
-        raise DataError(
-            f"{role} column {column!r} must be constant within each SKU, got values "
-            f"{[v.item() if hasattr(v, 'item') else v for v in seen]} for sku {str(sku_ids[sku_index])!r}"
-        )
-    return values.take(first_rows).reset_index(drop=True)

@@ -6,28 +6,36 @@ file that is not CSV or Parquet, or a malformed orkit header line gives a
 pyarrow traceback.
 
 A dataset file is a long table (one row per SKU and period; see :mod:`orkit.data.dataset`)
-with a small JSON header: the dataset name, metadata and which columns are attributes, so that
-a write / read round trip is exact. In a CSV file the header is the first line,
-``# orkit-dataset {...}`` (read such a file with other tools using
-``pandas.read_csv(path, skiprows=1)``); in a Parquet file it is schema metadata under the key
-``orkit-dataset``. :func:`write_long_table` writes one, :func:`read_long_table` reads one (or any
-long table without a header).
+with a small JSON header: the dataset name, metadata, calendar and which columns play which
+part, so that a write / read round trip is exact. A CSV file is a plain table that pandas and
+spreadsheets read as it is; its header is a sidecar file beside it, ``<file>.csv.orkit.json``,
+which also records the CSV's size and SHA-256 (a CSV changed since, by hand or by another tool,
+is read with a warning, and the sidecar's period range is then not applied). Files written by
+orkit before the sidecar began with a ``# orkit-dataset {...}`` line, still read. In a Parquet
+file the header is schema metadata under the key ``orkit-dataset``.
+
+:func:`write_dataset_file` writes a dataset file from blocks of rows (:func:`write_long_table`
+from one table), :func:`read_long_table` reads one (or any long table without a header) as a
+DataFrame and :func:`read_dataset_header` reads only its header.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from orkit.core.errors import DataError, ValidationError
-from orkit.core.files import atomic_write, atomic_write_with
+from orkit.core.files import atomic_write, atomic_write_text, atomic_write_with
 
-__all__ = ["HEADER_KEY", "MissingFileError", "TABLE_SUFFIXES", "read_csv", "read_long_table", "read_parquet",
-           "read_table", "table_suffix", "write_long_table"]
+__all__ = ["HEADER_KEY", "MissingFileError", "SIDECAR_SUFFIX", "TABLE_SUFFIXES", "read_csv", "read_dataset_header",
+           "read_long_table", "read_parquet", "read_table", "sidecar_path", "table_suffix", "write_dataset_file",
+           "write_long_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +43,10 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 #: where the dataset header lives: ``frame.attrs[HEADER_KEY]`` and the Parquet schema metadata
 HEADER_KEY = "orkit-dataset"
 _CSV_HEADER_PREFIX = "# orkit-dataset "
+#: the sidecar of ``data.csv`` is ``data.csv.orkit.json``
+SIDECAR_SUFFIX = ".orkit.json"
+#: the newest header format this version reads
+_FORMAT = 2
 # pandas' default missing-value strings, applied to every column but the SKU and split columns
 # (a SKU id "NA" must stay the string "NA").
 _NA_STRINGS = sorted(
@@ -118,31 +130,115 @@ def read_table(path: str | Path, role: str, **csv_options: Any) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------- dataset files
+def sidecar_path(path: str | Path) -> Path:
+    """Where the header of a dataset CSV file lives: ``data.csv`` -> ``data.csv.orkit.json``."""
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
 def write_long_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a dataset's long table to ``path`` (``.csv`` or ``.parquet``, chosen by suffix) and
-    return ``path``; the header is ``frame.attrs[HEADER_KEY]`` (taken out of ``frame``).
+    return ``path``; the header is ``frame.attrs[HEADER_KEY]`` (taken out of ``frame``)."""
+    return write_dataset_file(path, frame.attrs.pop(HEADER_KEY), [frame])
 
-    Parent folders are created; a temporary file is renamed over ``path``, so an interrupted
-    write leaves no torn file.
+
+def write_dataset_file(path: str | Path, header: dict[str, Any], frames: Iterable[pd.DataFrame]) -> Path:
+    """Write a dataset file from ``frames`` (blocks of rows with the same columns) and its header.
+
+    A CSV file is written plain, its header to :func:`sidecar_path`; a Parquet file carries the
+    header in its schema metadata. Parent folders are created; each file is written to a
+    temporary file renamed over ``path``, so an interrupted write leaves no torn file.
     """
     path = Path(path)
     suffix = table_suffix(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = json.dumps(frame.attrs.pop(HEADER_KEY), separators=(",", ":"))
     if suffix == ".csv":
+        digest = hashlib.sha256()
+        size = 0
         with atomic_write(path, "w", newline="") as handle:
-            handle.write(_CSV_HEADER_PREFIX + header + "\n")
-            frame.to_csv(handle, index=False, lineterminator="\n")
+            for i, frame in enumerate(frames):
+                text = frame.to_csv(index=False, header=i == 0, lineterminator="\n")
+                data = text.encode("utf-8")
+                digest.update(data)
+                size += len(data)
+                handle.write(text)
+        sidecar = dict(header, csv={"bytes": size, "sha256": digest.hexdigest()})
+        atomic_write_text(sidecar_path(path), json.dumps(sidecar, indent=1) + "\n")
     else:
+        atomic_write_with(path, lambda temporary: _write_parquet(temporary, header, frames))
+    return path
+
+
+def _write_parquet(path: Path, header: dict[str, Any], frames: Iterable[pd.DataFrame]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    schema = None
+    try:
+        for frame in frames:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                metadata = dict(table.schema.metadata or {})
+                metadata[HEADER_KEY.encode()] = json.dumps(header, separators=(",", ":")).encode("utf-8")
+                schema = table.schema.with_metadata(metadata)
+                writer = pq.ParquetWriter(path, schema)
+            writer.write_table(table.cast(schema))
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def read_dataset_header(path: str | Path, role: str = "dataset") -> dict[str, Any]:
+    """The orkit header of a dataset file (``{"name": <file stem>}`` when it has none), without
+    reading its rows: a Parquet file's schema metadata, a CSV file's sidecar or first line."""
+    path = Path(path)
+    if table_suffix(path) == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        schema_metadata = dict(table.schema.metadata or {})
-        schema_metadata[HEADER_KEY.encode()] = header.encode("utf-8")
-        table = table.replace_schema_metadata(schema_metadata)
-        atomic_write_with(path, lambda temporary: pq.write_table(table, temporary))
-    return path
+        _existing(path, role)
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowException, OSError) as exc:
+            reason = " ".join(str(exc).split())
+            raise DataError(f"{role} file {str(path)!r} is not a readable Parquet file: {reason}") from None
+        raw = (schema.metadata or {}).get(HEADER_KEY.encode())
+        header = _parse_header(raw.decode("utf-8", errors="replace"), path, "its Parquet metadata", role) if raw else {}
+    else:
+        header, _ = _csv_header(path, role)
+    return header or {"name": path.stem}
+
+
+def _csv_header(path: Path, role: str) -> tuple[dict[str, Any], int]:
+    """(header, lines to skip) of a dataset CSV file: the old first line, else the sidecar."""
+    first_line = _first_line(path, role)
+    if first_line.startswith(_CSV_HEADER_PREFIX):
+        return _parse_header(first_line[len(_CSV_HEADER_PREFIX):], path, "its first line", role), 1
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return {}, 0
+    try:
+        text = sidecar.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{role} file {str(path)!r}: its sidecar {str(sidecar)!r} cannot be read ({exc})") from None
+    header = _parse_header(text, path, f"its sidecar {sidecar.name!r}", role)
+    written = header.pop("csv", None)
+    if isinstance(written, dict) and not _same_file(path, written):
+        logger.warning("%s file %s changed since orkit wrote it (size or SHA-256 differ from %s): its name, metadata "
+                       "and column roles still apply, its period range does not", role, path, sidecar.name)
+        header.pop("n_periods", None)
+    return header, 0
+
+
+def _same_file(path: Path, written: dict[str, Any]) -> bool:
+    if path.stat().st_size != written.get("bytes"):
+        return False
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest() == written.get("sha256")
 
 
 def read_long_table(path: str | Path, *, sku: str = "sku", split: str | None = None,
@@ -150,22 +246,17 @@ def read_long_table(path: str | Path, *, sku: str = "sku", split: str | None = N
     """The long table of a dataset file as :meth:`Dataset.read <orkit.data.Dataset.read>` reads
     it, before any check.
 
-    The orkit header (name, metadata, column roles) is in ``frame.attrs["orkit-dataset"]``,
-    where :meth:`Dataset.from_frame <orkit.data.Dataset.from_frame>` finds it; a file without one
-    gets ``{"name": <file stem>}``. The SKU and split columns (``sku``, ``split``) and text
-    attributes are read as strings. Empty cells of numeric columns are NaN (today's rows of a
-    sales history, whose demand is not known yet, read this way). ``role`` names the file in
-    errors.
+    The orkit header (name, metadata, calendar, column roles) is in
+    ``frame.attrs["orkit-dataset"]``, where :meth:`Dataset.from_frame
+    <orkit.data.Dataset.from_frame>` finds it; a file without one gets ``{"name": <file stem>}``.
+    The SKU and split columns (``sku``, ``split``) and text attributes are read as strings. Empty
+    cells of numeric columns are NaN (today's rows of a sales history, whose demand is not known
+    yet, read this way). ``role`` names the file in errors.
     """
     path = Path(path)
     suffix = table_suffix(path)
     if suffix == ".csv":
-        header: dict[str, Any] = {}
-        skip = 0
-        first_line = _first_line(path, role)
-        if first_line.startswith(_CSV_HEADER_PREFIX):
-            header = _parse_header(first_line[len(_CSV_HEADER_PREFIX):], path, "its first line", role)
-            skip = 1
+        header, skip = _csv_header(path, role)
         columns = read_csv(path, role, skiprows=skip, nrows=0).columns
         text_columns = {sku, split or "split"}
         text_columns |= {c for c, dtype in header.get("attributes", {}).items() if dtype in _TEXT_DTYPES}
@@ -217,4 +308,8 @@ def _parse_header(text: str, path: Path, where: str, role: str) -> dict[str, Any
             or not isinstance(header.get("metadata", {}), dict):
         raise DataError(f"{role} file {str(path)!r}: {where} must hold a JSON object with 'attributes' and "
                         f"'metadata' objects, got {text.strip()[:80]!r}")
+    version = header.get("format", 1)
+    if not isinstance(version, int) or version > _FORMAT:
+        raise DataError(f"{role} file {str(path)!r}: {where} is format {version!r}, newer than this orkit reads "
+                        f"(up to {_FORMAT}); upgrade orkit")
     return header

@@ -332,14 +332,15 @@ def test_from_frame_duplicate_rows_show_the_first_duplicate():
         Dataset.from_frame(frame)
 
 
-def test_from_frame_ragged_periods_name_sku_and_missing_periods():
+def test_from_frame_missing_periods_inside_a_life_name_sku_and_periods():
     frame = long_frame().drop(index=[5, 6])
-    with pytest.raises(DataError, match=r"periods are ragged: sku 'B' is missing period\(s\) 1, 2 of the range 0..3"):
+    with pytest.raises(DataError, match=r"periods are ragged: sku 'B' has no row for period\(s\) 1, 2 inside its life "
+                                        r"0..3 \(1 SKU\(s\) miss 2 row\(s\) in all\); pass fill_missing='zero'"):
         Dataset.from_frame(frame)
     shifted = long_frame()
-    shifted.loc[shifted["sku"] == "B", "period"] += 2  # B has 2..5, A has 0..3
-    with pytest.raises(DataError, match=r"sku 'A' is missing period\(s\) 4, 5 of the range 0..5 \(2 SKU\(s\) incomplete\)"):
-        Dataset.from_frame(shifted)
+    shifted.loc[shifted["sku"] == "B", "period"] += 2  # B has 2..5, A has 0..3: lives, not missing periods
+    ds = Dataset.from_frame(shifted)
+    assert ds.n_periods == 6 and [a.tolist() for a in ds.life] == [[0, 2], [3, 5]]
 
 
 def test_from_frame_non_numeric_demand_and_features():
@@ -357,7 +358,8 @@ def test_from_frame_non_integer_periods():
     with pytest.raises(DataError, match=r"period column 'period' must hold integers, got 2.5 at row 3"):
         Dataset.from_frame(frame)
     dates = long_frame().assign(period=pd.Timestamp("2024-01-01") + pd.to_timedelta(long_frame()["period"], unit="D"))
-    with pytest.raises(DataError, match=r"convert dates to integer period numbers"):
+    with pytest.raises(DataError, match=r"period column 'period' must hold integers, got dtype datetime64.*; for dates "
+                                        r"pass date='period'"):
         Dataset.from_frame(dates)
 
 
