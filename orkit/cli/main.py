@@ -104,13 +104,43 @@ def _problem(args: argparse.Namespace, metadata: dict | None, n_periods: int | N
     return problem
 
 
-def _fit_file(path: str) -> tuple[Any, Any, str]:
+#: roles ``--column ROLE=NAME`` can map (``features`` and ``attributes`` take comma-separated names)
+_COLUMN_ROLES = ("sku", "period", "date", "demand", "stockout", "split", "features", "attributes")
+
+
+def _read_options(args: argparse.Namespace) -> dict[str, Any]:
+    """:meth:`Dataset.read` options from ``--column ROLE=NAME``, ``--freq``, ``--fill-missing``
+    and ``--lives``."""
+    options: dict[str, Any] = {}
+    for pair in getattr(args, "column", None) or ():
+        role, sep, name = pair.partition("=")
+        role, name = role.strip(), name.strip()
+        if not sep or not role or not name:
+            raise OrkitCliError(f"--column must look like ROLE=COLUMN (e.g. sku=item), got {pair!r}")
+        if role not in _COLUMN_ROLES:
+            raise OrkitCliError(f"--column role must be one of {', '.join(_COLUMN_ROLES)}, got {role!r} in {pair!r}")
+        if role in options:
+            raise OrkitCliError(f"--column {role}=... is given twice ({options[role]!r} and {name!r})")
+        options[role] = [n.strip() for n in name.split(",") if n.strip()] if role in ("features", "attributes") else name
+    for flag, key in (("freq", "freq"), ("fill_missing", "fill_missing"), ("lives", "lives")):
+        if getattr(args, flag, None) is not None:
+            options[key] = getattr(args, flag)
+    return options
+
+
+def _fit_file(path: str, options: dict[str, Any] | None = None) -> tuple[Any, Any, str]:
     """(train, validation, one line saying which) for ``--fit FILE``: a dataset or a sales
-    history, whose trailing rows without demand (today's) are left out, saying so."""
-    from orkit.data import read_long_table
+    history, whose trailing rows without demand (today's) are left out, saying so. Reading
+    ``options`` beyond the sku / period / demand names (dates, missing periods, lives, ...) read
+    the file as a dataset, without that trimming."""
+    from orkit.data import Dataset, read_long_table
     from orkit.experiments.recommend import history_dataset
 
-    data, note = history_dataset(read_long_table(path))
+    options = options or {}
+    if set(options) <= {"sku", "period", "demand"}:
+        data, note = history_dataset(read_long_table(path, sku=options.get("sku", "sku")), **options)
+    else:
+        data, note = Dataset.read(path, **options), ""
     train, validation, said = _describe_fit(data, path)
     return train, validation, f"{said}; {note}" if note else said
 
@@ -168,7 +198,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from orkit.evaluation import compare
     from orkit.experiments.registry import make_policy
 
-    dataset = Dataset.read(args.data)
+    options = _read_options(args)
+    dataset = Dataset.read(args.data, **options)
+    # until the simulator masks SKU lives, a SKU that starts or ends inside the horizon is refused
+    dataset.check_full_lives()
     problem = _problem(args, dataset.metadata, dataset.n_periods)
     params = _params(args.param, "--param")
     policy = _with_progress(make_policy(args.policy, **params), params)
@@ -176,7 +209,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     fitted = "needs no fit (its parameters are given)" if hasattr(policy, "fit") else "needs no fit"
     if hasattr(policy, "fit") and not is_fitted(policy):
         if args.fit:
-            train, validation, fitted = _fit_file(args.fit)
+            train, validation, fitted = _fit_file(args.fit, options)
         else:
             if dataset.split is None:
                 labelled = dataset.random_split((0.6, 0.2, 0.2), seed=args.seed)
@@ -197,7 +230,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                             "choose another --split, or --split all")
         scored = f"the {args.split} split ({test.n_skus} SKUs)"
     table = compare({args.policy: policy}, test, problem)
-    print(f"data:    {args.data}: {dataset.n_skus} SKUs x {dataset.n_periods} periods; scored on {scored}")
+    filled = dataset.metadata.get("fill_missing") if "fill_missing" in options else None
+    filled = (f"; {filled['rows_added']} missing row(s) of {filled['skus']} SKU(s) filled with zero demand"
+              if isinstance(filled, dict) else "")
+    print(f"data:    {args.data}: {dataset.n_skus} SKUs x {dataset.n_periods} periods{filled}; scored on {scored}")
     print(f"problem: {problem.describe()}")
     print(f"policy:  {args.policy}, {fitted}\n")
     print(_format(table.drop(columns=["seconds"]).T.rename_axis("metric")))
@@ -373,6 +409,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if args.state and (args.on_hand or args.open_orders or args.today is not None):
         raise OrkitCliError("--on-hand, --open-orders and --today build the state from --history; "
                             "with --state they would be ignored")
+    _check_read_flags(args)
     history = _history(args)
     problem = _problem(args, _metadata(history))
     state = read_state(args.state) if args.state else _history_state(args, history, problem)
@@ -401,12 +438,21 @@ def _policy_for_recommend(args: argparse.Namespace, problem):
         if not args.fit:
             raise OrkitCliError(f"policy {args.policy!r} learns from data: give --fit DATASET (or all its "
                                 "parameters with --param)")
-        train, validation, note = _fit_file(args.fit)
+        train, validation, note = _fit_file(args.fit, _read_options(args))
         print(f"{args.policy}: {note}")
         policy.fit(train, validation, problem)
     elif args.fit:
         raise OrkitCliError(f"--fit {args.fit}: policy {args.policy!r} has all its parameters given and learns nothing")
     return policy
+
+
+def _check_read_flags(args: argparse.Namespace) -> None:
+    """``recommend``'s reading flags apply to ``--fit FILE`` only: refused without it."""
+    given = [flag for flag, value in (("--column", args.column), ("--freq", args.freq),
+                                      ("--fill-missing", args.fill_missing), ("--lives", args.lives)) if value]
+    if given and not args.fit:
+        raise OrkitCliError(f"{', '.join(given)} describe(s) the --fit FILE's columns; give --fit FILE, or leave "
+                            f"{'them' if len(given) > 1 else 'it'} out")
 
 
 def _state_args(p: argparse.ArgumentParser, required: bool = False) -> None:
@@ -418,6 +464,18 @@ def _state_args(p: argparse.ArgumentParser, required: bool = False) -> None:
     g.add_argument("--open-orders", help="CSV/Parquet: sku, arrival (period), quantity: orders not yet received")
     g.add_argument("--today", type=int, help="today's period (default: the period after the last one with demand)")
     g.add_argument("--window", type=int, default=28, help="periods of past demand in the state (default 28)")
+
+
+def _read_args(p: argparse.ArgumentParser, applies_to: str) -> None:
+    g = p.add_argument_group(f"reading {applies_to}")
+    g.add_argument("--column", action="append", metavar="ROLE=COLUMN",
+                   help=f"which column plays which role (repeatable): {', '.join(_COLUMN_ROLES)}; e.g. sku=item "
+                   "date=day demand=units stockout=out_of_stock features=price,promo")
+    g.add_argument("--freq", choices=("D", "W"), help="daily or weekly periods of the date column (default: inferred)")
+    g.add_argument("--fill-missing", choices=("zero",),
+                   help="a period without a row inside a SKU's life is zero demand (default: an error)")
+    g.add_argument("--lives", choices=("rows", "full"),
+                   help="rows (default): a SKU exists from its first row to its last; full: over the whole range")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -446,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="seed of the split when the data has none")
     e.add_argument("--fit", help="dataset to fit a learning policy on (its train split, or all of it when it has "
                    "no split labels; default: the data's own train split)")
+    _read_args(e, "the data (and --fit FILE)")
     _problem_args(e)
     e.set_defaults(func=cmd_evaluate)
 
@@ -479,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--fit", help="dataset to fit a learning policy on (its train split, or all of it)")
     c.add_argument("--load", help="folder of a saved policy (a study's policies/<method>-seed<k>)")
     c.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    _read_args(c, "--fit FILE")
     _problem_args(c)
     c.set_defaults(func=cmd_recommend)
 

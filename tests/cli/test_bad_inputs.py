@@ -99,11 +99,26 @@ def _study(extra: str = "", extra_data: str = "", name: str | None = None):
 
 
 def _header(content: str):
+    """A CSV in the older format, whose first line is the orkit header: ``content``."""
     def setup(folder: Path) -> None:
-        body = (folder / "data.csv").read_text().split("\n", 1)[1]
+        body = DATA.to_frame().to_csv(index=False, lineterminator="\n")
         _write(folder, "bad.csv", content + "\n" + body)
 
     return setup
+
+
+def _extract(edit=lambda rows: rows, name: str = "extract.csv"):
+    """A sales extract (columns item, day, units, oos): SKUs A and B, 2024-01-01 to 2024-01-08
+    (Mondays), after ``edit(rows)``."""
+    def setup(folder: Path) -> None:
+        days = pd.date_range("2024-01-01", periods=8).strftime("%Y-%m-%d")
+        rows = pd.DataFrame({"item": np.repeat(["A", "B"], 8), "day": np.tile(days, 2), "units": 3.0, "oos": 0})
+        edit(rows).to_csv(folder / name, index=False)
+
+    return setup
+
+
+EXTRACT = ["--column", "sku=item", "--column", "date=day", "--column", "demand=units"]
 
 
 def _saved(tamper):
@@ -180,6 +195,44 @@ CASES = [
      [*EVAL, "bad.csv"], r"split column 'split' must be constant within each SKU"),
     ("all train scored on test", _spoil_csv("bad.csv", lambda f: f.assign(split="train")), [*EVAL, "bad.csv"],
      r"--split test: bad.csv has no SKU in that split \(labels: train 6\)"),
+    # ---- reading a sales extract (--column, --freq, --fill-missing, --lives)
+    ("unknown column", None, [*EVAL, "data.csv", "--column", "sku=item"],
+     r"dataset file 'data.csv' is missing column\(s\) 'item' \(sku\); available columns: \['sku', 'period'"),
+    ("unknown column role", None, [*EVAL, "data.csv", "--column", "colour=red"],
+     r"--column role must be one of sku, period, date, .*got 'colour' in 'colour=red'"),
+    ("column without a name", None, [*EVAL, "data.csv", "--column", "sku"],
+     r"--column must look like ROLE=COLUMN \(e.g. sku=item\), got 'sku'"),
+    ("column role twice", None, [*EVAL, "data.csv", "--column", "sku=a", "--column", "sku=b"],
+     r"--column sku=... is given twice \('a' and 'b'\)"),
+    ("date that does not parse", _extract(lambda r: r.assign(day=r.day.where(r.index != 3, "2024-13-45"))),
+     [*EVAL, "extract.csv", *EXTRACT], r"date column 'day' must hold ISO dates such as 2024-01-31, got '2024-13-45' at "
+     r"row 3 \(sku 'A'\)"),
+    ("dates with a time of day", _extract(lambda r: r.assign(day=r.day + " 12:00")), [*EVAL, "extract.csv", *EXTRACT],
+     r"date column 'day' must hold whole days \(no time of day\), got '2024-01-01 12:00'"),
+    ("weekly dates on different weekdays", _extract(lambda r: r[(r.index % 8 == 0) | (r.index == 10)]),
+     [*EVAL, "extract.csv", *EXTRACT, "--freq", "W"],
+     r"must fall on a weekly grid \(freq='W': every date a Monday, like 2024-01-01\), got 2024-01-03, a Wednesday"),
+    ("freq not inferable", _extract(lambda r: r[r.index % 8 == 0]), [*EVAL, "extract.csv", *EXTRACT],
+     r"freq cannot be inferred from one date \(2024-01-01 in date column 'day'\)"),
+    ("unknown freq", None, [*EVAL, "data.csv", "--freq", "M"], r"argument --freq: invalid choice: 'M'"),
+    ("freq for integer periods", None, [*EVAL, "data.csv", "--freq", "D"], r"freq applies to a date column"),
+    ("period and date together", _extract(lambda r: r.assign(period=0)), [*EVAL, "extract.csv", *EXTRACT,
+                                                                          "--column", "period=period"],
+     r"give the time column as period=... \(integer periods\) or date=... \(dates\), not both"),
+    ("missing day", _extract(lambda r: r.drop(index=[4, 5])), [*EVAL, "extract.csv", *EXTRACT],
+     r"periods are ragged: sku 'A' has no row for date\(s\) 2024-01-05, 2024-01-06 .* pass fill_missing='zero' "
+     r"\(orkit: --fill-missing zero\)"),
+    ("unknown fill", None, [*EVAL, "data.csv", "--fill-missing", "mean"], r"argument --fill-missing: invalid choice"),
+    ("a sku that starts late", _extract(lambda r: r.drop(index=[8, 9])), [*EVAL, "extract.csv", *EXTRACT],
+     r"has 1 SKU\(s\) that do not live the whole horizon \(2024-01-01..2024-01-08\): 'B' \(2024-01-03..2024-01-08\); "
+     r"simulating SKUs that start or end inside the horizon is not supported yet"),
+    ("stock-out flag not true/false", _extract(lambda r: r.assign(oos=np.where(r.index == 6, "perhaps", "no"))),
+     [*EVAL, "extract.csv", *EXTRACT, "--column", "stockout=oos"],
+     r"stockout column 'oos' must hold true/false or 1/0 on every row, got 'perhaps' at sku 'A' date 2024-01-07"),
+    ("text column taken as a feature", _extract(lambda r: r.assign(oos="no")), [*EVAL, "extract.csv", *EXTRACT],
+     r"column 'oos' holds text .* choose the feature columns with features=\[...\]"),
+    ("reading flags for recommend without --fit", None, [*REC, "--state", "state.csv", "--column", "sku=item"],
+     r"--column describe\(s\) the --fit FILE's columns; give --fit FILE"),
     # ---- problem and CLI parameters
     ("warm-up beyond horizon", None, [*EVAL, "data.csv", "--warmup", "1000"],
      r"--warmup 1000 must be shorter than the data's 40 periods"),
