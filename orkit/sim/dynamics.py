@@ -49,7 +49,7 @@ import torch
 
 from orkit.core.problem import InventoryProblem
 
-__all__ = ["State", "Entries", "Flags", "Timing", "Rules", "period", "is_review_day", "review_days"]
+__all__ = ["State", "Entries", "Flags", "Timing", "Rules", "period", "served", "is_review_day", "review_days"]
 
 
 def is_review_day(t, review_period):
@@ -169,6 +169,11 @@ class Entries(NamedTuple):
     """Demand [d_t]."""
 
 
+def served(on_hand: torch.Tensor, demand: torch.Tensor) -> torch.Tensor:
+    """Sales: demand served from on-hand stock [min(max(I^0, 0), d)]."""
+    return torch.minimum(on_hand.clamp(min=0.0), demand)
+
+
 class Rules(NamedTuple):
     """What the events of a period follow besides the state, the demand and the review flag."""
 
@@ -218,7 +223,7 @@ def period(
         on = on + q * (lead_time == 0)
         slots = tuple(s + q * (lead_time == j + 1) for j, s in enumerate(state.pipeline + (torch.zeros_like(q),)))
     # 3. demand: backorders carry negative on-hand; lost sales serve what is on hand
-    sales = torch.minimum(on.clamp(min=0.0), demand)
+    sales = served(on, demand)
     y = on - sales if rules.lost_sales else on - demand
     shortage = demand - sales if rules.lost_sales else (-y).clamp(min=0.0)
     # 4. ledger entries; then 1. the next period's arrival

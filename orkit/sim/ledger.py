@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import torch
 
-from orkit.sim.dynamics import Entries, Flags
+from orkit.sim.dynamics import Entries, Flags, served
 
 __all__ = ["Ledger", "LeanLedger", "LeanSums", "SUM_FIELDS"]
 
@@ -117,7 +117,7 @@ class Ledger:
     def sales(self) -> torch.Tensor:
         """Demand served from stock in its own period."""
         if self._sales is None:
-            self._sales = torch.minimum((self.on_hand + self.demand).clamp(min=0), self.demand)
+            self._sales = served(self.on_hand + self.demand, self.demand)  # on-hand before demand: y + d
         return self._sales
 
     def __repr__(self) -> str:
@@ -166,29 +166,17 @@ class Ledger:
 
     def sums(self) -> LeanLedger:
         """The lean running sums of this ledger (what a lean simulation would have returned)."""
-        c = self.counted.to(self.on_hand.dtype)
-        unmet = (self.demand - self.sales) > 0
-        # a cycle has a shortage if any of its periods had unmet demand: label periods by cycle
-        starts = self.cycle_start & self.counted
-        cycle_id = torch.cumsum(starts.to(torch.long), dim=1)
-        in_cycle = cycle_id > 0
-        short_cycles = torch.zeros(self.n_skus, self.n_periods + 1, dtype=c.dtype, device=c.device)
-        short_cycles.scatter_reduce_(
-            1, cycle_id * in_cycle, (unmet & in_cycle).to(c.dtype), reduce="amax", include_self=True
-        )
-        return LeanLedger(
-            holding_units=(self.on_hand.clamp(min=0) * c).sum(1),
-            shortage_units=(self.shortage * c).sum(1),
-            sales=(self.sales * c).sum(1),
-            demand=(self.demand * c).sum(1),
-            stockout_periods=((self.on_hand <= 0).to(c.dtype) * c).sum(1),
-            counted_periods=c.sum(1),
-            cycles=starts.to(c.dtype).sum(1),
-            cycles_with_shortage=short_cycles[:, 1:].sum(1),
-            holding_cost_rate=self.holding_cost_rate,
-            shortage_cost_rate=self.shortage_cost_rate,
-            lost_sales=self.lost_sales,
-        )
+        c = self.counted
+        starts = self.cycle_start & c
+        in_cycle = starts.cumsum(1) > 0
+        sums = LeanSums.zeros(self.n_skus, self.on_hand.dtype, self.on_hand.device)
+        shortage = self.shortage
+        for t in range(self.n_periods):
+            entries = Entries(self.on_hand[:, t], self.sales[:, t], self.order[:, t], shortage[:, t], self.demand[:, t])
+            sums = sums.add(entries, Flags(False, c[:, t], starts[:, t], in_cycle[:, t]))
+        count = lambda rows: rows.sum(1).to(self.on_hand.dtype)  # noqa: E731
+        return sums.ledger(count(c), count(starts), holding_cost_rate=self.holding_cost_rate,
+                           shortage_cost_rate=self.shortage_cost_rate, lost_sales=self.lost_sales)
 
 
 def _masked(x: torch.Tensor, flag: bool | torch.Tensor) -> torch.Tensor | None:

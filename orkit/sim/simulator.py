@@ -45,13 +45,6 @@ __all__ = ["simulate", "SimulationInput", "prepare_input", "FUSE_MIN_SKUS", "BLO
 
 log = logging.getLogger(__name__)
 
-def check_demand(demand: torch.Tensor) -> None:
-    """Raise unless every demand value is finite and >= 0 (one pass)."""
-    if demand.numel():
-        low, high = torch.aminmax(demand)  # NaN propagates into both
-        _check_demand_range(float(low), float(high))
-
-
 #: Below this many SKUs a run is not compiled (``fused=None``).
 FUSE_MIN_SKUS = 100_000
 #: Periods per compiled block of a lean run: enough that the state's round trip through memory
@@ -142,6 +135,20 @@ def prepare_input(
     return SimulationInput(demand=demand_tm, features=features, feature_names=tuple(feature_names))
 
 
+
+
+def check_demand(demand: torch.Tensor) -> None:
+    """Raise unless every demand value is finite and >= 0 (one pass)."""
+    if demand.numel():
+        low, high = torch.aminmax(demand)  # NaN propagates into both
+        _check_demand_range(float(low), float(high))
+
+
+def _check_demand_range(low: float, high: float) -> None:
+    """Raise for NaN, infinite or negative demand seen as the (min, max) of a run."""
+    if not (low >= 0 and high < float("inf")):  # NaN fails both comparisons
+        bad = "finite, got NaN or infinite values" if not (low == low and high < float("inf")) else f">= 0, got {low:g}"
+        raise ValidationError(f"demand must be {bad}")
 
 
 def simulate(
@@ -341,9 +348,9 @@ def _call_compiled(fn: Callable, traced: type | None, *args: Any) -> Any:
     key = (fn.__name__, traced)
     if key in _FAILED:
         return None
-    if fn not in _COMPILED:
-        _COMPILED[fn] = torch.compile(fn, fullgraph=True, dynamic=True)
     try:
+        if fn not in _COMPILED:
+            _COMPILED[fn] = torch.compile(fn, fullgraph=True, dynamic=True)
         return _COMPILED[fn](*args)
     except Exception as exc:  # noqa: BLE001 - any compiler problem: the run goes on eagerly
         _FAILED.add(key)
@@ -501,10 +508,3 @@ class _Run:
             shortage_cost_rate=self.problem.shortage_cost,
             lost_sales=lost,
         )
-
-
-def _check_demand_range(low: float, high: float) -> None:
-    """Raise for NaN, infinite or negative demand seen as the (min, max) of a run."""
-    if not (low >= 0 and high < float("inf")):  # NaN fails both comparisons
-        bad = "finite, got NaN or infinite values" if not (low == low and high < float("inf")) else f">= 0, got {low:g}"
-        raise ValidationError(f"demand must be {bad}")
