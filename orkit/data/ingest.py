@@ -59,10 +59,10 @@ def zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
     Why not ``numpy.zeros``: numpy asks the kernel to back large arrays with huge pages
     (``madvise(MADV_HUGEPAGE)``); where transparent huge pages are on with ``defrag=madvise``,
-    a first touch may then stall in memory compaction, and filling a dataset's arrays page by
-    page took 3-4 times longer (benchmarks/bench_io.py measures both). A plain anonymous mapping
-    is zero-filled by the kernel and faults in ordinary pages. The array is an ordinary numpy
-    array for every other purpose (``base`` is the map, freed with the array).
+    a first touch may then stall in memory compaction, by how much depends on how fragmented
+    memory is (benchmarks/bench_io.py measures both; figures in docs/benchmarks.md). A plain
+    anonymous mapping is zero-filled by the kernel and faults in ordinary pages. The array is an
+    ordinary numpy array for every other purpose (its ``base`` holds the map, freed with it).
     """
     dtype = np.dtype(dtype)
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -495,9 +495,14 @@ class _ParquetSource:
     def batches(self, columns: Sequence[str]) -> Iterator[_ArrowBatch]:
         """Record batches of ``columns``, row group by row group (a batch that spans two row
         groups costs a copy)."""
+        start = 0
+        for batch in self._record_batches(columns):
+            yield _ArrowBatch(batch, start)
+            start += batch.num_rows
+
+    def _record_batches(self, columns: Sequence[str]) -> Iterator[Any]:
         import pyarrow as pa
 
-        start = 0
         for group in range(self._file.num_row_groups):
             iterator = self._file.iter_batches(batch_size=BATCH_ROWS, row_groups=[group],
                                                columns=list(dict.fromkeys(columns)))
@@ -509,8 +514,7 @@ class _ParquetSource:
                 except (pa.ArrowException, OSError) as exc:
                     raise DataError(f"{self.where} is not a readable Parquet file: {' '.join(str(exc).split())}") \
                         from None
-                yield _ArrowBatch(batch, start)
-                start += batch.num_rows
+                yield batch
 
     def is_numeric(self, column: str) -> bool:
         import pyarrow as pa
