@@ -154,3 +154,27 @@ def test_fit_on_a_file_without_split_uses_all_of_it(tmp_path, capsys):
 
     orders = pd.read_csv(out)
     assert len(orders) == 12 and orders.sku.tolist() == list(data.sku_ids[::-1])
+
+
+SALES = """item,day,units,price,out_of_stock
+bread,2024-01-01,12,2.5,0
+bread,2024-01-02,9,2.5,0
+bread,2024-01-04,14,2.5,1
+rolls,2024-01-01,30,0.4,0
+rolls,2024-01-02,28,0.4,0
+rolls,2024-01-03,31,0.4,0
+rolls,2024-01-04,27,0.4,0
+"""
+
+
+def test_evaluate_and_fit_read_a_sales_extract_with_a_column_mapping(tmp_path, capsys):
+    (tmp_path / "sales.csv").write_text(SALES)
+    flags = ["--column", "sku=item", "--column", "date=day", "--column", "demand=units",
+             "--column", "stockout=out_of_stock", "--fill-missing", "zero"]
+    assert main(["evaluate", str(tmp_path / "sales.csv"), "--policy", "base-stock", "--param", "level=30",
+                 "--split", "all", "--warmup", "1", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "2 SKUs x 4 periods; 1 missing row(s) of 1 SKU(s) filled with zero demand; scored on all 2 SKUs" in out
+    assert main(["evaluate", str(tmp_path / "sales.csv"), "--policy", "newsvendor", "--fit", str(tmp_path / "sales.csv"),
+                 "--split", "all", "--warmup", "1", *flags]) == 0
+    assert "fitted on all 2 SKUs of" in capsys.readouterr().out
