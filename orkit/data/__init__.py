@@ -1,8 +1,9 @@
 """Datasets, splits, generators and file I/O (layer: data; imports orkit.core only).
 
 - :class:`Dataset`: demand (n_skus, T), features (n_skus, T, F), per-SKU attributes and split
-  labels; built from / written to a long table in CSV or Parquet (the files:
-  :mod:`orkit.data.files`, :func:`read_long_table`).
+  labels, a calendar, SKU lives and a stock-out flag; built from / written to a long table in
+  CSV or Parquet (the files: :mod:`orkit.data.files`, :func:`read_long_table`; tables into
+  arrays, pandas or streamed Parquet: :mod:`orkit.data.ingest`; dates: :mod:`orkit.data.calendar`).
 - Generators: the four DeepStock synthetic settings, IID normal and Poisson demand, and a
   contextual generator whose features carry real signal; :func:`generate` runs one by name.
 """
