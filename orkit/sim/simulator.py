@@ -97,6 +97,7 @@ def prepare_input(
     if isinstance(data, SimulationInput):
         return data
     if hasattr(data, "demand_time_major"):  # a Dataset: validated already, shared without a copy
+        data.check_full_lives()  # SKUs that start or end inside the horizon are not masked yet
         with warnings.catch_warnings():
             # Dataset arrays are read-only; the simulator only reads them
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")

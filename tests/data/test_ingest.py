@@ -102,8 +102,6 @@ def test_check_full_lives_names_the_skus_and_says_what_is_not_supported():
     assert Dataset.from_frame(extract(), **MAPPING).check_full_lives().full_lives
 
 
-@pytest.mark.xfail(strict=True, reason="orkit.sim does not call Dataset.check_full_lives yet (the simulator is being "
-                                       "rewritten; issue 18): remove this mark when it does")
 def test_the_simulator_refuses_skus_that_do_not_live_the_whole_horizon():
     from orkit.sim import simulate
 
