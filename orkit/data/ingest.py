@@ -244,7 +244,9 @@ class _Coder:
         import pyarrow.compute as pc
 
         if self._arrow_known is None or len(self._arrow_known) != len(self.values):
-            self._arrow_known = pa.array(self.values, type=dictionary.type)
+            self._arrow_known = pa.array(self.values)
+        if dictionary.type != self._arrow_known.type:
+            dictionary = dictionary.cast(self._arrow_known.type)
         return pc.index_in(dictionary, value_set=self._arrow_known).fill_null(-1).to_numpy(zero_copy_only=False) \
             .astype(np.int64)
 
@@ -381,6 +383,9 @@ class _ArrowBatch:
         import pyarrow.compute as pc
 
         values = self._column(roles.time)
+        if pa.types.is_dictionary(values.type) and not values.null_count and roles.dated:
+            return self._days_of_dictionary(roles, values.indices.to_numpy(zero_copy_only=False), values.dictionary,
+                                            sku_at)
         if pa.types.is_dictionary(values.type):
             values = values.dictionary.take(values.indices)
         kind = values.type
@@ -394,11 +399,15 @@ class _ArrowBatch:
                                      or pa.types.is_temporal(kind)):
             return calendar.days_from_series(pd.Series(values.to_pandas()), roles.time, sku_at,
                                              row_of=lambda row: self.start + row)
-        # each distinct value parsed once; an error names the first row holding the bad value
         encoded = pc.dictionary_encode(values)
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        return self._days_of_dictionary(roles, encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary,
+                                        sku_at)
+
+    def _days_of_dictionary(self, roles: Roles, indices: np.ndarray, dictionary: Any,
+                            sku_at: Callable[[int], str]) -> np.ndarray:
+        """Each distinct value parsed once; an error names the first row holding the bad value."""
         first_row = lambda i: int(np.flatnonzero(indices == i)[0])  # noqa: E731
-        days = calendar.days_from_series(pd.Series(encoded.dictionary.to_pandas()), roles.time,
+        days = calendar.days_from_series(pd.Series(dictionary.to_pandas()), roles.time,
                                          lambda i: sku_at(first_row(i)), row_of=lambda i: self.start + first_row(i))
         return days[indices]
 

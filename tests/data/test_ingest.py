@@ -265,3 +265,13 @@ def test_large_arrays_are_read_into_anonymous_memory_maps(tmp_path, monkeypatch)
         base = base.base
     assert isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap)
     assert ingest.zeros((0, 3), np.float32).shape == (0, 3)
+
+
+def test_large_dictionaries_are_looked_up_with_pyarrow(tmp_path, monkeypatch):
+    frame, options = parquet_cases()["lives shuffled"]
+    path = tmp_path / "extract.parquet"
+    frame.to_parquet(path, index=False)
+    monkeypatch.setattr(ingest, "BATCH_ROWS", 5)
+    monkeypatch.setattr(ingest, "_LARGE_DICTIONARY", 1)
+    assert Dataset.read(path, **options).equals(Dataset.from_frame(frame.reset_index(drop=True), name="extract",
+                                                                   **options))
