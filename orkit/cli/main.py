@@ -200,7 +200,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     options = _read_options(args)
     dataset = Dataset.read(args.data, **options)
-    # until the simulator masks SKU lives, a SKU that starts or ends inside the horizon is refused
+    # refused before any fit: the simulator refuses SKUs living part of the horizon until it masks lives
     dataset.check_full_lives()
     problem = _problem(args, dataset.metadata, dataset.n_periods)
     params = _params(args.param, "--param")
