@@ -190,10 +190,11 @@ def simulate(
     features, feature_names : optional
         Features (n_skus, n_periods, F) when ``data`` is a plain demand array.
     fused : bool or None, default=None
-        Compile the run with ``torch.compile`` (lean runs and full ledgers without gradients,
-        one lead time and review period for every SKU; the first call in a process compiles
-        for a few seconds). ``None`` compiles with at least ``FUSE_MIN_SKUS`` SKUs, ``True``
-        always, ``False`` never. The results are the same either way.
+        Compile the run with ``torch.compile`` (lean runs with or without gradients, full
+        ledgers without; one lead time and review period for every SKU; the first call in a
+        process compiles for a few seconds). ``None`` compiles with at least ``FUSE_MIN_SKUS``
+        SKUs, ``True`` always, ``False`` never. The results are the same either way (within
+        rounding: compiled kernels may sum in another order).
 
     Returns
     -------
