@@ -130,17 +130,14 @@ def _read_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _fit_file(path: str, options: dict[str, Any] | None = None) -> tuple[Any, Any, str]:
     """(train, validation, one line saying which) for ``--fit FILE``: a dataset or a sales
-    history, whose trailing rows without demand (today's) are left out, saying so. Reading
-    ``options`` beyond the sku / period / demand names (dates, missing periods, lives, ...) read
-    the file as a dataset, without that trimming."""
-    from orkit.data import Dataset, read_long_table
+    history read with ``options`` (the column mapping, dates, missing periods, lives), whose
+    trailing rows without demand (today's) are left out, saying so."""
+    from orkit.data import read_long_table
     from orkit.experiments.recommend import history_dataset
 
     options = options or {}
-    if set(options) <= {"sku", "period", "demand"}:
-        data, note = history_dataset(read_long_table(path, sku=options.get("sku", "sku")), **options)
-    else:
-        data, note = Dataset.read(path, **options), ""
+    frame = read_long_table(path, sku=options.get("sku", "sku"), split=options.get("split"))
+    data, note = history_dataset(frame, **options)
     train, validation, said = _describe_fit(data, path)
     return train, validation, f"{said}; {note}" if note else said
 

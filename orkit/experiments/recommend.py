@@ -288,29 +288,32 @@ def read_history(path: str | Path, *, sku: str = "sku") -> pd.DataFrame:
     return read_long_table(path, sku=sku, role="history")
 
 
-def history_dataset(frame: pd.DataFrame, *, sku: str = "sku", period: str = "period",
-                    demand: str = "demand") -> tuple[Any, str]:
+def history_dataset(frame: pd.DataFrame, *, demand: str = "demand", **options: Any) -> tuple[Any, str]:
     """The dataset a policy is fitted on from a sales history, and a note on what was left out.
 
     The last periods may be **today's** rows, with features and no demand yet (see
-    :func:`build_state`): trailing periods in which no SKU has demand are left out, and the
-    note says so. Missing demand anywhere else is an error, as in :meth:`Dataset.from_frame`.
+    :func:`build_state`): trailing periods (or dates) in which no SKU has demand are left out,
+    and the note says so. Missing demand anywhere else is an error, as in
+    :meth:`Dataset.from_frame`, which receives ``options`` (``sku``, ``period`` or ``date``,
+    ``freq``, ``fill_missing``, ``features``, ...).
     """
     from orkit.data import Dataset
 
-    if period in frame.columns and demand in frame.columns:
-        periods = pd.to_numeric(frame[period], errors="coerce")
+    time = options.get("date") or options.get("period", "period")
+    if time in frame.columns and demand in frame.columns:
+        times = pd.to_datetime(frame[time], errors="coerce") if options.get("date") else \
+            pd.to_numeric(frame[time], errors="coerce")
         observed = pd.to_numeric(frame[demand], errors="coerce").notna()
         if observed.any() and not observed.all():
-            last = periods[observed].max()
-            later = periods > last
+            later = times > times[observed].max()
             if later.any() and not observed[later].any():
                 kept = frame[~later]
-                days = sorted(periods[later].unique().astype(int).tolist())
-                span = f"period {days[0]}" if len(days) == 1 else f"periods {days[0]}..{days[-1]}"
-                return (Dataset.from_frame(kept, sku=sku, period=period, demand=demand),
+                first, last = times[later].min(), times[later].max()
+                name = (lambda t: t.date().isoformat()) if options.get("date") else int  # noqa: E731
+                span = f"{time} {name(first)}" if first == last else f"{time} {name(first)}..{name(last)}"
+                return (Dataset.from_frame(kept, demand=demand, **options),
                         f"{int(later.sum())} rows of {span} have no demand yet (today's) and are left out")
-    return Dataset.from_frame(frame, sku=sku, period=period, demand=demand), ""
+    return Dataset.from_frame(frame, demand=demand, **options), ""
 
 
 def build_state(

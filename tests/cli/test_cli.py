@@ -178,3 +178,23 @@ def test_evaluate_and_fit_read_a_sales_extract_with_a_column_mapping(tmp_path, c
     assert main(["evaluate", str(tmp_path / "sales.csv"), "--policy", "newsvendor", "--fit", str(tmp_path / "sales.csv"),
                  "--split", "all", "--warmup", "1", *flags]) == 0
     assert "fitted on all 2 SKUs of" in capsys.readouterr().out
+
+
+def test_fit_on_a_dated_history_leaves_out_today_s_rows(tmp_path, capsys):
+    """A sales extract with dates and today's rows (features known, demand not yet): --fit
+    with --column date=... fits on the days with demand and says what it left out."""
+    import pandas as pd
+
+    days = pd.date_range("2024-03-01", periods=30, freq="D")
+    rows = [{"item": f"A{i}", "day": d.date().isoformat(), "units": (i + k) % 5 if k < 29 else None}
+            for i in range(4) for k, d in enumerate(days)]
+    pd.DataFrame(rows).to_csv(tmp_path / "sales.csv", index=False)
+    state = tmp_path / "state.csv"
+    state.write_text("sku,on_hand\nA0,1\nA1,2\nA2,0\nA3,5\n")
+    out = tmp_path / "orders.csv"
+    assert main(["recommend", "--state", str(state), "--policy", "base-stock", "--param", "per_sku=true",
+                 "--fit", str(tmp_path / "sales.csv"), "--column", "sku=item", "--column", "date=day",
+                 "--column", "demand=units", "--out", str(out)]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "fitted on all 4 SKUs" in printed and "4 rows of day 2024-03-30 have no demand yet (today's)" in printed
+    assert pd.read_csv(out).sku.tolist() == ["A0", "A1", "A2", "A3"]
