@@ -9,10 +9,14 @@ gradient step per collected step) on DeepStock setting 1:
 - **one step, by part**: the parts of ``train_ddpg``'s gradient step timed alone on a
   minibatch of the same shape: the target ``r + gamma Q'(s', mu'(s'))``, the critic's loss and
   backward, its Adam step, the actor's loss and backward through the critic, its Adam step, and
-  the Polyak update of the target networks.
+  the Polyak update of the target networks;
+- with ``--compile``: the whole step eager against the same step with its target and its two
+  losses compiled by ``torch.compile`` (forward and backward through AOTAutograd), in the same
+  process, and the seconds the compilation took: does compiling the update pay on a CPU?
 
     python benchmarks/bench_ddpg_step.py                 # 3,000 steps, 3 fits
     python benchmarks/bench_ddpg_step.py --steps 10000 --repeats 5
+    python benchmarks/bench_ddpg_step.py --compile
 """
 
 from __future__ import annotations
@@ -100,12 +104,68 @@ def parts(n_inputs: int, repeats: int = 2000) -> dict[str, float]:
     return out
 
 
+def compiled_against_eager(n_inputs: int, repeats: int = 2000) -> tuple[float, float, float]:
+    """CPU milliseconds of one whole gradient step, eager and with torch.compile'd target and
+    losses (alternating blocks, the median of three each), and the compilation's wall seconds."""
+    torch.manual_seed(0)
+    hidden, batch = DDPG.get("hidden_sizes", (64, 64)), DDPG["batch_size"]
+    actor, critic = mlp(n_inputs, hidden, 1, "relu"), mlp(n_inputs + 2, hidden, 1, "relu")
+    actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
+    actor_optimizer, critic_optimizer = adam(actor.parameters(), 1e-3), adam(critic.parameters(), 1e-3)
+    actor_params, critic_params = list(actor.parameters()), list(critic.parameters())
+    online, targets = [*actor_params, *critic_params], [*actor_target.parameters(), *critic_target.parameters()]
+    obs, next_obs = torch.randn(batch, n_inputs + 1), torch.randn(batch, n_inputs + 1)
+    action, reward, done = torch.rand(batch, 1), torch.randn(batch, 1), torch.zeros(batch, 1)
+
+    def target(next_obs, reward, done):
+        next_q = critic_target(torch.cat([next_obs, actor_target(next_obs[:, :-1])], 1))
+        return reward + 0.99 * (1.0 - done) * next_q
+
+    def critic_loss(obs, action, y):
+        return (critic(torch.cat([obs, action], 1)) - y).square().mean()
+
+    def actor_loss(obs):
+        return -critic(torch.cat([obs, actor(obs[:, :-1])], 1)).mean()
+
+    def make_step(target, critic_loss, actor_loss):
+        def step():
+            with torch.no_grad():
+                y = target(next_obs, reward, done)
+            for p, g in zip(critic_params, torch.autograd.grad(critic_loss(obs, action, y), critic_params)):
+                p.grad = g
+            critic_optimizer.step()
+            for p, g in zip(actor_params, torch.autograd.grad(actor_loss(obs), actor_params)):
+                p.grad = g
+            actor_optimizer.step()
+            with torch.no_grad():
+                for t, p in zip(targets, online):
+                    t.lerp_(p, 0.005)
+        return step
+
+    eager = make_step(target, critic_loss, actor_loss)
+    compiled = make_step(torch.compile(target), torch.compile(critic_loss), torch.compile(actor_loss))
+    started = time.perf_counter()
+    compiled()
+    compile_seconds = time.perf_counter() - started
+    times: dict[str, list[float]] = {"eager": [], "compiled": []}
+    for _ in range(3):
+        for name, f in (("eager", eager), ("compiled", compiled)):
+            for _ in range(50):
+                f()
+            cpu = time.process_time()
+            for _ in range(repeats):
+                f()
+            times[name].append((time.process_time() - cpu) / repeats * 1e3)
+    return statistics.median(times["eager"]), statistics.median(times["compiled"]), compile_seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000, help="RL steps per fit (learning starts at 500)")
     parser.add_argument("--repeats", type=int, default=3, help="fits")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compile", action="store_true", help="also time the step with torch.compile'd losses")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     DDPG["num_threads"] = args.threads
@@ -122,6 +182,10 @@ def main() -> None:
     split = parts(n_inputs)
     print(f"one gradient step by part (CPU ms, minibatch {DDPG['batch_size']}): "
           + "; ".join(f"{k} {v:.3f}" for k, v in split.items()) + f"; sum {sum(split.values()):.3f}")
+    if args.compile:
+        eager, compiled, seconds = compiled_against_eager(n_inputs)
+        print(f"one gradient step (CPU ms, median of 3 x 2000): eager {eager:.3f}, target and losses compiled "
+              f"{compiled:.3f} ({eager / compiled:.2f}x); compiling took {seconds:.1f} s (wall)")
 
 
 if __name__ == "__main__":

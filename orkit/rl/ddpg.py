@@ -66,6 +66,9 @@ class DDPGConfig(NetworkConfig):
     """The actor's action is its raw output."""
     learning_rate: float = 1e-3
     """Adam step size of actor and critic [log-uniform 3e-4 .. 9e-3]."""
+    anneal_lr: bool = False
+    """Decay the step size linearly to 0 over ``total_timesteps`` (the paper's linear decay),
+    set before each rollout's gradient steps; ``False``: constant, as stable-baselines3."""
     tau: float = 5e-3
     """Target-network update rate [log-uniform 1e-3 .. 1e-2]."""
     batch_size: int = 256
@@ -201,6 +204,9 @@ def train_ddpg(
 
         # ---- learn: one gradient step per train_freq collected steps (their minibatches drawn at once)
         if timesteps >= config.learning_starts:
+            if config.anneal_lr:
+                for optimizer in (critic_optimizer, actor_optimizer):
+                    optimizer.param_groups[0]["lr"] = (1.0 - (timesteps - n * K) / config.total_timesteps) * config.learning_rate
             pending += n * K / config.train_freq
             count = int(pending)
             batches = buffer.sample(config.batch_size, generator, count=count)
@@ -225,7 +231,7 @@ def train_ddpg(
         if timesteps >= next_eval or timesteps >= config.total_timesteps:
             next_eval += config.eval_every * max(1, (timesteps - next_eval) // config.eval_every + 1)
             entry = {"timesteps": timesteps, "gradient_steps": gradient_steps, "validation_loss": run.validate(),
-                     "train_return": float(rewards.sum(1).mean())}
+                     "train_return": float(rewards.sum(1).mean()), "learning_rate": actor_optimizer.param_groups[0]["lr"]}
             entry.update({k: v.item() for k, v in losses.items()})
             evaluations = len(run.history)  # this one included (the first entry is the initial validation)
             counters = {"timesteps": timesteps, "gradient_steps": gradient_steps, "pending": pending,

@@ -36,6 +36,15 @@ def test_train_freq_sets_gradient_steps_per_collected_step(setting_1):
     assert policy.history_[-1]["gradient_steps"] == 168 // 14
 
 
+@pytest.mark.parametrize("anneal_lr, expected", [(False, [1e-3] * 3), (True, [1e-3, 2e-3 / 3, 1e-3 / 3])])
+def test_anneal_lr_decays_the_step_size_linearly(setting_1, anneal_lr, expected):
+    """With anneal_lr the step size before each rollout's gradient steps is (1 - steps before it /
+    budget) x learning_rate (rollouts of 56 steps: 0, 56 and 112 steps before them)."""
+    train, validation, _, problem = setting_1
+    policy = DDPGPolicy("base", learning_rate=1e-3, anneal_lr=anneal_lr, **TINY).fit(train, validation, problem)
+    assert [h["learning_rate"] for h in policy.history_[1:]] == pytest.approx(expected)
+
+
 def without_seconds(history):
     return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
 
