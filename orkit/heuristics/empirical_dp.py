@@ -150,7 +150,8 @@ def solve_empirical_dp(
     P = check_int("review_period", review_period, minimum=1)
     h = check_float("holding_cost", holding_cost, minimum=0)
     b = check_float("shortage_cost", shortage_cost, minimum=0)
-    W = L + P if warmup_periods is None else check_int("warmup_periods", warmup_periods, minimum=0)
+    # the simulator's warm-up rule (L + P unless given), stated once in InventoryProblem
+    W = int(InventoryProblem(lead_time=L, review_period=P, warmup_periods=warmup_periods).warmups(1)[0])
     x_start = int(round(check_float("initial_on_hand", initial_on_hand)))
     n, T = d.shape
     if n == 0 or T == 0:

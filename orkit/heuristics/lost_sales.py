@@ -146,6 +146,9 @@ class CappedBaseStockPolicy(SimulationFittedPolicy):
         self.n_rounds = n_rounds
         self._use_given_values()
 
+    #: ``act`` is a pure tensor expression of the observation: compiled simulations trace it in
+    fusable = True
+
     def act(self, obs: Observation) -> torch.Tensor:
         if self._level is None:
             check_is_fitted(self, ("level_", "cap_"))

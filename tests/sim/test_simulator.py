@@ -11,7 +11,7 @@ from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
 from orkit.core import InventoryProblem, ValidationError
 from orkit.evaluation import metrics_from_ledger, per_sku_loss
-from orkit.heuristics import BaseStockPolicy, ConstantOrderPolicy
+from orkit.heuristics import BaseStockPolicy, CappedBaseStockPolicy, ConstantOrderPolicy
 from orkit.sim import simulate
 from orkit.sim import simulator as sim
 
@@ -309,6 +309,23 @@ def test_compiled_lean_blocks_equal_the_eager_run(compiler, lead_time, review_pe
     assert compiler(sim._lean_block) == 1 and compiler(sim._lean_step) == 0
     assert_same_sums(compiled, eager)
     assert_same_sums(eager, simulate(BaseStockPolicy(level), demand, problem).sums())
+
+
+@pytest.mark.parametrize("make", [
+    lambda level: BaseStockPolicy(level),
+    lambda level: ConstantOrderPolicy(level / 4),
+    lambda level: CappedBaseStockPolicy(level, level / 3),
+], ids=["base-stock", "constant-order", "capped-base-stock"])
+def test_every_fusable_heuristic_compiles_into_blocks(compiler, make):
+    """The heuristics that declare ``fusable`` run in compiled blocks with the eager sums."""
+    g = torch.Generator().manual_seed(5)
+    demand = torch.poisson(torch.full((131, 19), 6.0), generator=g)
+    level = 4.0 + 20 * torch.rand(131, generator=g)
+    problem = InventoryProblem(lead_time=1, review_period=2, lost_sales=True, max_order=30.0)
+    assert make(level).fusable
+    compiled = simulate(make(level), demand, problem, ledger="lean", fused=True)
+    assert compiler(sim._lean_block) == 1 and compiler(sim._lean_step) == 0
+    assert_same_sums(compiled, simulate(make(level), demand, problem, ledger="lean", fused=False))
 
 
 @pytest.mark.parametrize("periods", [5, 8, 29])  # shorter than, one and several blocks
