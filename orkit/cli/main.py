@@ -197,8 +197,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     options = _read_options(args)
     dataset = Dataset.read(args.data, **options)
-    # refused before any fit: the simulator refuses SKUs living part of the horizon until it masks lives
-    dataset.check_full_lives()
     problem = _problem(args, dataset.metadata, dataset.n_periods)
     params = _params(args.param, "--param")
     policy = _with_progress(make_policy(args.policy, **params), params)

@@ -609,13 +609,14 @@ class Dataset:
         t = np.arange(self.n_periods)[:, None]
         return (first <= t) & (t <= last)
 
-    def check_full_lives(self) -> "Dataset":
+    def check_full_lives(self, doing: str = "fitting on") -> "Dataset":
         """Return the dataset if every SKU lives the whole horizon; otherwise raise a DataError
         naming the SKUs that start later or end earlier.
 
-        Code that cannot yet honour SKU lives (the simulator, for now) calls this on every
-        dataset it receives, so that no order and no cost is ever counted outside a life
-        silently.
+        Code that cannot yet honour SKU lives calls this on every dataset it receives, so that
+        nothing outside a life is silently read as zero demand (the estimators that learn from
+        demand windows, for now; the simulator honours lives). ``doing`` completes the message
+        ("fitting on ... SKUs ... is not supported yet").
         """
         if self._life is None:
             return self
@@ -626,9 +627,9 @@ class Dataset:
         more = f" and {len(partial) - 5} more" if len(partial) > 5 else ""
         raise DataError(
             f"dataset {self._name!r} has {len(partial)} SKU(s) that do not live the whole horizon "
-            f"({self._life_label(0)}..{self._life_label(self.n_periods - 1)}): {shown}{more}; simulating SKUs that "
-            "start or end inside the horizon is not supported yet: evaluate the SKUs that do "
-            "(dataset.subset(dataset.life[0] == 0) ...), or, if the periods before a SKU's first row and after its "
+            f"({self._life_label(0)}..{self._life_label(self.n_periods - 1)}): {shown}{more}; {doing} SKUs that "
+            "start or end inside the horizon is not supported yet (their periods outside the life would read as "
+            "zero demand): fit on the SKUs that do, or, if the periods before a SKU's first row and after its "
             "last are days without sales, read the data with lives='full' and fill_missing='zero' "
             "(orkit: --lives full --fill-missing zero)"
         )

@@ -88,6 +88,7 @@ def metrics_from_ledger(ledger: Ledger | LeanLedger, *, turnover_cap: float = 28
             "no period is scored: the warm-up (warmup_periods, by default L + P) covers the whole horizon of every "
             "trajectory; use a shorter warm-up, lead time or review period, or longer trajectories"
         )
+    scored = s.counted_periods > 0
     n_counted = s.counted_periods.clamp(min=1)
     avg_on_hand = s.holding_units / n_counted
     avg_sales = s.sales / n_counted
@@ -97,13 +98,14 @@ def metrics_from_ledger(ledger: Ledger | LeanLedger, *, turnover_cap: float = 28
     holding = s.holding_cost_rate * s.holding_units.sum()
     shortage = s.shortage_cost_rate * s.shortage_units.sum()
     return {
-        "weighted_loss": float(per_sku_loss(s).mean()) if s.n_skus else float("nan"),
+        # SKUs without a scored period (a life shorter than the warm-up) have no loss to average
+        "weighted_loss": float(per_sku_loss(s)[scored].mean()) if s.n_skus else float("nan"),
         "total_cost": float(holding + shortage),
         "holding_cost": float(holding),
         "shortage_cost": float(shortage),
         "fill_rate": _ratio(s.sales.sum(), s.demand.sum(), 1.0),
         "cycle_service_level": 1.0 - _ratio(s.cycles_with_shortage.sum(), s.cycles.sum(), 0.0),
         "stockout_rate": _ratio(s.stockout_periods.sum(), s.counted_periods.sum(), 0.0),
-        "turnover_days": float(turnover.mean()) if s.n_skus else float("nan"),
+        "turnover_days": float(turnover[scored].mean()) if s.n_skus else float("nan"),
         "average_on_hand": _ratio(s.holding_units.sum(), s.counted_periods.sum(), 0.0),
     }

@@ -34,6 +34,7 @@ __all__ = [
 def demand_array(data: Any) -> np.ndarray:
     """Demand of a Dataset, array or tensor as a float64 array of shape (n_skus, n_periods)."""
     if hasattr(data, "demand_time_major"):
+        data.check_full_lives("fitting a heuristic on")  # zeros outside a life are not demand
         return np.asarray(data.demand, dtype=np.float64)
     if hasattr(data, "detach"):
         data = data.detach().cpu().numpy()

@@ -80,7 +80,9 @@ def subset_input(inp: SimulationInput, index: torch.Tensor) -> SimulationInput:
     """The trajectories ``index`` of a prepared input (repeats allowed)."""
     index = index.to(inp.demand.device)
     features = None if inp.features is None else inp.features.index_select(0, index)
-    return SimulationInput(demand=inp.demand.index_select(1, index), features=features, feature_names=inp.feature_names)
+    life = None if inp.life is None else tuple(v.index_select(0, index) for v in inp.life)
+    return SimulationInput(demand=inp.demand.index_select(1, index), features=features, feature_names=inp.feature_names,
+                           life=life)
 
 
 def subset_problem(problem: InventoryProblem, index: torch.Tensor, n_skus: int) -> InventoryProblem:

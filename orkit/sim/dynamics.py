@@ -36,8 +36,10 @@ policy's ``act``, or unrolled over a block of periods) and autograd differentiat
 - random lead times (orders may cross): ``lead_time`` becomes a per-SKU draw for each period
   (a tensor of shape ``(n_skus,)``); the per-SKU branch of step 2 already places each order
   into its own slot, with as many slots as the longest lead time;
-- SKUs whose life starts or ends inside the horizon: a per-SKU mask of live periods in
-  :meth:`Timing.flags`, and-ed into ``review`` and ``counted``.
+- SKUs whose life starts or ends inside the horizon (implemented): :class:`Timing` carries
+  each SKU's first and last period, and :meth:`Timing.flags` counts a SKU's review days and
+  warm-up from its first period, orders only when the order arrives by its last period, and
+  counts no period outside its life.
 """
 
 from __future__ import annotations
@@ -88,20 +90,26 @@ class Flags(NamedTuple):
 
 class Timing(NamedTuple):
     """Lead time [L], review period [P] and warm-up [W]: ints shared by every SKU, or int64
-    tensors of shape (n_skus,)."""
+    tensors of shape (n_skus,); and, for SKUs that start or end inside the horizon, each SKU's
+    first and last period (int64 tensors; None when every SKU lives the whole horizon)."""
 
     lead_time: int | torch.Tensor
     review_period: int | torch.Tensor
     warmup: int | torch.Tensor
+    first: torch.Tensor | None = None
+    last: torch.Tensor | None = None
 
     @classmethod
-    def of(cls, problem: InventoryProblem, n_skus: int, device: torch.device | str = "cpu") -> "Timing":
-        """The timing of ``problem`` for ``n_skus`` SKUs (ints where every SKU shares it)."""
+    def of(cls, problem: InventoryProblem, n_skus: int, device: torch.device | str = "cpu",
+           life: tuple[torch.Tensor, torch.Tensor] | None = None) -> "Timing":
+        """The timing of ``problem`` for ``n_skus`` SKUs (ints where every SKU shares it and
+        lives the whole horizon; ``life`` is ``(first, last)`` per SKU otherwise)."""
         per_sku = (problem.lead_times(n_skus), problem.review_periods(n_skus), problem.warmups(n_skus))
-        if n_skus == 0 or all((v == v[0]).all() for v in per_sku):
+        if life is None and (n_skus == 0 or all((v == v[0]).all() for v in per_sku)):
             first = problem.lead_times(1), problem.review_periods(1), problem.warmups(1)
             return cls(*(int(v[0]) for v in first))
-        return cls(*(torch.as_tensor(v.copy(), device=device) for v in per_sku))
+        lives = () if life is None else tuple(torch.as_tensor(v, device=device) for v in life)
+        return cls(*(torch.as_tensor(v.copy(), device=device) for v in per_sku), *lives)
 
     @property
     def shared(self) -> bool:
@@ -113,17 +121,27 @@ class Timing(NamedTuple):
         return self.lead_time if self.shared else int(self.lead_time.max())
 
     def flags(self, t) -> Flags:
-        """The flags of period ``t`` (an int, or a tensor of periods that broadcasts with the SKUs)."""
+        """The flags of period ``t`` (an int, or a tensor of periods that broadcasts with the SKUs).
+
+        A SKU's own clock starts at its first period: its review days and warm-up count from
+        there. It orders only while an order arrives by its last period, and no period
+        outside its life is counted."""
         L, P, W = self.lead_time, self.review_period, self.warmup
-        counted = t >= W
+        age = t if self.first is None else t - self.first
+        counted = age >= W
         # the first counted cycle starts at s = L + kP >= max(W, L + P): k = max(ceil((W - L) / P), 1)
         k = -((L - W) // P)
         first_cycle = L + P * (max(k, 1) if isinstance(k, int) else k.clamp(min=1))
+        review, in_cycle = is_review_day(age, P), age >= first_cycle
+        if self.first is not None:
+            alive = (age >= 0) & (t <= self.last)
+            review = review & (t + L <= self.last)  # & age >= 0, by the review rule
+            counted, in_cycle = counted & alive, in_cycle & alive
         return Flags(
-            review=is_review_day(t, P),
+            review=review,
             counted=counted,
-            cycle_start=counted & is_review_day(t - L, P),
-            in_cycle=t >= first_cycle,
+            cycle_start=counted & is_review_day(age - L, P),
+            in_cycle=in_cycle,
         )
 
     def rows(self, n_periods: int, n_skus: int, device: torch.device | str = "cpu") -> Flags:

@@ -102,7 +102,7 @@ class InventoryVectorEnv(VectorEnv):
         self.problem = problem
         self.num_envs = int(num_envs)
         self.timing = Timing.of(problem, 1)
-        self.L, self.P, self.W = self.timing
+        self.L, self.P, self.W = self.timing.lead_time, self.timing.review_period, self.timing.warmup
         self.T = demand.shape[1]
         self.max_order = float(max_order or problem.max_order or 10 * max(demand.max(), 1.0))
         self.rules = Rules(self.L, problem.lost_sales, self.max_order)

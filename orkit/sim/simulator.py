@@ -62,11 +62,14 @@ class SimulationInput:
         Time-major demand: ``demand[t]`` is contiguous.
     features : Tensor of shape (n_skus, n_periods, n_features) or None
     feature_names : tuple of str
+    life : (Tensor, Tensor) of shape (n_skus,) each, or None
     """
 
     demand: torch.Tensor
     features: torch.Tensor | None
     feature_names: tuple[str, ...]
+    life: tuple[torch.Tensor, torch.Tensor] | None = None
+    """Each SKU's first and last period when some SKU starts or ends inside the horizon."""
 
     @property
     def n_skus(self) -> int:
@@ -97,7 +100,7 @@ def prepare_input(
     if isinstance(data, SimulationInput):
         return data
     if hasattr(data, "demand_time_major"):  # a Dataset: validated already, shared without a copy
-        data.check_full_lives()  # SKUs that start or end inside the horizon are not masked yet
+        life = None if data.full_lives else tuple(torch.from_numpy(v.copy()) for v in data.life)
         with warnings.catch_warnings():
             # Dataset arrays are read-only; the simulator only reads them
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
@@ -107,7 +110,7 @@ def prepare_input(
         feature_names = tuple(data.feature_names)
         validated = True
     else:
-        validated = False
+        validated, life = False, None
         demand = torch.as_tensor(data)
         if demand.ndim != 2:
             raise ValidationError(f"demand must have shape (n_skus, n_periods), got {tuple(demand.shape)}")
@@ -133,7 +136,9 @@ def prepare_input(
             )
         if features.shape[2] == 0:
             features = None
-    return SimulationInput(demand=demand_tm, features=features, feature_names=tuple(feature_names))
+    if life is not None:
+        life = tuple(v.to(device) for v in life)
+    return SimulationInput(demand=demand_tm, features=features, feature_names=tuple(feature_names), life=life)
 
 
 
@@ -370,7 +375,7 @@ class _Run:
         self.policy, self.inp, self.problem = policy, inp, problem
         self.T, self.n = inp.demand.shape
         self.dtype, self.device = inp.demand.dtype, inp.demand.device
-        self.timing = timing = Timing.of(problem, self.n, self.device)
+        self.timing = timing = Timing.of(problem, self.n, self.device, inp.life)
         per_sku = lambda v: torch.as_tensor(v, device=self.device).expand(self.n)  # noqa: E731
         self.ctx = _Context(inp.demand, inp.features, inp.feature_names, window, per_sku(timing.lead_time),
                             per_sku(timing.review_period), timing.max_lead_time)

@@ -69,6 +69,7 @@ def _as_demand_and_features(
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
     """Demand (n_skus, T) float64, features (n_skus, T, F) or None, and feature names."""
     if hasattr(data, "demand") and hasattr(data, "feature_names"):  # a Dataset
+        data.check_full_lives("fitting the forecaster on")  # zeros outside a life are not demand
         demand = np.asarray(data.demand, dtype=np.float64)
         features = np.asarray(data.features, dtype=np.float64) if data.n_features else None
         names = tuple(data.feature_names) if features is not None else ()

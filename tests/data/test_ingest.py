@@ -92,21 +92,64 @@ def test_lives_travel_with_subsets_splits_and_files(tmp_path):
     assert len(rows) == 6 + 4 + 4  # no row outside a life
 
 
+def test_fitting_a_heuristic_or_the_forecaster_on_partial_lives_is_refused():
+    from orkit.heuristics import NewsvendorPolicy
+    from orkit.twostage import DemandForecaster
+
+    ds = late_and_early()
+    with pytest.raises(DataError, match=r"fitting a heuristic on SKUs that start or end inside the horizon"):
+        NewsvendorPolicy().fit(ds, ds, InventoryProblem())
+    with pytest.raises(DataError, match=r"fitting the forecaster on SKUs that start or end inside the horizon"):
+        DemandForecaster().fit(ds, horizon=2)
+
+
 def test_check_full_lives_names_the_skus_and_says_what_is_not_supported():
     ds = late_and_early()
     with pytest.raises(DataError, match=r"dataset 'dataset' has 2 SKU\(s\) that do not live the whole horizon "
                                         r"\(2024-01-01..2024-01-06\): 'B' \(2024-01-03..2024-01-06\), 'C' "
-                                        r"\(2024-01-01..2024-01-04\); simulating SKUs that start or end inside the "
+                                        r"\(2024-01-01..2024-01-04\); fitting on SKUs that start or end inside the "
                                         r"horizon is not supported yet"):
         ds.check_full_lives()
     assert Dataset.from_frame(extract(), **MAPPING).check_full_lives().full_lives
 
 
-def test_the_simulator_refuses_skus_that_do_not_live_the_whole_horizon():
+def test_the_simulator_orders_and_counts_only_inside_a_life():
+    """A SKU's clock starts at its first period (review days and warm-up count from there); it
+    orders only while an order arrives by its last period; no period outside its life counts."""
+    from orkit.evaluation import evaluate
     from orkit.sim import simulate
 
-    with pytest.raises(DataError, match=r"do not live the whole horizon"):
-        simulate(BaseStockPolicy(level=10.0), late_and_early(), InventoryProblem())
+    ds = late_and_early()  # A: days 0-5, B: 2-5, C: 0-3
+    problem = InventoryProblem(lead_time=1, review_period=1)
+    led = simulate(BaseStockPolicy(level=30.0), ds, problem)
+    order, counted = led.order.numpy(), led.counted.numpy()
+    # A lives everything: reviews from day 1 (t = P), counted from the warm-up L + P = 2
+    assert order[0, 0] == 0 and (order[0, 1:5] > 0).all() and order[0, 5] == 0  # day 5's order would arrive after the end
+    assert counted[0].tolist() == [False, False, True, True, True, True]
+    # B starts on day 2: first review on its day 1 (day 3), counted from its day 2 (day 4)
+    assert order[1, :3].tolist() == [0, 0, 0] and order[1, 3] > 0
+    assert counted[1].tolist() == [False, False, False, False, True, True]
+    # C ends on day 3: no order that would arrive after it (the last is placed on day 2)
+    assert order[2, 3:].tolist() == [0, 0, 0] and order[2, 2] > 0
+    assert counted[2].tolist() == [False, False, True, True, False, False]
+    # A SKU that lives the whole horizon runs as it would alone
+    alone = simulate(BaseStockPolicy(level=30.0), ds.subset([0]), problem)
+    assert np.array_equal(alone.on_hand[0].numpy(), led.on_hand[0].numpy())
+    # and the lean ledger, the metrics and the full one agree
+    lean = simulate(BaseStockPolicy(level=30.0), ds, problem, ledger="lean")
+    np.testing.assert_array_equal(lean.counted_periods.numpy(), counted.sum(1))
+    assert evaluate(BaseStockPolicy(level=30.0), ds, problem)["weighted_loss"] > 0
+
+
+def test_a_sku_whose_life_is_shorter_than_the_warm_up_is_left_out_of_the_mean():
+    from orkit.evaluation import evaluate
+
+    ds = late_and_early()
+    problem = InventoryProblem(lead_time=1, review_period=1, warmup_periods=3)
+    short = Dataset.from_frame(extract(lives={"B": (3, 5)}), **MAPPING)  # B: 3 days, all warm-up
+    assert evaluate(BaseStockPolicy(level=30.0), short, problem)["weighted_loss"] == pytest.approx(
+        evaluate(BaseStockPolicy(level=30.0), short.subset([0, 2]), problem)["weighted_loss"])
+    assert np.isfinite(evaluate(BaseStockPolicy(level=30.0), ds, problem)["weighted_loss"])
 
 
 def test_lives_full_counts_the_edges_as_missing_periods():
