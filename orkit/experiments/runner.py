@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 
 from orkit.core.errors import ConfigError, DataError, OrkitError, OutputError
 from orkit.core.files import atomic_write, atomic_write_text
+from orkit.core.interrupts import interrupt
 from orkit.core.problem import InventoryProblem
 from orkit.data import Dataset, generate
 from orkit.evaluation import evaluate
@@ -760,7 +761,7 @@ def _worker_stop(signum: int, frame: Any) -> None:
     global _STOPPING
     _STOPPING = True
     if _JOB_RUNNING:
-        raise KeyboardInterrupt
+        interrupt()  # now, or as a shielded block (e.g. recording a failed trial) ends
 
 
 @contextlib.contextmanager

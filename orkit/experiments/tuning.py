@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator
 import optuna
 
 from orkit.core.errors import ConfigError, OrkitError
+from orkit.core.interrupts import shielded
 from orkit.experiments.config import Distribution, MethodSpec, TuningSpec
 
 __all__ = ["suggest", "tune", "top_configurations", "open_study", "check_storage", "PruningReporter",
@@ -546,10 +547,12 @@ def _run_trial(study: optuna.Study, trial: optuna.Trial, method: MethodSpec, obj
 
 def _fail(study: optuna.Study, trial: optuna.Trial, method: MethodSpec, error: str) -> None:
     """Record a failed trial and say so in one line (no traceback: the error names the
-    parameter and the value; the run goes on with the next trial)."""
-    trial.set_user_attr("error", error)
-    study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
-    log.warning("methods[%s]: tuning trial %d failed: %s", method.label, trial.number, error)
+    parameter and the value; the run goes on with the next trial). A stop request waits until
+    both are done, so every recorded failure has its line."""
+    with shielded():
+        trial.set_user_attr("error", error)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+        log.warning("methods[%s]: tuning trial %d failed: %s", method.label, trial.number, error)
 
 
 def _failure_message(method: MethodSpec, failed: list[optuna.trial.FrozenTrial]) -> str:
