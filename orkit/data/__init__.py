@@ -6,9 +6,12 @@
   arrays, pandas or streamed Parquet: :mod:`orkit.data.ingest`; dates: :mod:`orkit.data.calendar`).
 - Generators: the four DeepStock synthetic settings, IID normal and Poisson demand, and a
   contextual generator whose features carry real signal; :func:`generate` runs one by name.
+- Shipped real data: :func:`load` reads a dataset that ships with orkit by name (``"bakery"``:
+  105 daily series with dates, holidays, weather and promotions; :mod:`orkit.data.datasets`).
 """
 
 from orkit.data.dataset import SPLIT_NAMES, Dataset
+from orkit.data.datasets import DATASETS, load
 from orkit.data.files import read_long_table
 from orkit.data.generators import (
     COEFF_FEATURES,
@@ -25,6 +28,7 @@ from orkit.data.generators import (
 __all__ = [
     "COEFF_FEATURES",
     "CONTEXTUAL_FEATURES",
+    "DATASETS",
     "DEEPSTOCK_PROBLEM",
     "Dataset",
     "GENERATORS",
@@ -34,5 +38,6 @@ __all__ = [
     "generate",
     "iid_normal",
     "iid_poisson",
+    "load",
     "read_long_table",
 ]
