@@ -32,12 +32,14 @@ State space: :math:`x_0 \ge` ``min_on_hand`` (0 under lost sales; a backlog floo
 backorders, where deeper backlogs are lumped into the floor), orders and pipeline entries
 :math:`\le` ``max_order``, and inventory position :math:`x_0 + \sum a_k + q \le`
 ``max_inventory_position`` :math:`U`. The default :math:`U` is the optimal backorder base-stock
-level plus one standard deviation of the lead-time demand: under backorders base-stock is
-optimal (so :math:`U` never binds), and under lost sales Morton (1969, *SIAM Review* 11(4))
-bounds the optimal order by the backorder base-stock order (see also Zipkin 2008b, *Manag.
-Sci.* 54(3)); a warning is logged when the optimal policy reaches :math:`U`. The number of
-states is checked before anything is allocated; beyond ``max_states`` a
-:class:`~orkit.core.StateSpaceError` names the count and the limit.
+level :math:`S^* = F_{L+1}^{-1}(b / (b + h))`: under backorders base-stock is optimal, and
+under lost sales Morton (1969, *SIAM Review* 11(4)) bounds the optimal order by the backorder
+base-stock order, :math:`x_0 + \sum a_k + q^* \le S^*` (see also Zipkin 2008b, *Oper. Res.*
+56(4)), so a position above :math:`S^*` is never reached from one below it and the default
+never binds. A warning is logged when the optimal policy reaches a smaller :math:`U` given by
+the caller. The number of states and transitions is checked before anything is allocated;
+beyond ``max_states`` or ``max_transitions`` a :class:`~orkit.core.StateSpaceError` names the
+count and the value to set.
 """
 
 from __future__ import annotations
@@ -236,7 +238,7 @@ class AverageCostSolution:
 def _default_bounds(pmf: np.ndarray, h: float, b: float, L: int, lost_sales: bool) -> tuple[int, int]:
     law = Discrete(pmf).sum_of(L + 1)
     level = int(law.ppf(b / (b + h)))
-    U = level + int(math.ceil(float(np.sqrt(law.variance))))
+    U = level  # Morton's bound (module docstring): the optimal post-order position is <= S*
     # backorders: the recurrent class reaches S* - (L + 1) K; one more K of margin keeps the floor
     # (where deeper backlogs are lumped) out of reach of the decisions that matter
     low = 0 if lost_sales else min(0, level - (L + 2) * (pmf.size - 1))
@@ -274,7 +276,8 @@ def solve_average_cost_dp(
     max_order : int, optional
         Largest order [q_max]; default unbounded (limited by ``max_inventory_position``).
     max_inventory_position : int, optional
-        [U]; default: backorder base-stock level + one standard deviation of ``D_{L+1}``.
+        [U]; default: the backorder base-stock level ``S* = F_{L+1}^{-1}(b/(b+h))``, Morton's
+        bound on the optimal post-order position (module docstring).
     min_on_hand : int, optional
         Backlog floor under backorders (deeper backlogs are lumped); default
         ``min(0, S* - (L + 2) K)`` with ``K`` the largest demand. Must be 0 under lost sales.
@@ -338,15 +341,16 @@ def solve_average_cost_dp(
     if n_states > max_states:
         raise StateSpaceError(
             f"the dynamic program needs {n_states:,} states (lead time {L}, on-hand {low}..{U}, "
-            f"{slots} pipeline slots), more than max_states={max_states:,}; lower max_inventory_position, "
-            "the lead time or the demand support, or raise max_states"
+            f"{slots} pipeline slots), more than max_states={max_states:,}; set max_states={n_states:,} "
+            "or more, or lower max_inventory_position (below Morton's bound S* the optimum may be cut off)"
         )
     n_transitions = count_dp_states(L, low, U, q_max, pmf.size - 1)[2]
     if n_transitions > max_transitions:
         raise StateSpaceError(
             f"the dynamic program needs {n_transitions:,} transitions for its {n_states:,} states "
             f"(about {20 * n_transitions / 2**30:.1f} GiB while built), more than max_transitions="
-            f"{max_transitions:,}; lower max_inventory_position or max_order, or raise max_transitions"
+            f"{max_transitions:,}; set max_transitions={n_transitions:,} or more, or lower max_inventory_position "
+            "or max_order"
         )
     if width ** max(L, 1) >= 2**62:
         raise StateSpaceError(f"the state keys of {width}^{max(L, 1)} overflow int64; the instance is too large for the exact DP")
@@ -421,8 +425,11 @@ def solve_average_cost_dp(
     post = ip + orders
     ordering = orders > 0
     fallback = float(np.median(post[ordering])) if ordering.any() else float(U)
-    if np.any(ordering & (post == U)) and max_inventory_position is None:
-        logger.warning("the optimal policy orders up to max_inventory_position=%d in some states; raise it", U)
+    if max_inventory_position is not None and U < default_U and np.any(ordering & (post == U)):
+        logger.warning(
+            "the optimal policy orders up to max_inventory_position=%d in some states; raise it (Morton's bound: %d)",
+            U, default_U,
+        )
     return AverageCostSolution(
         average_cost=0.5 * (lower + upper),
         lower_bound=lower,
