@@ -724,6 +724,7 @@ def _worker_init(threads: int, parent: int) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_stop)
+    sys.unraisablehook = _interrupt_again
     import torch
 
     torch.set_num_threads(threads)
@@ -762,6 +763,17 @@ def _worker_stop(signum: int, frame: Any) -> None:
     _STOPPING = True
     if _JOB_RUNNING:
         interrupt()  # now, or as a shielded block (e.g. recording a failed trial) ends
+
+
+def _interrupt_again(unraisable: Any) -> None:
+    """A worker's ``sys.unraisablehook``: the stop request's ``KeyboardInterrupt`` raised while
+    Python ran a callback that cannot raise (a weak reference's, a finalizer) is not printed as
+    an ignored exception; the worker sends itself SIGTERM again, so the running job is still
+    interrupted, a moment later. Anything else goes to the default hook."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 @contextlib.contextmanager

@@ -696,3 +696,28 @@ def test_a_run_on_a_real_full_disk_fails_cleanly_and_resumes(finished, small_dis
     assert main(["run", str(study), "--output", str(out), "--no-progress"]) == 0
     assert table(read_results(out / "results.csv")) == finished.reference
     assert (out / "report.md").exists()
+
+
+def test_a_stop_request_lost_in_a_callback_is_sent_again(monkeypatch):
+    """A worker's SIGTERM raised while Python ran a weak-reference callback is 'ignored' by
+    Python (printed as a traceback, the job runs on); the worker's unraisable hook sends the
+    signal again instead, and passes any other exception to the default hook."""
+    import signal
+    import types
+
+    from orkit.experiments import runner
+
+    received, printed = [], []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    monkeypatch.setattr(sys, "__unraisablehook__", printed.append)
+    try:
+        runner._interrupt_again(types.SimpleNamespace(exc_value=KeyboardInterrupt()))
+        for _ in range(100):  # the handler runs at the next bytecode boundary
+            if received:
+                break
+        assert received == [signal.SIGTERM] and printed == []
+        other = types.SimpleNamespace(exc_value=ValueError("boom"))
+        runner._interrupt_again(other)
+        assert printed == [other] and received == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
