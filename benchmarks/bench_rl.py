@@ -207,7 +207,7 @@ def run_orkit(name, cls, params, data, seed):
 def with_one_hot(dataset):
     """The dataset with one-hot columns of its categorical features appended: the Gymnasium
     adapter then shows SB3 the same information orkit's encoder gives its networks."""
-    names = list(dataset.metadata.get("categorical_features", ()))
+    names = [name for name, role in dataset.feature_roles.items() if role.one_hot]
     for name in names:
         column = dataset.features[:, :, dataset.feature_names.index(name)]
         levels = np.unique(column)

@@ -19,7 +19,8 @@ import pandas as pd
 
 from orkit.core.errors import DataError, ValidationError
 
-__all__ = ["FREQUENCIES", "check_freq", "day_label", "days_from_series", "infer_freq", "period_dates", "to_day"]
+__all__ = ["FREQUENCIES", "calendar_part", "check_freq", "day_label", "days_from_series", "infer_freq", "period_dates",
+           "to_day"]
 
 #: days per period of each supported frequency
 FREQUENCIES: dict[str, int] = {"D": 1, "W": 7}
@@ -164,3 +165,32 @@ def period_dates(start_day: int, freq: str, n_periods: int) -> pd.DatetimeIndex:
     """The date of each of ``n_periods`` periods from ``start_day`` (a day number)."""
     start = pd.Timestamp(np.datetime64(int(start_day), "D"))
     return pd.date_range(start, periods=n_periods, freq=f"{FREQUENCIES[freq]}D", name="date")
+
+
+def calendar_part(days: np.ndarray, part: str) -> np.ndarray:
+    """A calendar part of day numbers (any shape), as int64: ``weekday`` (0 = Monday ... 6 =
+    Sunday), ``month`` (1-12), ``day_of_month`` (1-31), ``week_of_year`` (ISO week, 1-53) or
+    ``day_of_year`` (1-366); the parts of :data:`orkit.data.schema.CALENDAR_PARTS`.
+
+    Examples
+    --------
+    >>> day = to_day("2016-01-02")  # a Saturday
+    >>> [int(calendar_part(np.array([day]), p)[0]) for p in ("weekday", "month", "week_of_year")]
+    [5, 1, 53]
+    """
+    days = np.asarray(days, dtype=np.int64)
+    if part == "weekday":
+        return (days + _EPOCH_WEEKDAY) % 7
+    stamps = pd.DatetimeIndex(days.reshape(-1).astype("datetime64[D]"))
+    if part == "month":
+        values = stamps.month
+    elif part == "day_of_month":
+        values = stamps.day
+    elif part == "day_of_year":
+        values = stamps.dayofyear
+    elif part == "week_of_year":
+        values = stamps.isocalendar().week
+    else:
+        raise ValidationError(f"part must be one of 'weekday', 'month', 'day_of_month', 'week_of_year', "
+                              f"'day_of_year', got {part!r}")
+    return np.asarray(values, dtype=np.int64).reshape(days.shape)

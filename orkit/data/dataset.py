@@ -36,6 +36,7 @@ import pandas as pd
 from orkit.core.errors import DataError, ValidationError
 from orkit.core.validation import check_int
 from orkit.data import calendar, ingest
+from orkit.data.schema import FeatureRole, infer_roles, parse_roles
 from orkit.data.files import HEADER_KEY, read_dataset_header, read_long_table, table_suffix, write_dataset_file
 
 __all__ = ["Dataset", "SPLIT_NAMES"]
@@ -47,7 +48,7 @@ SPLIT_NAMES: tuple[str, str, str] = ("train", "validation", "test")
 
 #: the options of :meth:`Dataset.read` (those of :meth:`Dataset.from_frame`)
 READ_OPTIONS = ("sku", "period", "date", "demand", "features", "attributes", "split", "stockout", "freq",
-                "fill_missing", "lives", "name", "metadata")
+                "fill_missing", "lives", "name", "metadata", "feature_roles")
 
 #: files are written in blocks of whole SKUs of about this many rows
 WRITE_BLOCK_ROWS = 1 << 20
@@ -147,6 +148,12 @@ class Dataset:
         Date of the first period; with ``freq``, gives every period a date (:attr:`dates`).
     freq : {"D", "W"}, optional
         One period per day or per week; required with ``start_date``.
+    feature_roles : mapping of feature name -> role, optional
+        How each feature is used (:mod:`orkit.data.schema`): ``"numeric"``, ``"quantity"``,
+        ``"forecast"``, ``"categorical"`` (``"categorical:1,2,3"`` with its categories),
+        ``"calendar:weekday"``, or a :class:`~orkit.data.schema.FeatureRole`. Undeclared
+        features are inferred (``numeric``, or from the legacy metadata keys
+        ``coeff_features`` / ``categorical_features``); :attr:`feature_roles` has them all.
 
     Raises
     ------
@@ -181,6 +188,7 @@ class Dataset:
         censored: Any = None,
         start_date: Any = None,
         freq: str | None = None,
+        feature_roles: Mapping[str, Any] | None = None,
     ) -> None:
         set_ = object.__setattr__
         if not isinstance(name, str):
@@ -223,6 +231,9 @@ class Dataset:
         if metadata is not None and not isinstance(metadata, Mapping):
             raise ValidationError(f"metadata must be a dict, got {type(metadata).__name__}")
         set_(self, "_metadata", copy.deepcopy(dict(metadata or {})))
+        set_(self, "_feature_roles", infer_roles(self._feature_names, parse_roles(feature_roles, self._feature_names),
+                                                 self._metadata))
+        self._check_feature_roles()
 
     # ------------------------------------------------------------------ immutability
     def __setattr__(self, key: str, value: Any) -> None:
@@ -536,6 +547,24 @@ class Dataset:
         return self._feature_names
 
     @property
+    def feature_roles(self) -> dict[str, FeatureRole]:
+        """How each feature is used, ``{name: FeatureRole}`` in feature order (a copy): the one
+        schema the learners, the contextual heuristics and the two-stage forecaster read
+        (:mod:`orkit.data.schema`)."""
+        return dict(self._feature_roles)
+
+    def features_with_role(self, *roles: str) -> tuple[str, ...]:
+        """The names of the features whose role is one of ``roles``, in feature order.
+
+        Examples
+        --------
+        >>> ds = Dataset(np.ones((1, 2)), np.ones((1, 2, 2)), ["price", "ma7"], feature_roles={"ma7": "quantity"})
+        >>> ds.features_with_role("quantity"), ds.features_with_role("numeric")
+        (('ma7',), ('price',))
+        """
+        return tuple(name for name, role in self._feature_roles.items() if role.role in roles)
+
+    @property
     def sku_ids(self) -> np.ndarray:
         """SKU identifiers, a read-only numpy array of str, shape (n_skus,)."""
         return self._sku_ids
@@ -682,7 +711,10 @@ class Dataset:
             start_date=self.start_date,
             freq=self._freq,
         )
+        values.setdefault("feature_roles", self._feature_roles)
         values.update(changes)
+        if "feature_names" in changes and "feature_roles" not in changes:
+            values["feature_roles"] = {n: r for n, r in self._feature_roles.items() if n in values["feature_names"]}
         return Dataset(**values)
 
     def _resolve_index(self, index: Any) -> np.ndarray:
@@ -796,7 +828,7 @@ class Dataset:
             ) from None
         return self._features[:, :, column]
 
-    def with_features(self, names: str | Sequence[str], values: Any) -> "Dataset":
+    def with_features(self, names: str | Sequence[str], values: Any, roles: Any = None) -> "Dataset":
         """A copy with extra feature columns appended.
 
         Parameters
@@ -805,6 +837,8 @@ class Dataset:
             Names of the new features; must not exist yet.
         values : array-like of shape (n_skus, n_periods) or (n_skus, n_periods, k)
             One (n_skus, n_periods) array per name.
+        roles : str, or mapping of name -> role, optional
+            The new features' roles (one role for all, or per name); default ``numeric``.
         """
         names = (names,) if isinstance(names, str) else tuple(names)
         existing = [n for n in names if n in self._feature_names]
@@ -821,7 +855,83 @@ class Dataset:
                 f"got {np.asarray(values).shape}"
             )
         features = np.concatenate([self._features, array.astype(np.float32)], axis=2)
-        return self._replace(features=features, feature_names=self._feature_names + names)
+        if roles is None or isinstance(roles, (str, FeatureRole)):
+            roles = {n: roles or "numeric" for n in names}
+        new_roles = parse_roles(roles, names)
+        return self._replace(features=features, feature_names=self._feature_names + names,
+                             feature_roles={**self._feature_roles, **new_roles})
+
+    def with_feature_roles(self, roles: Any) -> "Dataset":
+        """A copy with the roles of some features declared (:mod:`orkit.data.schema`).
+
+        Parameters
+        ----------
+        roles : mapping of name -> role, or sequence of ``"name=role"`` texts
+            E.g. ``{"store": "categorical", "ma7": "quantity"}``; other features keep theirs.
+        """
+        return self._replace(feature_roles={**self._feature_roles, **parse_roles(roles, self._feature_names)})
+
+    def with_calendar_features(self, parts: str | Sequence[str] = ("weekday",),
+                               names: str | Sequence[str] | None = None) -> "Dataset":
+        """A copy with calendar features derived from the dates (role ``calendar``).
+
+        Parameters
+        ----------
+        parts : str or sequence of str, default=("weekday",)
+            Calendar parts among :data:`~orkit.data.schema.CALENDAR_PARTS`: ``weekday`` (0 =
+            Monday ... 6 = Sunday), ``month``, ``day_of_month``, ``week_of_year`` (ISO),
+            ``day_of_year``.
+        names : str or sequence of str, optional
+            Feature names, one per part; default the part names.
+
+        Raises
+        ------
+        DataError
+            The dataset has no dates (periods without a calendar carry no weekday: read the
+            data with its date column, or give ``start_date`` and ``freq``).
+
+        Examples
+        --------
+        >>> ds = Dataset(np.ones((1, 3)), start_date="2016-01-02", freq="D").with_calendar_features()
+        >>> ds.feature("weekday").tolist(), str(ds.feature_roles["weekday"])
+        ([[5.0, 6.0, 0.0]], 'calendar:weekday')
+        """
+        if self._start_day is None:
+            raise DataError(f"dataset {self._name!r} has no dates, so calendar features cannot be derived; read the "
+                            "data with its date column (date=...), or build it with start_date and freq")
+        parts = (parts,) if isinstance(parts, str) else tuple(parts)
+        names = parts if names is None else ((names,) if isinstance(names, str) else tuple(names))
+        if len(names) != len(parts):
+            raise ValidationError(f"names must give one name per part ({len(parts)}), got {list(names)}")
+        roles = {n: FeatureRole("calendar", part=p) for n, p in zip(names, parts)}
+        days = self._start_day + np.arange(self.n_periods) * calendar.FREQUENCIES[self._freq]
+        values = np.stack([np.broadcast_to(calendar.calendar_part(days, p).astype(np.float32),
+                                           (self.n_skus, self.n_periods)) for p in parts], axis=2)
+        return self.with_features(names, values, roles)
+
+    def _check_feature_roles(self) -> None:
+        """Declared categories hold every value; calendar features agree with the dates."""
+        if self.n_skus == 0 or self.n_periods == 0:
+            return
+        alive = None if self._life is None else self.alive().T  # (n, T)
+        days = None if self._start_day is None else \
+            self._start_day + np.arange(self.n_periods) * calendar.FREQUENCIES[self._freq]
+        for j, (name, role) in enumerate(self._feature_roles.items()):
+            if role.levels is None:
+                continue
+            column = self._features[:, :, j]
+            if role.role == "calendar" and days is not None:
+                expected = calendar.calendar_part(days, role.part)
+                bad = column != expected[None, :]
+                rule = f"agree with the dates ({role.part} of each period's date)"
+            else:
+                bad = ~np.isin(column, np.asarray(role.levels, dtype=np.float32))
+                rule = f"be one of its {role.role} values {_levels_text(role.levels)}"
+            if alive is not None:
+                bad &= alive
+            if bad.any():
+                self._raise_at(f"feature {name!r}", bad.T, rule, name)
+
 
     def select_features(self, names: Sequence[str]) -> "Dataset":
         """A copy that keeps only the features ``names`` (in that order)."""
@@ -895,6 +1005,7 @@ class Dataset:
             "metadata": _json_ready(self._metadata),
             "period_start": self._period_start,
             "n_periods": self.n_periods,
+            "feature_roles": {n: r.to_json() for n, r in self._feature_roles.items()},
         }
         if self._start_day is not None:
             header.update(date="date", start_date=self._life_label(0), freq=self._freq)
@@ -920,6 +1031,7 @@ class Dataset:
         lives: str = "rows",
         name: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        feature_roles: Mapping[str, Any] | Sequence[str] | None = None,
     ) -> "Dataset":
         """Build a dataset from a long table with one row per SKU and period.
 
@@ -964,6 +1076,9 @@ class Dataset:
             Dataset name; default the recorded name or ``"dataset"``.
         metadata : dict, optional
             Merged over the recorded metadata.
+        feature_roles : mapping of feature -> role, or sequence of ``"name=role"``, optional
+            How each feature is used (:mod:`orkit.data.schema`); merged over the roles recorded
+            by orkit. Undeclared features are ``numeric`` (see the schema's inference).
 
         Returns
         -------
@@ -988,11 +1103,13 @@ class Dataset:
         """
         return cls._from_table(frame, "frame", sku=sku, period=period, date=date, demand=demand, features=features,
                                attributes=attributes, split=split, stockout=stockout, freq=freq,
-                               fill_missing=fill_missing, lives=lives, name=name, metadata=metadata)
+                               fill_missing=fill_missing, lives=lives, name=name, metadata=metadata,
+                               feature_roles=feature_roles)
 
     @classmethod
     def _from_table(cls, frame: pd.DataFrame, where: str, *, name: str | None = None,
-                    metadata: Mapping[str, Any] | None = None, sku: str = "sku", **options: Any) -> "Dataset":
+                    metadata: Mapping[str, Any] | None = None, feature_roles: Any = None, sku: str = "sku",
+                    **options: Any) -> "Dataset":
         """:meth:`from_frame`, naming the table ``where`` in errors."""
         if not isinstance(frame, pd.DataFrame):
             raise ValidationError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
@@ -1001,15 +1118,20 @@ class Dataset:
             raise ValidationError(f"sku must be a column name (str), got {sku!r}")
         arrays = ingest.from_frame_arrays(frame, hints, refuse_text=lambda columns: _refuse_text_columns(frame, columns, sku),
                                           where=where, sku=sku, **options)
-        return cls._from_arrays(arrays, hints, name, metadata)
+        return cls._from_arrays(arrays, hints, name, metadata, feature_roles)
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, Any], hints: Mapping[str, Any], name: str | None,
-                     metadata: Mapping[str, Any] | None) -> "Dataset":
+                     metadata: Mapping[str, Any] | None, feature_roles: Any = None) -> "Dataset":
         merged = dict(hints.get("metadata", {}) or {})
         merged.update(metadata or {})
         merged.update(arrays.pop("ingestion_metadata"))
-        return cls(**arrays, name=name if name is not None else str(hints.get("name", "dataset")), metadata=merged)
+        names = tuple(arrays["feature_names"])
+        recorded = hints.get("feature_roles") if isinstance(hints.get("feature_roles"), Mapping) else {}
+        roles = {n: r for n, r in parse_roles(recorded).items() if n in names}
+        roles.update(parse_roles(feature_roles, names))
+        return cls(**arrays, name=name if name is not None else str(hints.get("name", "dataset")), metadata=merged,
+                   feature_roles=roles)
 
     def write(self, path: str | Path) -> Path:
         """Write the long table to ``path`` (``.csv`` or ``.parquet``, chosen by suffix).
@@ -1042,7 +1164,7 @@ class Dataset:
         **options
             Column mapping and reading options of :meth:`from_frame` (``sku``, ``period``,
             ``date``, ``demand``, ``features``, ``attributes``, ``split``, ``stockout``,
-            ``freq``, ``fill_missing``, ``lives``, ``name``, ``metadata``).
+            ``freq``, ``fill_missing``, ``lives``, ``name``, ``metadata``, ``feature_roles``).
 
         Raises
         ------
@@ -1059,8 +1181,9 @@ class Dataset:
         if table_suffix(path) == ".parquet":
             hints = read_dataset_header(path)
             name, metadata = options.pop("name", None), options.pop("metadata", None)
+            roles = options.pop("feature_roles", None)
             arrays = ingest.read_parquet_arrays(path, hints, **options)
-            dataset = cls._from_arrays(arrays, hints, name, metadata)
+            dataset = cls._from_arrays(arrays, hints, name, metadata, roles)
         else:
             frame = read_long_table(path, sku=options.get("sku", "sku"), split=options.get("split"))
             dataset = cls._from_table(frame, f"dataset file {str(path)!r}", **options)
@@ -1092,6 +1215,7 @@ class Dataset:
             and same_life
             and same_censored
             and self._feature_names == other._feature_names
+            and self._feature_roles == other._feature_roles
             and np.array_equal(self._sku_ids, other._sku_ids)
             and np.array_equal(self._demand_time_major, other._demand_time_major)
             and np.array_equal(self._features, other._features)
@@ -1141,6 +1265,11 @@ def _split_counts(sizes: Any, n_skus: int, name: str = "sizes") -> tuple[int, in
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[:remainder]] += 1
     return int(counts[0]), int(counts[1]), int(counts[2])
+
+
+def _levels_text(levels: Sequence[float]) -> str:
+    shown = ", ".join(_fmt(v) if not float(v).is_integer() else str(int(v)) for v in levels[:8])
+    return "{" + shown + (", ..." if len(levels) > 8 else "") + "}"
 
 
 def _refuse_text_columns(frame: pd.DataFrame, columns: Sequence[str], sku: str) -> None:

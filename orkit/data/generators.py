@@ -3,10 +3,12 @@
 Every generator is a pure function of its parameters and ``seed``: the same arguments give the
 same arrays (``numpy.random.default_rng(seed)``). Each returns a :class:`~orkit.data.Dataset`
 whose ``metadata`` records the generator name (``"generator"``), its parameters
-(``"parameters"``), the names of the primary features (``"primary_features"``), of the
-Coeff features (``"coeff_features"``) and of categorical features (``"categorical_features"``,
-where a generator has them: networks encode those one-hot), plus benchmark values where the
-generator has them.
+(``"parameters"``) and the names of the primary features (``"primary_features"``, the
+paper's one feature x_t), plus benchmark values where the generator has them. How each
+feature is used is the dataset's :attr:`~orkit.data.Dataset.feature_roles`
+(:mod:`orkit.data.schema`): the past means are ``quantity`` features, the forecast means
+``forecast`` features, DeepStock setting 1's period index is ``categorical``, every other
+feature ``numeric``.
 
 Coeff features (paper section 3, synthetic code details), added by every generator:
 
@@ -34,9 +36,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from orkit.core.errors import ValidationError
 from orkit.core.validation import check_choice, check_float, check_int
 from orkit.data.dataset import Dataset, _split_counts
+from orkit.data.schema import FeatureRole
 
 __all__ = [
     "COEFF_FEATURES",
+    "COEFF_ROLES",
     "GENERATORS",
     "contextual",
     "deepstock_setting",
@@ -52,6 +56,14 @@ COEFF_FEATURES: tuple[str, str, str, str] = (
     "forecast_mean_next_7",
     "forecast_mean_next_28",
 )
+
+#: The roles of the Coeff features (:mod:`orkit.data.schema`): demand-unit features.
+COEFF_ROLES: dict[str, str] = {
+    "demand_mean_past_28": "quantity",
+    "demand_mean_past_7": "quantity",
+    "forecast_mean_next_7": "forecast",
+    "forecast_mean_next_28": "forecast",
+}
 
 #: The inventory problem of the DeepStock synthetic experiments (paper.md section 5).
 DEEPSTOCK_PROBLEM: dict[str, Any] = {
@@ -316,8 +328,8 @@ def deepstock_setting(
             "forecast_noise_std": forecast_noise_std,
         },
         "problem": dict(DEEPSTOCK_PROBLEM),
-        "coeff_features": list(COEFF_FEATURES),
     }
+    roles: dict[str, Any] = dict(COEFF_ROLES)
     if setting == 4:
         # The authors size the order cap "based on lead time and max demand" (config/global.yaml:
         # max_replenish = 100 for settings 1-3, whose daily demand is below 30). Setting 4 needs
@@ -334,10 +346,10 @@ def deepstock_setting(
         low = np.clip(shared_rng.normal(10.0, 4.0, size=horizon), 0, 100).astype(np.int64)
         for rng, n in zip(split_rngs, sizes):
             blocks.append(_independent_block(rng, n, low, forecast_noise_std))
+        # the period index names a day whose demand level is drawn at random: a category
+        roles["period_index"] = FeatureRole("categorical", categories=tuple(range((horizon - 1) // _REVIEW_PERIOD + 1)))
         metadata.update(
             primary_features=["period_index"],
-            # the period index names a day whose demand level is drawn at random: a category
-            categorical_features=["period_index"],
             low=low.tolist(),
             benchmark="empirical dynamic program on the training demand distribution (backorders)",
         )
@@ -382,6 +394,7 @@ def deepstock_setting(
         split=np.repeat(["train", "validation", "test"], sizes),
         name=f"deepstock-{setting}",
         metadata=metadata,
+        feature_roles=roles,
     )
 
 
@@ -582,11 +595,10 @@ def _iid_dataset(
         "generator": generator,
         "parameters": {k: _parameter_value(v) for k, v in parameters.items()},
         "primary_features": [],
-        "coeff_features": list(COEFF_FEATURES),
     }
     dataset = Dataset(
         demand, coeff, COEFF_FEATURES, attributes=attributes,
-        name=generator, metadata=metadata,
+        name=generator, metadata=metadata, feature_roles=COEFF_ROLES,
     )
     return dataset if counts is None else dataset.random_split(counts, seed=seed)
 
@@ -748,7 +760,6 @@ def contextual(
             "forecast_relative_noise": forecast_relative_noise,
         },
         "primary_features": list(CONTEXTUAL_FEATURES),
-        "coeff_features": list(COEFF_FEATURES),
     }
     dataset = Dataset(
         demand,
@@ -762,6 +773,7 @@ def contextual(
         },
         name="contextual",
         metadata=metadata,
+        feature_roles=COEFF_ROLES,
     )
     return dataset if counts is None else dataset.random_split(counts, seed=seed)
 

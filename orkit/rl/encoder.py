@@ -28,13 +28,19 @@ observation, so that it works for SKUs never seen in training:
 5. :math:`\log(s_i / g)`: the SKU's size relative to training, so that the network can also
    represent policies that are not proportional to the scale (e.g. a fixed base-stock level);
 6. the dataset features ``features`` (default: all of them; ``"primary"``: the dataset's
-   ``metadata["primary_features"]``, the paper's one feature x_t): *quantity* features (demand-like,
-   default the dataset's ``metadata["coeff_features"]``) divided by :math:`s_i`; every other
+   ``metadata["primary_features"]``, the paper's one feature x_t): *quantity* features (default
+   the features of role ``quantity`` or ``forecast``) divided by :math:`s_i`; every other
    feature standardised with its training mean and standard deviation (or raw, with
    ``standardize_features=False``);
-7. one-hot columns of the *categorical* features (default the dataset's
-   ``metadata["categorical_features"]``, e.g. the period index ``t // P`` of DeepStock
-   setting 1), one per value seen in training; an unseen value encodes as all zeros.
+7. one-hot columns of the *categorical* features (default the features of role
+   ``categorical`` or ``calendar``, e.g. the period index ``t // P`` of DeepStock setting 1),
+   one per declared category (a calendar part: all its values) or, without declared
+   categories, per value seen in training; any other value encodes as all zeros.
+
+The roles are the dataset's :attr:`~orkit.data.Dataset.feature_roles` (:mod:`orkit.data.schema`),
+the same whether the data was generated, built with ``from_frame`` or read from a file: the
+encoder reads nothing else about the features (a bare array has no roles: every feature is
+numeric unless named in ``quantity_features`` / ``categorical_features``).
 
 Why one-hot: the order-up-to level of setting 1 is an arbitrary function of the period index
 (each day's demand level is drawn at random). Fed as one number, an MLP must carve that
@@ -206,6 +212,7 @@ class ObservationEncoder(nn.Module):
         ``features`` and ``feature_names``)."""
         names = tuple(getattr(train, "feature_names", ()))
         metadata = dict(getattr(train, "metadata", {}) or {})
+        roles = dict(getattr(train, "feature_roles", {}) or {})
         keyword_hint = isinstance(features, str)
         features = resolve_features(features, names, metadata)
         missing = [f for f in features if f not in names]
@@ -213,14 +220,14 @@ class ObservationEncoder(nn.Module):
             hint = f" (or one of the keywords {list(FEATURE_KEYWORDS)})" if keyword_hint else ""
             raise ValidationError(f"feature {missing[0]!r} is not in the training data; it has {list(names)}{hint}")
         if quantity_features is None:
-            quantity_features = tuple(f for f in metadata.get("coeff_features", ()) if f in names)
+            quantity_features = tuple(f for f in names if f in roles and roles[f].demand_units)
         else:
             quantity_features = tuple([quantity_features] if isinstance(quantity_features, str) else quantity_features)
             bad = [f for f in quantity_features if f not in names]
             if bad:
                 raise ValidationError(f"quantity feature {bad[0]!r} is not in the training data; it has {list(names)}")
         if categorical_features is None:
-            categorical_features = tuple(f for f in metadata.get("categorical_features", ()) if f in features)
+            categorical_features = tuple(f for f in features if f in roles and roles[f].one_hot)
         else:
             categorical_features = tuple([categorical_features] if isinstance(categorical_features, str)
                                          else categorical_features)
@@ -230,8 +237,12 @@ class ObservationEncoder(nn.Module):
                     f"categorical feature {bad[0]!r} is not among the network's features {list(features)}")
         levels = {}
         for f in categorical_features:
-            column = np.asarray(train.features, dtype=np.float64)[:, :, names.index(f)]
-            levels[f] = np.unique(column).tolist()
+            declared = roles[f].levels if f in roles else None
+            if declared is not None:
+                levels[f] = list(declared)
+            else:
+                column = np.asarray(train.features, dtype=np.float64)[:, :, names.index(f)]
+                levels[f] = np.unique(column).tolist()
             if len(levels[f]) > 1000:
                 raise ValidationError(
                     f"categorical feature {f!r} has {len(levels[f])} distinct training values; at most 1000 "

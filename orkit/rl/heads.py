@@ -27,7 +27,8 @@ at ``initial_action_bias``). With :math:`o` the network output after its output 
   as in the DeepStock code (weights on *daily* demand features: at most 28 days' worth each;
   equal outputs :math:`o` give about :math:`o R` demand scales when the features are near one
   scale); :math:`\mathrm{feat}(x)` is the named demand features of the dataset (DeepStock: past
-  28- and 7-day mean demand, 7- and 28-day forecasts; ``metadata["coeff_features"]``) plus a
+  28- and 7-day mean demand, 7- and 28-day forecasts: the features of role ``quantity`` and
+  ``forecast``, :mod:`orkit.data.schema`) plus a
   constant bias. The bias feature is 1 in units of :math:`s_i` (its value in units is
   :math:`s_i`), so that Coeff stays scale-free; with ``input_scale="none"`` (:math:`s_i = 1`)
   it is the literal constant 1 of the paper. Multiplying by the raw demand features restores
@@ -39,12 +40,14 @@ The pure functions :func:`none_order`, :func:`base_order`, :func:`coeff_order` a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import torch
 
 from orkit.core.errors import ValidationError
 from orkit.core.validation import check_float
+from orkit.data.schema import DEMAND_UNIT_ROLES
 
 if TYPE_CHECKING:  # pragma: no cover
     from orkit.rl.encoder import EncodedObservation
@@ -135,8 +138,9 @@ class RegularizationHead:
         return {}
 
     # resolution against a dataset and (de)serialisation
-    def resolve(self, feature_names: Sequence[str], metadata: dict[str, Any]) -> "RegularizationHead":
-        """A copy with everything that depends on the dataset filled in."""
+    def resolve(self, feature_names: Sequence[str], roles: Mapping[str, Any]) -> "RegularizationHead":
+        """A copy with everything that depends on the dataset filled in (``roles``: the
+        dataset's :attr:`~orkit.data.Dataset.feature_roles`)."""
         return self
 
     @property
@@ -185,7 +189,8 @@ class CoeffHead(RegularizationHead):
     ----------
     features : sequence of str or None, default=None
         Names of the demand features in ``feat`` (dataset feature columns, in units of demand
-        per period). ``None``: the dataset's ``metadata["coeff_features"]``.
+        per period). ``None``: the dataset's features of role ``quantity`` or ``forecast``
+        (:attr:`~orkit.data.Dataset.feature_roles`).
     coefficient_scale : float, default=28.0
         The constant [C] that scales the clipped weights.
     bias : bool, default=True
@@ -232,14 +237,15 @@ class CoeffHead(RegularizationHead):
         # every feature is about one demand scale: equal outputs z give q = z * range scales
         return action_range / (self.n_outputs() * self.coefficient_scale)
 
-    def resolve(self, feature_names: Sequence[str], metadata: dict[str, Any]) -> "CoeffHead":
+    def resolve(self, feature_names: Sequence[str], roles: Mapping[str, Any]) -> "CoeffHead":
         features = self.features
         if features is None:
-            features = metadata.get("coeff_features")
+            features = [n for n in feature_names if getattr(roles.get(n), "role", roles.get(n)) in DEMAND_UNIT_ROLES]
             if not features:
                 raise ValidationError(
                     f"the {self.name} regularization needs demand features: pass {type(self).__name__}(features=[...]) "
-                    "or use a dataset whose metadata names 'coeff_features'"
+                    "or use a dataset with features of role 'quantity' or 'forecast' (orkit.data.schema; declare them "
+                    "with feature_roles=..., orkit: --feature-role NAME=quantity)"
                 )
         missing = [f for f in features if f not in feature_names]
         if missing:

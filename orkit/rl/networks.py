@@ -65,13 +65,14 @@ class NetworkConfig:
     paper's networks see) or ``"all"``; ``None``: all of them."""
     quantity_features: tuple[str, ...] | None = None
     """Features measured in demand units (divided by s_i instead of standardised); ``None``:
-    the dataset's ``metadata["coeff_features"]``."""
+    the dataset's features of role ``quantity`` or ``forecast`` (:mod:`orkit.data.schema`)."""
     demand_lags: int = 0
     """Most recent observed demands fed to the network (0: only the dataset features)."""
     categorical_features: tuple[str, ...] | None = None
-    """Features encoded one-hot over the values seen in training (categories, the period index
-    of DeepStock setting 1); ``None``: the dataset's ``metadata["categorical_features"]``;
-    ``()``: none. They must be among ``features``."""
+    """Features encoded one-hot (categories, the period index of DeepStock setting 1), over
+    their declared categories or else the values seen in training; ``None``: the network's
+    features of role ``categorical`` or ``calendar`` (:mod:`orkit.data.schema`); ``()``: none.
+    They must be among ``features``."""
     standardize_features: bool = True
     """Standardise the non-quantity features with their training mean and standard deviation;
     ``False`` feeds them raw (e.g. the period index t // P as it is, which trains faster)."""
@@ -299,7 +300,7 @@ def build_network(
     device: torch.device | str = "cpu",
 ) -> PolicyNetwork:
     """A freshly initialised network for ``train`` (seeded by ``config.seed``; the global RNG is untouched)."""
-    head = head.resolve(tuple(getattr(train, "feature_names", ())), dict(getattr(train, "metadata", {}) or {}))
+    head = head.resolve(tuple(getattr(train, "feature_names", ())), dict(getattr(train, "feature_roles", {}) or {}))
     encoder = ObservationEncoder.fit(
         train,
         problem,

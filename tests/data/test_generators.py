@@ -82,7 +82,8 @@ def test_same_seed_same_data_and_different_seed_different_data(name):
     assert not np.array_equal(first.features, other.features)
     assert first.metadata["generator"] == name
     assert first.metadata["parameters"]["seed"] == 11
-    assert first.metadata["coeff_features"] == list(COEFF_FEATURES)
+    assert first.features_with_role("quantity", "forecast") == COEFF_FEATURES
+    assert first.features_with_role("forecast") == COEFF_FEATURES[2:]
     assert first.feature_names[-4:] == COEFF_FEATURES
     assert first.feature_names[: len(first.metadata["primary_features"])] == tuple(first.metadata["primary_features"])
     assert (first.demand >= 0).all()

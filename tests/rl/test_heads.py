@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from orkit.core import ValidationError
+from orkit.data.schema import FeatureRole
 from orkit.rl import (
     BaseHead,
     BothHead,
@@ -81,11 +82,12 @@ def test_both_head_subtracts_the_inventory_position():
     assert head(out, e).tolist() == pytest.approx([10.0, 0.0])
 
 
-def test_coeff_head_resolves_its_features_from_the_dataset_metadata():
-    head = CoeffHead().resolve(("period_index", "a", "b"), {"coeff_features": ["a", "b"]})
+def test_coeff_head_resolves_its_features_from_the_dataset_feature_roles():
+    roles = {"period_index": FeatureRole("categorical"), "a": FeatureRole("quantity"), "b": FeatureRole("forecast")}
+    head = CoeffHead().resolve(("period_index", "a", "b"), roles)
     assert head.feature_names == ("a", "b") and head.n_outputs() == 3
-    with pytest.raises(ValidationError, match="coeff_features"):
-        CoeffHead().resolve(("a",), {})
+    with pytest.raises(ValidationError, match="features of role 'quantity' or 'forecast'"):
+        CoeffHead().resolve(("a",), {"a": FeatureRole("numeric")})
     with pytest.raises(ValidationError, match="'c' is not in the dataset"):
         BothHead(["c"]).resolve(("a",), {})
 

@@ -19,7 +19,7 @@ def tiny():
     """Two SKUs whose demand differs by a factor 10, one quantity feature and one other feature."""
     demand = np.array([[4.0, 6.0, 5.0, 5.0, 4.0, 6.0], [40.0, 60.0, 50.0, 50.0, 40.0, 60.0]])
     features = np.stack([demand / 2, np.tile(np.arange(6.0), (2, 1))], axis=2)
-    data = Dataset(demand, features, ["half_demand", "weekday"], metadata={"coeff_features": ["half_demand"]})
+    data = Dataset(demand, features, ["half_demand", "weekday"], feature_roles={"half_demand": "quantity"})
     return data, InventoryProblem(lead_time=2, review_period=1, max_order=1000.0)
 
 
@@ -131,7 +131,7 @@ def test_setting_1_period_index_is_one_hot(setting_1):
     per training value of t // P (0..15), exactly one of them 1, and a value never seen in
     training as all zeros."""
     train, _, test, problem = setting_1
-    assert train.metadata["categorical_features"] == ["period_index"]
+    assert train.feature_roles["period_index"].role == "categorical"
     net = build_network(train, problem, make_head("base"), NetworkConfig())
     enc = net.encoder
     assert enc.categorical_levels == {"period_index": [float(v) for v in range(16)]}
