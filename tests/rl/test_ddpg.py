@@ -9,7 +9,6 @@ import torch
 
 from orkit.core import ValidationError
 from orkit.evaluation import evaluate
-from orkit.experiments.registry import make_policy
 from orkit.rl import DDPGPolicy, ReplayBuffer
 from orkit.sim import simulate
 
@@ -92,9 +91,8 @@ def test_replay_buffer_draws_many_minibatches_as_one():
         buffer.sample(8, at_once, count=-1)
 
 
-def test_registry_and_bad_hyperparameters(setting_1):
+def test_bad_hyperparameters_are_named(setting_1):
     train, validation, _, problem = setting_1
-    assert isinstance(make_policy("ddpg", regularization="both"), DDPGPolicy)
     with pytest.raises(ValidationError, match="tau must be <= 1"):
         DDPGPolicy("base", tau=2.0).fit(train, validation, problem)
 

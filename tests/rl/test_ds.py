@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from orkit.core import FittablePolicy, InventoryProblem, NotFittedError, Observation, Policy, ValidationError
+from orkit.core import InventoryProblem, ValidationError
 from orkit.evaluation import evaluate
 from orkit.experiments.registry import make_policy
 from orkit.rl import DSConfig, DSPolicy, NeuralPolicy, train_ds
@@ -77,17 +77,14 @@ def test_per_sku_timing_and_lost_sales_work_for_ds(setting_1):
     assert math.isfinite(evaluate(policy, train, problem)["weighted_loss"])
 
 
-def test_estimator_interface_and_registry(setting_1):
+def test_registry_hyperparameters_reach_the_learners_config(setting_1):
+    """What the contract test (tests/test_policy_contract.py) does not check: hyper-parameters
+    given to the registry are the learner's configuration after fit."""
     train, validation, _, problem = setting_1
     policy = make_policy("ds", regularization="coeff", max_epochs=1, hidden_sizes=[8])
-    assert isinstance(policy, DSPolicy) and isinstance(policy, Policy) and isinstance(policy, FittablePolicy)
     assert policy.regularization == "coeff" and policy.hyperparameters == {"max_epochs": 1, "hidden_sizes": [8]}
-    obs = Observation(period=2, on_hand=torch.zeros(3), inventory_position=torch.zeros(3))
-    with pytest.raises(NotFittedError):
-        policy.act(obs)
-    assert policy.fit(train, validation, problem) is policy
+    policy.fit(train, validation, problem)
     assert isinstance(policy.policy_, NeuralPolicy) and policy.config_.hidden_sizes == (8,)
-    assert repr(policy).startswith("DSPolicy(regularization='coeff'")
 
 
 @pytest.mark.parametrize("params, message", [

@@ -10,7 +10,6 @@ import torch
 
 from orkit.core import InventoryProblem, ValidationError
 from orkit.evaluation import evaluate
-from orkit.experiments.registry import make_policy
 from orkit.rl import PPOConfig, PPOPolicy, train_ppo
 from orkit.sim import simulate
 
@@ -65,8 +64,7 @@ def test_needs_one_timing_for_every_sku(setting_1):
         PPOPolicy("base", **TINY).fit(train, train, problem)
 
 
-def test_registry_and_bad_hyperparameters(setting_1):
+def test_bad_hyperparameters_are_named(setting_1):
     train, validation, _, problem = setting_1
-    assert isinstance(make_policy("ppo", regularization="none"), PPOPolicy)
     with pytest.raises(ValidationError, match="gae_lambda must be <= 1"):
         PPOPolicy("base", gae_lambda=1.5).fit(train, validation, problem)
