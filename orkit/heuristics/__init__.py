@@ -8,14 +8,20 @@ Functions (one call serves every SKU):
 - base-stock: :func:`base_stock_level`, :func:`base_stock_cost` (periodic review, lead time,
   backorders), :func:`optimize_base_stock_level` (by simulation; lost sales, non-stationary);
 - lost sales: :func:`optimize_capped_base_stock`, :func:`optimize_constant_order`,
-  :func:`myopic_order`;
+  :func:`myopic_order`, :func:`myopic2_order`, :func:`vector_base_stock_order` (with
+  :func:`standard_vector_base_stock_levels`), :func:`dual_balancing_order`;
+- exact evaluation of a given policy: :func:`evaluate_stationary_policy` (Markov chain);
+- fixed ordering costs: :func:`economic_order_quantity`,
+  :func:`economic_order_quantity_with_backorders`, :func:`economic_production_quantity`,
+  :func:`power_approximation`, :func:`ss_policy_cost`, :func:`zheng_federgruen` (optimal (s, S)),
+  :func:`rq_policy_cost`, :func:`optimize_ss_policy`, :func:`optimize_rq_policy` (by simulation);
 - exact DP: :func:`solve_average_cost_dp` (relative value iteration), :func:`solve_empirical_dp`
   (finite horizon, empirical demand law);
 - training windows: :func:`review_window_demand`.
 
 Policies (``fit(train, validation, problem) -> self``, ``act(obs) -> orders``):
 :class:`NewsvendorPolicy`, :class:`BaseStockPolicy`, :class:`FeatureLinearBaseStockPolicy`,
-:class:`CappedBaseStockPolicy`, :class:`ConstantOrderPolicy`, :class:`MyopicPolicy`,
+:class:`CappedBaseStockPolicy`, :class:`ConstantOrderPolicy`, :class:`SSPolicy`, :class:`RQPolicy`, :class:`MyopicPolicy`,
 :class:`QuantileRegressionNewsvendorPolicy`, :class:`GradientBoostingNewsvendorPolicy`,
 :class:`WeightedSAANewsvendorPolicy`, :class:`DynamicProgrammingPolicy`,
 :class:`EmpiricalDPPolicy`. See docs/heuristics.md for the formulas.
@@ -52,23 +58,60 @@ from orkit.heuristics.average_cost_dp import (
     count_dp_states,
     solve_average_cost_dp,
 )
+from orkit.heuristics.fixed_cost import (
+    EOQBackorderSolution,
+    EOQSolution,
+    RQPolicy,
+    SSPolicy,
+    SSSolution,
+    economic_order_quantity,
+    economic_order_quantity_with_backorders,
+    economic_production_quantity,
+    optimize_rq_policy,
+    optimize_ss_policy,
+    power_approximation,
+    rq_policy_cost,
+    ss_policy_cost,
+    zheng_federgruen,
+)
 from orkit.heuristics.empirical_dp import EmpiricalDPPolicy, FiniteHorizonSolution, solve_empirical_dp
 from orkit.heuristics.lost_sales import (
+    BetterVectorBaseStockPolicy,
     CappedBaseStockPolicy,
+    DualBalancingPolicy,
+    Myopic2Policy,
     MyopicPolicy,
+    VectorBaseStockPolicy,
+    dual_balancing_order,
+    myopic2_order,
     myopic_order,
     optimize_capped_base_stock,
+    standard_vector_base_stock_levels,
+    vector_base_stock_order,
 )
+from orkit.heuristics.policy_evaluation import PolicyEvaluation, evaluate_stationary_policy
 from orkit.heuristics.newsvendor import NewsvendorPolicy, critical_ratio, newsvendor_cost, newsvendor_quantity
 
 __all__ = [
     "AverageCostSolution",
+    "BetterVectorBaseStockPolicy",
+    "DualBalancingPolicy",
+    "Myopic2Policy",
+    "PolicyEvaluation",
+    "VectorBaseStockPolicy",
+    "dual_balancing_order",
+    "evaluate_stationary_policy",
+    "myopic2_order",
+    "standard_vector_base_stock_levels",
+    "vector_base_stock_order",
     "BaseStockPolicy",
     "CappedBaseStockPolicy",
     "ConstantOrderPolicy",
     "DemandDistribution",
     "Discrete",
     "DynamicProgrammingPolicy",
+    "EOQBackorderSolution",
+    "EOQSolution",
     "Empirical",
     "EmpiricalDPPolicy",
     "FeatureLinearBaseStockPolicy",
@@ -81,12 +124,18 @@ __all__ = [
     "Normal",
     "Poisson",
     "QuantileRegressionNewsvendorPolicy",
+    "RQPolicy",
+    "SSPolicy",
+    "SSSolution",
     "WeightedSAANewsvendorPolicy",
     "as_distribution",
     "base_stock_cost",
     "base_stock_level",
     "count_dp_states",
     "critical_ratio",
+    "economic_order_quantity",
+    "economic_order_quantity_with_backorders",
+    "economic_production_quantity",
     "mixture_ppf",
     "myopic_order",
     "newsvendor_cost",
@@ -94,7 +143,13 @@ __all__ = [
     "optimize_base_stock_level",
     "optimize_capped_base_stock",
     "optimize_constant_order",
+    "optimize_rq_policy",
+    "optimize_ss_policy",
+    "power_approximation",
     "review_window_demand",
+    "rq_policy_cost",
     "solve_average_cost_dp",
     "solve_empirical_dp",
+    "ss_policy_cost",
+    "zheng_federgruen",
 ]

@@ -235,13 +235,25 @@ class AverageCostSolution:
         return np.where(found, self.orders[pos], np.maximum(np.floor(self.fallback_level) - ip, 0)).astype(np.int64)
 
 
-def _default_bounds(pmf: np.ndarray, h: float, b: float, L: int, lost_sales: bool) -> tuple[int, int]:
+def _default_bounds(pmf: np.ndarray, h: float, b: float, L: int, lost_sales: bool, fixed_cost: float = 0.0) -> tuple[int, int]:
     law = Discrete(pmf).sum_of(L + 1)
     level = int(law.ppf(b / (b + h)))
     U = level  # Morton's bound (module docstring): the optimal post-order position is <= S*
-    # backorders: the recurrent class reaches S* - (L + 1) K; one more K of margin keeps the floor
-    # (where deeper backlogs are lumped) out of reach of the decisions that matter
-    low = 0 if lost_sales else min(0, level - (L + 2) * (pmf.size - 1))
+    lowest = level
+    if fixed_cost > 0 and h > 0 and b > 0 and pmf[0] < 1:
+        # with a fixed cost the optimal backorder policy is (s, S): no S with G(S) above the cost
+        # of the Zheng-Federgruen optimum can be optimal (Zheng & Federgruen 1991, Lemma 2)
+        from orkit.heuristics.fixed_cost import zheng_federgruen
+
+        s, S, cost = zheng_federgruen(h, b, fixed_cost, Discrete(pmf), L)
+        y = np.arange(int(S), int(S) + 2 * (int(S) - int(s)) + pmf.size + 2)
+        g = newsvendor_cost(y.astype(np.float64), h, b, law)
+        U = int(y[np.flatnonzero(g <= cost + 1e-12).max()])
+        lowest = int(s)
+    # backorders: the recurrent class reaches s - (L + 1) K (s = S* - 1 without a fixed cost);
+    # one more K of margin keeps the floor (where deeper backlogs are lumped) out of reach of the
+    # decisions that matter
+    low = 0 if lost_sales else min(0, lowest - (L + 2) * (pmf.size - 1))
     return U, low
 
 
@@ -252,6 +264,7 @@ def solve_average_cost_dp(
     shortage_cost: float,
     lead_time: int,
     lost_sales: bool = True,
+    fixed_cost: float = 0.0,
     max_order: int | None = None,
     max_inventory_position: int | None = None,
     min_on_hand: int | None = None,
@@ -273,6 +286,13 @@ def solve_average_cost_dp(
     lead_time : int
         [L] >= 0.
     lost_sales : bool, default=True
+    fixed_cost : float, default=0.0
+        [K] per order placed (added to the period cost of every state-order pair with
+        ``q > 0``). With ``K > 0`` the default ``max_inventory_position`` is the largest level
+        whose period cost :math:`G` does not exceed the optimal (s, S) cost under backorders
+        (Zheng & Federgruen 1991: no larger order-up-to level can be optimal under backorders; a
+        heuristic bound under lost sales), and the default backlog floor starts from the optimal
+        reorder point.
     max_order : int, optional
         Largest order [q_max]; default unbounded (limited by ``max_inventory_position``).
     max_inventory_position : int, optional
@@ -326,7 +346,8 @@ def solve_average_cost_dp(
     max_iterations = check_int("max_iterations", max_iterations, minimum=1)
     if h + b <= 0:
         raise ValidationError("holding_cost + shortage_cost must be > 0")
-    default_U, default_low = _default_bounds(pmf, h, b, L, lost_sales)
+    fixed = check_float("fixed_cost", fixed_cost, minimum=0)
+    default_U, default_low = _default_bounds(pmf, h, b, L, lost_sales, fixed)
     U = default_U if max_inventory_position is None else check_int("max_inventory_position", max_inventory_position, minimum=0)
     low = default_low if min_on_hand is None else check_int("min_on_hand", min_on_hand)
     if lost_sales and low != 0:
@@ -379,7 +400,7 @@ def solve_average_cost_dp(
         # next state: on-hand y; index y - low; row = (state, order) pair
         rows = owner_z[own]
         cols = y - low
-        cost_sa = _period_cost(z, pmf, h, b)
+        cost_sa = _period_cost(z, pmf, h, b) + fixed * (sa_q > 0)
     else:
         # next state (y + a_1, a_2, ..., a_{L-1}, q): prefix with q = 0, then + q (contiguous block)
         if L == 1:
@@ -396,7 +417,7 @@ def solve_average_cost_dp(
         rows = sa_start[own[e_owner]] + q
         cols = base[e_owner] + q
         prob = prob[e_owner]
-        cost_sa = _period_cost(x0, pmf, h, b)[sa_state]
+        cost_sa = _period_cost(x0, pmf, h, b)[sa_state] + fixed * (sa_q > 0)
     index_dtype = np.int32 if max(n_pairs, n_states) < 2**31 - 1 else np.int64
     transition = sp.csr_matrix(
         (prob, (rows.astype(index_dtype), cols.astype(index_dtype))), shape=(n_pairs, n_states)
