@@ -21,6 +21,31 @@ def _int_or_array(name: str, value: Any, minimum: int) -> int | np.ndarray:
     return arr
 
 
+def _float_or_array(name: str, value: Any) -> float | np.ndarray:
+    """A cost rate >= 0: a float, or a read-only float64 array with one finite value per SKU."""
+    if np.ndim(value) == 0:
+        return check_float(name, value.item() if isinstance(value, np.ndarray | np.generic) else value, minimum=0)
+    arr = np.asarray(value)
+    if arr.ndim != 1:
+        raise ValidationError(f"{name} must be a number or one number per SKU (1-d), got shape {arr.shape}")
+    if arr.dtype.kind not in "iuf":
+        raise ValidationError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(f"{name} must be finite, got {arr[i]} at SKU index {i}")
+    if arr.size and arr.min() < 0:
+        i = int(np.argmin(arr))
+        raise ValidationError(f"{name} must be >= 0, got {arr[i]:g} at SKU index {i}")
+    arr.setflags(write=False)
+    return arr
+
+
+#: Fields that may hold one value per SKU (they must agree on the number of SKUs).
+PER_SKU_FIELDS = ("lead_time", "review_period", "holding_cost", "shortage_cost", "fixed_cost")
+
+
 @dataclass(frozen=True)
 class InventoryProblem:
     """A periodic-review single-echelon inventory problem.
@@ -34,11 +59,18 @@ class InventoryProblem:
     review_period : int or array of int, default=1
         Periods between two order opportunities [P]; ``P >= 1``. Orders are placed on the review
         days ``t = P, 2P, 3P, ...`` (DeepStock timing). A scalar or one value per SKU.
-    holding_cost : float, default=0.1
-        Cost per unit on hand at the end of a period [h]; ``h >= 0``.
-    shortage_cost : float, default=0.9
-        Cost per unit short at the end of a period [b]: backlog under backorders, lost demand
-        under lost sales; ``b >= 0``.
+    holding_cost : float or array of float, default=0.1
+        Cost per unit on hand at the end of a period [h]; ``h >= 0``. A scalar or one value
+        per SKU.
+    shortage_cost : float or array of float, default=0.9
+        Cost per unit short at the end of a period [b]: each unit of backlog at the end of each
+        period under backorders (a backlogged unit is charged every period it waits), each unit
+        of lost demand once under lost sales; ``b >= 0``. A scalar or one value per SKU.
+    fixed_cost : float or array of float, default=0.0
+        Fixed ordering cost [K], charged once for every order placed with a quantity > 0 (after
+        clipping to ``max_order``) on a review day, in counted periods; ``K >= 0``. A scalar or
+        one value per SKU. Its charge has no gradient with respect to the order quantity (the
+        indicator ``q > 0`` is a step).
     lost_sales : bool, default=False
         ``False``: unmet demand is backordered (on-hand may go negative). ``True``: unmet demand
         is lost.
@@ -54,7 +86,7 @@ class InventoryProblem:
     Examples
     --------
     >>> InventoryProblem(lead_time=1, review_period=2)   # DeepStock synthetic settings
-    InventoryProblem(lead_time=1, review_period=2, holding_cost=0.1, shortage_cost=0.9, lost_sales=False, warmup_periods=None, max_order=None, initial_on_hand=0.0)
+    InventoryProblem(lead_time=1, review_period=2, holding_cost=0.1, shortage_cost=0.9, lost_sales=False, warmup_periods=None, max_order=None, initial_on_hand=0.0, fixed_cost=0.0)
     >>> InventoryProblem(lead_time=-1)
     Traceback (most recent call last):
     ...
@@ -63,20 +95,21 @@ class InventoryProblem:
 
     lead_time: int | np.ndarray = 1
     review_period: int | np.ndarray = 1
-    holding_cost: float = 0.1
-    shortage_cost: float = 0.9
+    holding_cost: float | np.ndarray = 0.1
+    shortage_cost: float | np.ndarray = 0.9
     lost_sales: bool = False
     warmup_periods: int | None = None
     max_order: float | None = None
     initial_on_hand: float = 0.0
+    fixed_cost: float | np.ndarray = 0.0
     _check: None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "lead_time", _int_or_array("lead_time", self.lead_time, 0))
         set_(self, "review_period", _int_or_array("review_period", self.review_period, 1))
-        set_(self, "holding_cost", check_float("holding_cost", self.holding_cost, minimum=0))
-        set_(self, "shortage_cost", check_float("shortage_cost", self.shortage_cost, minimum=0))
+        for name in ("holding_cost", "shortage_cost", "fixed_cost"):
+            set_(self, name, _float_or_array(name, getattr(self, name)))
         if not isinstance(self.lost_sales, (bool, np.bool_)):
             raise ValidationError(f"lost_sales must be True or False, got {self.lost_sales!r}")
         set_(self, "lost_sales", bool(self.lost_sales))
@@ -89,25 +122,44 @@ class InventoryProblem:
             raise ValidationError(
                 f"initial_on_hand must be >= 0 under lost sales, got {self.initial_on_hand:g}"
             )
-        n = {np.size(v) for v in (self.lead_time, self.review_period) if np.ndim(v) == 1}
-        if len(n) > 1:
+        sizes = {name: np.size(getattr(self, name)) for name in PER_SKU_FIELDS if np.ndim(getattr(self, name)) == 1}
+        if len(set(sizes.values())) > 1:
             raise ValidationError(
-                f"lead_time and review_period must have the same number of SKUs, got {sorted(n)}"
+                "per-SKU values must have the same number of SKUs, got "
+                + ", ".join(f"{name} {n}" for name, n in sizes.items())
             )
 
     # ------------------------------------------------------------------ derived quantities
     @property
-    def critical_ratio(self) -> float:
-        """Newsvendor critical ratio ``b / (b + h)`` (0.9 in DeepStock's settings)."""
-        total = self.holding_cost + self.shortage_cost
-        if total == 0:
-            raise ValidationError("holding_cost + shortage_cost must be > 0 for a critical ratio, got 0")
-        return self.shortage_cost / total
+    def critical_ratio(self) -> float | np.ndarray:
+        """Newsvendor critical ratio ``b / (b + h)`` (0.9 in DeepStock's settings): a float, or
+        one value per SKU (float64 array) where a cost is given per SKU."""
+        h, b = self.holding_cost, self.shortage_cost
+        total = np.asarray(h) + np.asarray(b)
+        if np.any(total == 0):
+            at = "" if total.ndim == 0 else f" at SKU index {int(np.flatnonzero(total == 0)[0])}"
+            raise ValidationError(f"holding_cost + shortage_cost must be > 0 for a critical ratio, got 0{at}")
+        ratio = np.asarray(b) / total
+        return float(ratio) if ratio.ndim == 0 else ratio
 
     @property
     def per_sku(self) -> bool:
-        """Whether lead time or review period differ by SKU."""
+        """Whether lead time or review period differ by SKU (per-SKU costs: :attr:`per_sku_costs`)."""
         return np.ndim(self.lead_time) == 1 or np.ndim(self.review_period) == 1
+
+    @property
+    def per_sku_costs(self) -> bool:
+        """Whether the holding, shortage or fixed cost is given per SKU."""
+        return any(np.ndim(getattr(self, k)) == 1 for k in ("holding_cost", "shortage_cost", "fixed_cost"))
+
+    @property
+    def n_skus(self) -> int | None:
+        """The number of SKUs the per-SKU values are for (None where every field is a scalar)."""
+        for name in PER_SKU_FIELDS:
+            value = getattr(self, name)
+            if np.ndim(value) == 1:
+                return int(np.size(value))
+        return None
 
     @property
     def max_lead_time(self) -> int:
@@ -121,11 +173,43 @@ class InventoryProblem:
         """Review period per SKU as an int64 array of length ``n_skus``."""
         return self._broadcast("review_period", self.review_period, n_skus)
 
-    def warmups(self, n_skus: int) -> np.ndarray:
-        """Warm-up periods per SKU (``L + P`` unless ``warmup_periods`` is set)."""
+    def holding_costs(self, n_skus: int) -> np.ndarray:
+        """Holding cost per SKU as a float64 array of length ``n_skus``."""
+        return self._broadcast_float("holding_cost", self.holding_cost, n_skus)
+
+    def shortage_costs(self, n_skus: int) -> np.ndarray:
+        """Shortage cost per SKU as a float64 array of length ``n_skus``."""
+        return self._broadcast_float("shortage_cost", self.shortage_cost, n_skus)
+
+    def fixed_costs(self, n_skus: int) -> np.ndarray:
+        """Fixed ordering cost per SKU as a float64 array of length ``n_skus``."""
+        return self._broadcast_float("fixed_cost", self.fixed_cost, n_skus)
+
+    def subset(self, index: Any) -> "InventoryProblem":
+        """The problem of some SKUs: every per-SKU field indexed by ``index`` (positions or a
+        boolean mask over the problem's SKUs); scalar fields unchanged."""
+        if self.n_skus is None:
+            return self
+        changes = {name: np.asarray(getattr(self, name))[index] for name in PER_SKU_FIELDS
+                   if np.ndim(getattr(self, name)) == 1}
+        return self.with_(**changes)
+
+    def warmups(self, n_skus: int, lived: Any = None) -> np.ndarray:
+        """Warm-up periods per SKU (``L + P`` unless ``warmup_periods`` is set), counted from
+        each SKU's first period.
+
+        ``lived`` (int or int array of shape (n_skus,)) is the number of periods each SKU has
+        already lived before a scored window, simulated with the policy under test (a backtest
+        window that starts from the state its history leaves): such a window is scored from
+        its first period, so the warm-up is ``max(lived, L + P)``: a SKU that lived long enough
+        is scored at once, a SKU launched shortly before (or inside) the window finishes its
+        own warm-up first.
+        """
         if self.warmup_periods is not None:
-            return np.full(n_skus, self.warmup_periods, dtype=np.int64)
-        return self.lead_times(n_skus) + self.review_periods(n_skus)
+            warmup = np.full(n_skus, self.warmup_periods, dtype=np.int64)
+        else:
+            warmup = self.lead_times(n_skus) + self.review_periods(n_skus)
+        return warmup if lived is None else np.maximum(warmup, np.asarray(lived, dtype=np.int64))
 
     def describe(self) -> str:
         """One line for people: ``lead time 1, review period 2, holding 0.1, ...``.
@@ -138,11 +222,13 @@ class InventoryProblem:
         def values(v: Any) -> str:
             if np.ndim(v) == 0:
                 return f"{v:g}" if isinstance(v, float) else str(v)
-            return f"{int(np.min(v))}..{int(np.max(v))} (per SKU)"
+            return f"{np.min(v):g}..{np.max(v):g} (per SKU)"
 
         parts = [f"lead time {values(self.lead_time)}", f"review period {values(self.review_period)}",
-                 f"holding cost {self.holding_cost:g}", f"shortage cost {self.shortage_cost:g}",
+                 f"holding cost {values(self.holding_cost)}", f"shortage cost {values(self.shortage_cost)}",
                  "lost sales" if self.lost_sales else "backorders"]
+        if np.ndim(self.fixed_cost) or self.fixed_cost:
+            parts.append(f"fixed cost {values(self.fixed_cost)}")
         if self.max_order is not None:
             parts.append(f"max order {self.max_order:g}")
         parts.append(f"warm-up {self.warmup_periods} periods" if self.warmup_periods is not None else "warm-up L + P")
@@ -163,3 +249,11 @@ class InventoryProblem:
         if len(value) != n_skus:
             raise ValidationError(f"{name} has {len(value)} values but the data has {n_skus} SKUs")
         return np.asarray(value, dtype=np.int64)
+
+    @staticmethod
+    def _broadcast_float(name: str, value: float | np.ndarray, n_skus: int) -> np.ndarray:
+        if np.ndim(value) == 0:
+            return np.full(n_skus, float(value), dtype=np.float64)
+        if len(value) != n_skus:
+            raise ValidationError(f"{name} has {len(value)} values but the data has {n_skus} SKUs")
+        return np.asarray(value, dtype=np.float64)

@@ -1,6 +1,6 @@
 """Metrics from the ledger; evaluate one policy or compare several on the same data."""
 
 from orkit.evaluation.evaluate import compare, evaluate
-from orkit.evaluation.metrics import METRICS, metrics_from_ledger, per_sku_loss
+from orkit.evaluation.metrics import METRICS, metrics_from_ledger, per_sku_costs, per_sku_loss
 
-__all__ = ["METRICS", "compare", "evaluate", "metrics_from_ledger", "per_sku_loss"]
+__all__ = ["METRICS", "compare", "evaluate", "metrics_from_ledger", "per_sku_costs", "per_sku_loss"]

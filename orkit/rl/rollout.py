@@ -86,11 +86,11 @@ def subset_input(inp: SimulationInput, index: torch.Tensor) -> SimulationInput:
 
 
 def subset_problem(problem: InventoryProblem, index: torch.Tensor, n_skus: int) -> InventoryProblem:
-    """``problem`` for the trajectories ``index`` (per-SKU lead times and review periods follow them)."""
-    if not problem.per_sku:
+    """``problem`` for the trajectories ``index`` (per-SKU lead times, review periods and costs follow them)."""
+    if problem.n_skus is None:
         return problem
-    i = index.cpu().numpy()
-    return problem.with_(lead_time=problem.lead_times(n_skus)[i], review_period=problem.review_periods(n_skus)[i])
+    problem.lead_times(n_skus)  # a clear error where the per-SKU values do not match the data
+    return problem.subset(index.cpu().numpy())
 
 
 def record_rollout(step: StepFunction, data: Any, problem: InventoryProblem, *, lead_time: int | None = None) -> Rollout:

@@ -22,17 +22,20 @@ today's order), so it is not carried. The inventory position is on-hand plus the
    by ``d_t`` (backlog is negative on-hand), under lost sales by the sales;
 4. *ledger entries* (:class:`Entries`): end-of-period on-hand ``y_t``, sales, the order, the
    shortage (backlog ``max(-y_t, 0)`` or lost demand ``d_t - sales``) and the demand. Costs are
-   ``h * max(y_t, 0) + b * shortage_t``; periods before the warm-up are not counted.
+   ``h * max(y_t, 0) + b * shortage_t + K * 1[q_t > 0]`` (:func:`orkit.sim.ledger.period_cost`;
+   the ledgers charge the same from these entries); periods before the warm-up are not counted.
 
 :func:`period` is pure and out of place, so ``torch.compile`` traces it (alone, with the
 policy's ``act``, or unrolled over a block of periods) and autograd differentiates it.
 
 **What comes next goes here.** Each extension is a change to :func:`period` and its tuples:
 
-- per-SKU holding and shortage costs: cost rates of shape ``(n_skus,)`` (the ledgers multiply
-  units by rates, so they broadcast; no change here);
-- a fixed cost per order: an entry ``orders_placed = (q > 0)`` in :class:`Entries`, summed by
-  the lean ledger and weighted by the fixed cost;
+- per-SKU holding, shortage and fixed costs (implemented): cost rates of shape ``(n_skus,)``
+  in :class:`orkit.sim.ledger.CostRates` (the ledgers multiply units by rates, so nothing
+  changes here; a problem with scalar costs keeps floats and does the same work as before);
+- a fixed cost per order (implemented): the ledgers count ``order > 0`` from the entry
+  ``order`` in counted periods (the lean sums only where some SKU has ``K > 0``) and weigh it
+  by ``K``. The order is charged in the period it is placed;
 - random lead times (orders may cross): ``lead_time`` becomes a per-SKU draw for each period
   (a tensor of shape ``(n_skus,)``); the per-SKU branch of step 2 already places each order
   into its own slot, with as many slots as the longest lead time;
@@ -101,12 +104,16 @@ class Timing(NamedTuple):
 
     @classmethod
     def of(cls, problem: InventoryProblem, n_skus: int, device: torch.device | str = "cpu",
-           life: tuple[torch.Tensor, torch.Tensor] | None = None) -> "Timing":
+           life: tuple[torch.Tensor, torch.Tensor] | None = None, history: int = 0) -> "Timing":
         """The timing of ``problem`` for ``n_skus`` SKUs (ints where every SKU shares it and
-        lives the whole horizon; ``life`` is ``(first, last)`` per SKU otherwise)."""
-        per_sku = (problem.lead_times(n_skus), problem.review_periods(n_skus), problem.warmups(n_skus))
+        lives the whole horizon; ``life`` is ``(first, last)`` per SKU otherwise).
+
+        ``history``: the first ``history`` periods are a backtest window's history; the
+        warm-up is :meth:`InventoryProblem.warmups` given the periods each SKU lived before."""
+        lived = None if not history else history if life is None else history - life[0].cpu().numpy()
+        per_sku = (problem.lead_times(n_skus), problem.review_periods(n_skus), problem.warmups(n_skus, lived))
         if life is None and (n_skus == 0 or all((v == v[0]).all() for v in per_sku)):
-            first = problem.lead_times(1), problem.review_periods(1), problem.warmups(1)
+            first = problem.lead_times(1), problem.review_periods(1), problem.warmups(1, lived)
             return cls(*(int(v[0]) for v in first))
         lives = () if life is None else tuple(torch.as_tensor(v, device=device) for v in life)
         return cls(*(torch.as_tensor(v.copy(), device=device) for v in per_sku), *lives)

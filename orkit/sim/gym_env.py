@@ -40,7 +40,7 @@ class InventoryEnv(gym.Env):
     -----
     Observation: ``[on_hand, pipeline_1, ..., pipeline_L, inventory_position, period / T,
     features...]`` after the period's arrival. Action: the order quantity (used on review days,
-    ignored otherwise). Reward: minus the period's holding and shortage cost, 0 during the
+    ignored otherwise). Reward: minus the period's holding, shortage and fixed ordering cost, 0 during the
     warm-up. The episode is truncated at the end of the demand path. ``info`` holds the
     period's ``order``, ``sales``, end-of-period ``on_hand`` and ``cost``.
     """
@@ -80,9 +80,6 @@ class InventoryEnv(gym.Env):
     @property
     def inventory_position(self) -> float:
         return float(self._envs.state.inventory_position[0])
-
-    # the names of earlier versions, still read by benchmarks/bench_rl.py
-    _t, _on, _pipe = period, on_hand, pipeline
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

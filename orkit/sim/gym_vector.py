@@ -25,6 +25,7 @@ from gymnasium.vector.utils import batch_space
 from orkit.core.errors import ValidationError
 from orkit.core.problem import InventoryProblem
 from orkit.sim.dynamics import Rules, State, Timing, period
+from orkit.sim.ledger import CostRates, period_cost
 
 __all__ = ["InventoryVectorEnv"]
 
@@ -43,7 +44,8 @@ class InventoryVectorEnv(VectorEnv):
         Demand paths; each reset draws a path per sub-environment with the environment's random
         generator, or takes them from ``options={"paths": [...]}``.
     problem : InventoryProblem
-        One lead time and review period.
+        One lead time and review period. Holding, shortage and fixed costs may be given per
+        path (one value per row of ``demand``): each sub-environment pays its path's.
     num_envs : int
         Number of sub-environments.
     features : array of shape (n_paths, n_periods, n_features), optional
@@ -58,7 +60,7 @@ class InventoryVectorEnv(VectorEnv):
     Observation of each sub-environment: ``[on_hand, pipeline_1, ..., pipeline_L,
     inventory_position, period / T, features...]`` after the period's arrival. Action: the
     order quantity, shape (num_envs, 1) (used on review days, ignored otherwise). Reward: minus
-    the period's holding and shortage cost, 0 during the warm-up. ``reset`` accepts
+    the period's holding, shortage and fixed ordering cost, 0 during the warm-up. ``reset`` accepts
     ``options={"paths": array of num_envs path indices}`` and
     ``options={"reset_mask": bool array}`` (reset only those sub-environments).
 
@@ -106,6 +108,10 @@ class InventoryVectorEnv(VectorEnv):
         self.T = demand.shape[1]
         self.max_order = float(max_order or problem.max_order or 10 * max(demand.max(), 1.0))
         self.rules = Rules(self.L, problem.lost_sales, self.max_order)
+        try:
+            self.rates = CostRates.of(problem, demand.shape[0], self.device, torch.float64)
+        except ValidationError as exc:
+            raise ValidationError(f"{exc} (per-path costs: one value per row of demand)") from None
         n_feat = 0 if self.features is None else self.features.shape[2]
         self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(self.L + 3 + n_feat,), dtype=np.float64)
         self.single_action_space = gym.spaces.Box(0.0, self.max_order, shape=(1,), dtype=np.float64)
@@ -122,6 +128,10 @@ class InventoryVectorEnv(VectorEnv):
     def pipeline(self) -> torch.Tensor:
         """(num_envs, L): column j arrives in j + 1 periods (the last receives today's order)."""
         return torch.stack(self.state.pipeline + (torch.zeros_like(self.state.on_hand),), 1)[:, : self.L]
+
+    def _rates(self, path: torch.Tensor) -> CostRates:
+        """The cost rates of each sub-environment's path."""
+        return CostRates(*(r[path] if isinstance(r, torch.Tensor) else r for r in self.rates))
 
     def _obs(self) -> np.ndarray:
         state = self.state
@@ -170,7 +180,7 @@ class InventoryVectorEnv(VectorEnv):
         demand = torch.where(active, self.demand[self._path, t.clamp(max=self.T - 1)], 0.0)
         state, entries = period(self.state, orders, demand, active & flags.review, self.rules)
         self.state = _where(active, state, self.state)  # sub-environments being reset do not advance
-        cost = self.problem.holding_cost * entries.on_hand.clamp(min=0.0) + self.problem.shortage_cost * entries.shortage
+        cost = period_cost(entries, self._rates(self._path))
         self._t += active.long()
         truncated = active & (self._t >= self.T)
         rows = torch.stack([torch.where(active & flags.counted, -cost, 0.0), entries.order, entries.sales,

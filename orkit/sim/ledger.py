@@ -11,9 +11,55 @@ from typing import NamedTuple
 
 import torch
 
+from orkit.core.problem import InventoryProblem
 from orkit.sim.dynamics import Entries, Flags, served
 
-__all__ = ["Ledger", "LeanLedger", "LeanSums", "SUM_FIELDS"]
+__all__ = ["Ledger", "LeanLedger", "LeanSums", "SUM_FIELDS", "CostRates", "period_cost"]
+
+
+class CostRates(NamedTuple):
+    """The cost rates a ledger charges: floats shared by every SKU, or tensors of shape (n_skus,).
+
+    A scalar problem keeps floats, so its runs do exactly the work they did before per-SKU costs.
+    """
+
+    holding: float | torch.Tensor
+    """[h] per unit on hand at the end of a period."""
+    shortage: float | torch.Tensor
+    """[b] per unit short (backlog at the end of a period, or lost demand)."""
+    fixed: float | torch.Tensor = 0.0
+    """[K] per order placed (quantity > 0)."""
+
+    @classmethod
+    def of(cls, problem: InventoryProblem, n_skus: int, device: torch.device | str = "cpu",
+           dtype: torch.dtype = torch.float32) -> "CostRates":
+        """The rates of ``problem`` for ``n_skus`` SKUs (floats where a rate is a scalar)."""
+        def rate(value, broadcast):
+            if isinstance(value, float):
+                return value
+            return torch.as_tensor(broadcast(n_skus).copy(), dtype=dtype, device=device)
+        return cls(rate(problem.holding_cost, problem.holding_costs), rate(problem.shortage_cost, problem.shortage_costs),
+                   rate(problem.fixed_cost, problem.fixed_costs))
+
+    @property
+    def charges_orders(self) -> bool:
+        """Whether some SKU pays a fixed cost per order (orders placed are then counted)."""
+        return isinstance(self.fixed, torch.Tensor) or self.fixed > 0
+
+    def column(self, rate: float | torch.Tensor) -> float | torch.Tensor:
+        """``rate`` shaped to multiply an (n_skus, n_periods) tensor."""
+        return rate.unsqueeze(1) if isinstance(rate, torch.Tensor) else rate
+
+
+def period_cost(e: Entries, rates: CostRates) -> torch.Tensor:
+    """One period's cost per SKU: ``h * max(y, 0) + b * shortage + K * 1[order > 0]``, shape (n_skus,).
+
+    The one statement of a period's cost for code that reads entries as they come (the
+    Gymnasium adapters); the ledgers below charge the same, summed."""
+    cost = rates.holding * e.on_hand.clamp(min=0.0) + rates.shortage * e.shortage
+    if rates.charges_orders:
+        cost = cost + rates.fixed * (e.order > 0).to(cost.dtype)
+    return cost
 
 #: The running sums a lean simulation keeps per SKU (over counted periods only).
 SUM_FIELDS = (
@@ -25,6 +71,7 @@ SUM_FIELDS = (
     "counted_periods",  # number of counted periods
     "cycles",  # number of counted review cycles
     "cycles_with_shortage",  # cycles in which some demand was not served from stock
+    "orders_placed",  # number of orders with quantity > 0 placed in counted periods (kept when K > 0)
 )
 
 
@@ -34,7 +81,8 @@ class LeanLedger:
 
     Memory is ``O(n_skus)`` whatever the horizon. Metrics sum every field over SKUs (the
     per-SKU loss and turnover read ``holding_units``, ``shortage_units``, ``sales`` and
-    ``counted_periods`` per SKU).
+    ``counted_periods`` per SKU). Cost rates are floats or tensors of shape (n_skus,);
+    ``orders_placed`` is counted only where a fixed cost is charged (None otherwise).
     """
 
     holding_units: torch.Tensor
@@ -45,18 +93,38 @@ class LeanLedger:
     counted_periods: torch.Tensor
     cycles: torch.Tensor
     cycles_with_shortage: torch.Tensor
-    holding_cost_rate: float
-    shortage_cost_rate: float
+    holding_cost_rate: float | torch.Tensor
+    shortage_cost_rate: float | torch.Tensor
     lost_sales: bool
+    fixed_cost_rate: float | torch.Tensor = 0.0
+    orders_placed: torch.Tensor | None = None
 
     @property
     def n_skus(self) -> int:
         return self.holding_units.shape[0]
 
     @property
+    def holding_cost(self) -> torch.Tensor:
+        """Holding cost per SKU over counted periods, shape (n_skus,)."""
+        return self.holding_cost_rate * self.holding_units
+
+    @property
+    def shortage_cost(self) -> torch.Tensor:
+        """Shortage cost per SKU over counted periods, shape (n_skus,)."""
+        return self.shortage_cost_rate * self.shortage_units
+
+    @property
+    def fixed_cost(self) -> torch.Tensor:
+        """Fixed ordering cost per SKU over counted periods (``K`` times orders placed), shape (n_skus,)."""
+        if self.orders_placed is None:
+            return torch.zeros_like(self.holding_units)
+        return self.fixed_cost_rate * self.orders_placed
+
+    @property
     def cost(self) -> torch.Tensor:
-        """Total holding plus shortage cost per SKU, shape (n_skus,)."""
-        return self.holding_cost_rate * self.holding_units + self.shortage_cost_rate * self.shortage_units
+        """Total holding, shortage and fixed ordering cost per SKU, shape (n_skus,)."""
+        cost = self.holding_cost_rate * self.holding_units + self.shortage_cost_rate * self.shortage_units
+        return cost if self.orders_placed is None else cost + self.fixed_cost_rate * self.orders_placed
 
     def sums(self) -> "LeanLedger":
         return self
@@ -79,6 +147,8 @@ class Ledger:
         Periods after the warm-up, the ones metrics and losses use.
     cycle_start : Tensor of bool
         First period of each counted review cycle (the arrival period of an order).
+    holding_cost_rate, shortage_cost_rate, fixed_cost_rate : float or Tensor of shape (n_skus,)
+        [h], [b] and [K]: one value for every SKU or one per SKU.
 
     ``backlog`` (end-of-period ``max(-y_t, 0)``, zero under lost sales) and ``lost`` (demand lost
     in the period, zero under backorders) are derived on access, so a simulation does not
@@ -96,10 +166,11 @@ class Ledger:
         demand: torch.Tensor,
         counted: torch.Tensor,
         cycle_start: torch.Tensor,
-        holding_cost_rate: float,
-        shortage_cost_rate: float,
+        holding_cost_rate: float | torch.Tensor,
+        shortage_cost_rate: float | torch.Tensor,
         lost_sales: bool,
         sales: torch.Tensor | None = None,
+        fixed_cost_rate: float | torch.Tensor = 0.0,
     ) -> None:
         if sales is None and lost_sales:
             raise ValueError("a lost-sales ledger needs its sales (they cannot be derived from on-hand)")
@@ -111,7 +182,13 @@ class Ledger:
         self.holding_cost_rate = holding_cost_rate
         self.shortage_cost_rate = shortage_cost_rate
         self.lost_sales = lost_sales
+        self.fixed_cost_rate = fixed_cost_rate
         self._sales = sales
+
+    @property
+    def rates(self) -> CostRates:
+        """The cost rates as :class:`CostRates`."""
+        return CostRates(self.holding_cost_rate, self.shortage_cost_rate, self.fixed_cost_rate)
 
     @property
     def sales(self) -> torch.Tensor:
@@ -121,9 +198,14 @@ class Ledger:
         return self._sales
 
     def __repr__(self) -> str:
+        def shown(rate: float | torch.Tensor) -> str:
+            return f"{rate:g}" if isinstance(rate, float) else "per SKU"
+
+        fixed = f", fixed_cost_rate={shown(self.fixed_cost_rate)}" if self.rates.charges_orders else ""
         return (
             f"Ledger(n_skus={self.n_skus}, n_periods={self.n_periods}, lost_sales={self.lost_sales}, "
-            f"holding_cost_rate={self.holding_cost_rate:g}, shortage_cost_rate={self.shortage_cost_rate:g})"
+            f"holding_cost_rate={shown(self.holding_cost_rate)}, shortage_cost_rate={shown(self.shortage_cost_rate)}"
+            f"{fixed})"
         )
 
     @property
@@ -150,33 +232,46 @@ class Ledger:
         return self.lost if self.lost_sales else self.backlog
 
     @property
+    def orders_placed(self) -> torch.Tensor:
+        """1 where an order with quantity > 0 was placed, else 0 (the simulation's dtype)."""
+        return (self.order > 0).to(self.on_hand.dtype)
+
+    @property
     def holding_cost(self) -> torch.Tensor:
         """``h * max(y_t, 0)`` per SKU and period."""
-        return self.holding_cost_rate * self.on_hand.clamp(min=0)
+        return self.rates.column(self.holding_cost_rate) * self.on_hand.clamp(min=0)
 
     @property
     def shortage_cost(self) -> torch.Tensor:
         """``b * shortage_t`` per SKU and period."""
-        return self.shortage_cost_rate * self.shortage
+        return self.rates.column(self.shortage_cost_rate) * self.shortage
+
+    @property
+    def fixed_cost(self) -> torch.Tensor:
+        """``K * 1[order_t > 0]`` per SKU and period (zero without a fixed cost)."""
+        if not self.rates.charges_orders:
+            return torch.zeros_like(self.on_hand)
+        return self.rates.column(self.fixed_cost_rate) * self.orders_placed
 
     @property
     def cost(self) -> torch.Tensor:
-        """Holding plus shortage cost per SKU and period (warm-up included; see ``counted``)."""
-        return self.holding_cost + self.shortage_cost
+        """Holding, shortage and fixed ordering cost per SKU and period (warm-up included; see
+        ``counted``)."""
+        cost = self.holding_cost + self.shortage_cost
+        return cost + self.fixed_cost if self.rates.charges_orders else cost
 
     def sums(self) -> LeanLedger:
         """The lean running sums of this ledger (what a lean simulation would have returned)."""
         c = self.counted
         starts = self.cycle_start & c
         in_cycle = starts.cumsum(1) > 0
-        sums = LeanSums.zeros(self.n_skus, self.on_hand.dtype, self.on_hand.device)
+        sums = LeanSums.zeros(self.n_skus, self.on_hand.dtype, self.on_hand.device, orders=self.rates.charges_orders)
         shortage = self.shortage
         for t in range(self.n_periods):
             entries = Entries(self.on_hand[:, t], self.sales[:, t], self.order[:, t], shortage[:, t], self.demand[:, t])
             sums = sums.add(entries, Flags(False, c[:, t], starts[:, t], in_cycle[:, t]))
         count = lambda rows: rows.sum(1).to(self.on_hand.dtype)  # noqa: E731
-        return sums.ledger(count(c), count(starts), holding_cost_rate=self.holding_cost_rate,
-                           shortage_cost_rate=self.shortage_cost_rate, lost_sales=self.lost_sales)
+        return sums.ledger(count(c), count(starts), rates=self.rates, lost_sales=self.lost_sales)
 
 
 def _masked(x: torch.Tensor, flag: bool | torch.Tensor) -> torch.Tensor | None:
@@ -201,10 +296,15 @@ class LeanSums(NamedTuple):
     cycles_with_shortage: torch.Tensor
     open_cycle_short: torch.Tensor
     """1 where the open counted review cycle has had unmet demand so far."""
+    orders_placed: torch.Tensor | None = None
+    """Orders with quantity > 0 placed in counted periods; None where no fixed cost is charged
+    (a run without one does no work for it)."""
 
     @classmethod
-    def zeros(cls, n_skus: int, dtype: torch.dtype, device: torch.device) -> "LeanSums":
-        return cls(*(torch.zeros(n_skus, dtype=dtype, device=device) for _ in cls._fields))
+    def zeros(cls, n_skus: int, dtype: torch.dtype, device: torch.device, *, orders: bool = False) -> "LeanSums":
+        """Zero sums; ``orders`` counts the orders placed too (for a fixed ordering cost)."""
+        zero = lambda: torch.zeros(n_skus, dtype=dtype, device=device)  # noqa: E731
+        return cls(*(zero() for _ in cls._fields[:-1]), orders_placed=zero() if orders else None)
 
     def add(self, e: Entries, f: Flags) -> "LeanSums":
         """These sums plus one period's entries ``e`` with flags ``f``."""
@@ -227,10 +327,12 @@ class LeanSums(NamedTuple):
             stockout_periods=_plus(self.stockout_periods, _masked((e.on_hand <= 0).to(dt), counted)),
             cycles_with_shortage=_plus(self.cycles_with_shortage, _masked(self.open_cycle_short, f.cycle_start)),
             open_cycle_short=open_short,
+            orders_placed=None if self.orders_placed is None
+            else _plus(self.orders_placed, _masked((e.order > 0).to(dt), counted)),
         )
 
-    def ledger(self, counted_periods: torch.Tensor, cycles: torch.Tensor, *, holding_cost_rate: float,
-               shortage_cost_rate: float, lost_sales: bool) -> LeanLedger:
+    def ledger(self, counted_periods: torch.Tensor, cycles: torch.Tensor, *, rates: CostRates,
+               lost_sales: bool) -> LeanLedger:
         """The :class:`LeanLedger` at the end of a run (the last, possibly incomplete, cycle counted)."""
         return LeanLedger(
             holding_units=self.holding_units,
@@ -241,7 +343,9 @@ class LeanSums(NamedTuple):
             counted_periods=counted_periods,
             cycles=cycles,
             cycles_with_shortage=self.cycles_with_shortage + self.open_cycle_short,
-            holding_cost_rate=holding_cost_rate,
-            shortage_cost_rate=shortage_cost_rate,
+            holding_cost_rate=rates.holding,
+            shortage_cost_rate=rates.shortage,
             lost_sales=lost_sales,
+            fixed_cost_rate=rates.fixed,
+            orders_placed=self.orders_placed,
         )

@@ -39,7 +39,7 @@ from orkit.core.policy import Observation, Policy
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_choice, check_int
 from orkit.sim.dynamics import Flags, Rules, State, Timing, period
-from orkit.sim.ledger import LeanLedger, LeanSums, Ledger
+from orkit.sim.ledger import CostRates, LeanLedger, LeanSums, Ledger
 
 __all__ = ["simulate", "SimulationInput", "prepare_input", "FUSE_MIN_SKUS", "BLOCK_PERIODS", "reset_compiled"]
 
@@ -70,6 +70,8 @@ class SimulationInput:
     feature_names: tuple[str, ...]
     life: tuple[torch.Tensor, torch.Tensor] | None = None
     """Each SKU's first and last period when some SKU starts or ends inside the horizon."""
+    history: int = 0
+    """Periods of history before the scored ones (a backtest window, ``Dataset.history_periods``)."""
 
     @property
     def n_skus(self) -> int:
@@ -138,7 +140,9 @@ def prepare_input(
             features = None
     if life is not None:
         life = tuple(v.to(device) for v in life)
-    return SimulationInput(demand=demand_tm, features=features, feature_names=tuple(feature_names), life=life)
+    history = int(getattr(data, "history_periods", 0)) if validated else 0
+    return SimulationInput(demand=demand_tm, features=features, feature_names=tuple(feature_names), life=life,
+                           history=history)
 
 
 
@@ -375,11 +379,12 @@ class _Run:
         self.policy, self.inp, self.problem = policy, inp, problem
         self.T, self.n = inp.demand.shape
         self.dtype, self.device = inp.demand.dtype, inp.demand.device
-        self.timing = timing = Timing.of(problem, self.n, self.device, inp.life)
+        self.timing = timing = Timing.of(problem, self.n, self.device, inp.life, inp.history)
         per_sku = lambda v: torch.as_tensor(v, device=self.device).expand(self.n)  # noqa: E731
         self.ctx = _Context(inp.demand, inp.features, inp.feature_names, window, per_sku(timing.lead_time),
                             per_sku(timing.review_period), timing.max_lead_time)
         self.rules = Rules(timing.lead_time, problem.lost_sales, problem.max_order)
+        self.rates = CostRates.of(problem, self.n, self.device, self.dtype)
         self.fusable = bool(getattr(policy, "fusable", False))
         self.unchecked = True  # whether the demand's range is still to be checked
 
@@ -408,7 +413,8 @@ class _Run:
 
     # ----------------------------------------------------------------- lean
     def lean(self, compiled: bool) -> LeanLedger:
-        state, sums, start = self.initial_state(), LeanSums.zeros(self.n, self.dtype, self.device), 0
+        state, start = self.initial_state(), 0
+        sums = LeanSums.zeros(self.n, self.dtype, self.device, orders=self.rates.charges_orders)
         flags = self.flag_table() if compiled and self.T else None
         zero = torch.zeros(self.n, dtype=self.dtype, device=self.device)  # the order of days without review
         if flags is not None and torch.is_grad_enabled():
@@ -457,8 +463,7 @@ class _Run:
         # counts of periods and cycles follow from the timing: a (T, 1) table when it is shared
         f = self.timing.flags(torch.arange(self.T, device=self.device).unsqueeze(1))
         count = lambda rows: torch.as_tensor(rows).sum(0).to(self.dtype).expand(self.n).clone()  # noqa: E731
-        return sums.ledger(count(f.counted), count(f.cycle_start), holding_cost_rate=self.problem.holding_cost,
-                           shortage_cost_rate=self.problem.shortage_cost, lost_sales=self.problem.lost_sales)
+        return sums.ledger(count(f.counted), count(f.cycle_start), rates=self.rates, lost_sales=self.problem.lost_sales)
 
     # ----------------------------------------------------------------- full
     def full(self, compiled: bool, differentiable: bool) -> Ledger:
@@ -511,7 +516,8 @@ class _Run:
             demand=self.inp.demand.T,
             counted=f.counted.T,
             cycle_start=f.cycle_start.T,
-            holding_cost_rate=self.problem.holding_cost,
-            shortage_cost_rate=self.problem.shortage_cost,
+            holding_cost_rate=self.rates.holding,
+            shortage_cost_rate=self.rates.shortage,
+            fixed_cost_rate=self.rates.fixed,
             lost_sales=lost,
         )

@@ -21,6 +21,12 @@ from orkit.core import InventoryProblem, ValidationError
         ({"lost_sales": "yes"}, "lost_sales must be True or False, got 'yes'"),
         ({"lead_time": [1, -1]}, "lead_time must be >= 0, got -1"),
         ({"lead_time": [1, 2], "review_period": [1, 2, 3]}, "same number of SKUs"),
+        ({"holding_cost": [0.1, -0.2]}, "holding_cost must be >= 0, got -0.2 at SKU index 1"),
+        ({"shortage_cost": [1.0, float("inf")]}, "shortage_cost must be finite, got inf at SKU index 1"),
+        ({"fixed_cost": -1}, "fixed_cost must be >= 0, got -1"),
+        ({"fixed_cost": [[1.0]]}, "fixed_cost must be a number or one number per SKU (1-d), got shape (1, 1)"),
+        ({"fixed_cost": ["a", "b"]}, "fixed_cost must hold numbers"),
+        ({"lead_time": [1, 2], "fixed_cost": [1.0, 2.0, 3.0]}, "per-SKU values must have the same number of SKUs, got lead_time 2, fixed_cost 3"),
         ({"lost_sales": True, "initial_on_hand": -1}, "initial_on_hand must be >= 0 under lost sales"),
     ],
 )
@@ -49,3 +55,20 @@ def test_per_sku_timing():
     assert p.warmups(3).tolist() == [1, 3, 4]
     with pytest.raises(ValidationError, match="lead_time has 3 values but the data has 4 SKUs"):
         p.lead_times(4)
+
+
+def test_per_sku_costs():
+    p = InventoryProblem(holding_cost=[0.1, 1.0], shortage_cost=0.9, fixed_cost=[0, 5])
+    assert p.per_sku_costs and not p.per_sku and p.n_skus == 2
+    assert p.critical_ratio.tolist() == pytest.approx([0.9, 0.9 / 1.9])
+    assert p.holding_costs(2).tolist() == [0.1, 1.0] and p.shortage_costs(2).tolist() == [0.9, 0.9]
+    assert p.fixed_costs(2).dtype == np.float64
+    with pytest.raises(ValidationError, match="fixed_cost has 2 values but the data has 3 SKUs"):
+        p.fixed_costs(3)
+    one = p.subset([1])
+    assert one.holding_cost.tolist() == [1.0] and one.fixed_cost.tolist() == [5.0] and one.shortage_cost == 0.9
+    assert "holding cost 0.1..1 (per SKU)" in p.describe() and "fixed cost 0..5 (per SKU)" in p.describe()
+    assert InventoryProblem(fixed_cost=64).fixed_cost == 64.0 and "fixed cost 64" in InventoryProblem(fixed_cost=64).describe()
+    assert "fixed cost" not in InventoryProblem().describe()
+    with pytest.raises(ValidationError, match="holding_cost \\+ shortage_cost must be > 0 .* at SKU index 1"):
+        InventoryProblem(holding_cost=[1.0, 0.0], shortage_cost=[1.0, 0.0]).critical_ratio
