@@ -14,6 +14,14 @@ written once here:
 A resumed run continues from the saved counters, random generator, optimiser state and
 history, so it ends with exactly an uninterrupted run's history and weights (tested for all
 three learners).
+
+Under ``torchrun`` (:mod:`orkit.rl.distributed`) the same books serve data-parallel DS and PPO:
+:func:`setup` joins the process group and checks that every process was given the same data
+and configuration; the run starts every process from rank 0's weights, validates each process's
+shard of the validation SKUs and sums the losses over the processes (so the best weights,
+the plateau and early stopping agree everywhere), stops every process when a callback on any
+asks to, and only rank 0 writes checkpoints and the final policy (every rank reads them to
+resume).
 """
 
 from __future__ import annotations
@@ -31,12 +39,15 @@ import torch
 
 from orkit.core.errors import ValidationError
 from orkit.core.problem import InventoryProblem
+from orkit.evaluation import per_sku_loss
 from orkit.rl.checkpoint import TrainingCheckpoint, clone_state_dict
+from orkit.rl.distributed import SINGLE, DataParallel, current, data_fingerprint, fingerprint
 from orkit.rl.heads import RegularizationHead, make_head
 from orkit.rl.networks import PolicyNetwork, build_network, config_to_dict, resolve_device
 from orkit.rl.policy import NeuralPolicy, TrainingResult, as_dataset, resolve_config, validation_loss
+from orkit.rl.rollout import subset_input, subset_problem
 from orkit.rl.warm_start import imitate
-from orkit.sim import SimulationInput, prepare_input
+from orkit.sim import SimulationInput, prepare_input, simulate
 
 log = logging.getLogger("orkit.rl")
 
@@ -52,6 +63,8 @@ class Setup:
     network: PolicyNetwork
     checkpoint: TrainingCheckpoint | None
     config_json: str
+    dp: DataParallel = SINGLE
+    """The processes of data-parallel training (:mod:`orkit.rl.distributed`); one by default."""
 
 
 def setup(
@@ -67,7 +80,8 @@ def setup(
         raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
     config = resolve_config(config_class, config, {})
     config.check()
-    device = resolve_device(config.device)
+    dp = current()
+    device = dp.device(resolve_device(config.device))
     head = make_head(regularization)
     train = as_dataset(train, "train")
     if train.n_skus == 0:
@@ -78,7 +92,7 @@ def setup(
     validation = as_dataset(validation, "validation")
     network = build_network(train, problem, head, config, device=device)
     config_json = json.dumps({"config": config_to_dict(config), "head": network.head.to_config()}, sort_keys=True)
-    return Setup(
+    s = Setup(
         config=config,
         device=device,
         head=network.head,
@@ -88,7 +102,15 @@ def setup(
         network=network,
         checkpoint=TrainingCheckpoint(checkpoint_dir) if checkpoint_dir is not None else None,
         config_json=config_json,
+        dp=dp,
     )
+    if dp.active:  # each process shards the SKUs itself: all must hold the same data and settings
+        dp.check_same("configuration (learner settings and head)", [fingerprint(config_json)])
+        dp.check_same("train data (SKUs, periods, demand sum, features, feature sum)", data_fingerprint(s.train_input))
+        dp.check_same("validation data (SKUs, periods, demand sum, features, feature sum)",
+                      data_fingerprint(s.validation_input))
+        dp.check_same("problem", [fingerprint(repr(problem))])
+    return s
 
 
 class TrainingRun:
@@ -121,6 +143,18 @@ class TrainingRun:
                  callback: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.learner, self.setup, self.problem, self.state, self.callback = learner, s, problem, state, callback
         self.network = s.network
+        self.dp = s.dp
+        if self.dp.active:
+            if learner not in DATA_PARALLEL_LEARNERS:
+                raise ValidationError(
+                    f"{learner.upper()} trains in one process; data-parallel training ({self.dp.world_size} processes "
+                    f"under torchrun) supports {' and '.join(x.upper() for x in DATA_PARALLEL_LEARNERS)}: start it "
+                    "without torchrun")
+            n = s.validation_input.n_skus
+            lo, hi = self.dp.bounds(n)
+            index = torch.arange(lo, hi, device=s.device)
+            self._validation_shard = (subset_input(s.validation_input, index), subset_problem(problem, index, n)) \
+                if hi > lo else None
         self.policy = NeuralPolicy(s.network)
         self.history: list[dict[str, Any]] = []
         self.best_loss = math.inf
@@ -158,30 +192,51 @@ class TrainingRun:
         if warm_start is not None and config.warm_start_epochs > 0:
             imitate(self.network, warm_start, s.train_input, self.problem, epochs=config.warm_start_epochs,
                     learning_rate=config.warm_start_learning_rate)
-        self.best_loss = validation_loss(self.policy, s.validation_input, self.problem)
+        self.dp.broadcast(self.network)  # every process starts from rank 0's weights
+        self.best_loss = self._validation_loss()
         self.best_weights = clone_state_dict(self.network)
         self.history.append({**first_entry, "validation_loss": self.best_loss, "seconds": self.elapsed()})
         return dict(counters)
 
     def validate(self) -> float:
         """The validation loss of the current network; its weights are kept when it is the best so far."""
-        loss = validation_loss(self.policy, self.setup.validation_input, self.problem)
+        loss = self._validation_loss()
         if loss < self.best_loss:
             self.best_loss, self.best_weights = loss, clone_state_dict(self.network)
         return loss
 
+    def _validation_loss(self) -> float:
+        """The validation loss (DeepStock loss, mean over the SKUs with a scored period); with
+        several processes, each simulates its shard of the validation SKUs and the sums of
+        the per-SKU losses and of the scored SKUs are added over the processes."""
+        s = self.setup
+        if not self.dp.active:
+            return validation_loss(self.policy, s.validation_input, self.problem)
+        sums = torch.zeros(2, dtype=torch.float64, device=s.device)
+        if self._validation_shard is not None:
+            with torch.no_grad():
+                ledger = simulate(self.policy, *self._validation_shard, ledger="lean").sums()
+            scored = ledger.counted_periods > 0
+            sums[0], sums[1] = per_sku_loss(ledger)[scored].double().sum(), scored.sum()
+        total, count = self.dp.sum(sums).tolist()
+        if count == 0:  # no scored period anywhere: the one-process evaluation's error
+            return validation_loss(self.policy, s.validation_input, self.problem)
+        return total / count
+
     def record(self, entry: dict[str, Any], counters: dict[str, Any], *, save: bool) -> bool:
         """Append ``entry`` (with ``seconds``), save the training state when ``save`` (and a
-        ``checkpoint_dir`` was given), then call the callback. False when it asks to stop."""
+        ``checkpoint_dir`` was given), then call the callback. False when it asks to stop
+        (with several processes: when the callback of any process asks to stop)."""
         entry["seconds"] = self.elapsed()
         self.history.append(entry)
         if save:
             self.save(counters)
-        return self.callback is None or self.callback(dict(entry)) is not False
+        go_on = self.callback is None or self.callback(dict(entry)) is not False
+        return go_on if not self.dp.active else not self.dp.any(not go_on)
 
     def save(self, counters: dict[str, Any]) -> None:
-        """Write the training state (no-op without a ``checkpoint_dir``)."""
-        if self.setup.checkpoint is None:
+        """Write the training state (no-op without a ``checkpoint_dir``, and on ranks other than 0)."""
+        if self.setup.checkpoint is None or not self.dp.is_main:
             return
         state = {name: obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
                  for name, obj in self.state.items()}
@@ -194,12 +249,17 @@ class TrainingRun:
         s = self.setup
         self.save(counters)
         self.network.load_state_dict(self.best_weights)
-        if s.checkpoint is not None:
+        if s.checkpoint is not None and self.dp.is_main:
             self.policy.save(s.checkpoint.directory / "policy",
                              metadata={"learner": self.learner, "config": json.loads(s.config_json)})
+        self.dp.barrier()  # the files are written when training returns, on every process
         log.info("%s: %s, best validation loss %.4f", self.learner.upper(),
                  ", ".join(f"{k} {v}" for k, v in counters.items()), self.best_loss)
         return TrainingResult(self.policy, self.history, s.config, self.best_loss, self.elapsed(), extra=extra or {})
+
+
+DATA_PARALLEL_LEARNERS = ("ds", "ppo")
+"""The learners that train over SKU shards in several processes (:mod:`orkit.rl.distributed`)."""
 
 
 def generator_for(seed: int) -> torch.Generator:

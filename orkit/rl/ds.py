@@ -15,6 +15,10 @@ minibatch of training trajectories is a differentiable function of the network's
         ReduceLROnPlateau on it; keep the best weights; stop after 30 epochs without improvement
     restore the best weights
 
+Data-parallel (``torchrun``, :mod:`orkit.rl.distributed`): each process simulates a
+contiguous shard of every minibatch and back-propagates its share of the loss; the gradients
+are summed over the processes before the clip, so every process takes the one-process step.
+
 Network: MLP with ELU hidden layers and ReLU output, the output bias initialised to
 ``initial_action_bias * action_range``; one regularization head (None / Base / Coeff / Both).
 """
@@ -144,6 +148,13 @@ def train_ds(
         # ---- one epoch: back-propagate the loss of each minibatch of trajectories through the simulator
         losses, skipped = [], 0
         for batch in torch.randperm(n_train, generator=generator).split(config.batch_size):
+            if s.dp.active:  # this process's shard of the minibatch; gradients summed over the processes
+                loss = sharded_step(run, batch, optimizer, problem, n_train)
+                if torch.isfinite(loss):
+                    losses.append(loss.item())
+                else:
+                    skipped += 1
+                continue
             ledger = simulate(run.policy, subset_input(s.train_input, batch), subset_problem(problem, batch, n_train),
                               ledger="lean", differentiable=True)
             loss = per_sku_loss(ledger).mean()
@@ -171,6 +182,31 @@ def train_ds(
         if not run.record(entry, {"epoch": epoch}, save=epoch % config.checkpoint_every == 0):
             break
     return run.finish({"epoch": epoch})
+
+
+def sharded_step(run: TrainingRun, batch: torch.Tensor, optimizer: torch.optim.Optimizer, problem: InventoryProblem,
+                 n_train: int) -> torch.Tensor:
+    """One data-parallel DS step (:mod:`orkit.rl.distributed`): this process simulates its
+    contiguous shard of ``batch`` and back-propagates its share of the batch loss (the sum of
+    its trajectories' losses over the batch size); the gradients and the shares are summed over
+    the processes in one ``all_reduce``, so every process takes the one-process step on the
+    whole batch (clipped, skipped when the batch loss is not finite). Returns the batch loss."""
+    s, network = run.setup, run.network
+    params = [p for p in network.parameters() if p.requires_grad]
+    optimizer.zero_grad()
+    lo, hi = s.dp.bounds(len(batch))
+    share = torch.zeros((), device=s.device)
+    if hi > lo:  # a shard may be empty (a last minibatch smaller than the number of processes)
+        mine = batch[lo:hi]
+        ledger = simulate(run.policy, subset_input(s.train_input, mine), subset_problem(problem, mine, n_train),
+                          ledger="lean", differentiable=True)
+        share = per_sku_loss(ledger).sum() / len(batch)
+        share.backward()
+    loss = s.dp.reduce_gradients(params, share.detach())[0]
+    if torch.isfinite(loss):
+        torch.nn.utils.clip_grad_norm_(params, s.config.max_grad_norm, foreach=True)
+        optimizer.step()
+    return loss
 
 
 def diverged(history: list[dict[str, Any]]) -> bool:

@@ -26,6 +26,11 @@ The Gaussian lives in the network's output space (fractions of the action range,
 every regularization trains with the same code. The standard deviation is a learned,
 state-independent parameter; the value network sees the state and the time ``t / T`` (the
 horizon is finite). Episodes end at the horizon (no bootstrap). Nets: [256, 256] (paper).
+
+Data-parallel (``torchrun``, :mod:`orkit.rl.distributed`): each process simulates a contiguous
+block of every rollout's trajectories (with the same draws as one process), and takes its rows
+of every minibatch; the advantage normalisation, the gradients and the logged statistics are
+summed over the processes, so every process takes the one-process step.
 """
 
 from __future__ import annotations
@@ -40,9 +45,11 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
+from orkit.core.errors import ValidationError
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
 from orkit.rl._training import TrainingRun, adam, generator_for, limit_threads, setup, stalled
+from orkit.rl.distributed import DataParallel
 from orkit.rl.encoder import EncodedObservation
 from orkit.rl.networks import NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, TrainingResult
@@ -169,6 +176,13 @@ def train_ppo(
     n_trajectories = max(1, math.ceil(config.num_steps / max(n_review, 1)))
     steps_per_rollout = n_trajectories * n_review
     n_updates = max(1, config.total_timesteps // steps_per_rollout)
+    dp = s.dp  # data-parallel: this process simulates trajectories [lo, hi) of every rollout
+    if dp.active and n_trajectories < dp.world_size:
+        raise ValidationError(
+            f"num_steps must give each of the {dp.world_size} processes a trajectory of every rollout: "
+            f"{n_trajectories} trajectories of {n_review} review steps from num_steps={config.num_steps}; "
+            f"num_steps >= {dp.world_size * n_review} does")
+    lo, hi = dp.bounds(n_trajectories)
     run = TrainingRun("ppo", s, problem, {"agent": agent, "optimizer": optimizer, "generator": generator},
                       callback=callback)
     update = run.start(warm_start=warm_start, resume=resume, counters={"update": 0},
@@ -179,7 +193,11 @@ def train_ppo(
         """The stochastic policy on a review day; records what the update needs."""
         encoded = actor.encoder(obs)
         dist = agent.distribution(encoded)
-        noise = torch.randn(dist.mean.shape, generator=generator).to(device=device, dtype=dist.mean.dtype)
+        if dp.active:  # the whole rollout's draw, as one process makes it; this process's rows
+            noise = torch.randn((n_trajectories, *dist.mean.shape[1:]), generator=generator)[lo:hi]
+        else:
+            noise = torch.randn(dist.mean.shape, generator=generator)
+        noise = noise.to(device=device, dtype=dist.mean.dtype)
         action = dist.mean + dist.stddev * noise
         orders = actor.orders(actor.output_from_raw(action), encoded)
         record = {"encoded": encoded, "action": action, "logprob": dist.log_prob(action).sum(1),
@@ -195,6 +213,8 @@ def train_ppo(
         # ---- rollout: one batched simulation of the stochastic policy
         with torch.no_grad():
             index = torch.randint(s.train_input.n_skus, (n_trajectories,), generator=generator)
+            if dp.active:
+                index = index[lo:hi]
             rollout = record_rollout(step, subset_input(s.train_input, index), problem, lead_time=L)
         r = rollout.records
         encoded = r["encoded"]
@@ -219,8 +239,17 @@ def train_ppo(
         packed = torch.cat([encoded.inputs.flatten(0, 1), encoded.time.reshape(-1, 1), r["action"].flatten(0, 1),
                             r["logprob"].reshape(-1, 1), advantages.reshape(-1, 1), returns.reshape(-1, 1)], 1)
         clip_fractions = []
+        if dp.active:  # rows [first, first + n_rows) of the rollout's n_trajectories x K rows are this process's
+            n_rows, first = packed.shape[0], lo * rewards.shape[1]
+            total_rows = n_trajectories * rewards.shape[1]
         for _ in range(config.update_epochs):
-            for mb in torch.randperm(packed.shape[0], generator=generator).split(config.batch_size):
+            for mb in torch.randperm(total_rows if dp.active else packed.shape[0], generator=generator).split(
+                    config.batch_size):
+                if dp.active:
+                    pg_loss, v_loss, clip_fraction = sharded_update(
+                        agent, config, optimizer, parameters, dp, packed, mb, first, n_rows, n_in, m)
+                    clip_fractions.append(clip_fraction)
+                    continue
                 batch = packed[mb.to(device)]
                 critic_input, action = batch[:, :n_in + 1], batch[:, n_in + 1:n_in + 1 + m]
                 old_logprob, mb_advantages, mb_returns = batch[:, n_in + 1 + m:].unbind(1)
@@ -233,8 +262,12 @@ def train_ppo(
                 clip_fractions.append(((ratio.detach() - 1.0).abs() > config.clip_coef).float().mean())
 
         # ---- validation of the mean action: keep the best weights
+        if dp.active:  # the mean over the whole rollout's trajectories
+            train_return = float(dp.sum(rewards.sum(1).sum().reshape(1)) / n_trajectories)
+        else:
+            train_return = float(rewards.sum(1).mean())
         entry = {"update": update, "timesteps": update * steps_per_rollout,
-                 "train_return": float(rewards.sum(1).mean()), "learning_rate": optimizer.param_groups[0]["lr"],
+                 "train_return": train_return, "learning_rate": optimizer.param_groups[0]["lr"],
                  "policy_loss": pg_loss.item(), "value_loss": v_loss.item(),
                  "clip_fraction": torch.stack(clip_fractions).mean().item(), "action_std": agent.log_std.exp().mean().item()}
         if update % config.eval_every == 0 or update == n_updates:
@@ -247,10 +280,42 @@ def train_ppo(
     return run.finish({"update": update}, extra={"steps_per_rollout": steps_per_rollout, "n_updates": n_updates})
 
 
+def sharded_update(agent: PPOAgent, config: PPOConfig, optimizer: torch.optim.Optimizer,
+                   parameters: list[torch.Tensor], dp: DataParallel, packed: torch.Tensor, mb: torch.Tensor,
+                   first: int, n_rows: int, n_in: int, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One data-parallel PPO step on the minibatch ``mb`` (rows of the whole rollout): this
+    process's rows of it (those in ``[first, first + n_rows)``, possibly none) give its share of
+    the loss (:func:`ppo_loss` with the advantages normalised by the whole minibatch's mean and
+    standard deviation); gradients and statistics are summed over the processes in one
+    ``all_reduce``, then clipped and applied as one process on the whole minibatch would.
+    Returns the minibatch's ``(policy loss, value loss, clip fraction)``."""
+    mine = mb[(mb >= first) & (mb < first + n_rows)] - first
+    batch = packed[mine.to(packed.device)]
+    critic_input, action = batch[:, :n_in + 1], batch[:, n_in + 1:n_in + 1 + m]
+    old_logprob, mb_advantages, mb_returns = batch[:, n_in + 1 + m:].unbind(1)
+    loss, pg_loss, v_loss, ratio = ppo_loss(agent, config, critic_input[:, :n_in], critic_input, action, old_logprob,
+                                            mb_advantages, mb_returns, dp=dp, batch_size=len(mb))
+    optimizer.zero_grad()
+    loss.backward()
+    clipped = ((ratio.detach() - 1.0).abs() > config.clip_coef).sum() / len(mb)
+    stats = dp.reduce_gradients(parameters, torch.stack([pg_loss.detach(), v_loss.detach(), clipped.to(loss.dtype)]))
+    nn.utils.clip_grad_norm_(parameters, config.max_grad_norm, foreach=True)
+    optimizer.step()
+    return stats[0], stats[1], stats[2]
+
+
 def ppo_loss(agent: PPOAgent, config: PPOConfig, actor_input: torch.Tensor, critic_input: torch.Tensor,
-             action: torch.Tensor, old_logprob: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor):
+             action: torch.Tensor, old_logprob: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor,
+             *, dp: DataParallel | None = None, batch_size: int | None = None):
     """The PPO loss of one minibatch (clipped surrogate, entropy bonus, value error): returns
-    ``(loss, policy loss, value loss, probability ratios)``."""
+    ``(loss, policy loss, value loss, probability ratios)``.
+
+    With ``dp`` (several processes, :mod:`orkit.rl.distributed`) the rows given are this
+    process's share of a minibatch of ``batch_size`` rows: the advantages are normalised with
+    the whole minibatch's mean and standard deviation (summed over the processes), and each
+    mean over the minibatch becomes this share's sum over ``batch_size``, so that the losses
+    (and their gradients) summed over the processes are the whole minibatch's.
+    """
     mean = agent.actor.body(actor_input)
     scale = agent.log_std.exp().expand_as(mean)
     # the Gaussian's log-density and entropy, as torch.distributions.Normal computes them
@@ -258,6 +323,16 @@ def ppo_loss(agent: PPOAgent, config: PPOConfig, actor_input: torch.Tensor, crit
     new_logprob = (-((action - mean) ** 2) / (2 * scale**2) - scale.log() - _LOG_SQRT_2PI).sum(1)
     entropy = (0.5 + _HALF_LOG_2PI + torch.log(scale)).sum(1)
     ratio = (new_logprob - old_logprob).exp()
+    if dp is not None and dp.active:
+        n = int(batch_size)
+        if config.norm_adv and n > 1:  # two passes, as Tensor.std: the mean, then the squared deviations
+            centred = advantages - dp.sum(advantages.sum().reshape(1)) / n
+            advantages = centred / ((dp.sum(centred.square().sum().reshape(1)) / (n - 1)).sqrt() + 1e-8)
+        clipped_ratio = ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
+        pg_loss = torch.max(-advantages * ratio, -advantages * clipped_ratio).sum() / n
+        v_loss = (agent.critic(critic_input).squeeze(1) - returns).square().sum() / n
+        loss = pg_loss - config.ent_coef * entropy.sum() / n + config.vf_coef * v_loss
+        return loss, pg_loss, v_loss, ratio
     if config.norm_adv and advantages.numel() > 1:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     clipped_ratio = ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)

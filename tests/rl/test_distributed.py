@@ -1,0 +1,241 @@
+"""Data-parallel DS and PPO (orkit.rl.distributed): two gloo processes started by torchrun take
+the same steps as one process on the whole batch (issue 19: gradients to 1e-6 relative,
+parameters after k steps to 1e-5), and a resumed two-process run ends as an uninterrupted one.
+
+The two-process runs happen once per session (``two_processes``): this file, run as a script by
+``python -m torch.distributed.run --nproc-per-node 2``, is the worker; each rank saves what it
+computed, and the tests compare it with the one-process computation made here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from orkit.core import InventoryProblem
+from orkit.data import generate
+
+DS = {"hidden_sizes": (16, 16), "batch_size": 3, "max_epochs": 3}  # 10 SKUs: minibatches 3, 3, 3, 1
+PPO = {"hidden_sizes": (16, 16), "num_steps": 140, "total_timesteps": 420, "batch_size": 48, "update_epochs": 2,
+       "ent_coef": 0.01}
+# rows of a PPO minibatch the test splits over the processes (rank 0: rows 0-18, rank 1: 19-36)
+N_ROWS, SPLIT = 37, 19
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _data():
+    data = generate("deepstock-1", seed=0)
+    train, validation, _ = data.splits()
+    return train, validation, InventoryProblem(**data.metadata["problem"])
+
+
+def _ds_gradient(train, validation, problem, dp_step: bool):
+    """The gradient of DS's loss on 7 training trajectories at the initial weights: one process
+    (``per_sku_loss(...).mean()``), or this process's share through ``sharded_step``."""
+    from orkit.evaluation import per_sku_loss
+    from orkit.rl._training import TrainingRun, setup
+    from orkit.rl.ds import DSConfig, sharded_step
+    from orkit.rl.rollout import subset_input
+    from orkit.sim import simulate
+
+    # no clipping: the gradients stay as summed
+    s = setup(train, validation, problem, "base", DSConfig(**DS, max_grad_norm=1e9), DSConfig, None)
+    run = TrainingRun("ds", s, problem, {})
+    batch = torch.tensor([4, 0, 9, 2, 7, 5, 1])
+    params = list(s.network.parameters())
+    if dp_step:  # a step of size 0: the summed gradients stay in .grad (unclipped)
+        sharded_step(run, batch, torch.optim.SGD(params, lr=0.0), problem, train.n_skus)
+    else:
+        loss = per_sku_loss(simulate(run.policy, subset_input(s.train_input, batch), problem, ledger="lean",
+                                     differentiable=True)).mean()
+        loss.backward()
+    return [p.grad.clone() for p in params]
+
+
+def _ppo_minibatch(train, problem):
+    """A PPO agent and a minibatch of ``N_ROWS`` rows (inputs, actions, log-probabilities,
+    advantages of mean 3 and returns), seeded."""
+    from orkit.rl import build_network, make_head
+    from orkit.rl.ppo import PPOAgent, PPOConfig
+
+    config = PPOConfig(**PPO)
+    actor = build_network(train, problem, make_head("base"), config)
+    torch.manual_seed(0)
+    agent = PPOAgent(actor, config.hidden_sizes, config.activation, config.initial_action_std)
+    g = torch.Generator().manual_seed(1)
+    n_in = actor.encoder.n_inputs
+    critic_input = torch.randn(N_ROWS, n_in + 1, generator=g)
+    action = torch.randn(N_ROWS, 1, generator=g) * 0.1 + 0.5
+    old_logprob = torch.randn(N_ROWS, generator=g) * 0.05 + 1.0
+    advantages = torch.randn(N_ROWS, generator=g) * 2 + 3
+    returns = torch.randn(N_ROWS, generator=g)
+    return agent, config, n_in, (critic_input, action, old_logprob, advantages, returns)
+
+
+def _ppo_gradient(train, problem, dp=None, rows=slice(None)):
+    """The gradient of ``ppo_loss`` on the minibatch (advantages normalised), and its losses."""
+    from orkit.rl.ppo import ppo_loss
+
+    agent, config, n_in, (critic_input, action, old_logprob, advantages, returns) = _ppo_minibatch(train, problem)
+    loss, pg_loss, v_loss, _ = ppo_loss(agent, config, critic_input[rows, :n_in], critic_input[rows], action[rows],
+                                        old_logprob[rows], advantages[rows], returns[rows],
+                                        **({} if dp is None else {"dp": dp, "batch_size": N_ROWS}))
+    params = list(agent.parameters())
+    loss.backward()
+    stats = torch.stack([pg_loss.detach(), v_loss.detach()])
+    if dp is not None:
+        stats = dp.reduce_gradients(params, stats)
+    return [p.grad.clone() for p in params], stats
+
+
+def _fit(cls, params, checkpoint_dir=None, **options):
+    train, validation, problem = _data()
+    policy = cls("base", checkpoint_dir=checkpoint_dir, **params, **options).fit(train, validation, problem)
+    return {"history": policy.history_, "state": policy.policy_.network.state_dict()}
+
+
+def _interrupted_then_resumed(cls, params, folder):
+    def interrupt(entry):
+        if len(seen) == 2:
+            raise Interrupt
+        seen.append(entry)
+
+    seen: list = []
+    try:
+        _fit(cls, params, folder, callback=interrupt)
+    except Interrupt:
+        pass
+    return _fit(cls, params, folder, resume=True)
+
+
+def worker(out: Path) -> None:
+    """One rank of the two-process runs (started by torchrun)."""
+    from orkit.rl import DSPolicy, PPOPolicy
+    from orkit.rl.distributed import current
+
+    torch.set_num_threads(1)
+    dp = current()  # joins torchrun's gloo group
+    assert dp.world_size == 2
+    train, validation, problem = _data()
+    results = {"ds_gradient": _ds_gradient(train, validation, problem, dp_step=True)}
+    results["ppo_gradient"] = _ppo_gradient(train, problem, dp, slice(0, SPLIT) if dp.rank == 0 else slice(SPLIT, None))
+    results["ds"] = _fit(DSPolicy, DS)
+    results["ds_resumed"] = _interrupted_then_resumed(DSPolicy, DS, out / "ds-checkpoint")
+    results["ppo"] = _fit(PPOPolicy, PPO)
+    results["ppo_resumed"] = _interrupted_then_resumed(PPOPolicy, PPO, out / "ppo-checkpoint")
+    torch.save(results, out / f"rank{dp.rank}.pt")
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """What each of two gloo processes computed (``worker``), by rank."""
+    out = tmp_path_factory.mktemp("distributed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           __file__, str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)], out
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _data()
+
+
+def _relative(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    flat_a, flat_b = torch.cat([x.reshape(-1) for x in a]), torch.cat([x.reshape(-1) for x in b])
+    return float((flat_a - flat_b).norm() / flat_b.norm())
+
+
+def _numbers(history):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def _close(history_a, history_b, rtol=1e-5, atol=1e-6):
+    """Histories equal to ``rtol``, or ``atol`` for values near 0: PPO's policy loss is a mean
+    of terms of order 1 that cancel (the advantages are normalised), so float32 sums in
+    another order differ there by ~1e-9 absolute, not relative."""
+    assert len(history_a) == len(history_b)
+    for a, b in zip(_numbers(history_a), _numbers(history_b)):
+        assert a.keys() == b.keys()
+        for k in a:
+            if isinstance(a[k], float) and isinstance(b[k], float):
+                assert a[k] == pytest.approx(b[k], rel=rtol, abs=atol), k
+            else:
+                assert a[k] == b[k], k
+
+
+def test_ds_gradient_of_two_shards_is_the_whole_batch_gradient(two_processes, data):
+    ranks, _ = two_processes
+    one = _ds_gradient(*data, dp_step=False)
+    for r in ranks:  # minibatch of 7: shards of 4 and 3 trajectories
+        assert _relative(r["ds_gradient"], one) < 1e-6
+    assert all(torch.equal(a, b) for a, b in zip(ranks[0]["ds_gradient"], ranks[1]["ds_gradient"]))
+
+
+def test_ppo_gradient_with_advantages_normalised_over_both_shards(two_processes, data):
+    """The advantages (mean 3, std 2) are normalised with the whole minibatch's mean and
+    standard deviation: a shard normalised on its own would give another gradient."""
+    ranks, _ = two_processes
+    grads, stats = _ppo_gradient(data[0], data[2])
+    for r in ranks:
+        assert _relative(r["ppo_gradient"][0], grads) < 1e-6
+        torch.testing.assert_close(r["ppo_gradient"][1], stats, rtol=1e-6, atol=0)
+    # the check has power: normalising each shard by itself moves the gradient far more than 1e-6
+    local = _ppo_gradient(data[0], data[2], rows=slice(0, SPLIT))[0]
+    assert _relative(local, grads) > 1e-3
+
+
+@pytest.mark.parametrize("learner", ["ds", "ppo"])
+def test_two_processes_train_as_one_on_the_whole_batch(two_processes, learner):
+    """k steps (DS: 3 epochs of 4 minibatches, the last one trajectory, so one process has
+    none; PPO: 3 updates x 2 epochs x 3 minibatches): the same weights to 1e-5 and the same
+    history (losses, validation losses, PPO's statistics) to 1e-5 relative."""
+    from orkit.rl import DSPolicy, PPOPolicy
+
+    ranks, _ = two_processes
+    one = _fit(DSPolicy, DS) if learner == "ds" else _fit(PPOPolicy, PPO)
+    for r in ranks:
+        got = r[learner]
+        for k, v in one["state"].items():
+            torch.testing.assert_close(got["state"][k], v, rtol=1e-5, atol=1e-5)
+        _close(got["history"], one["history"])
+    assert _numbers(ranks[0][learner]["history"]) == _numbers(ranks[1][learner]["history"])  # the ranks agree
+
+
+@pytest.mark.parametrize("learner", ["ds", "ppo"])
+def test_a_resumed_two_process_run_ends_as_an_uninterrupted_one(two_processes, learner):
+    ranks, out = two_processes
+    for r in ranks:
+        assert _numbers(r[f"{learner}_resumed"]["history"]) == _numbers(r[learner]["history"])
+        a, b = r[f"{learner}_resumed"]["state"], r[learner]["state"]
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (out / f"{learner}-checkpoint" / "training_state.pt").is_file()
+    assert (out / f"{learner}-checkpoint" / "policy" / "policy.json").is_file()  # written by rank 0
+
+
+def test_one_process_runs_without_a_process_group(data):
+    from orkit.rl.distributed import SINGLE, current
+
+    assert current() is SINGLE and not SINGLE.active and SINGLE.bounds(5) == (0, 5)
+
+
+def test_shards_cover_the_batch_in_order():
+    from orkit.rl.distributed import DataParallel
+
+    for n in range(0, 9):
+        bounds = [DataParallel(r, 3).bounds(n) for r in range(3)]
+        assert [b - a for a, b in bounds] == [len(x) for x in torch.arange(n).tensor_split(3)]
+        assert bounds[0][0] == 0 and bounds[-1][1] == n and all(bounds[i][1] == bounds[i + 1][0] for i in range(2))
+
+
+if __name__ == "__main__":  # a rank of the two-process runs
+    worker(Path(sys.argv[1]))
