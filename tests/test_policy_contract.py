@@ -36,7 +36,10 @@ from testkit import SMALL, review_day_observation
 LEARNERS = ("ds", "ppo", "ddpg")
 HEADS = ("none", "base", "coeff", "both")
 #: policies that need integer demand and review period 1 (the rest fit on DeepStock setting 1)
-ON_POISSON = {"dp-optimal"}
+ON_POISSON = {"dp-optimal", "myopic2", "vector-base-stock", "better-vector-base-stock", "dual-balancing"}
+
+#: the second parameter of policies whose two parameters are given together
+PAIRED = {"capped-base-stock": {"cap": 2.0}, "s-S": {"order_up_to_level": 5.0}, "r-Q": {"quantity": 2.0}}
 
 #: case id -> (registered name, parameters)
 CASES = {
@@ -150,7 +153,7 @@ def test_every_registered_policy_has_scikit_learn_parameters(name):
         # set_params changes what get_params, repr and clone see
         first = names[0]
         value = {"regularization": "none", "demand_pmf": [0.5, 0.5], "distribution": "poisson"}.get(first, 3)
-        policy.set_params(**{first: value}, **({"cap": 2.0} if name == "capped-base-stock" else {}))
+        policy.set_params(**{first: value}, **PAIRED.get(name, {}))
         assert policy.get_params(deep=False)[first] == value
         assert f"{first}=" in repr(policy)
         assert clone(policy).get_params(deep=False)[first] == value

@@ -81,7 +81,8 @@ def simulated_losses(
     """
     n, T = demand.shape
     K = next(iter(params.values())).shape[1]
-    lead, review = problem.lead_times(n), problem.review_periods(n)
+    if problem.n_skus is not None and problem.n_skus != n:
+        raise ValidationError(f"the problem has per-SKU values for {problem.n_skus} SKUs but the data has {n} SKUs")
     chunk = max(1, max_elements // max(1, K * T))
     losses = np.empty((n, K))
     for start in range(0, n, chunk):
@@ -92,8 +93,8 @@ def simulated_losses(
             for name, v in params.items()
         }
         sub = problem
-        if problem.per_sku:
-            sub = problem.with_(lead_time=np.repeat(lead[start:stop], K), review_period=np.repeat(review[start:stop], K))
+        if problem.n_skus is not None:  # per-SKU timing or costs: each candidate row keeps its SKU's
+            sub = problem.subset(np.repeat(np.arange(start, stop), K))
         ledger = simulate(make_policy(**values), torch.as_tensor(rows), sub, ledger="lean", dtype=torch.float64)
         losses[start:stop] = per_sku_loss(ledger).numpy().reshape(stop - start, K)
     return losses if per_sku else losses.mean(axis=0, keepdims=True)
@@ -218,6 +219,7 @@ def fit_by_simulation(
     """
     if not isinstance(problem, InventoryProblem):
         raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
+    problem = problem.for_data(data)  # per-SKU values keyed by SKU id: the training SKUs'
     demand = demand_array(data)
     n = demand.shape[0]
     if n == 0:

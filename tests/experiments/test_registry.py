@@ -30,8 +30,8 @@ VARIANTS = {
     "two-stage[pack sizes]": ("two-stage", dict(n_scenarios=10, n_threads=1, pack_size=np.full(100, 2.0))),
     "ds[both]": ("ds", dict(regularization="both", max_epochs=1, hidden_sizes=(8,))),
 }
-PER_SKU = ["base-stock", "constant-order", "newsvendor", "capped-base-stock", "myopic"]
-ON_POISSON = {"dp-optimal", "myopic"}  # integer demand, lost sales, review period 1
+PER_SKU = ["base-stock", "constant-order", "newsvendor", "capped-base-stock", "myopic", "s-S", "r-Q"]
+ON_POISSON = {"dp-optimal", "myopic", "myopic2", "vector-base-stock", "better-vector-base-stock", "dual-balancing"}  # integer demand, lost sales, review period 1
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
