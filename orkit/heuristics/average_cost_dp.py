@@ -59,7 +59,7 @@ from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
 from orkit.heuristics._params import checked_fields, dataclass_fields
-from orkit.heuristics._training import demand_array, scalar_timing
+from orkit.heuristics._training import demand_array, scalar_timing, shared_costs
 from orkit.heuristics.distributions import DemandDistribution, Discrete
 from orkit.heuristics.newsvendor import newsvendor_cost
 
@@ -514,6 +514,7 @@ class DynamicProgrammingPolicy(SavablePolicy):
         self.aperiodicity = aperiodicity
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "DynamicProgrammingPolicy":
+        problem = shared_costs(problem.for_data(train), "DynamicProgrammingPolicy")
         L, P = scalar_timing(problem, "DynamicProgrammingPolicy")
         if P != 1:
             raise ValidationError(f"DynamicProgrammingPolicy needs review_period 1, got {P}")
@@ -527,6 +528,7 @@ class DynamicProgrammingPolicy(SavablePolicy):
             shortage_cost=problem.shortage_cost,
             lead_time=L,
             lost_sales=problem.lost_sales,
+            fixed_cost=problem.fixed_cost,
             max_order=problem.max_order,
             max_inventory_position=self.max_inventory_position,
             min_on_hand=self.min_on_hand,

@@ -100,3 +100,15 @@ def test_per_sku_fits_follow_each_skus_fixed_cost():
     gap = policy.order_up_to_level_ - policy.reorder_point_
     medians = [np.median(gap[k * 10:(k + 1) * 10]) for k in range(3)]
     assert medians[0] < medians[1] < medians[2]
+
+
+def test_the_dp_policy_charges_the_problems_fixed_cost():
+    from orkit.heuristics import DynamicProgrammingPolicy
+
+    demand = np.random.default_rng(4).poisson(6.0, size=(200, 2000)).astype(float)
+    problem = InventoryProblem(lead_time=0, review_period=1, holding_cost=1.0, shortage_cost=4.0, fixed_cost=5.0,
+                               warmup_periods=100)
+    policy = DynamicProgrammingPolicy(Poisson(6.0)).fit(demand, None, problem)
+    assert policy.solution_.average_cost == pytest.approx(8.0341, abs=5e-5)   # Snyder & Shen, Example 4.7
+    mean, se = _simulated(policy, demand, problem)
+    assert abs(mean - policy.solution_.average_cost) < 4 * se
