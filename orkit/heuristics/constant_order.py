@@ -8,6 +8,15 @@ Oper. Manag.* 10(2)) finds it competitive already for moderate lead times.
 
 Under backorders a constant order drifts (inventory or backlog grows without bound when it
 differs from the mean demand), so it is only meaningful for finite horizons there.
+
+**Steady state under lost sales.** With a rate :math:`r` per review period the on-hand is a
+random walk with drift :math:`r - E[D_P]` reflected at zero: it has a steady state only when
+:math:`r < E[D_P]` (or :math:`r = E[D_P]` for constant demand). :func:`optimize_constant_order`
+searches :math:`[0, E[D_P])` with :math:`E[D_P]` the training mean demand of a review period
+(per SKU with ``per_sku=True``), and :meth:`ConstantOrderPolicy.fit` refuses a given quantity
+outside it. The search is over real rates: the simulator keeps fractional inventory, and with
+integer demand the best integer rate can cost far more than the best rate (a rate of 4.6
+against 4 or 5 for Poisson(5) demand).
 """
 
 from __future__ import annotations
@@ -17,11 +26,43 @@ from typing import Any
 import numpy as np
 import torch
 
+from orkit.core.errors import ValidationError
 from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
-from orkit.heuristics._search import SearchedParameter, SimulationFittedPolicy, fit_by_simulation, review_interval
+from orkit.core.skus import sku_ids_of
+from orkit.heuristics._search import (
+    SearchedParameter,
+    SimulationFittedPolicy,
+    grid_search,
+    review_interval,
+    simulated_losses,
+    window_max,
+)
+from orkit.heuristics._training import demand_array
 
 __all__ = ["ConstantOrderPolicy", "optimize_constant_order"]
+
+
+def steady_state_rate(data: Any, problem: InventoryProblem, *, per_sku: bool = False) -> np.ndarray:
+    """Largest constant order per review period with a steady state under lost sales (module docstring).
+
+    The training mean demand of one review period, :math:`E[D_P]`, per SKU or pooled; just
+    below it (by a relative 1e-9) when the demand varies, since the rate :math:`E[D_P]` itself
+    is null-recurrent then.
+
+    Returns
+    -------
+    ndarray of shape (n_skus,) or (1,)
+    """
+    demand = demand_array(data)
+    n = demand.shape[0]
+    review = problem.review_periods(n).astype(np.float64)
+    if per_sku:
+        mean, constant = demand.mean(axis=1) * review, demand.std(axis=1) == 0
+    else:
+        mean = np.array([float(demand.mean()) * float(review.mean())])
+        constant = np.array([bool(np.all(demand == demand.flat[0]))]) if demand.size else np.array([True])
+    return np.where(constant, mean, mean * (1.0 - 1e-9))
 
 
 def optimize_constant_order(
@@ -31,21 +72,40 @@ def optimize_constant_order(
     per_sku: bool = False,
     n_candidates: int = 17,
     n_rounds: int = 5,
-    integer: bool | None = None,
+    integer: bool = False,
 ) -> np.ndarray:
     """Order quantities that minimise the simulated training loss, one per SKU.
 
     The search spans ``[0, largest demand of one review period]`` and zooms in (see
     :func:`~orkit.heuristics.optimize_base_stock_level` for the method and the parameters).
+    Under lost sales it stays below the mean demand of a review period
+    (:func:`steady_state_rate`; module docstring). Real rates by default; ``integer=True``
+    searches integers only.
 
     Returns
     -------
     ndarray of shape (n_skus,)
     """
-    return fit_by_simulation(
-        ConstantOrderPolicy, data, problem, per_sku=per_sku, n_candidates=n_candidates, n_rounds=n_rounds,
-        integer=integer,
-    )["quantity"]
+    if not isinstance(problem, InventoryProblem):
+        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
+    demand = demand_array(data)
+    n = demand.shape[0]
+    if n == 0:
+        raise ValidationError("data must hold at least one trajectory")
+    review_period = int(problem.review_periods(n).max())
+    upper = window_max(demand, review_interval(0, review_period), per_sku) + 1.0
+    cap = steady_state_rate(demand, problem, per_sku=per_sku) if problem.lost_sales else np.full(upper.shape, np.inf)
+    if integer:
+        cap = np.floor(cap)  # inf stays inf
+    upper = np.minimum(upper, cap)
+
+    def evaluate(grid: dict[str, np.ndarray]) -> np.ndarray:
+        clipped = {"quantity": np.minimum(grid["quantity"], cap[:, None])}
+        return simulated_losses(ConstantOrderPolicy, clipped, demand, problem, per_sku=per_sku)
+
+    best, _ = grid_search(evaluate, {"quantity": np.zeros(upper.shape[0])}, {"quantity": upper},
+                          n_candidates=n_candidates, n_rounds=n_rounds, integer=bool(integer))
+    return np.broadcast_to(np.minimum(best["quantity"], cap), (n,)).copy()
 
 
 class ConstantOrderPolicy(SimulationFittedPolicy):
@@ -93,6 +153,28 @@ class ConstantOrderPolicy(SimulationFittedPolicy):
 
     #: ``act`` is a pure tensor expression of the observation: compiled simulations trace it in
     fusable = True
+
+    def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "ConstantOrderPolicy":
+        """Optimise the quantity on ``train`` (:func:`optimize_constant_order`); a given quantity is
+        kept, and refused under lost sales when it has no steady state (module docstring)."""
+        if self.quantity is not None:
+            if problem.lost_sales:
+                per_sku = np.ndim(self.quantity_) == 1
+                limit = steady_state_rate(train, problem, per_sku=per_sku)
+                quantity = np.broadcast_to(np.asarray(self.quantity_, dtype=np.float64), limit.shape)
+                if np.any(quantity > limit):
+                    i = int(np.argmax(quantity > limit))
+                    raise ValidationError(
+                        f"quantity must be below the mean demand of a review period under lost sales (else the "
+                        f"on-hand has no steady state), got {quantity[i]:g} >= {limit[i]:g}"
+                    )
+            return self
+        values = optimize_constant_order(train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates,
+                                         n_rounds=self.n_rounds)
+        self._set_values({"quantity": values if self.per_sku else float(values[0])})
+        self.per_sku_ = bool(self.per_sku)
+        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
+        return self
 
     def act(self, obs: Observation) -> torch.Tensor:
         if self._quantity is None:

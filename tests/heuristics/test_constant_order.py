@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from orkit.core import InventoryProblem, NotFittedError, Observation
+from orkit.core import InventoryProblem, NotFittedError, Observation, ValidationError
 from orkit.heuristics import ConstantOrderPolicy
 
 
@@ -25,3 +25,19 @@ def test_fixed_fitted_and_unfitted():
     demand = np.random.default_rng(1).poisson(4.0, size=(3, 50)).astype(float)
     per_sku = ConstantOrderPolicy(per_sku=True).fit(demand, None, InventoryProblem(lost_sales=True))
     assert per_sku.act(obs).shape == (3,)
+
+
+def test_lost_sales_search_is_continuous_and_keeps_a_steady_state():
+    """Issue 20: the search ran over integers and could pick a rate >= the mean demand (no steady
+    state under lost sales). Poisson(5), L = 2, p = 9: the best rate lies strictly inside (4, 5)."""
+    demand = np.random.default_rng(5).poisson(5.0, size=(200, 300)).astype(float)
+    problem = InventoryProblem(lead_time=2, review_period=1, holding_cost=1.0, shortage_cost=9.0, lost_sales=True,
+                               warmup_periods=50)
+    quantity = ConstantOrderPolicy().fit(demand, None, problem).quantity_
+    assert 4.0 < quantity < demand.mean()
+    assert quantity != round(quantity)
+    with pytest.raises(ValidationError, match="quantity must be below the mean demand of a review period"):
+        ConstantOrderPolicy(5.5).fit(demand, None, problem)
+    assert ConstantOrderPolicy(4.5).fit(demand, None, problem).quantity_ == 4.5
+    per_sku = ConstantOrderPolicy(per_sku=True).fit(demand[:5], None, problem).quantity_
+    assert np.all(per_sku < demand[:5].mean(axis=1))
