@@ -1,9 +1,9 @@
 """Study files: one TOML document describes a whole comparison.
 
-A study names the problem, the data (a generator with its parameters, or a CSV/Parquet file
-with a column mapping), the methods (fixed hyper-parameters or search spaces), the seeds, the
-tuning budget and the output folder. Every error names the offending key, e.g.
-``methods[1].search.lr: low must be < high, got low=0.1 high=0.01``.
+A study names the problem, the data (a generator with its parameters, a dataset shipped with
+orkit such as ``dataset = "bakery"``, or a CSV/Parquet file with a column mapping), the methods
+(fixed hyper-parameters or search spaces), the seeds, the tuning budget and the output folder.
+Every error names the offending key, e.g. ``methods[1].search.lr: low must be < high, got low=0.1 high=0.01``.
 
 Example::
 
@@ -92,7 +92,8 @@ class MethodSpec:
 class DataSpec:
     name: str = "data"
     generator: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # of the generator or the shipped dataset
+    dataset: str | None = None  # a dataset shipped with orkit (orkit.data.load), e.g. "bakery"
     file: str | None = None
     columns: dict[str, Any] = field(default_factory=dict)
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
@@ -320,9 +321,17 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
 
 def _data(value: Any, key: str, base: Path | None, default_name: str | None) -> DataSpec:
     data = _table(value, key)
-    _unknown(data, {"name", "generator", "params", "file", "columns", "split", "split_seed", "problem"}, key)
-    if ("generator" in data) == ("file" in data):
-        raise _fail(key, "give exactly one of 'generator' or 'file'")
+    _unknown(data, {"name", "generator", "dataset", "params", "file", "columns", "split", "split_seed", "problem"}, key)
+    sources = [k for k in ("generator", "dataset", "file") if k in data]
+    if len(sources) != 1:
+        raise _fail(key, f"give exactly one of 'generator', 'dataset' or 'file', got {sources or 'none'}")
+    shipped = data.get("dataset")
+    if shipped is not None:
+        from orkit.data import DATASETS
+
+        if shipped not in DATASETS:
+            raise _fail(f"{key}.dataset", f"must be one of {', '.join(map(repr, sorted(DATASETS)))} (the datasets "
+                                          f"shipped with orkit), got {shipped!r}")
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name:
         raise _fail(f"{key}.name", f"must be a non-empty string, got {name!r}")
@@ -342,6 +351,7 @@ def _data(value: Any, key: str, base: Path | None, default_name: str | None) -> 
     return DataSpec(
         name=name,
         generator=data.get("generator"),
+        dataset=shipped,
         params=dict(_table(data.get("params", {}), f"{key}.params")),
         file=file,
         columns=dict(_table(data.get("columns", {}), f"{key}.columns")),

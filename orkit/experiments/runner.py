@@ -33,7 +33,7 @@ from orkit.core.errors import ConfigError, DataError, OrkitError, OutputError
 from orkit.core.files import atomic_write, atomic_write_text
 from orkit.core.interrupts import interrupt
 from orkit.core.problem import InventoryProblem
-from orkit.data import Dataset, generate
+from orkit.data import Dataset, generate, load
 from orkit.evaluation import evaluate
 from orkit.experiments.config import DataSpec, MethodSpec, StudyConfig, to_json
 from orkit.experiments.registry import make_policy
@@ -56,6 +56,8 @@ def build_data(config: StudyConfig, spec: DataSpec | None = None) -> Dataset:
     spec = spec or config.data
     if spec.generator is not None:
         data = generate(spec.generator, **spec.params)
+    elif spec.dataset is not None:
+        data = load(spec.dataset, **spec.params)
     else:
         path = Path(spec.file)
         if not path.exists():
