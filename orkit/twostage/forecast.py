@@ -8,8 +8,30 @@ gradient-boosted tree model) and forecasts the demand of each of the next ``H`` 
 - the recent demand ``d_{t-W}, ..., d_{t-1}`` (zero-padded before the first period, exactly
   as :attr:`orkit.core.Observation.recent_demand`), summarised as lags, rolling means and a
   rolling standard deviation;
-- the calendar of the target period ``t + k`` (period index modulo each seasonal period);
+- the calendar of the target period ``t + k`` (see **Calendar** below);
 - the exogenous features ``x_t`` of the review day (promotions, prices, ...).
+
+**Calendar.** With ``calendar="auto"`` (default) the forecaster takes the calendar from the
+data's features of role ``calendar`` (:mod:`orkit.data.schema`; derived from real dates by
+:meth:`Dataset.with_calendar_features <orkit.data.Dataset.with_calendar_features>`): for each,
+the target period's value, its sine and its cosine are features. The weekday of ``t + k`` is
+the review day's weekday advanced by ``k`` days (daily data; weekly data keeps the weekday);
+the other parts (month, week of year, ...) are the review day's, ``k`` being an input too
+(the horizon ``L + P`` is a few periods). So a training window that starts on another day, a
+test window later in the year or a state read from today's sales keep the weekday of every
+date. Data **without dates** (a bare array, a generated dataset) has no weekday: the
+forecaster then uses ``(t + k) mod c`` for each ``c`` in ``seasonal_periods``, where ``t``
+counts periods from the first period of the data it is given; this is right only when every
+dataset it sees starts on the same day of the cycle (``calendar="periods"`` asks for it
+explicitly). Data with dates but no calendar feature is refused under ``"auto"`` (a
+``DataError`` saying how to add them), rather than silently counting weekdays from the
+start of each window.
+
+**A forecast column instead of the regressor.** ``forecast="name"`` uses the data's feature
+``name`` (in demand units per period, e.g. a forecast of role ``forecast`` from your own
+planning system) as the point forecast of every step: no regressor is fitted; the spread and
+the validation residuals are computed as below, so the scenarios carry that forecast's own
+error.
 
 **Direct multi-horizon strategy.** One regressor serves every step ``k = 0, ..., H - 1``: each
 training row is a (SKU, origin ``t``, step ``k``) triple whose target is ``d_{t+k}`` and whose
@@ -57,10 +79,14 @@ from orkit.core.estimator import Estimator
 from orkit.core.policy import check_is_fitted
 from orkit.core.validation import check_float, check_int
 from orkit.core.persistence import load_skops, skops_file
+from orkit.data.schema import CALENDAR_PARTS
 
 __all__ = ["DemandForecaster", "forecast_accuracy", "history_features"]
 
 logger = logging.getLogger(__name__)
+
+#: where the forecaster's calendar comes from (:class:`DemandForecaster` ``calendar``)
+CALENDAR_MODES = ("auto", "features", "periods")
 
 
 # ---------------------------------------------------------------------------------- inputs
@@ -196,14 +222,30 @@ class DemandForecaster(Estimator):
         OpenMP threads the regressor may use in ``fit`` and ``predict`` (set with
         threadpoolctl); ``None`` keeps the library default (all cores). On a small machine
         shared with other jobs, ``1`` avoids OpenMP threads stalling each other.
+    calendar : {"auto", "features", "periods"}, default="auto"
+        Where the target period's calendar comes from (module docstring): ``"features"`` the
+        data's features of role ``calendar``, ``"periods"`` the period index modulo
+        ``seasonal_periods``, ``"auto"`` the former when the data has calendar features, the
+        latter when it has no dates (data with dates and no calendar feature is refused).
+    forecast : str or None, default=None
+        Name of a feature to use as the point forecast instead of fitting the regressor
+        (module docstring).
 
     Attributes
     ----------
     horizon_ : int
         Periods forecast per origin [H].
-    regressor_ : fitted regressor
+    regressor_ : fitted regressor, or None with ``forecast``
     feature_names_ : tuple of str
-        Exogenous feature names seen in ``fit`` (read by name at prediction time).
+        Exogenous feature names seen in ``fit`` (read by name at prediction time; calendar
+        features are read as ``calendar_``).
+    calendar_ : tuple of (str, str)
+        The calendar features used, as (feature name, calendar part); empty when the calendar
+        is ``seasonal_periods`` of the period index.
+    freq_ : str or None
+        ``"D"`` or ``"W"``: the periods of the training data (weekdays advance by one a day).
+    forecast_column_ : str or None
+        The feature used as the point forecast (``forecast``).
     level_floor_ : float
         Lower bound on the level, a tenth of the mean training demand [units per period].
     pooled_variation_ : float
@@ -234,6 +276,8 @@ class DemandForecaster(Estimator):
         prior_periods: float = 7.0,
         random_state: int = 0,
         n_threads: int | None = None,
+        calendar: str = "auto",
+        forecast: str | None = None,
     ) -> None:
         self.regressor = regressor
         self.window = window
@@ -243,6 +287,8 @@ class DemandForecaster(Estimator):
         self.prior_periods = prior_periods
         self.random_state = random_state
         self.n_threads = n_threads
+        self.calendar = calendar
+        self.forecast = forecast
 
     # ------------------------------------------------------------------ parameters
     def _check_parameters(self) -> None:
@@ -258,6 +304,10 @@ class DemandForecaster(Estimator):
         check_int("random_state", self.random_state, minimum=0)
         if self.n_threads is not None:
             check_int("n_threads", self.n_threads, minimum=1)
+        if self.calendar not in CALENDAR_MODES:
+            raise ValidationError(f"calendar must be one of {', '.join(map(repr, CALENDAR_MODES))}, got {self.calendar!r}")
+        if self.forecast is not None and (not isinstance(self.forecast, str) or not self.forecast):
+            raise ValidationError(f"forecast must be a feature name (str) or None, got {self.forecast!r}")
         if self.regressor is not None and not (hasattr(self.regressor, "fit") and hasattr(self.regressor, "predict")):
             raise ValidationError(
                 f"regressor must be a scikit-learn regressor with fit and predict, got {type(self.regressor).__name__}"
@@ -281,8 +331,12 @@ class DemandForecaster(Estimator):
         recent: np.ndarray,
         periods: np.ndarray,
         exogenous: np.ndarray | None,
+        calendar: np.ndarray | None = None,
+        column: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Design matrix (m, H, C), level (m,) and spread (m,) for m (SKU, origin) rows."""
+        """Design matrix (m, H, C), level (m,) and spread (m,) for m (SKU, origin) rows;
+        ``calendar`` (m, len(calendar_)) holds the origins' calendar features; with a forecast
+        column the design is that column's value (m, H, 1)."""
         window = self.window
         recent = recent[:, -window:]
         if recent.shape[1] < window:
@@ -295,6 +349,8 @@ class DemandForecaster(Estimator):
         prior = (self.pooled_variation_ * level) ** 2
         spread = np.sqrt((history_length * variance + m0 * prior) / np.maximum(history_length + m0, 1e-12))
         spread = np.maximum(spread, self.level_floor_ * max(self.pooled_variation_, 1e-3))
+        if self.forecast_column_ is not None:
+            return np.repeat(np.asarray(column, dtype=np.float64)[:, None, None], self.horizon_, axis=1), level, spread
 
         columns = [statistics, lags]
         if exogenous is not None:
@@ -304,28 +360,53 @@ class DemandForecaster(Estimator):
         steps = np.arange(self.horizon_)
         target_period = periods[:, None] + steps[None, :]  # (m, H)
         per_step = [np.broadcast_to(steps, target_period.shape)]
-        for cycle in self.seasonal_periods:
-            phase = target_period % cycle
-            angle = 2.0 * np.pi * phase / cycle
-            per_step += [phase, np.sin(angle), np.cos(angle)]
+        if self.calendar_:
+            for j, (_, part) in enumerate(self.calendar_):
+                values = np.asarray(calendar[:, j], dtype=np.int64)[:, None]
+                if part == "weekday" and self.freq_ == "D":
+                    values = (values + steps[None, :]) % 7  # the weekday of t + k
+                values = np.broadcast_to(values, target_period.shape)
+                low, n_values = CALENDAR_PARTS[part][0], len(CALENDAR_PARTS[part])
+                angle = 2.0 * np.pi * (values - low) / n_values
+                per_step += [values, np.sin(angle), np.cos(angle)]
+        else:
+            for cycle in self.seasonal_periods:
+                phase = target_period % cycle
+                angle = 2.0 * np.pi * phase / cycle
+                per_step += [phase, np.sin(angle), np.cos(angle)]
         per_step = np.stack(per_step, axis=2).astype(np.float64)  # (m, H, S)
         m, horizon = target_period.shape
         design = np.concatenate([np.broadcast_to(origin[:, None, :], (m, horizon, origin.shape[1])), per_step], axis=2)
         return design, level, spread
 
-    def _exogenous(self, features: np.ndarray | None, names: Sequence[str], where: str) -> np.ndarray | None:
-        """Select the fitted feature columns (by name) from ``features`` (..., F)."""
-        if not self.feature_names_:
+    @property
+    def input_names_(self) -> tuple[str, ...]:
+        """Every feature the fitted forecaster reads: exogenous, calendar, forecast column."""
+        column = (self.forecast_column_,) if self.forecast_column_ is not None else ()
+        return tuple(self.feature_names_) + tuple(n for n, _ in self.calendar_) + column
+
+    def _select(self, features: np.ndarray | None, names: Sequence[str], wanted: Sequence[str],
+                where: str) -> np.ndarray | None:
+        """The columns ``wanted`` (by name) of ``features`` (..., F); None when none is wanted."""
+        if not wanted:
             return None
         names = tuple(names)
-        missing = [n for n in self.feature_names_ if n not in names]
+        missing = [n for n in wanted if n not in names]
         if features is None or missing:
             raise DataError(
-                f"{where} lacks feature(s) {missing or list(self.feature_names_)} the forecaster was fitted with; "
+                f"{where} lacks feature(s) {missing or list(wanted)} the forecaster was fitted with; "
                 f"it has {list(names)}"
             )
-        index = [names.index(n) for n in self.feature_names_]
+        index = [names.index(n) for n in wanted]
         return np.asarray(features, dtype=np.float64)[..., index]
+
+    def _inputs(self, features: np.ndarray | None, names: Sequence[str],
+                where: str) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Exogenous, calendar and forecast-column values of ``features`` (..., F)."""
+        exogenous = self._select(features, names, self.feature_names_, where)
+        calendar = self._select(features, names, [n for n, _ in self.calendar_], where)
+        column = self._select(features, names, [self.forecast_column_] if self.forecast_column_ else [], where)
+        return exogenous, calendar, None if column is None else column[..., 0]
 
     def _origins(self, n_periods: int) -> np.ndarray:
         """Origins with a full horizon of targets: ``t = 1, ..., T - H``."""
@@ -345,12 +426,10 @@ class DemandForecaster(Estimator):
                 f"got {n_periods}"
             )
         recent, targets = _windows(demand, self.window, origins, self.horizon_)
-        exogenous = None
-        if self.feature_names_:
-            selected = self._exogenous(features, names, name)
-            exogenous = selected[:, origins, :].reshape(n_skus * origins.size, -1)
+        selected = [None if x is None else x[:, origins].reshape(n_skus * origins.size, *x.shape[2:])
+                    for x in self._inputs(features, names, name)]
         periods = np.broadcast_to(origins, (n_skus, origins.size)).reshape(-1)
-        design, level, spread = self._design(recent.reshape(-1, self.window), periods, exogenous)
+        design, level, spread = self._design(recent.reshape(-1, self.window), periods, *selected)
         return design, level, spread, targets.reshape(-1, self.horizon_)
 
     # ------------------------------------------------------------------ fit
@@ -373,7 +452,7 @@ class DemandForecaster(Estimator):
         self._check_parameters()
         self.horizon_ = check_int("horizon", horizon, minimum=1)
         demand, features, names = _as_demand_and_features(train, "train")
-        self.feature_names_ = tuple(names) if (self.use_features and features is not None) else ()
+        self._resolve_inputs(train, names)
         mean_demand = float(demand.mean()) if demand.size else 0.0
         self.level_floor_ = max(0.1 * mean_demand, 1e-6)
         sku_mean = demand.mean(axis=1)
@@ -382,16 +461,52 @@ class DemandForecaster(Estimator):
         self.pooled_variation_ = float(np.median(sku_std[moving] / sku_mean[moving])) if moving.any() else 1.0
 
         design, level, _, targets = self._rows(train, "train")
-        X = design.reshape(-1, design.shape[2])
-        y = (targets / level[:, None]).reshape(-1)
-        self.regressor_ = clone(self.regressor) if self.regressor is not None else self._default_regressor()
-        with self._thread_limit():
-            self.regressor_.fit(X, y)
         self.residuals_ = None
-        logger.debug("fitted %s on %d rows x %d columns", type(self.regressor_).__name__, *X.shape)
+        if self.forecast_column_ is not None:
+            self.regressor_ = None
+            logger.debug("point forecasts from the column %r: no regressor fitted", self.forecast_column_)
+        else:
+            X = design.reshape(-1, design.shape[2])
+            y = (targets / level[:, None]).reshape(-1)
+            self.regressor_ = clone(self.regressor) if self.regressor is not None else self._default_regressor()
+            with self._thread_limit():
+                self.regressor_.fit(X, y)
+            logger.debug("fitted %s on %d rows x %d columns", type(self.regressor_).__name__, *X.shape)
         if validation is not None:
             self.fit_residuals(validation)
         return self
+
+    def _resolve_inputs(self, train: Any, names: tuple[str, ...]) -> None:
+        """``feature_names_``, ``calendar_``, ``freq_`` and ``forecast_column_`` from the
+        training data's features and their roles (module docstring)."""
+        roles = dict(getattr(train, "feature_roles", {}) or {})
+        freq = getattr(train, "freq", None)
+        calendar = tuple((n, roles[n].part) for n in names if n in roles and roles[n].role == "calendar")
+        if self.forecast is not None and self.forecast not in names:
+            raise DataError(f"forecast column {self.forecast!r} is not a feature of the training data; it has "
+                            f"{list(names)} (declare your forecast as a feature, e.g. with role 'forecast')")
+        self.forecast_column_ = self.forecast
+        mode = self.calendar
+        if mode == "auto":
+            if calendar:
+                mode = "features"
+            elif freq is not None and self.forecast is None:
+                raise DataError(
+                    f"the training data has dates ({'daily' if freq == 'D' else 'weekly'} periods) but no calendar "
+                    "feature, so the forecaster's weekday would be the period index modulo 7 counted from the start of "
+                    "each dataset it sees (a window starting on another day shifts every weekday): add calendar "
+                    "features with dataset.with_calendar_features(['weekday']) (orkit: --calendar weekday), or "
+                    "pass calendar='periods' to use the period index knowingly")
+            else:
+                mode = "periods"
+        if mode == "features" and not calendar:
+            raise DataError(f"calendar='features' needs features of role 'calendar' in the training data; it has "
+                            f"{list(names) or 'no features'} (add them with dataset.with_calendar_features(...))")
+        self.calendar_ = calendar if mode == "features" else ()
+        self.freq_ = freq
+        used = {n for n, _ in self.calendar_}
+        self.feature_names_ = tuple(n for n in names if n not in used) \
+            if (self.use_features and names and self.forecast is None) else ()
 
     def fit_residuals(self, validation: Any) -> "DemandForecaster":
         """Store the standardised forecast residuals of every origin of ``validation``.
@@ -405,7 +520,7 @@ class DemandForecaster(Estimator):
         -------
         self
         """
-        check_is_fitted(self, ("regressor_",))
+        check_is_fitted(self, ("horizon_",))
         design, level, spread, targets = self._rows(validation, "validation")
         point = self._predict_design(design, level)
         self.residuals_ = (targets - point) / spread[:, None]
@@ -418,6 +533,8 @@ class DemandForecaster(Estimator):
         m, horizon, n_columns = design.shape
         if m == 0:
             return np.zeros((0, horizon))
+        if self.forecast_column_ is not None:
+            return np.maximum(design[:, :, 0], 0.0)
         with self._thread_limit():
             relative = self.regressor_.predict(design.reshape(-1, n_columns)).reshape(m, horizon)
         return np.maximum(relative, 0.0) * level[:, None]
@@ -449,7 +566,7 @@ class DemandForecaster(Estimator):
         spread : array of shape (n_skus,)
             Residual scale [sigma, units].
         """
-        check_is_fitted(self, ("regressor_",))
+        check_is_fitted(self, ("horizon_",))
         recent = np.asarray(recent_demand, dtype=np.float64)
         if recent.ndim != 2:
             raise ValidationError(f"recent_demand must have shape (n_skus, window), got {recent.shape}")
@@ -459,8 +576,7 @@ class DemandForecaster(Estimator):
                 f"raise the simulator's demand_window or lower window"
             )
         periods = np.broadcast_to(np.asarray(period, dtype=np.int64), (recent.shape[0],))
-        exogenous = self._exogenous(features, feature_names, "the observation") if self.feature_names_ else None
-        design, level, spread = self._design(recent, periods, exogenous)
+        design, level, spread = self._design(recent, periods, *self._inputs(features, feature_names, "the observation"))
         return self._predict_design(design, level), spread
 
     def predict(
@@ -495,7 +611,7 @@ class DemandForecaster(Estimator):
         origins : array of shape (n_origins,)
             The origins ``t_j = 1, ..., T - H``.
         """
-        check_is_fitted(self, ("regressor_",))
+        check_is_fitted(self, ("horizon_",))
         design, level, _, targets = self._rows(data, "data")
         origins = self._origins(int(np.shape(getattr(data, "demand", data))[1]))
         shape = (-1, origins.size, self.horizon_)
@@ -565,7 +681,7 @@ class DemandForecaster(Estimator):
         return np.maximum(point[:, None, :] + spread[:, None, None] * draws, 0.0)
 
     def _check_residuals(self) -> None:
-        check_is_fitted(self, ("regressor_", "residuals_"))
+        check_is_fitted(self, ("horizon_", "residuals_"))
         if self.residuals_.shape[0] == 0:
             raise DataError("the validation data gave no residuals; it needs more than horizon periods")
 
@@ -575,7 +691,7 @@ class DemandForecaster(Estimator):
 
         The fitted regressor becomes the skops file ``{prefix}regressor_.skops``.
         """
-        check_is_fitted(self, ("regressor_",))
+        check_is_fitted(self, ("horizon_",))
         return {
             "parameters": {k: v for k, v in self._params().items() if k != "regressor"},
             "state": {
@@ -583,7 +699,11 @@ class DemandForecaster(Estimator):
                 "feature_names_": self.feature_names_,
                 "level_floor_": self.level_floor_,
                 "pooled_variation_": self.pooled_variation_,
-                "regressor_": skops_file(f"{prefix}regressor_.skops", self.regressor_),
+                "regressor_": None if self.regressor_ is None else skops_file(f"{prefix}regressor_.skops",
+                                                                              self.regressor_),
+                "calendar_": [list(pair) for pair in self.calendar_],
+                "freq_": self.freq_,
+                "forecast_column_": self.forecast_column_,
                 "residuals_": self.residuals_,
                 "residual_order_": getattr(self, "_residual_order", None),
             },
@@ -596,16 +716,35 @@ class DemandForecaster(Estimator):
             raise ValidationError(f"forecaster_ must hold parameters and state, got {saved!r}")
         names = {"horizon_", "feature_names_", "level_floor_", "pooled_variation_", "regressor_", "residuals_",
                  "residual_order_"}
+        calendar_names = {"calendar_", "freq_", "forecast_column_"}  # absent from policies saved before them
         state = saved["state"]
-        if not isinstance(state, dict) or set(state) != names:
-            raise ValidationError(f"forecaster_ state must hold {', '.join(sorted(names))}, got {state!r}")
+        if not isinstance(state, dict) or set(state) not in (names, names | calendar_names):
+            raise ValidationError(f"forecaster_ state must hold {', '.join(sorted(names | calendar_names))}, got {state!r}")
         forecaster = cls(regressor, **saved["parameters"])
         forecaster._check_parameters()
         from sklearn.base import BaseEstimator
 
-        forecaster.regressor_ = load_skops(state["regressor_"], (BaseEstimator,), "state.forecaster_.regressor_")
-        if not hasattr(forecaster.regressor_, "predict"):
-            raise ValidationError(f"forecaster_ regressor_ must have predict, got {type(forecaster.regressor_).__name__}")
+        calendar = state.get("calendar_", [])
+        if not isinstance(calendar, list) or not all(
+                isinstance(p, (list, tuple)) and len(p) == 2 and p[1] in CALENDAR_PARTS for p in calendar):
+            raise ValidationError(f"forecaster_.calendar_ must hold (feature, calendar part) pairs, got {calendar!r}")
+        forecaster.calendar_ = tuple((str(n), str(p)) for n, p in calendar)
+        forecaster.freq_ = state.get("freq_")
+        if forecaster.freq_ not in (None, "D", "W"):
+            raise ValidationError(f"forecaster_.freq_ must be 'D', 'W' or None, got {forecaster.freq_!r}")
+        column = state.get("forecast_column_")
+        if column is not None and not isinstance(column, str):
+            raise ValidationError(f"forecaster_.forecast_column_ must be a feature name or None, got {column!r}")
+        forecaster.forecast_column_ = column
+        if column is None:
+            forecaster.regressor_ = load_skops(state["regressor_"], (BaseEstimator,), "state.forecaster_.regressor_")
+            if not hasattr(forecaster.regressor_, "predict"):
+                raise ValidationError(f"forecaster_ regressor_ must have predict, got "
+                                      f"{type(forecaster.regressor_).__name__}")
+        elif state["regressor_"] is not None:
+            raise ValidationError("forecaster_.regressor_ must be None with a forecast column")
+        else:
+            forecaster.regressor_ = None
         forecaster.horizon_ = check_int("forecaster_.horizon_", state["horizon_"], minimum=1)
         names = state["feature_names_"]
         if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):

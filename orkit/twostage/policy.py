@@ -73,6 +73,17 @@ class TwoStagePolicy(SavablePolicy):
     n_threads : int or None, default=None
         OpenMP threads of the forecaster (see
         :class:`~orkit.twostage.forecast.DemandForecaster`); ``None``: library default.
+    calendar : {"auto", "features", "periods"}, default="auto"
+        Where the forecaster takes the calendar of the periods it forecasts: the data's
+        features of role ``calendar`` (real weekdays from dates), or the period index modulo
+        ``seasonal_periods`` for data without dates (see
+        :mod:`orkit.twostage.forecast`). Data with dates and no calendar feature is refused
+        under ``"auto"``.
+    forecast : str or None, default=None
+        Use the data's feature ``forecast`` (demand per period, e.g. of role ``forecast``) as
+        the point forecast instead of fitting a regressor; the scenarios come from that
+        column's validation residuals. A ``DataError`` names the column when the training
+        data or an observation lacks it.
 
     Attributes
     ----------
@@ -130,6 +141,8 @@ class TwoStagePolicy(SavablePolicy):
         mip_relative_gap: float | None = None,
         random_state: int = 0,
         n_threads: int | None = None,
+        calendar: str = "auto",
+        forecast: str | None = None,
     ) -> None:
         self.regressor = regressor
         self.n_scenarios = n_scenarios
@@ -146,6 +159,8 @@ class TwoStagePolicy(SavablePolicy):
         self.mip_relative_gap = mip_relative_gap
         self.random_state = random_state
         self.n_threads = n_threads
+        self.calendar = calendar
+        self.forecast = forecast
 
     # ------------------------------------------------------------------ fit
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "TwoStagePolicy":
@@ -177,7 +192,8 @@ class TwoStagePolicy(SavablePolicy):
             check_float("time_limit", self.time_limit, minimum=0, strict_minimum=True)
         if self.mip_relative_gap is not None:
             check_float("mip_relative_gap", self.mip_relative_gap, minimum=0)
-        if problem.holding_cost + problem.shortage_cost <= 0:
+        problem = problem.for_data(train)
+        if np.any(np.asarray(problem.holding_cost) + np.asarray(problem.shortage_cost) <= 0):
             raise ValidationError("problem.holding_cost + problem.shortage_cost must be > 0, got 0")
         self.constraints_ = OrderConstraints(
             capacity=self.capacity,
@@ -194,6 +210,8 @@ class TwoStagePolicy(SavablePolicy):
             use_features=self.use_features,
             random_state=self.random_state,
             n_threads=self.n_threads,
+            calendar=self.calendar,
+            forecast=self.forecast,
         )
         self.forecaster_ = forecaster.fit(train, self.horizon_, validation=validation)
         self.problem_ = problem
@@ -258,22 +276,32 @@ class TwoStagePolicy(SavablePolicy):
         self._reset_model()
 
     # ------------------------------------------------------------------ act
-    def _replenishment_model(self, lead_time: np.ndarray, review_period: np.ndarray) -> Any:
-        """The model for these SKUs: built on first use (or always, without persistence)."""
-        key = (lead_time.tobytes(), review_period.tobytes())
+    def _replenishment_model(self, lead_time: np.ndarray, review_period: np.ndarray, costs: Any = None) -> Any:
+        """The model for these SKUs: built on first use (or always, without persistence).
+
+        ``costs``: each SKU's (h, b, K) from the observation where the problem gives costs per
+        SKU; else the problem's."""
+        problem = self.problem_
+        if costs is None and problem.per_sku_costs:
+            raise ValidationError(
+                "TwoStagePolicy was fitted with per-SKU costs, but the observation does not give the SKUs' costs "
+                "(obs.costs); simulate with the problem that holds them"
+            )
+        h, b, K = costs if costs is not None else (problem.holding_cost, problem.shortage_cost, problem.fixed_cost)
+        key = (lead_time.tobytes(), review_period.tobytes(), *(np.asarray(v, dtype=np.float64).tobytes() for v in (h, b, K)))
         if self.model_ is None or key != self._model_key or not self.persistent_model:
             if int(np.max(lead_time + review_period, initial=0)) > self.horizon_:
                 raise ValidationError(
                     f"lead_time + review_period must be <= {self.horizon_} (the horizon fitted from the problem), "
                     f"got {int(np.max(lead_time + review_period))}"
                 )
-            problem = self.problem_
             self.model_ = build_replenishment_model(
                 lead_time,
                 review_period,
                 self.n_scenarios,
-                holding_cost=problem.holding_cost,
-                shortage_cost=problem.shortage_cost,
+                holding_cost=h,
+                shortage_cost=b,
+                fixed_cost=K,
                 lost_sales=problem.lost_sales,
                 max_order=problem.max_order,
                 constraints=self.constraints_,
@@ -288,10 +316,11 @@ class TwoStagePolicy(SavablePolicy):
         start = time.perf_counter()
         lead_time = obs.lead_time.detach().cpu().numpy().astype(np.int64)
         review_period = obs.review_period.detach().cpu().numpy().astype(np.int64)
-        model = self._replenishment_model(lead_time, review_period)
+        costs = None if obs.costs is None else tuple(c.detach().cpu().numpy().astype(np.float64) for c in obs.costs)
+        model = self._replenishment_model(lead_time, review_period, costs)
         built = time.perf_counter()
 
-        features = obs.features.detach().cpu().numpy() if self.forecaster_.feature_names_ else None
+        features = obs.features.detach().cpu().numpy() if self.forecaster_.input_names_ else None
         point, spread = self.forecaster_.predict_with_spread(
             obs.recent_demand.detach().cpu().numpy(), obs.period, features, obs.feature_names
         )
