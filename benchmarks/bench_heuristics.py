@@ -9,7 +9,12 @@ Prints
 2. the same for the DeepStock timing (L = 1, P = 2), where the exact level is a mixture
    quantile and the scalar loop needs a root finder (brentq) per SKU;
 3. the exact average-cost DP for lost sales with Poisson(5) demand and L = 4 (h = 1,
-   b in {4, 9}): state count, (state, order) pairs, iterations and solve time.
+   b in {4, 9}): state count, (state, order) pairs, iterations and solve time;
+4. fixed ordering costs (``--fixed-cost-skus`` SKUs): EOQ and the power approximation, the exact
+   (s, S) cost, the Zheng-Federgruen optimum and the (s, S) / (r, Q) orders, each one vectorised
+   call against a scalar Python loop over SKUs (the loop timed on a subsample and extrapolated,
+   its answers checked against the vectorised ones), CPU seconds (time.process_time) beside
+   wall seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +27,18 @@ import numpy as np
 import scipy
 from scipy import optimize, stats
 
-from orkit.heuristics import Normal, Poisson, base_stock_level, solve_average_cost_dp
+from orkit.heuristics import (
+    Normal,
+    Poisson,
+    RQPolicy,
+    SSPolicy,
+    base_stock_level,
+    economic_order_quantity,
+    power_approximation,
+    solve_average_cost_dp,
+    ss_policy_cost,
+    zheng_federgruen,
+)
 
 
 def timed(fn, repeat: int = 3):
@@ -94,20 +110,102 @@ def bench_dp() -> None:
               f"{sol.iterations:>12}{t:>10.2f}{sol.average_cost:>10.4f}")
 
 
+def _clock(fn):
+    """(wall seconds, CPU seconds, result) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, out
+
+
+def bench_fixed_cost(n: int, sample: int, rng: np.random.Generator) -> None:
+    import math
+
+    import torch
+
+    from orkit.core import Observation
+
+    torch.set_num_threads(1)
+    h, p = 1.0, 9.0
+    mean = rng.uniform(5.0, 50.0, n)
+    std = rng.uniform(0.2, 0.5, n) * mean
+    K = rng.uniform(5.0, 100.0, n)
+    idx = rng.choice(n, size=min(sample, n), replace=False)
+    print(f"4. fixed ordering costs, {n:,} SKUs (h = {h:g}, p = {p:g}, K ~ U(5, 100), mean demand ~ U(5, 50); "
+          "one thread)")
+    print(f"   {'computation':<34}{'vectorised wall/CPU [s]':>24}{'scalar loop wall/CPU [s]':>27}{'ratio (CPU)':>13}  check")
+
+    def scalar_power(i: int) -> tuple[float, float]:
+        from scipy.stats import norm
+
+        Q = 1.30 * mean[i] ** 0.494 * (K[i] / h) ** 0.506 * (1 + std[i] ** 2 / mean[i] ** 2) ** 0.116
+        z = math.sqrt(Q * h / (std[i] * p))
+        s = 0.973 * mean[i] + std[i] * (0.183 / z + 1.063 - 2.192 * z)
+        if Q / mean[i] <= 1.5:
+            S0 = mean[i] + std[i] * norm.ppf(p / (p + h))
+            return min(s, S0), min(s + Q, S0)
+        return s, s + Q
+
+    sub = rng.choice(n, size=min(n, 2000), replace=False)  # the exact methods run on a subset
+    law = Poisson(np.round(mean[sub]))
+    pairs = zheng_federgruen(h, p, K[sub], law)
+    small = idx[: max(20, sample // 10)] % sub.size
+
+    def run(label, vector, scalar, rows, check):
+        t_wall, t_cpu, out = _clock(vector)
+        l_wall, l_cpu, loop = _clock(lambda: [scalar(i) for i in rows])
+        scale = (n if label[0] != "*" else sub.size) / len(rows)
+        ok = check(out, loop, rows)
+        print(f"   {label:<34}{t_wall:>12.3f}/{t_cpu:<11.3f}{l_wall * scale:>14.2f}/{l_cpu * scale:<12.2f}"
+              f"{(l_cpu * scale) / max(t_cpu, 1e-9):>12.0f}x  {'identical' if ok else 'MISMATCH'}")
+
+    run("EOQ", lambda: economic_order_quantity(K, h, mean).order_quantity,
+        lambda i: math.sqrt(2 * K[i] * mean[i] / h), idx, lambda out, loop, rows: np.allclose(out[rows], loop, rtol=1e-12))
+    run("power approximation", lambda: power_approximation(h, p, K, mean, std), scalar_power, idx,
+        lambda out, loop, rows: np.allclose(np.stack(out)[:, rows].T, loop, rtol=1e-10))
+    run("* exact (s, S) cost, Poisson", lambda: ss_policy_cost(pairs.reorder_point, pairs.order_up_to_level, h, p, K[sub], law),
+        lambda i: float(ss_policy_cost(pairs.reorder_point[i], pairs.order_up_to_level[i], h, p, K[sub][i],
+                                       Poisson(np.round(mean[sub][i])))), small,
+        lambda out, loop, rows: np.allclose(out[rows], loop, rtol=1e-10))
+    run("* Zheng-Federgruen optimum", lambda: zheng_federgruen(h, p, K[sub], law).cost,
+        lambda i: float(zheng_federgruen(h, p, K[sub][i], Poisson(np.round(mean[sub][i]))).cost), small,
+        lambda out, loop, rows: np.allclose(out[rows], loop, rtol=1e-10))
+    position = torch.as_tensor(rng.integers(0, 100, n), dtype=torch.float64)
+    obs = Observation(period=1, on_hand=position, inventory_position=position)
+    s_levels, S_levels = np.round(mean), np.round(mean) + np.round(economic_order_quantity(K, h, mean).order_quantity)
+    for name, policy, rule in [
+        ("(s, S) orders", SSPolicy(s_levels, S_levels), lambda x, i: S_levels[i] - x if x <= s_levels[i] else 0.0),
+        ("(r, Q) orders", RQPolicy(s_levels, S_levels - s_levels),
+         lambda x, i: (S_levels[i] - s_levels[i]) * (math.floor((s_levels[i] - x) / (S_levels[i] - s_levels[i])) + 1)
+         if x <= s_levels[i] else 0.0),
+    ]:
+        values = position.tolist()
+        run(name, lambda: policy.act(obs).numpy(), lambda i: rule(values[i], i), idx,
+            lambda out, loop, rows: np.allclose(out[rows], loop))
+    print(f"   (scalar loops timed on {len(idx):,} random SKUs, {len(small)} for the exact methods marked *, "
+          f"which run on {sub.size:,} SKUs; extrapolated linearly)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, default=1_000_000)
     parser.add_argument("--loop-sample", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fixed-cost-skus", type=int, default=1_000_000)
+    parser.add_argument("--only-fixed-cost", action="store_true", help="run section 4 only")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     print(f"orkit heuristics benchmark -- Python {platform.python_version()}, numpy {np.__version__}, "
           f"scipy {scipy.__version__}, {platform.processor() or platform.machine()}\n")
+    if args.only_fixed_cost:
+        bench_fixed_cost(args.fixed_cost_skus, args.loop_sample, rng)
+        return
     bench_levels(args.skus, args.loop_sample, rng)
     print()
     bench_mixture(args.skus, max(200, args.loop_sample // 4), rng)
     print()
     bench_dp()
+    print()
+    bench_fixed_cost(args.fixed_cost_skus, args.loop_sample, rng)
 
 
 if __name__ == "__main__":
