@@ -2,7 +2,8 @@
 
 Functions (one call serves every SKU):
 
-- demand laws: :class:`Normal`, :class:`Poisson`, :class:`NegativeBinomial`, :class:`Gamma`,
+- demand laws: :class:`Normal`, :class:`LogNormal`, :class:`Poisson`, :class:`NegativeBinomial`,
+  :class:`Geometric`, :class:`Gamma`,
   :class:`Discrete`, :class:`Empirical` (cdf, quantile, loss function, multi-period sums);
 - newsvendor: :func:`critical_ratio`, :func:`newsvendor_quantity`, :func:`newsvendor_cost`;
 - base-stock: :func:`base_stock_level`, :func:`base_stock_cost` (periodic review, lead time,
@@ -46,6 +47,8 @@ from orkit.heuristics.distributions import (
     Discrete,
     Empirical,
     Gamma,
+    Geometric,
+    LogNormal,
     NegativeBinomial,
     Normal,
     Poisson,
@@ -117,7 +120,9 @@ __all__ = [
     "FeatureLinearBaseStockPolicy",
     "FiniteHorizonSolution",
     "Gamma",
+    "Geometric",
     "GradientBoostingNewsvendorPolicy",
+    "LogNormal",
     "MyopicPolicy",
     "NegativeBinomial",
     "NewsvendorPolicy",

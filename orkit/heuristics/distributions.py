@@ -19,12 +19,20 @@ Snyder & Shen 2019, *Fundamentals of Supply Chain Theory*, sec. 4.3 and appendix
 - Gamma with shape :math:`k` and scale :math:`\theta`: :math:`n(x) = k\theta\,\bar G_{k+1}(x) -
   x\,\bar G_k(x)`, where :math:`\bar G_k` is the survival function of the gamma law of shape
   :math:`k` (because :math:`x\,g_k(x) = k\theta\,g_{k+1}(x)`).
+- Lognormal (:math:`\ln D \sim N(\mu, \sigma^2)`): :math:`n(x) = E[D]\,\Phi(d_1) - x\,\Phi(d_2)`,
+  :math:`d_2 = (\mu - \ln x)/\sigma`, :math:`d_1 = d_2 + \sigma`; sums of lognormal periods
+  have no closed form and :meth:`LogNormal.sum_of` matches the first two moments
+  (Fenton-Wilkinson approximation).
 - Poisson :math:`\lambda`, integer :math:`x`: :math:`n(x) = \lambda\,P(D \ge x) - x\,P(D > x)`.
 - Negative binomial (``n`` successes, success probability ``p``, mean :math:`m =
   n(1-p)/p`), integer :math:`x`: :math:`n(x) = m\,\bar F_{n+1}(x - 1) - x\,\bar F_n(x)`.
 - Discrete laws between integers are linear in ``x``: :math:`n(x) = n(\lfloor x \rfloor) -
   (x - \lfloor x \rfloor)\,P(D > \lfloor x \rfloor)`, so the expected newsvendor cost is exact
   at every real ``x``.
+
+:class:`Geometric` (failures before the first success, :math:`P(D = k) = p(1-p)^k`, mean
+:math:`(1-p)/p`) is the negative binomial with ``n = 1``: Zipkin's (2008) geometric demand with
+mean 5 is ``Geometric(5.0)``, the same law as ``NegativeBinomial(1, 1/6)``.
 
 :class:`Empirical` is the sample-average approximation (SAA): the (weighted) empirical law of
 observed demand. :class:`Discrete` is an explicit probability mass function on ``0, 1, ..., K``;
@@ -46,6 +54,8 @@ __all__ = [
     "Poisson",
     "NegativeBinomial",
     "Gamma",
+    "LogNormal",
+    "Geometric",
     "Discrete",
     "Empirical",
     "as_distribution",
@@ -272,6 +282,80 @@ class Gamma(DemandDistribution):
 
     def sum_of(self, periods: Any) -> "Gamma":
         return Gamma(self._shape * _periods(periods), self._scale)
+
+
+class LogNormal(DemandDistribution):
+    r"""Lognormal demand: :math:`\ln D \sim N(\mu, \sigma^2)` (continuous, right-skewed).
+
+    Parameters
+    ----------
+    mu : float or array
+        Mean of :math:`\ln D` [mu].
+    sigma : float or array
+        Standard deviation of :math:`\ln D` [sigma] > 0.
+
+    Examples
+    --------
+    >>> d = LogNormal.from_moments(10.0, 5.0)
+    >>> round(float(d.mean), 6), round(float(d.std), 6)
+    (10.0, 5.0)
+    """
+
+    def __init__(self, mu: Any, sigma: Any) -> None:
+        mu = _array("mu", mu)
+        sigma = _array("sigma", sigma, minimum=0.0, strict=True)
+        self._mu, self._sigma = np.broadcast_arrays(mu, sigma)
+
+    @classmethod
+    def from_moments(cls, mean: Any, std: Any) -> "LogNormal":
+        """The lognormal law with the given mean and standard deviation (both > 0)."""
+        mean = _array("mean", mean, minimum=0.0, strict=True)
+        std = _array("std", std, minimum=0.0, strict=True)
+        sigma2 = np.log1p((std / mean) ** 2)
+        return cls(np.log(mean) - sigma2 / 2.0, np.sqrt(sigma2))
+
+    @classmethod
+    def fit(cls, samples: Any, axis: int = -1) -> "LogNormal":
+        """Method-of-moments fit along ``axis`` (needs positive mean and spread)."""
+        samples = np.asarray(samples, dtype=np.float64)
+        ddof = 1 if samples.shape[axis] > 1 else 0
+        mean = samples.mean(axis=axis)
+        std = samples.std(axis=axis, ddof=ddof)
+        return cls.from_moments(np.maximum(mean, 1e-12), np.maximum(std, 1e-12))
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return self._mu.shape
+
+    @property
+    def mean(self) -> np.ndarray:
+        return np.exp(self._mu + self._sigma**2 / 2.0)
+
+    @property
+    def variance(self) -> np.ndarray:
+        return np.expm1(self._sigma**2) * np.exp(2.0 * self._mu + self._sigma**2)
+
+    def cdf(self, x: Any) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            z = (np.log(np.maximum(x, 0.0)) - self._mu) / self._sigma
+        return np.where(x > 0, special.ndtr(z), 0.0)
+
+    def ppf(self, q: Any) -> np.ndarray:
+        q = _check_probability(q)
+        return np.exp(self._mu + self._sigma * special.ndtri(q))
+
+    def loss(self, x: Any) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            d2 = (self._mu - np.log(np.maximum(x, 1e-300))) / self._sigma
+        inner = self.mean * special.ndtr(d2 + self._sigma) - np.maximum(x, 0.0) * special.ndtr(d2)
+        return np.where(x > 0, np.maximum(inner, 0.0), self.mean - x)
+
+    def sum_of(self, periods: Any) -> "LogNormal":
+        """The lognormal law with the mean and variance of the k-period sum (Fenton-Wilkinson)."""
+        k = _periods(periods)
+        return LogNormal.from_moments(self.mean * k, np.sqrt(self.variance * k))
 
 
 # --------------------------------------------------------------------------------- discrete
@@ -595,6 +679,35 @@ class NegativeBinomial(_CountLaw):
         return NegativeBinomial(self._n * _periods(periods), self._p)
 
 
+class Geometric(NegativeBinomial):
+    r"""Geometric demand on ``0, 1, 2, ...`` with the given mean: :math:`P(D = k) = p(1-p)^k`,
+    :math:`p = 1/(1 + \text{mean})` (the negative binomial with ``n = 1``; variance
+    :math:`m(1 + m)`).
+
+    Parameters
+    ----------
+    mean : float or array
+        Mean demand [m] > 0.
+
+    Examples
+    --------
+    Zipkin's (2008) geometric demand with mean 5:
+
+    >>> d = Geometric(5.0)
+    >>> round(float(d.mean), 9), round(float(d.variance), 9), round(float(d.p), 6)
+    (5.0, 30.0, 0.166667)
+    """
+
+    def __init__(self, mean: Any) -> None:
+        mean = _array("mean", mean, minimum=0.0, strict=True)
+        super().__init__(np.ones_like(mean), 1.0 / (1.0 + mean))
+
+    @classmethod
+    def fit(cls, samples: Any, axis: int = -1) -> "Geometric":
+        """The geometric law with the sample mean (floored at 1e-9)."""
+        return cls(np.maximum(np.asarray(samples, dtype=np.float64).mean(axis=axis), 1e-9))
+
+
 class Discrete(DemandDistribution):
     r"""Integer demand on ``0, 1, ..., K`` given by its probability mass function.
 
@@ -796,7 +909,7 @@ class Empirical(DemandDistribution):
 def as_distribution(demand: Any) -> DemandDistribution:
     """Read ``demand`` as a :class:`DemandDistribution`.
 
-    Accepts an orkit distribution; a frozen scipy ``norm``, ``poisson``, ``nbinom`` or ``gamma``
+    Accepts an orkit distribution; a frozen scipy ``norm``, ``lognorm``, ``poisson``, ``nbinom`` or ``gamma``
     (without a ``loc`` shift for the last three; vectorised parameters are kept); or an array of
     samples (the last axis holds the samples of one law; read as :class:`Empirical`).
     """
@@ -809,8 +922,14 @@ def as_distribution(demand: Any) -> DemandDistribution:
         variance = np.asarray(demand.var(), dtype=np.float64)
         if name == "norm":
             return Normal(mean, np.sqrt(variance))
+        if name == "lognorm":
+            if np.any(np.asarray(demand.support()[0]) != 0):
+                raise ValidationError("scipy distribution 'lognorm' with a loc shift is not supported")
+            return LogNormal.from_moments(mean, np.sqrt(variance))
         if name not in ("poisson", "nbinom", "gamma"):
-            raise ValidationError(f"demand must be normal, Poisson, negative binomial, gamma or samples, got scipy {name!r}")
+            raise ValidationError(
+                f"demand must be normal, lognormal, Poisson, negative binomial, gamma or samples, got scipy {name!r}"
+            )
         if np.any(np.asarray(demand.support()[0]) != 0):
             raise ValidationError(f"scipy distribution {name!r} with a loc shift is not supported")
         if name == "poisson":

@@ -41,6 +41,8 @@ from orkit.heuristics.distributions import (
     DemandDistribution,
     Empirical,
     Gamma,
+    Geometric,
+    LogNormal,
     NegativeBinomial,
     Normal,
     Poisson,
@@ -55,7 +57,9 @@ FAMILIES: dict[str, type[DemandDistribution]] = {
     "normal": Normal,
     "poisson": Poisson,
     "negative-binomial": NegativeBinomial,
+    "geometric": Geometric,
     "gamma": Gamma,
+    "lognormal": LogNormal,
     "empirical": Empirical,
 }
 
@@ -169,8 +173,8 @@ class NewsvendorPolicy(SavablePolicy):
 
     Parameters
     ----------
-    distribution : {"normal", "poisson", "negative-binomial", "gamma", "empirical"}, default="normal"
-        Family fitted to the window demand.
+    distribution : {"normal", "poisson", "negative-binomial", "geometric", "gamma", "lognormal", "empirical"}, default="normal"
+        Family fitted to the window demand (by moments; "geometric" by the mean).
     per_sku : bool, default=False
         ``False``: one level shared by all SKUs (trajectories are draws of one process, as in
         DeepStock). ``True``: one level per SKU; the policy then serves the same SKUs, in the
@@ -244,7 +248,9 @@ _FAMILY_PARAMETERS = {
     "normal": ("_mean", "_std"),
     "poisson": ("_mean",),
     "negative-binomial": ("_n", "_p"),
+    "geometric": ("mean",),
     "gamma": ("_shape", "_scale"),
+    "lognormal": ("_mu", "_sigma"),
     "empirical": ("_samples", "_weights"),
 }
 

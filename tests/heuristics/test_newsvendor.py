@@ -131,4 +131,4 @@ def test_policy_errors():
     with pytest.raises(NotFittedError, match="not fitted"):
         NewsvendorPolicy().act(_obs([0.0]))
     with pytest.raises(ValidationError, match="distribution must be one of"):
-        NewsvendorPolicy("lognormal").fit(np.ones((2, 10)), None, InventoryProblem())
+        NewsvendorPolicy("weibull").fit(np.ones((2, 10)), None, InventoryProblem())
