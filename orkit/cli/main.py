@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import logging
 import os
 import shlex
@@ -552,6 +553,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _data_parallel(args: argparse.Namespace) -> bool:
+    """Under ``torchrun`` with several processes (docs/scaling-out.md), ``evaluate`` fits DS
+    or PPO data-parallel; other commands are refused. True on the ranks other than 0."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return False
+    if args.command != "evaluate":
+        raise OrkitCliError(f"{args.command} runs in one process; under torchrun (WORLD_SIZE="
+                            f"{os.environ['WORLD_SIZE']}) only evaluate (its DS or PPO fit trains data-parallel) "
+                            "runs; a study spreads over workers with --workers and --storage")
+    return int(os.environ.get("RANK", "0") or 0) != 0
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
@@ -562,6 +575,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for the run's report
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
+        if _data_parallel(args):  # started by torchrun: rank 0 prints, the others train quietly
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                return args.func(args)
         return args.func(args)
     except (OrkitError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"orkit: error: {_one_line(exc)}", file=sys.stderr)

@@ -9,6 +9,8 @@ computed, and the tests compare it with the one-process computation made here.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -25,6 +27,7 @@ PPO = {"hidden_sizes": (16, 16), "num_steps": 140, "total_timesteps": 420, "batc
        "ent_coef": 0.01}
 # rows of a PPO minibatch the test splits over the processes (rank 0: rows 0-18, rank 1: 19-36)
 N_ROWS, SPLIT = 37, 19
+CLI = ["--policy", "ds", "--param", "max_epochs=2", "--param", "hidden_sizes=[16,16]"]  # + the data file
 
 
 class Interrupt(Exception):
@@ -131,13 +134,27 @@ def worker(out: Path) -> None:
     results["ds_resumed"] = _interrupted_then_resumed(DSPolicy, DS, out / "ds-checkpoint")
     results["ppo"] = _fit(PPOPolicy, PPO)
     results["ppo_resumed"] = _interrupted_then_resumed(PPOPolicy, PPO, out / "ppo-checkpoint")
+    results["cli"] = _cli(out / "data.csv", out / "cli")  # `torchrun -m orkit evaluate ...` on this rank
     torch.save(results, out / f"rank{dp.rank}.pt")
+
+
+def _cli(data: Path, checkpoint_dir: Path) -> tuple[int, str]:
+    from orkit.cli.main import main
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["evaluate", str(data), *CLI, "--param", f"checkpoint_dir={checkpoint_dir}"])
+    return code, printed.getvalue()
 
 
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
     """What each of two gloo processes computed (``worker``), by rank."""
+    from orkit.cli.main import main
+
     out = tmp_path_factory.mktemp("distributed")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["generate", "deepstock-1", "--out", str(out / "data.csv")]) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                            __file__, str(out)], env=env, capture_output=True, text=True, timeout=300)
@@ -220,6 +237,47 @@ def test_a_resumed_two_process_run_ends_as_an_uninterrupted_one(two_processes, l
         assert all(torch.equal(a[k], b[k]) for k in a)
     assert (out / f"{learner}-checkpoint" / "training_state.pt").is_file()
     assert (out / f"{learner}-checkpoint" / "policy" / "policy.json").is_file()  # written by rank 0
+
+
+def _metrics(printed: str) -> dict[str, float]:
+    rows = [line.split() for line in printed.split("metric", 1)[1].splitlines()]
+    return {row[0]: float(row[1]) for row in rows if len(row) == 2}
+
+
+def test_torchrun_evaluate_fits_data_parallel_and_prints_once(two_processes, tmp_path):
+    """``torchrun --nproc-per-node 2 -m orkit evaluate DATA --policy ds ...``: rank 0 prints the
+    metrics of the one-process fit (to rounding) and writes the policy; rank 1 prints nothing."""
+    ranks, out = two_processes
+    (code0, printed0), (code1, printed1) = ranks[0]["cli"], ranks[1]["cli"]
+    assert code0 == code1 == 0 and printed1 == ""
+    one = _cli(out / "data.csv", tmp_path / "one")
+    assert one[0] == 0
+    assert _metrics(printed0) == pytest.approx(_metrics(one[1]), rel=1e-3)
+    assert printed0.splitlines()[:3] == one[1].splitlines()[:3]  # data, problem and fit lines
+    assert (out / "cli" / "policy" / "policy.json").is_file()
+
+
+def test_other_commands_are_refused_under_torchrun(monkeypatch, capsys, tmp_path):
+    from orkit.cli.main import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert main(["generate", "deepstock-1", "--out", str(tmp_path / "d.csv")]) == 2
+    assert "only evaluate" in capsys.readouterr().err and not (tmp_path / "d.csv").exists()
+
+
+def test_ddpg_is_refused_with_several_processes(data, monkeypatch):
+    """DDPG has no data-parallel path: under a process group it refuses rather than train
+    the same thing in every process."""
+    from orkit.core import ValidationError
+    from orkit.rl import DDPGPolicy
+    from orkit.rl import _training
+    from orkit.rl.distributed import DataParallel
+
+    monkeypatch.setattr(_training, "current", lambda: DataParallel(0, 2))
+    monkeypatch.setattr(DataParallel, "check_same", lambda *args, **kwargs: None)
+    with pytest.raises(ValidationError, match="DDPG trains in one process"):
+        DDPGPolicy("base", total_timesteps=10).fit(data[0], data[1], data[2])
 
 
 def test_one_process_runs_without_a_process_group(data):
