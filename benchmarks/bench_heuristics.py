@@ -14,7 +14,15 @@ Prints
    (s, S) cost, the Zheng-Federgruen optimum and the (s, S) / (r, Q) orders, each one vectorised
    call against a scalar Python loop over SKUs (the loop timed on a subsample and extrapolated,
    its answers checked against the vectorised ones), CPU seconds (time.process_time) beside
-   wall seconds.
+   wall seconds;
+5. the lost-sales heuristics (``--lost-sales-skus`` random integer states, Poisson(5) demand,
+   L = 2, h = 1, b = 9): vector base-stock, myopic, myopic-2 and dual-balancing orders in one
+   vectorised call against a scalar loop calling the same function one SKU at a time (timed on
+   a subsample, extrapolated, answers checked equal), CPU seconds beside wall seconds; then
+   simulated SKU-periods per second of ``MyopicPolicy`` with its per-state cache against the
+   same policy recomputing every SKU every period, with base-stock as reference.
+
+Run section 5 alone:  python benchmarks/bench_heuristics.py --only-lost-sales
 """
 
 from __future__ import annotations
@@ -185,6 +193,70 @@ def bench_fixed_cost(n: int, sample: int, rng: np.random.Generator) -> None:
           f"which run on {sub.size:,} SKUs; extrapolated linearly)")
 
 
+def bench_lost_sales(n: int, sample: int, rng: np.random.Generator) -> None:
+    import torch
+
+    from orkit.core import InventoryProblem
+    from orkit.heuristics import (
+        BaseStockPolicy,
+        MyopicPolicy,
+        dual_balancing_order,
+        myopic2_order,
+        myopic_order,
+        standard_vector_base_stock_levels,
+        vector_base_stock_order,
+    )
+    from orkit.sim import simulate
+
+    torch.set_num_threads(1)
+    h, b, L = 1.0, 9.0, 2
+    law = Poisson(5.0)
+    x0 = torch.as_tensor(rng.integers(0, 12, n), dtype=torch.float64)
+    pipe = torch.zeros(n, L, dtype=torch.float64)
+    pipe[:, 0] = torch.as_tensor(rng.integers(0, 10, n), dtype=torch.float64)
+    levels = torch.as_tensor(standard_vector_base_stock_levels(law, holding_cost=h, shortage_cost=b, lead_time=L))
+    kw = dict(holding_cost=h, shortage_cost=b, lead_time=L)
+    print(f"5. lost-sales heuristics, {n:,} random integer states (on-hand 0..11, a_1 0..9), Poisson(5), L = {L}, "
+          f"h = {h:g}, b = {b:g}; one thread")
+    print(f"   {'orders':<26}{'vectorised wall/CPU [s]':>24}{'scalar loop wall/CPU [s]':>27}{'ratio (CPU)':>13}  check")
+    cases = [
+        ("vector base-stock", lambda a, p: vector_base_stock_order(a, p, levels), sample),
+        ("myopic", lambda a, p: myopic_order(a, p, law, **kw), sample),
+        ("myopic-2", lambda a, p: myopic2_order(a, p, law, **kw), max(20, sample // 20)),
+        ("dual balancing", lambda a, p: dual_balancing_order(a, p, law, **kw), max(50, sample // 4)),
+    ]
+    for name, order, m in cases:
+        rows = rng.choice(n, size=min(m, n), replace=False)
+        t_wall, t_cpu, out = _clock(lambda: order(x0, pipe))
+        l_wall, l_cpu, loop = _clock(lambda: [float(order(x0[i : i + 1], pipe[i : i + 1])[0]) for i in rows])
+        scale = n / len(rows)
+        ok = np.array_equal(out.numpy()[rows], np.array(loop))
+        print(f"   {name:<26}{t_wall:>12.3f}/{t_cpu:<11.3f}{l_wall * scale:>14.2f}/{l_cpu * scale:<12.2f}"
+              f"{(l_cpu * scale) / max(t_cpu, 1e-9):>12.0f}x  {'identical' if ok else 'MISMATCH'}")
+    print("   (scalar loops call the same function on one SKU at a time, timed on a random subsample and extrapolated)")
+
+    skus, periods = 2_000, 200
+    demand = torch.as_tensor(rng.poisson(5.0, size=(skus, periods)), dtype=torch.float64)
+    problem = InventoryProblem(lead_time=L, review_period=1, holding_cost=h, shortage_cost=b, lost_sales=True)
+
+    class Uncached(MyopicPolicy):
+        def act(self, obs):  # every SKU, every period: what MyopicPolicy did before the cache
+            return self._orders(obs.on_hand.to(torch.float64), obs.pipeline.to(torch.float64),
+                                np.asarray(self.demand_pmf_)).to(obs.on_hand.dtype)
+
+    print(f"   simulated SKU-periods per second, {skus:,} SKUs x {periods} periods (wall/CPU):")
+    results = {}
+    for name, policy in [("base-stock", BaseStockPolicy(float(levels[0]))),
+                         ("myopic, per-state cache", MyopicPolicy(law)),
+                         ("myopic, no cache", Uncached(law))]:
+        if hasattr(policy, "demand_pmf"):
+            policy.fit(demand, None, problem)
+        wall, cpu, _ = _clock(lambda: simulate(policy, demand, problem, ledger="lean", dtype=torch.float64))
+        results[name] = skus * periods / cpu
+        print(f"   {name:<26}{skus * periods / wall:>14,.0f}/{skus * periods / cpu:<14,.0f}")
+    print(f"   cache / no cache: {results['myopic, per-state cache'] / results['myopic, no cache']:.1f}x (CPU)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, default=1_000_000)
@@ -192,12 +264,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fixed-cost-skus", type=int, default=1_000_000)
     parser.add_argument("--only-fixed-cost", action="store_true", help="run section 4 only")
+    parser.add_argument("--lost-sales-skus", type=int, default=100_000)
+    parser.add_argument("--only-lost-sales", action="store_true", help="run section 5 only")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     print(f"orkit heuristics benchmark -- Python {platform.python_version()}, numpy {np.__version__}, "
           f"scipy {scipy.__version__}, {platform.processor() or platform.machine()}\n")
     if args.only_fixed_cost:
         bench_fixed_cost(args.fixed_cost_skus, args.loop_sample, rng)
+        return
+    if args.only_lost_sales:
+        bench_lost_sales(args.lost_sales_skus, args.loop_sample, rng)
         return
     bench_levels(args.skus, args.loop_sample, rng)
     print()
@@ -206,6 +283,8 @@ def main() -> None:
     bench_dp()
     print()
     bench_fixed_cost(args.fixed_cost_skus, args.loop_sample, rng)
+    print()
+    bench_lost_sales(args.lost_sales_skus, args.loop_sample, rng)
 
 
 if __name__ == "__main__":
