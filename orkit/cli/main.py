@@ -110,8 +110,8 @@ _COLUMN_ROLES = ("sku", "period", "date", "demand", "stockout", "split", "featur
 
 
 def _read_options(args: argparse.Namespace) -> dict[str, Any]:
-    """:meth:`Dataset.read` options from ``--column ROLE=NAME``, ``--freq``, ``--fill-missing``
-    and ``--lives``."""
+    """:meth:`Dataset.read` options from ``--column ROLE=NAME``, ``--freq``, ``--fill-missing``,
+    ``--lives``, ``--feature-role NAME=ROLE`` and ``--calendar PARTS``."""
     options: dict[str, Any] = {}
     for pair in getattr(args, "column", None) or ():
         role, sep, name = pair.partition("=")
@@ -126,6 +126,16 @@ def _read_options(args: argparse.Namespace) -> dict[str, Any]:
     for flag, key in (("freq", "freq"), ("fill_missing", "fill_missing"), ("lives", "lives")):
         if getattr(args, flag, None) is not None:
             options[key] = getattr(args, flag)
+    roles = getattr(args, "feature_role", None)
+    if roles:
+        bad = [pair for pair in roles if "=" not in pair or not pair.partition("=")[0].strip()]
+        if bad:
+            raise OrkitCliError(f"--feature-role must look like NAME=ROLE (e.g. price=numeric, store=categorical, "
+                                f"day=calendar:weekday), got {bad[0]!r}")
+        options["feature_roles"] = list(roles)
+    calendar = getattr(args, "calendar", None)
+    if calendar:
+        options["calendar"] = [part.strip() for part in calendar.split(",") if part.strip()]
     return options
 
 
@@ -445,7 +455,8 @@ def _policy_for_recommend(args: argparse.Namespace, problem):
 def _check_read_flags(args: argparse.Namespace) -> None:
     """``recommend``'s reading flags apply to ``--fit FILE`` only: refused without it."""
     given = [flag for flag, value in (("--column", args.column), ("--freq", args.freq),
-                                      ("--fill-missing", args.fill_missing), ("--lives", args.lives)) if value]
+                                      ("--fill-missing", args.fill_missing), ("--lives", args.lives),
+                                      ("--feature-role", args.feature_role), ("--calendar", args.calendar)) if value]
     if given and not args.fit:
         raise OrkitCliError(f"{', '.join(given)} describe(s) the --fit FILE's columns; give --fit FILE, or leave "
                             f"{'them' if len(given) > 1 else 'it'} out")
@@ -472,6 +483,12 @@ def _read_args(p: argparse.ArgumentParser, applies_to: str) -> None:
                    help="a period without a row inside a SKU's life is zero demand (default: an error)")
     g.add_argument("--lives", choices=("rows", "full"),
                    help="rows (default): a SKU exists from its first row to its last; full: over the whole range")
+    g.add_argument("--feature-role", action="append", metavar="NAME=ROLE",
+                   help="how a feature is used (repeatable): numeric, quantity (demand units), forecast, categorical "
+                   "(or categorical:1,2,3 with its categories), calendar:PART; default numeric (docs/data.md)")
+    g.add_argument("--calendar", metavar="PARTS",
+                   help="calendar features from the dates, comma-separated: weekday, month, day_of_month, "
+                   "week_of_year, day_of_year (e.g. --calendar weekday,month)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,7 +48,7 @@ SPLIT_NAMES: tuple[str, str, str] = ("train", "validation", "test")
 
 #: the options of :meth:`Dataset.read` (those of :meth:`Dataset.from_frame`)
 READ_OPTIONS = ("sku", "period", "date", "demand", "features", "attributes", "split", "stockout", "freq",
-                "fill_missing", "lives", "name", "metadata", "feature_roles")
+                "fill_missing", "lives", "name", "metadata", "feature_roles", "calendar")
 
 #: files are written in blocks of whole SKUs of about this many rows
 WRITE_BLOCK_ROWS = 1 << 20
@@ -1032,6 +1032,7 @@ class Dataset:
         name: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         feature_roles: Mapping[str, Any] | Sequence[str] | None = None,
+        calendar: str | Sequence[str] | None = None,
     ) -> "Dataset":
         """Build a dataset from a long table with one row per SKU and period.
 
@@ -1079,6 +1080,10 @@ class Dataset:
         feature_roles : mapping of feature -> role, or sequence of ``"name=role"``, optional
             How each feature is used (:mod:`orkit.data.schema`); merged over the roles recorded
             by orkit. Undeclared features are ``numeric`` (see the schema's inference).
+        calendar : str or sequence of str, optional
+            Calendar parts to derive from the dates as features of role ``calendar`` (see
+            :meth:`with_calendar_features`), e.g. ``["weekday", "month"]``; parts the table
+            already has as calendar features are kept, not added twice.
 
         Returns
         -------
@@ -1104,12 +1109,12 @@ class Dataset:
         return cls._from_table(frame, "frame", sku=sku, period=period, date=date, demand=demand, features=features,
                                attributes=attributes, split=split, stockout=stockout, freq=freq,
                                fill_missing=fill_missing, lives=lives, name=name, metadata=metadata,
-                               feature_roles=feature_roles)
+                               feature_roles=feature_roles, calendar=calendar)
 
     @classmethod
     def _from_table(cls, frame: pd.DataFrame, where: str, *, name: str | None = None,
-                    metadata: Mapping[str, Any] | None = None, feature_roles: Any = None, sku: str = "sku",
-                    **options: Any) -> "Dataset":
+                    metadata: Mapping[str, Any] | None = None, feature_roles: Any = None, calendar: Any = None,
+                    sku: str = "sku", **options: Any) -> "Dataset":
         """:meth:`from_frame`, naming the table ``where`` in errors."""
         if not isinstance(frame, pd.DataFrame):
             raise ValidationError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
@@ -1118,11 +1123,12 @@ class Dataset:
             raise ValidationError(f"sku must be a column name (str), got {sku!r}")
         arrays = ingest.from_frame_arrays(frame, hints, refuse_text=lambda columns: _refuse_text_columns(frame, columns, sku),
                                           where=where, sku=sku, **options)
-        return cls._from_arrays(arrays, hints, name, metadata, feature_roles)
+        return cls._from_arrays(arrays, hints, name, metadata, feature_roles, calendar)
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, Any], hints: Mapping[str, Any], name: str | None,
-                     metadata: Mapping[str, Any] | None, feature_roles: Any = None) -> "Dataset":
+                     metadata: Mapping[str, Any] | None, feature_roles: Any = None,
+                     calendar: Any = None) -> "Dataset":
         merged = dict(hints.get("metadata", {}) or {})
         merged.update(metadata or {})
         merged.update(arrays.pop("ingestion_metadata"))
@@ -1130,8 +1136,14 @@ class Dataset:
         recorded = hints.get("feature_roles") if isinstance(hints.get("feature_roles"), Mapping) else {}
         roles = {n: r for n, r in parse_roles(recorded).items() if n in names}
         roles.update(parse_roles(feature_roles, names))
-        return cls(**arrays, name=name if name is not None else str(hints.get("name", "dataset")), metadata=merged,
-                   feature_roles=roles)
+        dataset = cls(**arrays, name=name if name is not None else str(hints.get("name", "dataset")), metadata=merged,
+                      feature_roles=roles)
+        if calendar:
+            parts = (calendar,) if isinstance(calendar, str) else tuple(calendar)
+            roles = dataset.feature_roles
+            parts = tuple(p for p in parts if not (p in roles and roles[p].part == p))
+            dataset = dataset.with_calendar_features(parts) if parts else dataset
+        return dataset
 
     def write(self, path: str | Path) -> Path:
         """Write the long table to ``path`` (``.csv`` or ``.parquet``, chosen by suffix).
@@ -1164,7 +1176,8 @@ class Dataset:
         **options
             Column mapping and reading options of :meth:`from_frame` (``sku``, ``period``,
             ``date``, ``demand``, ``features``, ``attributes``, ``split``, ``stockout``,
-            ``freq``, ``fill_missing``, ``lives``, ``name``, ``metadata``, ``feature_roles``).
+            ``freq``, ``fill_missing``, ``lives``, ``name``, ``metadata``, ``feature_roles``,
+            ``calendar``).
 
         Raises
         ------
@@ -1181,9 +1194,9 @@ class Dataset:
         if table_suffix(path) == ".parquet":
             hints = read_dataset_header(path)
             name, metadata = options.pop("name", None), options.pop("metadata", None)
-            roles = options.pop("feature_roles", None)
+            roles, parts = options.pop("feature_roles", None), options.pop("calendar", None)
             arrays = ingest.read_parquet_arrays(path, hints, **options)
-            dataset = cls._from_arrays(arrays, hints, name, metadata, roles)
+            dataset = cls._from_arrays(arrays, hints, name, metadata, roles, parts)
         else:
             frame = read_long_table(path, sku=options.get("sku", "sku"), split=options.get("split"))
             dataset = cls._from_table(frame, f"dataset file {str(path)!r}", **options)

@@ -111,7 +111,7 @@ class FeatureRole:
             object.__setattr__(self, "categories", tuple(float(v) for v in unique))
         if self.role == "calendar":
             if self.part not in CALENDAR_PARTS:
-                raise ValidationError(f"a calendar feature needs part, one of {', '.join(map(repr, CALENDAR_PARTS))}, "
+                raise ValidationError(f"calendar part must be one of {', '.join(map(repr, CALENDAR_PARTS))}, "
                                       f"got {self.part!r}")
         elif self.part is not None:
             raise ValidationError(f"part applies to the calendar role only, got role {self.role!r}")

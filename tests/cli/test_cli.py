@@ -198,3 +198,31 @@ def test_fit_on_a_dated_history_leaves_out_today_s_rows(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "fitted on all 4 SKUs" in printed and "4 rows of day 2024-03-30 have no demand yet (today's)" in printed
     assert pd.read_csv(out).sku.tolist() == ["A0", "A1", "A2", "A3"]
+
+
+def test_feature_roles_and_calendar_features_from_the_command_line(tmp_path, capsys):
+    """--feature-role NAME=ROLE declares how a column is used and --calendar derives calendar
+    features from the dates: the two-stage forecaster refuses dated data without them and fits
+    with them (issue 18 items 2 and 5)."""
+    import numpy as np
+    import pandas as pd
+
+    from orkit.data import Dataset
+
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2024-03-01", periods=45, freq="D")
+    rows = pd.DataFrame({"item": np.repeat([f"A{i}" for i in range(10)], 45),
+                         "day": np.tile(days.strftime("%Y-%m-%d"), 10),
+                         "units": rng.poisson(8.0, 450), "store": np.repeat(np.arange(10) % 3, 45)})
+    rows.to_csv(tmp_path / "sales.csv", index=False)
+    flags = ["--column", "sku=item", "--column", "date=day", "--column", "demand=units"]
+    two_stage = ["evaluate", str(tmp_path / "sales.csv"), "--policy", "two-stage", "--param", "n_scenarios=5",
+                 "--param", "n_threads=1", *flags]
+    assert main(two_stage) == 2
+    assert "has dates (daily periods) but no calendar feature" in capsys.readouterr().err
+    assert main([*two_stage, "--calendar", "weekday", "--feature-role", "store=categorical:0,1,2"]) == 0, \
+        capsys.readouterr().err
+    read = Dataset.read(tmp_path / "sales.csv", sku="item", date="day", demand="units", calendar=["weekday"],
+                        feature_roles=["store=categorical:0,1,2"])
+    assert {n: str(r) for n, r in read.feature_roles.items()} == {"store": "categorical:0,1,2",
+                                                                  "weekday": "calendar:weekday"}
