@@ -40,7 +40,6 @@ def test_bakery_loads_105_daily_series_of_1215_days_with_real_dates(data):
     assert set(data.attributes["product"]) == {101, 109, 110} and data.attributes["store"].nunique() == 35
     assert data.sku_ids[0] == "S02-P101"
     assert data.feature_names == BAKERY_FEATURES
-    assert "weekday" not in data.feature_names  # the source's wrong column is not there
 
 
 def test_about_twelve_percent_of_the_days_have_zero_demand(data):
@@ -65,19 +64,25 @@ def test_the_dates_are_right_holidays_fall_on_their_dates(data):
             assert (data.demand[:, day(data, f"{year}-12-{d:02d}")] == 0).all()
 
 
-def test_day_of_week_comes_from_the_date(data):
-    weekday = data.feature("day_of_week")
+def test_the_weekday_feature_comes_from_the_date_not_from_the_source_column(data):
+    weekday = data.feature("weekday")
     assert (weekday == weekday[0]).all()  # one calendar for every SKU
     expected = [datetime.date(2016, 1, 2) + datetime.timedelta(days=t) for t in range(data.n_periods)]
     assert weekday[0].tolist() == [float(d.weekday()) for d in expected]  # 2016-01-02 is a Saturday: 5
-    assert data.metadata["categorical_features"] == ["day_of_week"]
+    assert str(data.feature_roles["weekday"]) == "calendar:weekday"  # checked against the dates by the dataset
+
+
+def test_every_feature_declares_its_role(data):
+    roles = {name: str(role) for name, role in data.feature_roles.items()}
+    assert roles == {**{name: "numeric" for name in BAKERY_FEATURES[:7]}, "weekday": "calendar:weekday",
+                     **{name: "quantity" for name in BAKERY_DEMAND_FEATURES}}
 
 
 def test_the_demand_says_the_date_is_right_and_the_source_weekday_is_a_day_early(data):
     """By the date's weekday, Saturday is the busiest day and Sunday the day stores are closed,
     as in a German bakery; the source's ``weekday`` label names the day before on every row, so by
     that label the peak would fall on Friday and the closures on Saturday."""
-    weekday = data.feature("day_of_week")[0].astype(int)
+    weekday = data.feature("weekday")[0].astype(int)
     mean = np.array([data.demand[:, weekday == w].mean() for w in range(7)])
     zero = np.array([np.mean(data.demand[:, weekday == w] == 0) for w in range(7)])
     assert int(np.argmax(mean)) == 5 and mean[5] > 1.3 * np.sort(mean)[-2]  # Saturday, well ahead
@@ -96,13 +101,12 @@ def test_demand_features_use_only_earlier_days(data):
                                demand[:, [t - 7, t - 14, t - 21, t - 28]].mean(axis=1), rtol=1e-5)
     assert (data.feature("demand_mean_7")[:, 0] == 0).all()  # no earlier day
     np.testing.assert_allclose(data.feature("demand_mean_7")[:, 2], demand[:, :2].mean(axis=1), rtol=1e-6)
-    assert data.metadata["coeff_features"] == list(BAKERY_DEMAND_FEATURES)
 
 
 def test_without_demand_features():
     plain = bakery(demand_features=False)
     assert plain.feature_names == BAKERY_FEATURES[:-len(BAKERY_DEMAND_FEATURES)]
-    assert "coeff_features" not in plain.metadata
+    assert not plain.features_with_role("quantity")
 
 
 def test_unknown_names_and_options_are_refused():

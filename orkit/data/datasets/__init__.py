@@ -33,7 +33,7 @@ BAKERY_FILE_FEATURES = (
 #: trailing demand features the loader computes (demand units; only days before t)
 BAKERY_DEMAND_FEATURES = ("demand_mean_7", "demand_mean_28", "demand_same_weekday_4")
 #: every feature of ``load("bakery")``, in order
-BAKERY_FEATURES = (*BAKERY_FILE_FEATURES, "day_of_week", *BAKERY_DEMAND_FEATURES)
+BAKERY_FEATURES = (*BAKERY_FILE_FEATURES, "weekday", *BAKERY_DEMAND_FEATURES)
 
 _SOURCE = {
     "name": "ddop bakery dataset",
@@ -79,7 +79,8 @@ def bakery(*, demand_features: bool = True) -> Dataset:
     Easter Monday 2016-03-28, 2016-10-03, 2016-12-25/26, ...), demand is zero on 2016-12-25 and
     26 (closed), most stores sell nothing on the dates that are Sundays, and Saturday is the
     busiest day (mean 145 units against 85 on Tuesday). The file orkit ships leaves the column
-    out; ``day_of_week`` is computed here from the dates.
+    out; the ``weekday`` feature here is computed from the dates (role ``calendar:weekday``,
+    which the dataset checks against its dates).
 
     Parameters
     ----------
@@ -89,52 +90,53 @@ def bakery(*, demand_features: bool = True) -> Dataset:
         values): ``demand_mean_7`` and ``demand_mean_28``, the mean demand of the last 7 and 28
         days, and ``demand_same_weekday_4``, the mean of the same weekday over the last 4 weeks
         (``d_{t-7}, d_{t-14}, d_{t-21}, d_{t-28}``). They are the ``coeff_features`` of the DS
-        Coeff head. In the first 28 days they average the days there are (0 on the first day).
+        Coeff head (role ``quantity``). In the first 28 days they average the days there are
+        (0 on the first day).
 
     Returns
     -------
     Dataset
         Named ``"bakery"``, daily calendar from 2016-01-02; SKU ids ``S02-P101``, ...;
-        attributes ``store`` and ``product``. Features, in this order:
+        attributes ``store`` and ``product``. Features, in this order, with their roles
+        (:attr:`Dataset.feature_roles <orkit.data.Dataset.feature_roles>`,
+        :mod:`orkit.data.schema`):
 
-        - ``is_holiday``, ``is_holiday_next2days``, ``is_schoolholiday``: 0/1 calendar flags of
-          the file (a public holiday that day / in the next two days, school holidays);
-        - ``promotion_currentweek``, ``promotion_lastweek``: 0/1, a promotion this / last week;
-        - ``rain`` (mm) and ``temperature`` (degrees Celsius): the day's weather at the store
-          (observed, not forecast: a model using them knows the day's weather when it orders);
-        - ``day_of_week``: 0 = Monday ... 6 = Sunday, from the date (a categorical feature:
-          ``metadata["categorical_features"]``);
-        - the demand features above, if ``demand_features``.
+        - ``is_holiday``, ``is_holiday_next2days``, ``is_schoolholiday`` (``numeric``): 0/1
+          flags of the file (a public holiday that day / in the next two days, school holidays);
+        - ``promotion_currentweek``, ``promotion_lastweek`` (``numeric``): 0/1, a promotion
+          this / last week;
+        - ``rain`` (mm) and ``temperature`` (degrees Celsius) (``numeric``): the day's weather
+          at the store (observed, not forecast: a model using them knows the day's weather
+          when it orders);
+        - ``weekday`` (``calendar:weekday``): 0 = Monday ... 6 = Sunday, from the date;
+        - the demand features above (``quantity``), if ``demand_features``.
 
-        ``metadata`` records the source, licence and changes (``"source"``), the weekday
-        finding (``"weekday_column"``), and ``coeff_features`` / ``categorical_features``.
+        ``metadata`` records the source, licence and changes (``"source"``) and the weekday
+        finding (``"weekday_column"``).
 
     Examples
     --------
     >>> data = bakery()
-    >>> data.feature("day_of_week")[0, :3].tolist()   # 2016-01-02 was a Saturday
+    >>> data.feature("weekday")[0, :3].tolist()   # 2016-01-02 was a Saturday
     [5.0, 6.0, 0.0]
+    >>> str(data.feature_roles["weekday"]), str(data.feature_roles["demand_mean_7"])
+    ('calendar:weekday', 'quantity')
     """
     if not isinstance(demand_features, bool):
         raise ValidationError(f"demand_features must be True or False, got {demand_features!r}")
     metadata: dict[str, Any] = {
         "source": dict(_SOURCE),
         "weekday_column": "dropped: ddop's weekday names the day before 'date' on every row (2016-01-02, a Saturday, "
-                          "is labelled FRI); day_of_week is computed from the dates (0 = Monday)",
-        "categorical_features": ["day_of_week"],
+                          "is labelled FRI); the weekday feature is computed from the dates (0 = Monday)",
     }
-    if demand_features:
-        metadata["coeff_features"] = list(BAKERY_DEMAND_FEATURES)
     data = Dataset.read(dataset_path("bakery"), date="date", freq="D", attributes=["store", "product"],
-                        features=list(BAKERY_FILE_FEATURES), name="bakery", metadata=metadata)
-    days = data.dates.to_numpy().astype("datetime64[D]").astype(np.int64)
-    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday (3 with Monday = 0)
-    data = data.with_features("day_of_week", np.broadcast_to(weekday, (data.n_skus, data.n_periods)))
+                        features=list(BAKERY_FILE_FEATURES), calendar=["weekday"], name="bakery", metadata=metadata,
+                        feature_roles={name: "numeric" for name in BAKERY_FILE_FEATURES})
     if demand_features:
         demand = data.demand.astype(np.float64)
         values = np.stack([_trailing_mean(demand, 7), _trailing_mean(demand, 28),
                            _trailing_mean(demand, 4, step=7)], axis=2)
-        data = data.with_features(BAKERY_DEMAND_FEATURES, values)
+        data = data.with_features(BAKERY_DEMAND_FEATURES, values, roles="quantity")
     return data
 
 
