@@ -4,6 +4,9 @@
   labels, a calendar, SKU lives and a stock-out flag; built from / written to a long table in
   CSV or Parquet (the files: :mod:`orkit.data.files`, :func:`read_long_table`; tables into
   arrays, pandas or streamed Parquet: :mod:`orkit.data.ingest`; dates: :mod:`orkit.data.calendar`).
+- Splits over time (:mod:`orkit.data.windows`): :class:`TimeSplit` (train, validation, test
+  windows on the same SKUs, each later window starting from the state its history leaves) and
+  :class:`RollingOrigin` (k folds); SKU-random splits: :meth:`Dataset.random_split`.
 - Generators: the four DeepStock synthetic settings, IID normal and Poisson demand, and a
   contextual generator whose features carry real signal; :func:`generate` runs one by name.
 - Shipped real data: :func:`load` reads a dataset that ships with orkit by name (``"bakery"``:
@@ -13,6 +16,7 @@
 from orkit.data.dataset import SPLIT_NAMES, Dataset
 from orkit.data.datasets import DATASETS, load
 from orkit.data.files import read_long_table
+from orkit.data.windows import RollingOrigin, TimeSplit, time_splits
 from orkit.data.generators import (
     COEFF_FEATURES,
     CONTEXTUAL_FEATURES,
@@ -40,4 +44,7 @@ __all__ = [
     "iid_poisson",
     "load",
     "read_long_table",
+    "RollingOrigin",
+    "TimeSplit",
+    "time_splits",
 ]

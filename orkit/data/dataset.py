@@ -148,6 +148,11 @@ class Dataset:
         Date of the first period; with ``freq``, gives every period a date (:attr:`dates`).
     freq : {"D", "W"}, optional
         One period per day or per week; required with ``start_date``.
+    history_periods : int, default=0
+        The first ``history_periods`` periods are history: a simulation runs the policy under
+        test through them, so that the periods after start from the on-hand, pipeline and
+        recent demand the history leaves, but only the periods after are scored (a backtest
+        window, :meth:`window` with ``history=True``). ``0 <= history_periods < n_periods``.
     feature_roles : mapping of feature name -> role, optional
         How each feature is used (:mod:`orkit.data.schema`): ``"numeric"``, ``"quantity"``,
         ``"forecast"``, ``"categorical"`` (``"categorical:1,2,3"`` with its categories),
@@ -188,6 +193,7 @@ class Dataset:
         censored: Any = None,
         start_date: Any = None,
         freq: str | None = None,
+        history_periods: int = 0,
         feature_roles: Mapping[str, Any] | None = None,
     ) -> None:
         set_ = object.__setattr__
@@ -234,6 +240,11 @@ class Dataset:
         set_(self, "_feature_roles", infer_roles(self._feature_names, parse_roles(feature_roles, self._feature_names),
                                                  self._metadata))
         self._check_feature_roles()
+        history_periods = check_int("history_periods", history_periods, minimum=0)
+        if history_periods and history_periods >= n_periods:
+            raise ValidationError(f"history_periods must be < n_periods ({n_periods}): a window needs a scored period "
+                                  f"after its history, got {history_periods}")
+        set_(self, "_history_periods", history_periods)
 
     # ------------------------------------------------------------------ immutability
     def __setattr__(self, key: str, value: Any) -> None:
@@ -593,6 +604,12 @@ class Dataset:
         """Label of the first period (0 unless the source table started elsewhere)."""
         return self._period_start
 
+    @property
+    def history_periods(self) -> int:
+        """Periods of history before the scored ones (0: every period is scored after the
+        warm-up); see :meth:`window`."""
+        return self.__dict__.get("_history_periods", 0)
+
     # ------------------------------------------------------------------ calendar
     @property
     def freq(self) -> str | None:
@@ -710,6 +727,7 @@ class Dataset:
             censored=self.censored,
             start_date=self.start_date,
             freq=self._freq,
+            history_periods=self.history_periods,
         )
         values.setdefault("feature_roles", self._feature_roles)
         values.update(changes)
@@ -817,6 +835,117 @@ class Dataset:
             labels[order[start:stop]] = label
         metadata = dict(self._metadata, split={"seed": seed, "sizes": [int(c) for c in counts]})
         return self._replace(split=labels, metadata=metadata)
+
+    def period_index(self, value: Any, name: str = "period") -> int:
+        """The position (0 = the first period) of ``value``: a position itself (an int, may be
+        ``n_periods`` for the end), or a date of the dataset's calendar (text such as
+        ``"2019-01-01"``, a date or Timestamp).
+
+        Raises
+        ------
+        ValidationError
+            A date for a dataset without dates, a date off the calendar's grid (a weekly
+            dataset's dates fall on one weekday), or a period outside ``0 .. n_periods``;
+            the message names ``name``.
+        """
+        if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+            index = int(value)
+        elif isinstance(value, (bool, float, np.floating)):
+            raise ValidationError(f"{name} must be a whole period number or a date, got {value!r}")
+        else:
+            if self._start_day is None:
+                raise ValidationError(f"{name} is a date ({value!r}) but dataset {self._name!r} has no dates; give a "
+                                      "period number (0 = the first period)")
+            day = calendar.to_day(value, name)
+            step = calendar.FREQUENCIES[self._freq]
+            if (day - self._start_day) % step:
+                raise ValidationError(f"{name} must fall on the weekly calendar of dataset {self._name!r} (every "
+                                      f"{calendar.weekday(self._start_day)}), got {calendar.day_label(day)} "
+                                      f"({calendar.weekday(day)})")
+            index = (day - self._start_day) // step
+        if not 0 <= index <= self.n_periods:
+            last = self._life_label(self.n_periods - 1) if self.n_periods else "none"
+            raise ValidationError(f"{name} must lie in the dataset's periods ({self._life_label(0) if self.n_periods else 'none'}"
+                                  f"..{last}, positions 0..{self.n_periods}), got {value!r} (position {index})")
+        return index
+
+    def window(self, start: Any, stop: Any = None, *, history: bool = False) -> "Dataset":
+        """The periods ``[start, stop)`` on the same SKUs: a window of a backtest over time.
+
+        Parameters
+        ----------
+        start, stop : int or date
+            Positions (0 = the first period; ``stop`` is exclusive and defaults to
+            ``n_periods``) or dates of the dataset's calendar (``stop`` then is the first date
+            after the window), see :meth:`period_index`.
+        history : bool, default=False
+            ``False``: only the window's periods, as a dataset of their own (what a policy is
+            fitted on: nothing after ``stop`` and nothing before ``start``). ``True``: the
+            periods ``[0, stop)`` with :attr:`history_periods` ``= start``: a simulation runs the
+            policy under test through the history, so that the window starts from the on-hand,
+            pipeline and recent demand the history leaves, and scores the window from its first
+            period (the warm-up rule of :meth:`InventoryProblem.warmups
+            <orkit.core.problem.InventoryProblem.warmups>` with the periods each SKU lived
+            before the window).
+
+        Returns
+        -------
+        Dataset
+            Period labels and dates are kept (the window's first period keeps its label and
+            date). SKUs whose life has no period in the periods kept are left out (a SKU
+            launched later is absent from earlier windows); lives are clipped to the window.
+            ``metadata["window"]`` records the window.
+
+        Raises
+        ------
+        ValidationError
+            ``start`` or ``stop`` out of range, an empty window (``start >= stop``), or a
+            dataset that is a window with history already.
+
+        Examples
+        --------
+        >>> ds = Dataset([[1, 2, 3, 4, 5]], sku_ids=["A"], start_date="2024-01-01", freq="D")
+        >>> ds.window("2024-01-02", 4).demand.tolist()
+        [[2.0, 3.0, 4.0]]
+        >>> test = ds.window(3, history=True)
+        >>> test.n_periods, test.history_periods
+        (5, 3)
+        """
+        if self.history_periods:
+            raise ValidationError(f"dataset {self._name!r} is a window with {self.history_periods} periods of history "
+                                  "already; take windows of the whole dataset")
+        if not isinstance(history, (bool, np.bool_)):
+            raise ValidationError(f"history must be True or False, got {history!r}")
+        first_index = self.period_index(start, "start")
+        stop_index = self.n_periods if stop is None else self.period_index(stop, "stop")
+        if first_index >= stop_index:
+            raise ValidationError(f"the window must hold at least one period: start must come before stop, got start "
+                                  f"{start!r} (position {first_index}) and stop {stop!r} (position {stop_index})")
+        low = 0 if history else first_index
+        first, last = self.life
+        rows = np.flatnonzero((first < stop_index) & (last >= low))
+        if not len(rows):
+            raise ValidationError(f"the window {start!r}..{stop!r} of dataset {self._name!r} holds no SKU: every SKU's "
+                                  "life lies outside it")
+        life = None
+        if self._life is not None:
+            life = (np.maximum(first[rows] - low, 0), np.minimum(last[rows], stop_index - 1) - low)
+        censored = self._censored_time_major
+        metadata = dict(self._metadata, window={"start": self._life_label(first_index),
+                                                "stop": self._life_label(stop_index - 1), "history": bool(history)})
+        return self._replace(
+            demand=self._demand_time_major[low:stop_index, rows].T,
+            features=self._features[rows, low:stop_index],
+            sku_ids=self._sku_ids[rows],
+            attributes=self._attributes.iloc[rows],
+            split=None if self._split is None else self._split[rows],
+            life=life,
+            censored=None if censored is None else censored[low:stop_index, rows].T,
+            period_start=self._period_start + low,
+            start_date=None if self._start_day is None else self._life_label(low),
+            metadata=metadata,
+            history_periods=first_index - low,
+        )
 
     def feature(self, name: str) -> np.ndarray:
         """The values of feature ``name``, shape (n_skus, n_periods) (a read-only view)."""
@@ -1011,6 +1140,8 @@ class Dataset:
             header.update(date="date", start_date=self._life_label(0), freq=self._freq)
         if self._censored_time_major is not None:
             header["censored"] = "censored"
+        if self.history_periods:
+            header["history_periods"] = self.history_periods
         return header
 
     @classmethod
@@ -1137,7 +1268,8 @@ class Dataset:
         roles = {n: r for n, r in parse_roles(recorded).items() if n in names}
         roles.update(parse_roles(feature_roles, names))
         dataset = cls(**arrays, name=name if name is not None else str(hints.get("name", "dataset")), metadata=merged,
-                      feature_roles=roles)
+                      feature_roles=roles,
+                      history_periods=int(hints.get("history_periods", 0) or 0))
         if calendar:
             parts = (calendar,) if isinstance(calendar, str) else tuple(calendar)
             roles = dataset.feature_roles
@@ -1225,6 +1357,7 @@ class Dataset:
             and self._period_start == other._period_start
             and self._start_day == other._start_day
             and self._freq == other._freq
+            and self.history_periods == other.history_periods
             and same_life
             and same_censored
             and self._feature_names == other._feature_names
@@ -1244,9 +1377,10 @@ class Dataset:
         else:
             split = "/".join(str(int(np.sum(self._split == label))) for label in SPLIT_NAMES)
         calendar_text = "" if self._start_day is None else f", start_date='{self._life_label(0)}', freq={self._freq!r}"
+        history = f", history_periods={self.history_periods}" if self.history_periods else ""
         return (
             f"Dataset(name={self._name!r}, n_skus={self.n_skus}, n_periods={self.n_periods}, "
-            f"n_features={self.n_features}, split={split}{calendar_text})"
+            f"n_features={self.n_features}, split={split}{calendar_text}{history})"
         )
 
     def __len__(self) -> int:

@@ -24,6 +24,14 @@ these rows minimises the sample backorder cost of every covered period.
   random-forest weights :math:`w_i(x) = \frac{1}{T}\sum_t 1\{\ell_t(x_i) = \ell_t(x)\} /
   |\ell_t(x)|` (Meinshausen 2006, quantile regression forests).
 
+**Features and their roles.** The features are read as the dataset's schema says
+(:attr:`Dataset.feature_roles <orkit.data.Dataset.feature_roles>`): a feature of role
+``categorical`` or ``calendar`` becomes one 0/1 input per category (its declared categories,
+the calendar part's values, or else the values seen in training; another value reads as all
+zeros), so a store code or a weekday is not taken as a quantity; every other feature is used as
+it is (the k-nearest-neighbour weights standardise every input). ``feature_names_`` names the
+model's inputs (``weekday=5`` for a one-hot column), ``categories_`` the one-hot levels.
+
 scikit-learn is imported when a policy is fitted, not when orkit is imported.
 """
 
@@ -50,6 +58,66 @@ __all__ = [
 ]
 
 
+def _one_hot_inputs(train: Any, X: np.ndarray, names: tuple[str, ...], demand_lags: int
+                    ) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...], dict[str, list[float]]]:
+    """The training rows with categorical and calendar features one-hot (module docstring):
+    (X, input names, feature columns read from observations, categories)."""
+    lags = check_int("demand_lags", demand_lags, minimum=0)
+    columns = names[: len(names) - lags]
+    roles = dict(getattr(train, "feature_roles", {}) or {})
+    categories: dict[str, list[float]] = {}
+    for j, name in enumerate(columns):
+        role = roles.get(name)
+        if role is not None and role.one_hot:
+            levels = role.levels if role.levels is not None else np.unique(X[:, j]).tolist()
+            if len(levels) > 1000:
+                raise ValidationError(f"categorical feature {name!r} has {len(levels)} distinct training values; at most "
+                                      "1000 can be encoded one-hot (is it a quantity? declare its role numeric)")
+            categories[name] = [float(v) for v in levels]
+    return _encode(X, columns, categories), _input_names(columns, categories) + names[len(columns):], columns, \
+        categories
+
+
+def _input_names(columns: tuple[str, ...], categories: dict[str, list[float]]) -> tuple[str, ...]:
+    return tuple(n for c in columns for n in ([f"{c}={v:g}" for v in categories[c]] if c in categories else [c]))
+
+
+def _encode(X: np.ndarray, columns: tuple[str, ...], categories: dict[str, list[float]]) -> np.ndarray:
+    """``X`` (rows, len(columns) + lags) with each categorical column replaced by its one-hot columns."""
+    if not categories:
+        return X
+    parts = []
+    for j, name in enumerate(columns):
+        if name in categories:
+            parts.append((X[:, j, None] == np.asarray(categories[name])[None, :]).astype(X.dtype))
+        else:
+            parts.append(X[:, j, None])
+    parts.append(X[:, len(columns):])
+    return np.concatenate(parts, axis=1)
+
+
+def _feature_columns(names: tuple[str, ...], categories: Any) -> tuple[str, ...]:
+    """The feature columns of the input names ``names`` (without demand lags) and ``categories``."""
+    if not isinstance(categories, dict) or not all(
+            isinstance(k, str) and isinstance(v, (list, tuple)) and len(v) for k, v in categories.items()):
+        raise ValidationError(f"categories_ must map feature names to their one-hot levels, got {categories!r}")
+    columns, i = [], 0
+    while i < len(names):
+        for name, levels in categories.items():
+            width = len(levels)
+            if names[i: i + width] == tuple(f"{name}={float(v):g}" for v in levels):
+                columns.append(name)
+                i += width
+                break
+        else:
+            columns.append(names[i])
+            i += 1
+    missing = [c for c in categories if c not in columns]
+    if missing:
+        raise ValidationError(f"feature_names_ must hold the one-hot inputs of {missing[0]!r}, got {names!r}")
+    return tuple(columns)
+
+
 class _ContextualNewsvendor(SavablePolicy):
     """Shared fit / act / save: subclasses implement ``_fit_model(X, y, q)`` and ``_predict(X)``.
 
@@ -59,13 +127,12 @@ class _ContextualNewsvendor(SavablePolicy):
 
     features: Any
     demand_lags: int
-    _saved_attributes = ("feature_names_", "model_")
+    _saved_attributes = ("feature_names_", "model_", "categories_")
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem):
         """Fit the quantile model on ``train`` (``validation`` is not used)."""
         X, y, names = training_samples(train, problem, self.features, self.demand_lags, type(self).__name__)
-        self.feature_names_ = names
-        self._columns = names[: len(names) - check_int("demand_lags", self.demand_lags, minimum=0)]
+        X, self.feature_names_, self._columns, self.categories_ = _one_hot_inputs(train, X, names, self.demand_lags)
         self._fit_model(X, y, problem.critical_ratio, problem.review_period)
         self.model_ = self._model
         self.per_sku_, self.sku_ids_ = False, None  # one model serves every SKU
@@ -89,7 +156,7 @@ class _ContextualNewsvendor(SavablePolicy):
         lags = check_int("demand_lags", self.demand_lags, minimum=0)
         if lags > len(names):
             raise ValidationError(f"feature_names_ must hold the {lags} demand lags, got {names!r}")
-        self._columns = names[: len(names) - lags]
+        self._columns = _feature_columns(names[: len(names) - lags], self.categories_)
         n_inputs = getattr(self._model, "n_features_in_", len(names))
         if n_inputs != len(names):
             raise ValidationError(f"model_ must read one input per feature name ({len(names)}), got {n_inputs}")
@@ -98,7 +165,7 @@ class _ContextualNewsvendor(SavablePolicy):
         """Predicted order-up-to level of every SKU on this review day."""
         check_is_fitted(self, ("model_",))
         x = observation_features(obs, self._columns, self.demand_lags)
-        pred = self._predict(x.detach().cpu().numpy().astype(np.float64))
+        pred = self._predict(_encode(x.detach().cpu().numpy().astype(np.float64), self._columns, self.categories_))
         return torch.as_tensor(pred, dtype=obs.inventory_position.dtype, device=obs.inventory_position.device)
 
     def act(self, obs: Observation) -> torch.Tensor:
@@ -258,7 +325,8 @@ class WeightedSAANewsvendorPolicy(_ContextualNewsvendor):
     """
 
     policy_name = "weighted-saa-newsvendor"
-    _saved_attributes = ("feature_names_", "model_", "quantile_", "targets_", "feature_mean_", "feature_scale_",
+    _saved_attributes = ("feature_names_", "model_", "categories_", "quantile_", "targets_", "feature_mean_",
+                         "feature_scale_",
                          "leaf_offsets_", "leaf_membership_")
 
     def __init__(
@@ -299,6 +367,7 @@ class WeightedSAANewsvendorPolicy(_ContextualNewsvendor):
         return {
             "feature_names_": self.feature_names_,
             "model_": skops_file("model_.skops", self.model_),
+            "categories_": self.categories_,
             "quantile_": self._q,
             "targets_": self._targets,
             "feature_mean_": self._mean if knn else None,
