@@ -242,7 +242,7 @@ def _default_bounds(pmf: np.ndarray, h: float, b: float, L: int, lost_sales: boo
     lowest = level
     if fixed_cost > 0 and h > 0 and b > 0 and pmf[0] < 1:
         # with a fixed cost the optimal backorder policy is (s, S): no S with G(S) above the cost
-        # of the Zheng-Federgruen optimum can be optimal (Zheng & Federgruen 1991, Lemma 2)
+        # of the Zheng-Federgruen optimum can be optimal (the upper bound on S* of Zheng & Federgruen 1991)
         from orkit.heuristics.fixed_cost import zheng_federgruen
 
         s, S, cost = zheng_federgruen(h, b, fixed_cost, Discrete(pmf), L)
