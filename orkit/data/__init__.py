@@ -4,6 +4,9 @@
   labels, a calendar, SKU lives and a stock-out flag; built from / written to a long table in
   CSV or Parquet (the files: :mod:`orkit.data.files`, :func:`read_long_table`; tables into
   arrays, pandas or streamed Parquet: :mod:`orkit.data.ingest`; dates: :mod:`orkit.data.calendar`).
+- Feature roles (:mod:`orkit.data.schema`): how each feature is used (numeric, quantity,
+  forecast, categorical, calendar), :attr:`Dataset.feature_roles`, the one schema the learners,
+  the contextual heuristics and the two-stage forecaster read.
 - Splits over time (:mod:`orkit.data.windows`): :class:`TimeSplit` (train, validation, test
   windows on the same SKUs, each later window starting from the state its history leaves) and
   :class:`RollingOrigin` (k folds); SKU-random splits: :meth:`Dataset.random_split`.
@@ -16,6 +19,7 @@
 from orkit.data.dataset import SPLIT_NAMES, Dataset
 from orkit.data.datasets import DATASETS, load
 from orkit.data.files import read_long_table
+from orkit.data.schema import CALENDAR_PARTS, FEATURE_ROLES, FeatureRole
 from orkit.data.windows import RollingOrigin, TimeSplit, time_splits
 from orkit.data.generators import (
     COEFF_FEATURES,
@@ -30,11 +34,14 @@ from orkit.data.generators import (
 )
 
 __all__ = [
+    "CALENDAR_PARTS",
     "COEFF_FEATURES",
     "CONTEXTUAL_FEATURES",
     "DATASETS",
     "DEEPSTOCK_PROBLEM",
     "Dataset",
+    "FEATURE_ROLES",
+    "FeatureRole",
     "GENERATORS",
     "SPLIT_NAMES",
     "contextual",
