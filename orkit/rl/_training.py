@@ -173,8 +173,12 @@ class TrainingRun:
         ``seconds`` filled in). Returns the counters to continue from: the saved ones, or
         ``counters``."""
         s = self.setup
-        if resume and s.checkpoint is not None and s.checkpoint.exists():
-            saved = s.checkpoint.load(s.config_json)
+        resuming = resume and s.checkpoint is not None and s.checkpoint.exists()
+        saved = s.checkpoint.load(s.config_json) if resuming else {}
+        if self.dp.active:  # every process resumes from the same state, or none does
+            self.dp.check_same("training state to resume from (a checkpoint_dir every process reads)",
+                               [float(resuming)] + [float(saved.get(k, 0)) for k in counters])
+        if resuming:
             for name, obj in self.state.items():
                 if isinstance(obj, torch.Generator):
                     obj.set_state(saved[name])

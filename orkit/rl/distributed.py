@@ -74,6 +74,8 @@ def init(backend: str | None = None) -> "DataParallel":
     if not dist.is_available():
         raise ValidationError("data-parallel training needs torch.distributed, which this torch build lacks")
     if not dist.is_initialized():
+        if torch.cuda.is_available() and "LOCAL_RANK" in os.environ:  # NCCL's default GPU: this process's
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
         dist.init_process_group(backend=backend or default_backend())
     return current()
 
@@ -160,7 +162,8 @@ class DataParallel:
         return bool(self.sum(torch.tensor([float(bool(flag))], device=device)).item() > 0)
 
     def check_same(self, what: str, values: Iterable[float], device: torch.device | str = "cpu") -> None:
-        """Raise :class:`ValidationError` on every process unless ``values`` are the same on all."""
+        """Raise :class:`ValidationError` on every process unless ``values`` are the same on
+        all (every process gives as many values)."""
         if not self.active:
             return
         mine = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
@@ -187,9 +190,9 @@ def fingerprint(text: str) -> float:
 
 
 def data_fingerprint(inp: Any) -> list[float]:
-    """Shape and sums of a prepared input's demand and features (float64), for
-    :meth:`DataParallel.check_same`."""
-    values = [float(inp.demand.shape[0]), float(inp.demand.shape[1]), float(inp.demand.double().sum())]
-    if inp.features is not None:
-        values += [float(inp.features.shape[-1]), float(inp.features.double().nan_to_num().sum())]
-    return values
+    """SKUs, periods, demand sum, number of features and their sum (float64) of a prepared
+    input, for :meth:`DataParallel.check_same`."""
+    features = inp.features
+    return [float(inp.n_skus), float(inp.n_periods), float(inp.demand.double().sum()),
+            0.0 if features is None else float(features.shape[-1]),
+            0.0 if features is None else float(features.double().nan_to_num().sum())]

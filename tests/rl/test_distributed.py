@@ -135,7 +135,28 @@ def worker(out: Path) -> None:
     results["ppo"] = _fit(PPOPolicy, PPO)
     results["ppo_resumed"] = _interrupted_then_resumed(PPOPolicy, PPO, out / "ppo-checkpoint")
     results["cli"] = _cli(out / "data.csv", out / "cli")  # `torchrun -m orkit evaluate ...` on this rank
+    results["refusals"] = _refusals(dp.rank, out)
     torch.save(results, out / f"rank{dp.rank}.pt")
+
+
+def _refusals(rank: int, out: Path) -> list[str]:
+    """What each process is told when the processes were given different data, or when only
+    rank 0 finds a training state to resume from."""
+    from orkit.core import ValidationError
+    from orkit.rl import DSPolicy
+
+    train, validation, problem = _data()
+    messages = []
+    for attempt in ("data", "resume"):
+        try:
+            if attempt == "data":
+                DSPolicy("base", **DS).fit(train if rank == 0 else train.demand[1:], validation, problem)
+            else:
+                _fit(DSPolicy, DS, out / ("ds-checkpoint" if rank == 0 else f"empty-{rank}"), resume=True)
+            messages.append("")
+        except ValidationError as exc:
+            messages.append(str(exc))
+    return messages
 
 
 def _cli(data: Path, checkpoint_dir: Path) -> tuple[int, str]:
@@ -255,6 +276,14 @@ def test_torchrun_evaluate_fits_data_parallel_and_prints_once(two_processes, tmp
     assert _metrics(printed0) == pytest.approx(_metrics(one[1]), rel=1e-3)
     assert printed0.splitlines()[:3] == one[1].splitlines()[:3]  # data, problem and fit lines
     assert (out / "cli" / "policy" / "policy.json").is_file()
+
+
+def test_processes_given_different_data_or_states_refuse_on_every_rank(two_processes):
+    ranks, _ = two_processes
+    for r in ranks:
+        data, resume = r["refusals"]
+        assert "must be given the same train data" in data and "rank 1 has [9.0, 31.0," in data
+        assert "must be given the same training state to resume from" in resume
 
 
 def test_other_commands_are_refused_under_torchrun(monkeypatch, capsys, tmp_path):
