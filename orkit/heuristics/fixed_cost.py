@@ -764,6 +764,14 @@ class SSPolicy(_PairPolicy):
     #: ``act`` is a pure tensor expression of the observation: compiled simulations trace it in
     fusable = True
 
+    def _set_values(self, values: dict[str, Any]) -> None:
+        super()._set_values(values)
+        s, S = (np.asarray(torch.as_tensor(getattr(self, f"_{k}").value).detach().cpu(), dtype=np.float64)
+                for k in ("reorder_point", "order_up_to_level"))
+        if s.size and S.size and np.any(S < s):
+            bad = np.broadcast_to(S - s, np.broadcast_shapes(s.shape, S.shape))
+            raise ValidationError(f"order_up_to_level must be >= reorder_point, got S - s = {float(bad.min()):g}")
+
     def act(self, obs: Observation) -> torch.Tensor:
         if self._reorder_point is None:
             check_is_fitted(self, ("reorder_point_", "order_up_to_level_"))

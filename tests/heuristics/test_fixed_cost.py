@@ -237,3 +237,16 @@ def test_the_dp_default_bounds_cover_the_fixed_cost_optimum():
     assert sol.max_inventory_position >= 10 and sol.average_cost == pytest.approx(8.034111561471644, abs=1e-7)
     with pytest.raises(ValidationError, match="fixed_cost must be >= 0"):
         solve_average_cost_dp(Poisson(6), holding_cost=1, shortage_cost=4, fixed_cost=-1, lead_time=0)
+
+
+def test_policies_refuse_swapped_or_negative_parameters():
+    from orkit.heuristics import RQPolicy, SSPolicy
+
+    with pytest.raises(ValidationError, match="order_up_to_level must be >= reorder_point, got S - s = -6"):
+        SSPolicy(10.0, 4.0)
+    with pytest.raises(ValidationError, match="order_up_to_level must be >= reorder_point"):
+        SSPolicy(np.array([1.0, 5.0]), np.array([3.0, 4.0]))
+    with pytest.raises(ValidationError, match="quantity must be >= 0, got -1"):
+        RQPolicy(3.0, -1.0)
+    with pytest.raises(ValidationError, match="must both be given"):
+        SSPolicy(3.0, None)
