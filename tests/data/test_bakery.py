@@ -117,3 +117,14 @@ def test_unknown_names_and_options_are_refused():
         load("bakery", stores=[2])
     with pytest.raises(ValidationError, match="demand_features must be True or False, got 'yes'"):
         load("bakery", demand_features="yes")
+
+
+def test_start_and_stop_cut_the_days_after_the_demand_features_are_computed(data):
+    cut = load("bakery", start="2018-07-01", stop="2019-01-01")
+    assert cut.n_periods == 184 and cut.dates[0] == pd.Timestamp("2018-07-01")
+    t = day(data, "2018-07-01")
+    np.testing.assert_array_equal(cut.demand, data.demand[:, t:t + 184])
+    np.testing.assert_array_equal(cut.feature("demand_mean_28")[:, 0], data.feature("demand_mean_28")[:, t])
+    assert cut.feature_roles == data.feature_roles
+    with pytest.raises(ValidationError, match="start"):
+        load("bakery", start="2015-01-01")

@@ -67,7 +67,7 @@ def _trailing_mean(demand: np.ndarray, window: int, step: int = 1) -> np.ndarray
     return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
 
 
-def bakery(*, demand_features: bool = True) -> Dataset:
+def bakery(*, demand_features: bool = True, start: Any = None, stop: Any = None) -> Dataset:
     """The ddop bakery data: 105 daily demand series (35 stores x products 101, 109, 110).
 
     Days 2016-01-02 to 2019-04-30 (1215 per series, none missing), demand in units per day
@@ -92,6 +92,10 @@ def bakery(*, demand_features: bool = True) -> Dataset:
         (``d_{t-7}, d_{t-14}, d_{t-21}, d_{t-28}``). They are the ``coeff_features`` of the DS
         Coeff head (role ``quantity``). In the first 28 days they average the days there are
         (0 on the first day).
+    start, stop : date, optional
+        Keep the days from ``start`` up to, not including, ``stop`` (e.g. ``"2018-07-01"``):
+        a shorter history for quick runs. The demand features are computed before the cut, so
+        the first kept days average the days before them.
 
     Returns
     -------
@@ -137,6 +141,8 @@ def bakery(*, demand_features: bool = True) -> Dataset:
         values = np.stack([_trailing_mean(demand, 7), _trailing_mean(demand, 28),
                            _trailing_mean(demand, 4, step=7)], axis=2)
         data = data.with_features(BAKERY_DEMAND_FEATURES, values, roles="quantity")
+    if start is not None or stop is not None:
+        data = data.window(0 if start is None else start, stop)  # metadata["window"] records the cut
     return data
 
 
