@@ -72,14 +72,17 @@ def _problem_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--review-period", type=int, default=None, help="review period P (default: the data's, else 1)")
     g.add_argument("--holding-cost", type=float, default=None, help="holding cost h per unit-period (0.1)")
     g.add_argument("--shortage-cost", type=float, default=None, help="shortage cost b per unit-period (0.9)")
+    g.add_argument("--fixed-cost", type=float, default=None, help="fixed cost K per order placed (0)")
     g.add_argument("--lost-sales", action="store_true", help="unmet demand is lost (default: backordered)")
     g.add_argument("--max-order", type=float, default=None, help="upper bound on any order")
     g.add_argument("--warmup", type=int, default=None, help="warm-up periods (default L + P)")
 
 
-def _problem(args: argparse.Namespace, metadata: dict | None, n_periods: int | None = None):
+def _problem(args: argparse.Namespace, metadata: dict | None, n_periods: int | None = None, data: Any = None):
     """The problem from the flags, then what the data recorded (a generated dataset records the
-    problem it was made for: DeepStock L=1, P=2, max order 100), then orkit's defaults.
+    problem it was made for: DeepStock L=1, P=2, max order 100), then orkit's defaults; then the
+    per-SKU values of ``data``'s attributes (:meth:`InventoryProblem.with_attributes`; a flag
+    for a field an attribute sets is refused).
 
     With ``n_periods``, a warm-up that leaves no period to score is refused here, naming the
     flags, instead of printing the perfect metrics of zero periods."""
@@ -95,7 +98,15 @@ def _problem(args: argparse.Namespace, metadata: dict | None, n_periods: int | N
         lost_sales=args.lost_sales or bool(meta.get("lost_sales", False)),
         warmup_periods=args.warmup,
         max_order=pick(args.max_order, "max_order", None),
+        fixed_cost=pick(getattr(args, "fixed_cost", None), "fixed_cost", 0.0),
     )
+    if data is not None:
+        flags = {"lead_time": args.lead_time, "review_period": args.review_period, "holding_cost": args.holding_cost,
+                 "shortage_cost": args.shortage_cost, "fixed_cost": getattr(args, "fixed_cost", None)}
+        try:
+            problem = problem.with_attributes(data, given={k for k, v in flags.items() if v is not None})
+        except ValueError as exc:
+            raise OrkitCliError(" ".join(str(exc).replace("by the problem", "by a flag").split())) from None
     if n_periods is not None and not problem.per_sku:  # per-SKU timing: the simulator's check
         warmup = int(problem.warmups(1)[0])
         if warmup >= n_periods:
@@ -208,7 +219,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     options = _read_options(args)
     dataset = Dataset.read(args.data, **options)
-    problem = _problem(args, dataset.metadata, dataset.n_periods)
+    problem = _problem(args, dataset.metadata, dataset.n_periods, data=dataset)
     params = _params(args.param, "--param")
     policy = _with_progress(make_policy(args.policy, **params), params)
     labelled = dataset

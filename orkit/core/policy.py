@@ -66,6 +66,10 @@ class Observation:
     is_review : Tensor of shape (n_skus,), bool
         Which SKUs may order today (all of them when P is the same for every SKU). Orders of
         other SKUs are ignored by the simulator.
+    costs : tuple (holding, shortage, fixed) of Tensors of shape (n_skus,), or None
+        Each SKU's cost rates [h_i, b_i, K_i] where the problem gives costs per SKU (a policy
+        that solves a model per review day, as the two-stage policy, uses them); None where
+        every SKU has the problem's costs.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class Observation:
         lead_time: torch.Tensor | None = None,
         review_period: torch.Tensor | None = None,
         is_review: torch.Tensor | None = None,
+        costs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> None:
         self._period = period
         self.on_hand = on_hand
@@ -95,6 +100,7 @@ class Observation:
             review_period if review_period is not None else torch.ones(n, dtype=torch.long, device=on_hand.device)
         )
         self.is_review = is_review
+        self.costs = costs
 
     @staticmethod
     def _resolve(value: Any, default: Callable[[], torch.Tensor]) -> torch.Tensor:

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from orkit.core.errors import ValidationError
+from orkit.core.errors import DataError, ValidationError
 from orkit.core.validation import check_float, check_int, check_int_array
 
-__all__ = ["InventoryProblem"]
+__all__ = ["InventoryProblem", "PER_SKU_FIELDS", "COST_ATTRIBUTES"]
 
 
 def _int_or_array(name: str, value: Any, minimum: int) -> int | np.ndarray:
@@ -44,6 +44,24 @@ def _float_or_array(name: str, value: Any) -> float | np.ndarray:
 
 #: Fields that may hold one value per SKU (they must agree on the number of SKUs).
 PER_SKU_FIELDS = ("lead_time", "review_period", "holding_cost", "shortage_cost", "fixed_cost")
+
+#: Dataset attributes that set costs (:meth:`InventoryProblem.with_attributes`): the rates
+#: themselves, or the money from which they follow (``h = holding_rate * unit_cost``, ``b = margin``).
+COST_ATTRIBUTES = ("holding_cost", "shortage_cost", "fixed_cost", "unit_cost", "holding_rate", "margin")
+
+
+def _attribute(table: Any, column: str, sku_ids: np.ndarray) -> np.ndarray:
+    """A numeric attribute >= 0 as float64, or a DataError naming the SKU."""
+    series = table[column]
+    kind = getattr(series.dtype, "kind", "O")
+    if kind not in "iuf":
+        raise DataError(f"attribute {column} must hold numbers, got dtype {series.dtype}")
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    for bad, rule in ((~np.isfinite(values), "be a finite number"), (values < 0, "be >= 0")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"attribute {column} must {rule}, got {values[i]:g} at sku {str(sku_ids[i])!r}")
+    return values
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,11 @@ class InventoryProblem:
         ``[0, max_order]``.
     initial_on_hand : float, default=0.0
         On-hand inventory at the start of period 0 (DeepStock starts empty).
+    sku_ids : sequence of str or None, default=None
+        The SKUs that per-SKU values belong to, in their order. ``None``: per-SKU values belong
+        to the data's SKUs by position. With ids, the problem serves any dataset whose SKUs it
+        names (a split, a backtest window): :meth:`for_data` picks each SKU's values by id, and
+        the simulator calls it. :meth:`with_attributes` sets them.
 
     Examples
     --------
@@ -102,6 +125,7 @@ class InventoryProblem:
     max_order: float | None = None
     initial_on_hand: float = 0.0
     fixed_cost: float | np.ndarray = 0.0
+    sku_ids: tuple[str, ...] | None = field(default=None, repr=False)
     _check: None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +147,14 @@ class InventoryProblem:
                 f"initial_on_hand must be >= 0 under lost sales, got {self.initial_on_hand:g}"
             )
         sizes = {name: np.size(getattr(self, name)) for name in PER_SKU_FIELDS if np.ndim(getattr(self, name)) == 1}
+        if self.sku_ids is not None:
+            ids = np.asarray(self.sku_ids)
+            if ids.ndim != 1:
+                raise ValidationError(f"sku_ids must be a sequence of SKU ids, got shape {ids.shape}")
+            set_(self, "sku_ids", tuple(str(v) for v in ids))
+            if len(set(self.sku_ids)) != len(self.sku_ids):
+                raise ValidationError("sku_ids must not repeat a SKU")
+            sizes = {"sku_ids": len(self.sku_ids), **sizes}
         if len(set(sizes.values())) > 1:
             raise ValidationError(
                 "per-SKU values must have the same number of SKUs, got "
@@ -186,13 +218,106 @@ class InventoryProblem:
         return self._broadcast_float("fixed_cost", self.fixed_cost, n_skus)
 
     def subset(self, index: Any) -> "InventoryProblem":
-        """The problem of some SKUs: every per-SKU field indexed by ``index`` (positions or a
-        boolean mask over the problem's SKUs); scalar fields unchanged."""
+        """The problem of some SKUs: every per-SKU field (and ``sku_ids``) indexed by ``index``
+        (positions or a boolean mask over the problem's SKUs); scalar fields unchanged."""
         if self.n_skus is None:
             return self
         changes = {name: np.asarray(getattr(self, name))[index] for name in PER_SKU_FIELDS
                    if np.ndim(getattr(self, name)) == 1}
+        if self.sku_ids is not None:
+            changes["sku_ids"] = np.asarray(self.sku_ids)[index]
         return self.with_(**changes)
+
+    def for_data(self, data: Any) -> "InventoryProblem":
+        """The problem of ``data``'s SKUs, by position.
+
+        A problem without ``sku_ids`` is returned as it is (its per-SKU values, if any, belong
+        to the data's SKUs by position). A problem with ``sku_ids`` picks each SKU's values by
+        id from ``data.sku_ids`` (a Dataset, a split, a backtest window, a
+        :class:`~orkit.sim.SimulationInput` made from one); a SKU it does not name is an error.
+        """
+        if self.sku_ids is None:
+            return self
+        ids = getattr(data, "sku_ids", None)
+        if ids is None:
+            raise ValidationError(
+                "the problem's per-SKU values are keyed by SKU id (sku_ids): give a Dataset (or data with sku_ids), "
+                "not a bare demand array"
+            )
+        ids = np.asarray(ids).astype(str)
+        if ids.shape == (len(self.sku_ids),) and (ids == np.asarray(self.sku_ids)).all():
+            return self.with_(sku_ids=None)
+        known = {sku: i for i, sku in enumerate(self.sku_ids)}
+        missing = [sku for sku in ids.tolist() if sku not in known]
+        if missing:
+            shown = ", ".join(repr(s) for s in missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise ValidationError(
+                f"the problem has no per-SKU values for {len(missing)} of the data's SKUs ({shown}); its values "
+                f"are keyed by the {len(self.sku_ids)} SKUs it was made for"
+            )
+        return self.subset(np.array([known[sku] for sku in ids.tolist()], dtype=np.int64)).with_(sku_ids=None)
+
+    def with_attributes(self, data: Any, *, given: Any = ()) -> "InventoryProblem":
+        """This problem with the per-SKU values held in ``data``'s attributes, keyed by SKU id.
+
+        Attributes read (each optional; one value per SKU, numbers >= 0):
+
+        - ``lead_time``, ``review_period``: timing per SKU [L], [P];
+        - ``holding_cost``, ``shortage_cost``, ``fixed_cost``: the cost rates [h], [b], [K];
+        - or money: ``unit_cost`` and ``holding_rate`` (share of the unit cost per period),
+          from which ``h = holding_rate * unit_cost``; ``margin`` (money per unit), from which
+          ``b = margin``. Under lost sales ``b`` is the margin of each lost unit; under
+          backorders the margin is charged for every period a unit stays backlogged.
+          ``unit_cost`` alone sets no rate (reports use it for the inventory value).
+
+        Parameters
+        ----------
+        data : Dataset
+            Its ``attributes`` and ``sku_ids``.
+        given : iterable of str
+            Fields the user set explicitly (a study's ``[problem]`` table, command-line flags):
+            an attribute for the same field is an error rather than a silent choice between
+            the two. A field this problem already holds per SKU counts as given.
+
+        Returns
+        -------
+        InventoryProblem
+            Keyed by ``data.sku_ids`` where some attribute applies (use :meth:`for_data` for a
+            subset of the SKUs); this problem unchanged otherwise.
+        """
+        table = getattr(data, "attributes", None)
+        if table is None or not len(getattr(table, "columns", ())):
+            return self
+        columns = set(table.columns)
+        ids = np.asarray(data.sku_ids).astype(str)
+        values: dict[str, Any] = {}
+        for name in ("lead_time", "review_period", "holding_cost", "shortage_cost", "fixed_cost"):
+            if name in columns:
+                values[name] = table[name].to_numpy() if name in ("lead_time", "review_period") \
+                    else _attribute(table, name, ids)
+        money = {c: _attribute(table, c, ids) for c in ("unit_cost", "holding_rate", "margin") if c in columns}
+        if "holding_rate" in money:
+            if "unit_cost" not in money:
+                raise DataError("attribute holding_rate needs a unit_cost attribute (h = holding_rate * unit_cost)")
+            if "holding_cost" in values:
+                raise DataError("attributes holding_cost and unit_cost x holding_rate both set the holding cost: "
+                                "keep one")
+            values["holding_cost"] = money["holding_rate"] * money["unit_cost"]
+        if "margin" in money:
+            if "shortage_cost" in values:
+                raise DataError("attributes shortage_cost and margin both set the shortage cost: keep one")
+            values["shortage_cost"] = money["margin"]
+        if not values:
+            return self
+        given = set(given) | {name for name in PER_SKU_FIELDS if np.ndim(getattr(self, name)) == 1}
+        clash = [name for name in values if name in given]
+        if clash:
+            source = {"holding_cost": "holding_cost or unit_cost x holding_rate", "shortage_cost": "shortage_cost or margin"}
+            raise ValidationError(
+                f"{clash[0]} is set both by the problem ({getattr(self, clash[0])!r}) and by the data's attributes "
+                f"({source.get(clash[0], clash[0])}): remove one"
+            )
+        return self.with_(sku_ids=ids, **values)
 
     def warmups(self, n_skus: int, lived: Any = None) -> np.ndarray:
         """Warm-up periods per SKU (``L + P`` unless ``warmup_periods`` is set), counted from

@@ -70,12 +70,15 @@ def build_data(config: StudyConfig, spec: DataSpec | None = None) -> Dataset:
 
 def build_problem(config: StudyConfig, data: Dataset, spec: DataSpec | None = None) -> InventoryProblem:
     """The problem for a dataset: the generator's recorded problem, then the study's
-    ``[problem]``, then the dataset's own ``problem`` overrides."""
+    ``[problem]``, then the dataset's own ``problem`` overrides; then the per-SKU values of the
+    data's attributes (lead time, review period, costs or unit cost, holding rate and margin:
+    :meth:`InventoryProblem.with_attributes`), keyed by SKU id so that every split and window
+    takes its own SKUs' values. A field set both in the study and by an attribute is refused."""
     merged = dict((data.metadata or {}).get("problem", {}))
-    merged.update(config.problem_spec)
-    merged.update((spec or config.data).problem)
+    given = {**config.problem_spec, **(spec or config.data).problem}
+    merged.update(given)
     try:
-        return InventoryProblem(**merged)
+        return InventoryProblem(**merged).with_attributes(data, given=given)
     except ValueError as exc:
         raise ConfigError(f"problem: {exc}") from None
 

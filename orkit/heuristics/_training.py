@@ -58,6 +58,39 @@ def scalar_timing(problem: InventoryProblem, who: str) -> tuple[int, int]:
     return int(problem.lead_time), int(problem.review_period)
 
 
+def shared_costs(problem: InventoryProblem, who: str, why: str = "its demand law is pooled over SKUs") -> InventoryProblem:
+    """``problem`` with one holding, shortage and fixed cost for every SKU, or a clear error
+    where they differ by SKU (a policy that solves one problem for all SKUs cannot serve them)."""
+    changes: dict[str, float] = {}
+    for name in ("holding_cost", "shortage_cost", "fixed_cost"):
+        value = getattr(problem, name)
+        if np.ndim(value) == 0:
+            continue
+        if value.size and np.all(value == value[0]):
+            changes[name] = float(value[0])
+            continue
+        raise ValidationError(
+            f"{who} solves one problem for every SKU ({why}), so it needs one {name}, got per-SKU values from "
+            f"{value.min():g} to {value.max():g}; give one value, or fit one policy per group of SKUs with equal costs"
+        )
+    return problem.with_(**changes) if changes else problem
+
+
+def shared_critical_ratio(problem: InventoryProblem, who: str) -> float:
+    """The critical ratio ``b / (b + h)`` shared by every SKU, or a clear error where per-SKU
+    costs give SKUs different ratios (a policy fitting one quantile model cannot serve them)."""
+    q = problem.critical_ratio
+    if np.ndim(q) == 0:
+        return float(q)
+    if q.size and np.all(q == q[0]):
+        return float(q[0])
+    raise ValidationError(
+        f"{who} fits one quantile model at one critical ratio b / (b + h), but the per-SKU holding and shortage "
+        f"costs give ratios from {q.min():.4g} to {q.max():.4g}; give costs with one ratio for every SKU, or use "
+        "the newsvendor or base-stock policy, which take each SKU's own ratio"
+    )
+
+
 def review_days(n_periods: int, lead_time: int, review_period: int) -> np.ndarray:
     """Review days (:func:`orkit.sim.review_days`) whose whole window ``r .. r + L + P - 1`` is observed."""
     days = sim.review_days(n_periods, review_period)

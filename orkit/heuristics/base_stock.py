@@ -41,7 +41,7 @@ from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_choice, check_float, check_int
 from orkit.heuristics._search import SearchedParameter, SimulationFittedPolicy, fit_by_simulation, protection_interval
-from orkit.heuristics._training import observation_features, training_samples
+from orkit.heuristics._training import observation_features, shared_critical_ratio, training_samples
 from orkit.heuristics.distributions import as_distribution, mixture_ppf
 from orkit.heuristics.newsvendor import _costs, critical_ratio
 
@@ -349,8 +349,10 @@ class FeatureLinearBaseStockPolicy(SavablePolicy):
         check_choice("method", self.method, ("quantile-regression", "simulation"))
         from sklearn.linear_model import QuantileRegressor
 
+        problem = problem.for_data(train)
+        q = shared_critical_ratio(problem, type(self).__name__)
         X, y, names = training_samples(train, problem, self.features, self.demand_lags, type(self).__name__)
-        model = QuantileRegressor(quantile=problem.critical_ratio, alpha=0.0, solver="highs").fit(X, y)
+        model = QuantileRegressor(quantile=q, alpha=0.0, solver="highs").fit(X, y)
         self.intercept_ = float(model.intercept_)
         self.coef_ = np.asarray(model.coef_, dtype=np.float64)
         self.feature_names_ = names

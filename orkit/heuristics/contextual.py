@@ -48,7 +48,7 @@ from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_choice, check_float, check_int
 from orkit.core.persistence import load_skops, skops_file
-from orkit.heuristics._training import observation_features, training_samples
+from orkit.heuristics._training import observation_features, shared_critical_ratio, training_samples
 from orkit.heuristics.distributions import Empirical
 
 __all__ = [
@@ -131,9 +131,11 @@ class _ContextualNewsvendor(SavablePolicy):
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem):
         """Fit the quantile model on ``train`` (``validation`` is not used)."""
+        problem = problem.for_data(train)
+        q = shared_critical_ratio(problem, type(self).__name__)
         X, y, names = training_samples(train, problem, self.features, self.demand_lags, type(self).__name__)
         X, self.feature_names_, self._columns, self.categories_ = _one_hot_inputs(train, X, names, self.demand_lags)
-        self._fit_model(X, y, problem.critical_ratio, problem.review_period)
+        self._fit_model(X, y, q, problem.review_period)
         self.model_ = self._model
         self.per_sku_, self.sku_ids_ = False, None  # one model serves every SKU
         return self

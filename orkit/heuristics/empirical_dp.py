@@ -33,7 +33,7 @@ from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
 from orkit.heuristics._params import checked_fields, dataclass_fields
-from orkit.heuristics._training import demand_array, scalar_timing
+from orkit.heuristics._training import demand_array, scalar_timing, shared_costs
 from orkit.heuristics.distributions import Discrete
 from orkit.heuristics.newsvendor import newsvendor_cost
 from orkit.sim import review_days
@@ -228,9 +228,15 @@ class EmpiricalDPPolicy(SavablePolicy):
         pass
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "EmpiricalDPPolicy":
+        problem = shared_costs(problem.for_data(train), "EmpiricalDPPolicy", "its law of each period is pooled over SKUs")
         L, P = scalar_timing(problem, "EmpiricalDPPolicy")
         if problem.lost_sales:
             raise ValidationError("EmpiricalDPPolicy needs backorders (lost_sales=False)")
+        if problem.fixed_cost > 0:
+            raise ValidationError(
+                f"EmpiricalDPPolicy has no fixed ordering cost in its recursion, got fixed_cost {problem.fixed_cost:g}; "
+                "use DynamicProgrammingPolicy or the (s,S) policy, which model it"
+            )
         self.solution_ = solve_empirical_dp(
             np.round(demand_array(train)),
             lead_time=L,

@@ -178,7 +178,9 @@ class NewsvendorPolicy(SavablePolicy):
     per_sku : bool, default=False
         ``False``: one level shared by all SKUs (trajectories are draws of one process, as in
         DeepStock). ``True``: one level per SKU; the policy then serves the same SKUs, in the
-        same order, as the training data.
+        same order, as the training data. With per-SKU holding or shortage costs each training
+        SKU gets the quantile of its own critical ratio ``b_i / (b_i + h_i)`` (of the pooled
+        law when ``per_sku`` is False), so the fitted policy serves its training SKUs only.
 
     Attributes
     ----------
@@ -212,18 +214,21 @@ class NewsvendorPolicy(SavablePolicy):
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "NewsvendorPolicy":
         """Fit the window-demand law on ``train`` (``validation`` is not used)."""
         check_choice("distribution", self.distribution, tuple(FAMILIES))
+        problem = problem.for_data(train)
         L, P = scalar_timing(problem, "NewsvendorPolicy")
         windows = review_window_demand(train, L, P)
         self.distributions_ = fit_window_distributions(windows, self.distribution, bool(self.per_sku))
-        q = problem.critical_ratio
+        q = problem.critical_ratio  # one per SKU where a cost is given per SKU
         if self.distribution == "empirical":
             samples = np.concatenate([d.samples for d in self.distributions_], axis=-1)
             level = Empirical(samples).ppf(q)
         else:
             level = mixture_ppf(self.distributions_, q)
-        self.level_ = level if self.per_sku else np.asarray(level).reshape(())
-        self.per_sku_ = bool(self.per_sku)
-        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
+        # per-SKU costs give each training SKU its own level (of the pooled law unless per_sku)
+        per_sku = bool(self.per_sku) or np.ndim(q) == 1
+        self.level_ = level if per_sku else np.asarray(level).reshape(())
+        self.per_sku_ = per_sku
+        self.sku_ids_ = sku_ids_of(train) if per_sku else None
         self._level = SkuParameter("level", self.level_, minimum=None)
         return self
 

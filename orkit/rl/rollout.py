@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
@@ -81,14 +82,15 @@ def subset_input(inp: SimulationInput, index: torch.Tensor) -> SimulationInput:
     index = index.to(inp.demand.device)
     features = None if inp.features is None else inp.features.index_select(0, index)
     life = None if inp.life is None else tuple(v.index_select(0, index) for v in inp.life)
+    sku_ids = None if inp.sku_ids is None else np.asarray(inp.sku_ids)[index.cpu().numpy()]
     return SimulationInput(demand=inp.demand.index_select(1, index), features=features, feature_names=inp.feature_names,
-                           life=life)
+                           life=life, sku_ids=sku_ids)
 
 
 def subset_problem(problem: InventoryProblem, index: torch.Tensor, n_skus: int) -> InventoryProblem:
     """``problem`` for the trajectories ``index`` (per-SKU lead times, review periods and costs follow them)."""
-    if problem.n_skus is None:
-        return problem
+    if problem.n_skus is None or problem.sku_ids is not None:
+        return problem  # scalar, or keyed by SKU id (simulate picks the input's SKUs by id)
     problem.lead_times(n_skus)  # a clear error where the per-SKU values do not match the data
     return problem.subset(index.cpu().numpy())
 

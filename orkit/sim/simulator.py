@@ -72,6 +72,9 @@ class SimulationInput:
     """Each SKU's first and last period when some SKU starts or ends inside the horizon."""
     history: int = 0
     """Periods of history before the scored ones (a backtest window, ``Dataset.history_periods``)."""
+    sku_ids: Any = None
+    """The SKU ids of a Dataset's input (None for a bare demand array): a problem keyed by SKU
+    id (:meth:`~orkit.core.InventoryProblem.for_data`) picks each SKU's values by them."""
 
     @property
     def n_skus(self) -> int:
@@ -141,8 +144,9 @@ def prepare_input(
     if life is not None:
         life = tuple(v.to(device) for v in life)
     history = int(getattr(data, "history_periods", 0)) if validated else 0
+    sku_ids = getattr(data, "sku_ids", None) if validated else None
     return SimulationInput(demand=demand_tm, features=features, feature_names=tuple(feature_names), life=life,
-                           history=history)
+                           history=history, sku_ids=sku_ids)
 
 
 
@@ -186,6 +190,8 @@ def simulate(
     data : Dataset, SimulationInput, array or Tensor of shape (n_skus, n_periods)
         Demand (and features, for a Dataset).
     problem : InventoryProblem
+        Per-SKU values belong to the data's SKUs by position, or by id where the problem has
+        ``sku_ids`` (then ``data`` must be a Dataset or its SimulationInput).
     ledger : {"full", "lean"}, default="full"
         ``"full"``: every per-period quantity, shape (n_skus, n_periods). ``"lean"``: per-SKU
         running sums only (memory independent of the horizon).
@@ -218,6 +224,7 @@ def simulate(
     lean = ledger == "lean"
     inp = prepare_input(data, features=features, feature_names=feature_names, device=device, dtype=dtype,
                         validate=False)
+    problem = problem.for_data(inp)  # per-SKU values keyed by SKU id: those of the data's SKUs
     run = _Run(policy, inp, problem, window)
     compiled = (inp.n_skus >= FUSE_MIN_SKUS if fused is None else bool(fused)) and run.timing.shared
     # compiled blocks check the demand's range in their own loop; other runs check it first
@@ -239,6 +246,7 @@ class _Context(NamedTuple):
     lead_time: torch.Tensor  # (n,)
     review_period: torch.Tensor  # (n,)
     max_lead_time: int
+    costs: Any = None  # (h, b, K) tensors (n,) where the problem gives costs per SKU, else None
 
 
 def _observation(state: State, t: int, ctx: _Context, features: Any, is_review: torch.Tensor | None) -> Observation:
@@ -263,6 +271,7 @@ def _observation(state: State, t: int, ctx: _Context, features: Any, is_review: 
         lead_time=ctx.lead_time,
         review_period=ctx.review_period,
         is_review=is_review,
+        costs=ctx.costs,
     )
 
 
@@ -381,10 +390,12 @@ class _Run:
         self.dtype, self.device = inp.demand.dtype, inp.demand.device
         self.timing = timing = Timing.of(problem, self.n, self.device, inp.life, inp.history)
         per_sku = lambda v: torch.as_tensor(v, device=self.device).expand(self.n)  # noqa: E731
-        self.ctx = _Context(inp.demand, inp.features, inp.feature_names, window, per_sku(timing.lead_time),
-                            per_sku(timing.review_period), timing.max_lead_time)
         self.rules = Rules(timing.lead_time, problem.lost_sales, problem.max_order)
         self.rates = CostRates.of(problem, self.n, self.device, self.dtype)
+        costs = None if not problem.per_sku_costs else tuple(
+            torch.as_tensor(r, dtype=self.dtype, device=self.device).expand(self.n) for r in self.rates)
+        self.ctx = _Context(inp.demand, inp.features, inp.feature_names, window, per_sku(timing.lead_time),
+                            per_sku(timing.review_period), timing.max_lead_time, costs)
         self.fusable = bool(getattr(policy, "fusable", False))
         self.unchecked = True  # whether the demand's range is still to be checked
 

@@ -173,11 +173,12 @@ def build_replenishment_model(
     review_period: Any,
     n_scenarios: int,
     *,
-    holding_cost: float,
-    shortage_cost: float,
+    holding_cost: Any,
+    shortage_cost: Any,
     lost_sales: bool = False,
     max_order: float | None = None,
     constraints: OrderConstraints | None = None,
+    fixed_cost: Any = 0.0,
 ) -> pyo.ConcreteModel:
     r"""Build the scenario-based replenishment model for one review day (values set later).
 
@@ -189,16 +190,20 @@ def build_replenishment_model(
         Review period per SKU [P_i, periods], >= 1.
     n_scenarios : int
         Demand scenarios per SKU [S].
-    holding_cost : float
-        Cost per unit on hand at the end of a period [h], >= 0.
-    shortage_cost : float
-        Cost per unit backlogged (backorders) or lost (lost sales) [b], >= 0; ``h + b > 0``.
+    holding_cost : float or array of shape (n_skus,)
+        Cost per unit on hand at the end of a period [h_i], >= 0.
+    shortage_cost : float or array of shape (n_skus,)
+        Cost per unit backlogged (backorders) or lost (lost sales) [b_i], >= 0; ``h_i + b_i > 0``.
     lost_sales : bool, default=False
         Model lost sales instead of backorders.
     max_order : float or None, default=None
         Upper bound on any order [q_max, units].
     constraints : OrderConstraints or None, default=None
         Capacity, pack sizes, minimum order quantity.
+    fixed_cost : float or array of shape (n_skus,), default=0.0
+        Cost per order placed [K_i], >= 0. Where some ``K_i > 0`` the model is a MILP: a binary
+        ``place_order[i]`` switches the order on (``order <= order_upper_bound * place_order``)
+        and the objective adds ``sum_i K_i place_order[i]``.
 
     Returns
     -------
@@ -225,10 +230,11 @@ def build_replenishment_model(
     review = check_int_array("review_period", review_period, n=lead.shape[0], minimum=1)
     n_skus = lead.shape[0]
     n_scenarios = check_int("n_scenarios", n_scenarios, minimum=1)
-    h = check_float("holding_cost", holding_cost, minimum=0)
-    b = check_float("shortage_cost", shortage_cost, minimum=0)
-    if h + b <= 0:
-        raise ValidationError("holding_cost + shortage_cost must be > 0, got 0")
+    h = _per_sku_float("holding_cost", holding_cost, n_skus, minimum=0.0, strict=False)
+    b = _per_sku_float("shortage_cost", shortage_cost, n_skus, minimum=0.0, strict=False)
+    K = _per_sku_float("fixed_cost", fixed_cost, n_skus, minimum=0.0, strict=False)
+    if (h + b <= 0).any():
+        raise ValidationError(f"holding_cost + shortage_cost must be > 0, got 0 at sku index {int(np.argmin(h + b))}")
     if not isinstance(lost_sales, (bool, np.bool_)):
         raise ValidationError(f"lost_sales must be True or False, got {lost_sales!r}")
     if max_order is not None:
@@ -243,7 +249,7 @@ def build_replenishment_model(
     m.review_period_values = review
     m.lost_sales = bool(lost_sales)
     m.max_order_value = max_order
-    m.holding_cost_value, m.shortage_cost_value = h, b
+    m.holding_cost_value, m.shortage_cost_value, m.fixed_cost_value = h, b, K
     m.horizon = int((lead + review).max()) if n_skus else 0
 
     m.skus = pyo.RangeSet(0, n_skus - 1)
@@ -272,13 +278,10 @@ def build_replenishment_model(
             m.scenario_cost_periods,
             rule=lambda m, i, k, s: m.backlog[i, k, s] + m.order[i] >= m.uncovered_demand[i, k, s],
         )
-        # (1/S) sum h y + (h + b) y^-  =  offset + sum_i h P_i q_i + (h + b) / S sum backlog
-        m.expected_cost = pyo.Objective(
-            expr=m.cost_offset
-            + sum(h * float(review[i]) * m.order[i] for i in m.skus)
-            + (h + b) * weight * sum(m.backlog[idx] for idx in m.scenario_cost_periods),
-            sense=pyo.minimize,
-        )
+        # (1/S) sum h y + (h + b) y^-  =  offset + sum_i h_i P_i q_i + (h_i + b_i) / S sum backlog
+        cost = (m.cost_offset
+                + sum(float(h[i]) * float(review[i]) * m.order[i] for i in m.skus)
+                + weight * sum(float(h[idx[0]] + b[idx[0]]) * m.backlog[idx] for idx in m.scenario_cost_periods))
     else:
         m.scenario_skus = pyo.Set(dimen=2, initialize=[(i, s) for i in range(n_skus) for s in range(n_scenarios)])
         m.scenario_sku_keys = list(m.scenario_skus)
@@ -293,12 +296,10 @@ def build_replenishment_model(
             return m.on_hand[i, k, s] - m.on_hand[i, k - 1, s] + m.sales[i, k, s] == 0
 
         m.inventory_balance = pyo.Constraint(m.scenario_cost_periods, rule=balance)
-        # (1/S) sum h I + b (d - v)  =  offset + (1/S) sum (h I - b v)
-        m.expected_cost = pyo.Objective(
-            expr=m.cost_offset
-            + weight * sum(h * m.on_hand[idx] - b * m.sales[idx] for idx in m.scenario_cost_periods),
-            sense=pyo.minimize,
-        )
+        # (1/S) sum h I + b (d - v)  =  offset + (1/S) sum (h_i I - b_i v)
+        cost = (m.cost_offset
+                + weight * sum(float(h[idx[0]]) * m.on_hand[idx] - float(b[idx[0]]) * m.sales[idx]
+                               for idx in m.scenario_cost_periods))
 
     if constraints.capacity is not None:
         usage = _per_sku_float("capacity_usage", constraints.capacity_usage, n_skus, minimum=0.0, strict=True)
@@ -318,6 +319,13 @@ def build_replenishment_model(
         m.minimum_order = pyo.Constraint(m.skus, rule=lambda m, i: m.order[i] >= float(minimum[i]) * m.place_order[i])
         # order_upper_bound is a valid big-M: no optimal order exceeds it (see update_model_data)
         m.order_switch = pyo.Constraint(m.skus, rule=lambda m, i: m.order[i] <= m.order_upper_bound[i] * m.place_order[i])
+    if (K > 0).any():
+        if not hasattr(m, "place_order"):
+            m.place_order = pyo.Var(m.skus, within=pyo.Binary)
+            m.order_switch = pyo.Constraint(
+                m.skus, rule=lambda m, i: m.order[i] <= m.order_upper_bound[i] * m.place_order[i])
+        cost = cost + sum(float(K[i]) * m.place_order[i] for i in m.skus if K[i] > 0)
+    m.expected_cost = pyo.Objective(expr=cost, sense=pyo.minimize)
     return m
 
 
@@ -389,7 +397,7 @@ def update_model_data(
         index = model.scenario_cost_index  # rows (i, k, s)
         values = uncovered[index[:, 0], index[:, 2], index[:, 1]]
         _store(model.uncovered_demand, model.scenario_cost_keys, values)
-        model.cost_offset.set_value(-model.holding_cost_value * float(values.sum()) / n_scenarios)
+        model.cost_offset.set_value(-float((model.holding_cost_value[index[:, 0]] * values).sum()) / n_scenarios)
         needed = np.maximum(uncovered[sku, :, last].max(axis=1), 0.0) if n_skus else np.zeros(0)
     else:
         if on_hand is None:
@@ -413,7 +421,7 @@ def update_model_data(
         index = model.scenario_cost_index  # rows (i, k, s)
         values = scenarios[index[:, 0], index[:, 2], index[:, 1]]
         _store(model.demand, model.scenario_cost_keys, values)
-        model.cost_offset.set_value(model.shortage_cost_value * float(values.sum()) / n_scenarios)
+        model.cost_offset.set_value(float((model.shortage_cost_value[index[:, 0]] * values).sum()) / n_scenarios)
         period = np.arange(horizon)[None, :]
         counted = (period >= lead[:, None]) & (period <= last[:, None])
         needed = (scenarios * counted[:, None, :]).sum(axis=2).max(axis=1) if n_skus else np.zeros(0)

@@ -192,7 +192,8 @@ class TwoStagePolicy(SavablePolicy):
             check_float("time_limit", self.time_limit, minimum=0, strict_minimum=True)
         if self.mip_relative_gap is not None:
             check_float("mip_relative_gap", self.mip_relative_gap, minimum=0)
-        if problem.holding_cost + problem.shortage_cost <= 0:
+        problem = problem.for_data(train)
+        if np.any(np.asarray(problem.holding_cost) + np.asarray(problem.shortage_cost) <= 0):
             raise ValidationError("problem.holding_cost + problem.shortage_cost must be > 0, got 0")
         self.constraints_ = OrderConstraints(
             capacity=self.capacity,
@@ -275,22 +276,32 @@ class TwoStagePolicy(SavablePolicy):
         self._reset_model()
 
     # ------------------------------------------------------------------ act
-    def _replenishment_model(self, lead_time: np.ndarray, review_period: np.ndarray) -> Any:
-        """The model for these SKUs: built on first use (or always, without persistence)."""
-        key = (lead_time.tobytes(), review_period.tobytes())
+    def _replenishment_model(self, lead_time: np.ndarray, review_period: np.ndarray, costs: Any = None) -> Any:
+        """The model for these SKUs: built on first use (or always, without persistence).
+
+        ``costs``: each SKU's (h, b, K) from the observation where the problem gives costs per
+        SKU; else the problem's."""
+        problem = self.problem_
+        if costs is None and problem.per_sku_costs:
+            raise ValidationError(
+                "TwoStagePolicy was fitted with per-SKU costs, but the observation does not give the SKUs' costs "
+                "(obs.costs); simulate with the problem that holds them"
+            )
+        h, b, K = costs if costs is not None else (problem.holding_cost, problem.shortage_cost, problem.fixed_cost)
+        key = (lead_time.tobytes(), review_period.tobytes(), *(np.asarray(v, dtype=np.float64).tobytes() for v in (h, b, K)))
         if self.model_ is None or key != self._model_key or not self.persistent_model:
             if int(np.max(lead_time + review_period, initial=0)) > self.horizon_:
                 raise ValidationError(
                     f"lead_time + review_period must be <= {self.horizon_} (the horizon fitted from the problem), "
                     f"got {int(np.max(lead_time + review_period))}"
                 )
-            problem = self.problem_
             self.model_ = build_replenishment_model(
                 lead_time,
                 review_period,
                 self.n_scenarios,
-                holding_cost=problem.holding_cost,
-                shortage_cost=problem.shortage_cost,
+                holding_cost=h,
+                shortage_cost=b,
+                fixed_cost=K,
                 lost_sales=problem.lost_sales,
                 max_order=problem.max_order,
                 constraints=self.constraints_,
@@ -305,7 +316,8 @@ class TwoStagePolicy(SavablePolicy):
         start = time.perf_counter()
         lead_time = obs.lead_time.detach().cpu().numpy().astype(np.int64)
         review_period = obs.review_period.detach().cpu().numpy().astype(np.int64)
-        model = self._replenishment_model(lead_time, review_period)
+        costs = None if obs.costs is None else tuple(c.detach().cpu().numpy().astype(np.float64) for c in obs.costs)
+        model = self._replenishment_model(lead_time, review_period, costs)
         built = time.perf_counter()
 
         features = obs.features.detach().cpu().numpy() if self.forecaster_.input_names_ else None
