@@ -222,6 +222,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     problem = _problem(args, dataset.metadata, dataset.n_periods, data=dataset)
     params = _params(args.param, "--param")
     policy = _with_progress(make_policy(args.policy, **params), params)
+    split_table = _time_split_table(args)
+    if split_table is not None:
+        return _evaluate_over_time(args, dataset, problem, params, split_table, options)
+    args.split = args.split or "test"
     labelled = dataset
     fitted = "needs no fit (its parameters are given)" if hasattr(policy, "fit") else "needs no fit"
     if hasattr(policy, "fit") and not is_fitted(policy):
@@ -257,6 +261,42 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_over_time(args: argparse.Namespace, dataset: Any, problem: Any, params: dict, table: dict,
+                        options: dict) -> int:
+    """``orkit evaluate`` with a split over time: one row per fold and window."""
+    from orkit.core.policy import is_fitted
+    from orkit.evaluation import backtest
+    from orkit.experiments.registry import make_policy
+
+    for flag, value in (("--split", args.split), ("--fit", args.fit)):
+        if value is not None:
+            raise OrkitCliError(f"{flag} does not go with a split over time (--test-periods/--test-start/--folds): the "
+                                "policy is fitted on the train window and scored on the validation and test windows")
+    split = _time_split(table)
+    made = make_policy(args.policy, **params)
+    fits = hasattr(made, "fit") and not is_fitted(made)
+    try:  # the windows on this data, before any fit
+        folds = [split] if table["kind"] == "time" else split.splits(dataset)
+        lines = [fold.describe(dataset) for fold in folds]
+    except ValueError as exc:
+        raise OrkitCliError(_flag_names(str(exc))) from None
+    frame = backtest((lambda: _with_progress(make_policy(args.policy, **params), params)) if fits else made,
+                     dataset, problem, split)
+    filled = dataset.metadata.get("fill_missing") if "fill_missing" in options else None
+    filled = (f"; {filled['rows_added']} missing row(s) of {filled['skus']} SKU(s) filled with zero demand"
+              if isinstance(filled, dict) else "")
+    print(f"data:    {args.data}: {dataset.n_skus} SKUs x {dataset.n_periods} periods{filled}")
+    for k, line in enumerate(lines, start=1):
+        print(f"{'windows' if len(lines) == 1 else f'fold {k}'}: {line}")
+    print(f"problem: {problem.describe()}")
+    print(f"policy:  {args.policy}, " + ("fitted on each train window; validation and test windows scored from the "
+                                        "state the periods before leave\n" if fits else "needs no fit\n"))
+    frame = frame.drop(columns=["fit_seconds", "start", "end"])  # the windows are described above
+    shown = frame.set_index(["fold", "window"]) if len(folds) > 1 else frame.drop(columns="fold").set_index("window")
+    print(_format(shown.T.rename_axis("metric")))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from orkit.data import generate
     from orkit.evaluation import compare
@@ -287,6 +327,79 @@ def _load(study: str, overrides: dict | None = None):
     return load_study(study, known_methods=set(POLICIES), overrides=overrides)
 
 
+def _point(text: str | None) -> int | str | None:
+    """A window boundary from the command line: a period position (digits) or a date."""
+    if text is None:
+        return None
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _time_split_table(args: argparse.Namespace) -> dict | None:
+    """The ``[split]`` table given by the split-over-time flags, or None when none is given."""
+    given = {"validation": args.validation_periods, "test": args.test_periods,
+             "validation_start": _point(args.validation_start), "test_start": _point(args.test_start),
+             "folds": args.folds, "step": args.step}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return None
+    if args.folds is not None:
+        for flag, key in (("--test-periods", "test"), ("--validation-periods", "validation")):
+            if key not in given:
+                raise OrkitCliError(f"--folds needs {flag} (rolling origin: k test windows of that many periods)")
+        for flag, key in (("--test-start", "test_start"), ("--validation-start", "validation_start")):
+            if key in given:
+                raise OrkitCliError(f"{flag} does not go with --folds (each fold's windows follow from "
+                                    "--test-periods, --validation-periods and --step)")
+        return {"kind": "rolling", **given}
+    if "step" in given:
+        raise OrkitCliError("--step goes with --folds (the periods between two rolling-origin test windows)")
+    if "test" not in given and "test_start" not in given:
+        raise OrkitCliError("a split over time needs the test window: --test-periods N or --test-start DATE")
+    if "validation" not in given and "validation_start" not in given:
+        if "test" not in given:
+            raise OrkitCliError("with --test-start, give the validation window too: --validation-periods N or "
+                                "--validation-start DATE")
+        given["validation"] = given["test"]  # as long as the test window (the flag's documented default)
+    return {"kind": "time", **given}
+
+
+def _time_split(table: dict):
+    """The TimeSplit or RollingOrigin of a ``[split]`` table made by :func:`_time_split_table`."""
+    from orkit.data import RollingOrigin, TimeSplit
+
+    options = {k: v for k, v in table.items() if k != "kind"}
+    try:
+        return RollingOrigin(**options) if table["kind"] == "rolling" else TimeSplit(**options)
+    except ValueError as exc:
+        raise OrkitCliError(_flag_names(str(exc))) from None
+
+
+def _flag_names(message: str) -> str:
+    """A split error in the command line's words (``validation_start`` -> ``--validation-start``)."""
+    import re
+
+    words = {"validation_start": "--validation-start", "test_start": "--test-start", "validation": "--validation-periods",
+             "test": "--test-periods", "folds": "--folds", "step": "--step"}
+    return re.sub(r"\b(validation_start|test_start|validation|test|folds|step)\b(?= must| falls|=| \()",
+                  lambda m: words[m.group(1)], message)
+
+
+def _time_split_args(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_argument_group(f"split over time (backtest: {what})")
+    g.add_argument("--test-periods", type=int, metavar="N", help="the test window: the last N periods")
+    g.add_argument("--test-start", metavar="DATE", help="the test window: from this date (or period position) to the end")
+    g.add_argument("--validation-periods", type=int, metavar="N",
+                   help="the validation window: the N periods before the test window (default: as long as the test "
+                        "window)")
+    g.add_argument("--validation-start", metavar="DATE", help="the validation window: from this date (or position)")
+    g.add_argument("--folds", type=int, metavar="K",
+                   help="rolling origin: K test windows of --test-periods, back to back up to the end, each fold "
+                        "fitted on every period before its validation window")
+    g.add_argument("--step", type=int, metavar="N", help="with --folds: periods between two test windows' starts "
+                   "(default --test-periods)")
+
+
 def _budget(args: argparse.Namespace) -> dict:
     """The study overrides given by ``orkit run --trials/--top-k/--seeds``."""
     overrides: dict = {}
@@ -299,6 +412,9 @@ def _budget(args: argparse.Namespace) -> dict:
         overrides["tuning"] = tuning
     if args.seeds is not None:
         overrides["seeds"] = list(range(args.seeds))
+    split = _time_split_table(args)
+    if split is not None:
+        overrides["split"] = split
     return overrides
 
 
@@ -523,12 +639,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("data", help="dataset file (.csv or .parquet)")
     e.add_argument("--policy", required=True, help="policy name, e.g. base-stock, constant-order")
     e.add_argument("--param", action="append", metavar="NAME=VALUE", help="policy parameter (repeatable)")
-    e.add_argument("--split", default="test", choices=("train", "validation", "test", "all"),
+    e.add_argument("--split", default=None, choices=("train", "validation", "test", "all"),
                    help="trajectories to score when the data has split labels (default test)")
     e.add_argument("--seed", type=int, default=0, help="seed of the split when the data has none")
     e.add_argument("--fit", help="dataset to fit a learning policy on (its train split, or all of it when it has "
                    "no split labels; default: the data's own train split)")
     _read_args(e, "the data (and --fit FILE)")
+    _time_split_args(e, "fit on the train window, score the validation and test windows from the state the "
+                        "periods before leave")
     _problem_args(e)
     e.set_defaults(func=cmd_evaluate)
 
@@ -543,6 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--trials", type=int, help="tuning trials per (dataset, method) cell")
     b.add_argument("--top-k", type=int, help="configurations re-run with every seed")
     b.add_argument("--seeds", type=int, help="number of seeds: 0, 1, ..., N-1")
+    _time_split_args(r, "replaces the study's [split]; a different study, so give it its own --output")
     r.set_defaults(func=cmd_run)
 
     t = sub.add_parser("tune", help="one tuning worker for one tuned method of a study (share --storage)")

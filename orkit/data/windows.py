@@ -128,8 +128,9 @@ class TimeSplit:
                   ("stop", stop))
         for name, a in points:
             if a < 0:
-                raise ValidationError(f"time split: {name} falls before the data's first period (position {a}): the "
-                                      f"windows after it need more periods than the dataset's {dataset.n_periods}")
+                raise ValidationError(f"time split: the {name.removesuffix('_start')} window would start before the "
+                                      f"data's first period (position {a}): the windows need more periods than the "
+                                      f"dataset's {dataset.n_periods}")
         for (before, a), (after, b) in zip(points[:-1], points[1:]):
             if a >= b:
                 window = before.removesuffix("_start")
@@ -163,8 +164,13 @@ class TimeSplit:
         return parts
 
     def describe(self, dataset: Dataset) -> str:
-        """One line: ``train 2016-01-02..2018-09-30, validation ..., test ...``."""
-        return ", ".join(f"{name} {self._label(dataset, a)}..{self._label(dataset, b - 1)} ({b - a} periods)"
+        """One line: ``train 2016-01-02..2018-09-30 (1003 periods), validation ...`` (period
+        numbers for a dataset without dates)."""
+        def label(position: int) -> str:
+            text = self._label(dataset, position)
+            return text.removeprefix("period ")
+
+        return ", ".join(f"{name} {label(a)}..{label(b - 1)} ({b - a} periods)"
                          for name, (a, b) in self.windows(dataset).items())
 
 

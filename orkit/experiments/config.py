@@ -34,6 +34,16 @@ Example::
     startup_trials = 5
     top_k = 3
     pruner = "median"   # optional: stop poor trials early ("none" by default)
+
+    [split]             # optional; default kind = "sku": SKU-random, [data] split sizes
+    kind = "time"       # train, validation, test windows over time on the same SKUs
+    validation = 60     # periods (or validation_start = "2018-11-01")
+    test = 90           # periods (or test_start = "2019-01-31")
+
+A ``kind = "rolling"`` split takes ``folds``, ``test`` and ``validation`` (periods) and
+optionally ``step``: each fold is a dataset of its own (``<name>/fold1``, ...), fitted, tuned
+and scored on its windows alone. Validation and test windows start from the state their
+history leaves (:mod:`orkit.data.windows`).
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,10 +60,17 @@ from typing import Any
 from orkit.core.errors import ConfigError, OrkitError
 from orkit.core.problem import InventoryProblem
 
-__all__ = ["StudyConfig", "MethodSpec", "DataSpec", "TuningSpec", "load_study", "shipped_studies"]
+__all__ = ["StudyConfig", "MethodSpec", "DataSpec", "TuningSpec", "SPLIT_KINDS", "load_study", "shipped_studies"]
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_TOP_KEYS = {"name", "output", "seeds", "problem", "data", "datasets", "methods", "tuning", "description", "report"}
+_TOP_KEYS = {"name", "output", "seeds", "problem", "data", "datasets", "methods", "tuning", "description", "report",
+             "split"}
+
+#: Values of ``split.kind``: SKU-random (the default), one split over time, rolling origin.
+SPLIT_KINDS = ("sku", "time", "rolling")
+_SPLIT_KEYS = {"sku": {"kind"},
+               "time": {"kind", "validation", "test", "validation_start", "test_start", "train_start", "stop"},
+               "rolling": {"kind", "folds", "test", "validation", "step", "train_start", "stop"}}
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,10 @@ class DataSpec:
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
     split_seed: int = 0
     problem: dict[str, Any] = field(default_factory=dict)  # overrides of the study's problem
+    # a split over time (orkit.data.TimeSplit or RollingOrigin) instead of the SKU-random split;
+    # with RollingOrigin, ``fold`` (1, 2, ...) picks this dataset's fold
+    time_split: Any = None
+    fold: int | None = None
 
 
 #: Values of ``tuning.pruner``.
@@ -266,6 +287,8 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
         if dup:
             raise _fail("datasets", f"names must be unique, {dup[0]!r} appears twice")
 
+    datasets = _split(document, datasets)
+
     methods = document.get("methods")
     if not isinstance(methods, list) or not methods:
         raise _fail("methods", "must list at least one [[methods]] table")
@@ -286,11 +309,15 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
                     raise _fail(f"methods[{i}].{part}.{unknown[0]}",
                                 f"is not a parameter of {m.name!r}; it takes {', '.join(sorted(allowed))}")
 
-    known_data = {d.name for d in datasets}
+    known_data = {d.name for d in datasets} | {d.name.rsplit("/fold", 1)[0] for d in datasets if d.fold is not None}
     for i, m in enumerate(specs):
         for d in m.datasets or ():
             if d not in known_data:
                 raise _fail(f"methods[{i}].datasets", f"names an unknown dataset {d!r}; datasets are {sorted(known_data)}")
+    if any(d.fold is not None for d in datasets):  # a method named for a dataset runs on its folds
+        specs = tuple(m if m.datasets is None else replace(m, datasets=tuple(
+            d.name for d in datasets if d.name in m.datasets or d.name.rsplit("/fold", 1)[0] in m.datasets))
+            for m in specs)
 
     tuning = _table(document.get("tuning", {}), "tuning")
     _unknown(tuning, {"trials", "startup_trials", "top_k", "storage", "seed", "pruner", "heartbeat_seconds"}, "tuning")
@@ -317,6 +344,43 @@ def parse_study(document: dict, *, base: Path | None = None, known_methods: set[
         name=name, output=output, seeds=seeds, problem=problem, problem_spec=problem_spec, datasets=datasets,
         methods=specs, tuning=tuning_spec, report=report, source=document,
     )
+
+
+def _split(document: dict, datasets: tuple[DataSpec, ...]) -> tuple[DataSpec, ...]:
+    """The study's ``[split]``: the datasets with their split over time (one dataset per fold
+    for a rolling origin, named ``<name>/fold<k>``), or unchanged for the SKU-random split."""
+    from orkit.core.errors import ValidationError
+    from orkit.data.windows import RollingOrigin, TimeSplit
+
+    table = _table(document.get("split", {}), "split")
+    kind = table.get("kind", "sku")
+    if kind not in SPLIT_KINDS:
+        raise _fail("split.kind", f"must be one of {', '.join(map(repr, SPLIT_KINDS))}, got {kind!r}")
+    _unknown(table, _SPLIT_KEYS[kind], "split")
+    if kind == "sku":
+        return datasets
+    entries = [document["data"]] if "data" in document else list(document["datasets"])
+    for i, entry in enumerate(entries):
+        for key in ("split", "split_seed"):
+            if key in entry:
+                where = "data" if "data" in document else f"datasets[{i}]"
+                raise _fail(f"{where}.{key}", f"sets the SKU-random split, which split.kind = {kind!r} replaces; "
+                                              "remove it (or use split.kind = 'sku')")
+    options = {k: v for k, v in table.items() if k != "kind"}
+    for key, value in options.items():
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or isinstance(value, str) and not value:
+            raise _fail(f"split.{key}", f"must be a whole number of periods or a date such as '2019-01-31', got "
+                                        f"{value!r}")
+        if key in ("validation", "test", "folds", "step") and not isinstance(value, int):
+            raise _fail(f"split.{key}", f"must be a whole number of periods, got {value!r}")
+    try:
+        split = TimeSplit(**options) if kind == "time" else RollingOrigin(**options)
+    except ValidationError as exc:
+        raise _fail("split", str(exc)) from None
+    if kind == "time":
+        return tuple(replace(d, time_split=split) for d in datasets)
+    return tuple(replace(d, name=f"{d.name}/fold{k}", time_split=split, fold=k)
+                 for d in datasets for k in range(1, split.folds + 1))
 
 
 def _data(value: Any, key: str, base: Path | None, default_name: str | None) -> DataSpec:
@@ -372,7 +436,8 @@ def load_study(path_or_name: str | Path, *, known_methods: set[str] | None = Non
     """Read and validate a study file, or a shipped study by name.
 
     ``overrides`` replaces top-level keys of the document before validation; a table (such as
-    ``{"tuning": {"trials": 10}}``) is merged key by key. The overrides are part of the study's
+    ``{"tuning": {"trials": 10}}``) is merged key by key, except ``split``, which replaces the
+    study's ``[split]`` whole. The overrides are part of the study's
     content, so a study run with a smaller budget is a different study (its own output folder).
     """
     path = Path(path_or_name)
@@ -394,7 +459,8 @@ def load_study(path_or_name: str | Path, *, known_methods: set[str] | None = Non
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text (UTF-8) study file") from None
     for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(document.get(key), dict):
+        # a [split] replaces the study's whole (its keys depend on its kind)
+        if isinstance(value, dict) and isinstance(document.get(key), dict) and key != "split":
             document[key] = {**document[key], **value}
         else:
             document[key] = value

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from orkit.core.errors import ConfigError, DataError, OrkitError, OutputError
+from orkit.core.errors import ConfigError, DataError, OrkitError, OutputError, ValidationError
 from orkit.core.files import atomic_write, atomic_write_text
 from orkit.core.interrupts import interrupt
 from orkit.core.problem import InventoryProblem
@@ -52,7 +52,8 @@ SPLITS = ("train", "validation", "test")
 
 
 def build_data(config: StudyConfig, spec: DataSpec | None = None) -> Dataset:
-    """A dataset of the study (default: the first), with train/validation/test labels."""
+    """A dataset of the study (default: the first), with train/validation/test labels (none
+    with a split over time, which takes every SKU into each window)."""
     spec = spec or config.data
     if spec.generator is not None:
         data = generate(spec.generator, **spec.params)
@@ -63,6 +64,12 @@ def build_data(config: StudyConfig, spec: DataSpec | None = None) -> Dataset:
         if not path.exists():
             raise ConfigError(f"data.file: {path} does not exist")
         data = Dataset.read(path, **spec.columns)
+    if spec.time_split is not None:
+        if data.split is not None:
+            log.warning("%s: the data's split labels are not used: the study's split over time takes every SKU into "
+                        "each window", spec.name)
+            data = data.with_split(None)
+        return data
     if data.split is None:
         data = data.random_split(spec.split, seed=spec.split_seed)
     return data
@@ -84,10 +91,35 @@ def build_problem(config: StudyConfig, data: Dataset, spec: DataSpec | None = No
 
 
 def build_splits(config: StudyConfig, spec: DataSpec) -> tuple[dict[str, Dataset], InventoryProblem]:
-    """A dataset's ``{"train", "validation", "test"}`` splits and its problem."""
+    """A dataset's ``{"train", "validation", "test"}`` splits and its problem.
+
+    With a split over time (``[split] kind = "time"`` or ``"rolling"``) the splits are the
+    windows of :meth:`orkit.data.TimeSplit.datasets` (of the dataset's fold): the train window
+    alone, and the validation and test windows with their history (scored from the state it
+    leaves)."""
     data = build_data(config, spec)
-    train, validation, test = data.splits()
-    return {"train": train, "validation": validation, "test": test}, build_problem(config, data, spec)
+    problem = build_problem(config, data, spec)
+    if spec.time_split is None:
+        train, validation, test = data.splits()
+        return {"train": train, "validation": validation, "test": test}, problem
+    try:
+        fold = spec.time_split if spec.fold is None else spec.time_split.splits(data)[spec.fold - 1]
+        windows = fold.datasets(data)
+    except ValidationError as exc:
+        raise ConfigError(f"split: {spec.name}: {exc}") from None
+    log.info("%s: %s", spec.name, fold.describe(data))
+    return windows, problem
+
+
+def scored(policy: Any, split: Dataset) -> Dataset:
+    """The data ``policy`` is scored on for a split: a window over time restricted, for a
+    per-SKU policy, to the SKUs it was fitted on (:func:`orkit.evaluation.backtest.for_policy`);
+    a SKU-random split as it is."""
+    if not split.history_periods:
+        return split
+    from orkit.evaluation.backtest import for_policy
+
+    return for_policy(policy, split)
 
 
 def fit_policy(name: str, params: dict[str, Any], seed: int, train: Dataset, validation: Dataset,
@@ -255,7 +287,7 @@ class StudyRunner:
 
         rows = []
         for split in SPLITS:
-            ledger = simulate(policy, splits[split], problem, ledger="lean")
+            ledger = simulate(policy, scored(policy, splits[split]), problem, ledger="lean")
             m = metrics_from_ledger(ledger)
             rows.append({
                 "dataset": dataset, "method": method.name, "label": method.label,
@@ -321,7 +353,9 @@ class StudyRunner:
                               "holding_units": led.holding_units.double().cpu().numpy(),
                               "shortage_units": led.shortage_units.double().cpu().numpy(),
                               "scored_periods": led.counted_periods.cpu().numpy().astype(int)})
-        table = pd.concat([table, demand_profile(test.demand)], axis=1)
+        table = pd.concat([table, demand_profile(test.demand[:, test.history_periods:])], axis=1)
+        if led.orders_placed is not None:  # a fixed ordering cost: each SKU's K x orders placed
+            table["fixed_cost"] = led.fixed_cost.double().cpu().numpy()
         attributes = test.attributes
         for column in self.MONEY_ATTRIBUTES:
             if column in attributes.columns:
@@ -337,7 +371,7 @@ class StudyRunner:
         from orkit.experiments.segments import sample_skus
         from orkit.sim import simulate
 
-        chosen = sample_skus(test.demand, min(int(self.config.report.get("sample_skus", 3)), test.n_skus))
+        chosen = sample_skus(test.demand[:, test.history_periods:], min(int(self.config.report.get("sample_skus", 3)), test.n_skus))
         rows_of = [row for row, _ in chosen]
         # a policy with one value per SKU serves its SKUs in their order only: run it on all of them
         per_sku = bool(getattr(policy, "per_sku_", False))
@@ -346,7 +380,7 @@ class StudyRunner:
         rows = [{"sku": str(test.sku_ids[row]), "segment": segment, "period": test.period_start + t,
                  "on_hand": float(led.on_hand[i, t]), "order": float(led.order[i, t]),
                  "demand": float(led.demand[i, t]), "counted": int(led.counted[i, t])}
-                for (row, segment), i in zip(chosen, at) for t in range(led.n_periods)]
+                for (row, segment), i in zip(chosen, at) for t in range(test.history_periods, led.n_periods)]
         (self.output / "paths").mkdir(exist_ok=True)
         with atomic_write(self.output / "paths" / f"{name}.csv", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=["sku", "segment", "period", "on_hand", "order", "demand",
@@ -553,7 +587,7 @@ class StudyRunner:
             splits, problem = _worker_context(self.config, key[0])
             method = methods[key[1]]
             rows, test_ledger = self._rows(key[0], method, params, seed, policy, seconds, splits, problem)
-            self._finish_cell(key[0], method, seed, policy, rows, test_ledger, splits["test"], problem)
+            self._finish_cell(key[0], method, seed, policy, rows, test_ledger, scored(policy, splits["test"]), problem)
             bar.update(1)
 
         def advance_tuning(key: tuple[str, str]) -> None:
@@ -673,7 +707,7 @@ def trial_objective(config: StudyConfig, method: MethodSpec, splits: dict[str, D
 
     def objective(params: dict[str, Any], trial: Any = None) -> float:
         policy, _ = fit_policy(method.name, params, config.tuning.seed, *_fit_splits(method, splits), problem, trial=trial if config.tuning.pruner != "none" else None)
-        return evaluate(policy, _fit_splits(method, splits)[1], problem)["weighted_loss"]
+        return evaluate(policy, scored(policy, _fit_splits(method, splits)[1]), problem)["weighted_loss"]
 
     return objective
 
@@ -876,7 +910,7 @@ def _worker_fit(config: StudyConfig, dataset: str, label: str, params: dict[str,
         method = next(m for m in config.methods if m.label == label)
         splits, problem = _worker_context(config, dataset)
         policy, seconds = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
-        loss = evaluate(policy, _fit_splits(method, splits)[1], problem)["weighted_loss"] if validate else None
+        loss = evaluate(policy, scored(policy, _fit_splits(method, splits)[1]), problem)["weighted_loss"] if validate else None
     return policy, seconds, loss
 
 

@@ -193,7 +193,7 @@ def test_bad_splits_are_one_line_errors(make, message):
 
 @pytest.mark.parametrize("split, message", [
     (TimeSplit(validation=30, test=30), "the train window is empty: train_start .* must come before validation_start"),
-    (TimeSplit(validation=30, test=80), "validation_start falls before the data's first period"),
+    (TimeSplit(validation=30, test=80), "the validation window would start before the data's first period"),
     (TimeSplit(validation_start=40, test_start=30), "the validation window is out of order"),
     (TimeSplit(validation_start=40, test_start=40), "the validation window is empty"),
     (TimeSplit(validation=5, test_start=61), "test_start must lie in the dataset's periods"),
