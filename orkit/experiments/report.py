@@ -487,7 +487,14 @@ def money_table(per_sku: pd.DataFrame) -> pd.DataFrame:
       ``sum_i holding_rate_i * unit_cost_i * holding_units_i / C_i``;
     - ``shortage margin`` (with a ``margin`` attribute, money per unit):
       ``sum_i margin_i * shortage_units_i / C_i``: under lost sales the margin lost, under
-      backorders the margin of the backlogged units, per period they wait.
+      backorders the margin of the backlogged units, per period they wait;
+    - ``fixed cost`` (where the problem charges a fixed cost per order): the ledger's
+      ``sum_i K_i * orders_i / C_i``.
+
+    These are the ledger's own costs: a study on data with these attributes takes its problem's
+    per-SKU rates from them (``h_i = holding_rate_i * unit_cost_i``, ``b_i = margin_i``,
+    :meth:`~orkit.core.InventoryProblem.with_attributes`), so a SKU's holding cost, shortage
+    margin and fixed cost sum to its weighted loss (its mean cost per scored period).
 
     Returns
     -------
@@ -507,6 +514,9 @@ def money_table(per_sku: pd.DataFrame) -> pd.DataFrame:
     if "margin" in frame.columns:
         frame["shortage margin"] = frame.margin * frame.shortage_units / frame.scored_periods.clip(lower=1)
         columns.append("shortage margin")
+    if "fixed_cost" in frame.columns and frame.fixed_cost.notna().any():
+        frame["fixed cost"] = frame.fixed_cost / frame.scored_periods.clip(lower=1)
+        columns.append("fixed cost")
     by_seed = frame.groupby(["label", "seed"], sort=False).agg(
         **{"weighted loss": ("loss", "mean")}, **{c: (c, "sum") for c in columns})
     table = by_seed.groupby(level="label", sort=False).mean().sort_values("weighted loss", kind="stable")
@@ -576,7 +586,9 @@ def _per_sku_sections(per_sku: pd.DataFrame, reference: str | None, heading: str
                   f"From the SKUs' attributes ({known}) and the ledger's units, in the data's currency per "
                   "period, summed over the test SKUs (mean over seeds): inventory value = unit cost x average "
                   "on-hand; holding cost = holding rate x that value; shortage margin = margin x units short "
-                  "(lost, or backlogged per period of wait). The weighted loss is the study's (h, b) loss.", "",
+                  "(lost, or backlogged per period of wait); fixed cost = K x orders placed. With a holding rate "
+                  "and a margin the problem's costs are those rates (h = holding rate x unit cost, b = margin), "
+                  "so the weighted loss is in money too: the mean over SKUs of what the other columns sum.", "",
                   money.to_markdown(floatfmt=".2f"), ""]
     return lines
 

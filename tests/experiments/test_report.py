@@ -188,6 +188,18 @@ def test_per_sku_losses_average_to_the_results_test_loss(movers):
     assert set(pd.read_csv(out / "results.csv").columns) == set(results.columns)  # results.csv unchanged
 
 
+def test_the_money_columns_are_the_ledgers_costs(movers):
+    # the study's problem takes h = holding_rate * unit_cost and b = margin per SKU from the data
+    # (InventoryProblem.with_attributes): each SKU's loss is its money per scored period
+    _, out = movers
+    per_sku = read_per_sku(out)
+    money = (per_sku.holding_rate * per_sku.unit_cost * per_sku.holding_units + per_sku.margin * per_sku.shortage_units)
+    assert np.allclose(per_sku.loss * per_sku.scored_periods, money, rtol=1e-5)
+    table = money_table(per_sku)
+    by_seed = per_sku.assign(money=money / per_sku.scored_periods).groupby(["label", "seed"]).money.sum()
+    assert np.allclose(table["holding cost"] + table["shortage margin"], by_seed.groupby(level=0).mean()[table.index])
+
+
 def test_the_paths_file_holds_the_chosen_skus(movers):
     config, out = movers
     test = build_splits(config, config.datasets[0])[0]["test"]
