@@ -116,6 +116,16 @@ def scored(policy: Any, split: Dataset) -> Dataset:
     per-SKU policy, to the SKUs it was fitted on (:func:`orkit.evaluation.backtest.for_policy`);
     a SKU-random split as it is."""
     if not split.history_periods:
+        import numpy as np
+
+        fitted = getattr(policy, "sku_ids_", None) if getattr(policy, "per_sku_", False) else None
+        if fitted is not None and not np.array_equal(np.asarray(split.sku_ids).astype(str), np.asarray(fitted).astype(str)):
+            raise ConfigError(
+                f"{type(policy).__name__} holds one value per SKU (per_sku = true, or per-SKU costs) for the "
+                f"{len(fitted)} SKUs it was fitted on, and cannot be scored on a split of other SKUs "
+                f"({split.n_skus} SKUs): use a split over time ([split] kind = \"time\" or \"rolling\": every window "
+                "holds the same SKUs, matched by id) or per_sku = false"
+            )
         return split
     from orkit.evaluation.backtest import for_policy
 
