@@ -1270,6 +1270,8 @@ class Dataset:
         dataset = cls(**arrays, name=name if name is not None else str(hints.get("name", "dataset")), metadata=merged,
                       feature_roles=roles,
                       history_periods=int(hints.get("history_periods", 0) or 0))
+        inferred = dataset.feature_roles
+        _hint_codes(dataset, [n for n in names if n not in roles and inferred[n].role == "numeric"])
         if calendar:
             parts = (calendar,) if isinstance(calendar, str) else tuple(calendar)
             roles = dataset.feature_roles
@@ -1412,6 +1414,24 @@ def _split_counts(sizes: Any, n_skus: int, name: str = "sizes") -> tuple[int, in
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[:remainder]] += 1
     return int(counts[0]), int(counts[1]), int(counts[2])
+
+
+def _hint_codes(dataset: "Dataset", names: Sequence[str]) -> None:
+    """Warn when undeclared features (read as numeric) look like codes: 3 to 50 distinct whole
+    numbers in the first ~100,000 values (a store, a day index, a category)."""
+    if not names or dataset.n_skus == 0 or dataset.n_periods == 0:
+        return
+    rows = max(1, 100_000 // dataset.n_periods)
+    shown = []
+    for name in names:
+        values = np.unique(dataset.features[:rows, :, dataset.feature_names.index(name)])
+        if 3 <= len(values) <= 50 and np.array_equal(values, np.round(values)):
+            shown.append(f"{name} ({len(values)} distinct whole numbers)")
+    if shown:
+        logger.warning(
+            "feature(s) %s have no declared role and are read as numeric; if they are codes (a store, a day, a "
+            "category), declare them categorical: feature_roles={'NAME': 'categorical'} (orkit: --feature-role "
+            "NAME=categorical); see docs/data.md, Feature roles", ", ".join(shown))
 
 
 def _levels_text(levels: Sequence[float]) -> str:

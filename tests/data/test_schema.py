@@ -109,3 +109,17 @@ def test_a_foreign_frame_declares_its_roles():
     assert declared.feature_roles == ds.feature_roles
     assert parse_roles(["a=quantity", "b = calendar:weekday"]) == {
         "a": FeatureRole("quantity"), "b": FeatureRole("calendar", part="weekday")}
+
+
+def test_undeclared_codes_are_read_as_numeric_with_a_warning(caplog):
+    ds = generate("deepstock-1", seed=0, n_test=5)
+    frame = pd.DataFrame(ds.to_frame())
+    frame.attrs.clear()
+    with caplog.at_level("WARNING", logger="orkit.data.dataset"):
+        Dataset.from_frame(frame)
+    assert "period_index (16 distinct whole numbers) have no declared role and are read as numeric" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="orkit.data.dataset"):
+        Dataset.from_frame(frame, feature_roles={"period_index": "categorical"})
+        Dataset.from_frame(ds.to_frame())  # the roles recorded by orkit
+    assert caplog.text == ""
