@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from orkit.core.errors import ValidationError
@@ -13,7 +14,35 @@ from orkit.core.problem import InventoryProblem
 from orkit.evaluation.metrics import METRICS, metrics_from_ledger
 from orkit.sim import prepare_input, simulate
 
-__all__ = ["evaluate", "compare"]
+__all__ = ["evaluate", "compare", "check_serves"]
+
+
+def check_serves(policy: Policy, data: Any) -> None:
+    """Raise unless ``policy`` can serve ``data``'s SKUs: a policy fitted per SKU (``per_sku_``
+    with ``sku_ids_``) serves exactly the SKUs it was fitted on, in their order.
+
+    Raises
+    ------
+    ValidationError
+        Saying to score it on the same SKUs (a split over time) or to fit it with
+        ``per_sku=False``.
+    """
+    fitted = getattr(policy, "sku_ids_", None) if getattr(policy, "per_sku_", False) else None
+    ids = getattr(data, "sku_ids", None)
+    if fitted is None or ids is None:
+        return
+    fitted, ids = np.asarray(fitted).astype(str), np.asarray(ids).astype(str)
+    if np.array_equal(fitted, ids):
+        return
+    other = np.setdiff1d(ids, fitted)
+    what = (f"{other.size} of the data's {ids.size} SKUs were not among them (e.g. {str(other[0])!r})" if other.size
+            else "the data holds them in another order or only some of them")
+    raise ValidationError(
+        f"{type(policy).__name__} holds one value per SKU (per_sku=True, or per-SKU costs) for the {fitted.size} SKUs "
+        f"it was fitted on, and {what}: score it on the same SKUs with a split over time (train, validation and test "
+        "windows of the same SKUs: orkit evaluate --test-periods N, a study's [split] kind = \"time\") or fit it "
+        "with per_sku=False"
+    )
 
 
 def evaluate(
@@ -43,6 +72,7 @@ def evaluate(
     dict
         One entry per name in :data:`~orkit.evaluation.metrics.METRICS`.
     """
+    check_serves(policy, dataset)
     result = simulate(policy, dataset, problem, ledger=ledger, device=device)
     return metrics_from_ledger(result, turnover_cap=turnover_cap)
 
