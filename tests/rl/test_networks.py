@@ -159,6 +159,21 @@ def test_categorical_features_can_be_switched_off_or_named(setting_1, tiny):
         build_network(data, tiny_problem, make_head("base"), NetworkConfig(categorical_features=("price",)))
 
 
+def test_roles_choose_the_encoding_calendar_parts_one_hot_over_all_their_values():
+    """The encoder reads the dataset's feature roles: a calendar weekday is one-hot over its
+    seven values even when training saw three weekdays, declared categories are one-hot over
+    the declared values, a quantity is divided by the demand scale, a numeric feature
+    standardised."""
+    demand = np.tile([4.0, 6.0, 5.0], (2, 1))
+    data = Dataset(demand, np.stack([demand, np.tile([1.0, 2.0, 1.0], (2, 1)), np.tile([9.0, 7.0, 8.0], (2, 1))], axis=2),
+                   ["ma", "store", "price"], start_date="2024-01-01", freq="D",
+                   feature_roles={"ma": "quantity", "store": "categorical:1,2,3"}).with_calendar_features()
+    encoder = build_network(data, InventoryProblem(), make_head("base"), NetworkConfig()).encoder
+    assert encoder.categorical_levels == {"store": [1.0, 2.0, 3.0], "weekday": [float(d) for d in range(7)]}
+    assert encoder.quantity_features == ("ma",) and encoder.input_features == ("ma", "price")
+    assert encoder.n_inputs == 3 + 1 + 2 + 3 + 7  # on-hand, pipeline (L = 1), position, log size; ma, price; one-hot
+
+
 # ----------------------------------------------------------------- which features the network sees
 def test_primary_features_are_the_papers_one_feature(setting_1, tiny):
     """``features="primary"`` is the dataset's ``metadata["primary_features"]``: for setting 1
