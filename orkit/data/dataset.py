@@ -264,6 +264,8 @@ class Dataset:
             if isinstance(value, np.ndarray):
                 value.setflags(write=False)
             object.__setattr__(self, key, value)
+        if "_feature_roles" not in state:  # pickled before feature roles: inferred as on construction
+            object.__setattr__(self, "_feature_roles", infer_roles(self._feature_names, {}, self._metadata))
 
     # ------------------------------------------------------------------ conversion and checks
     @staticmethod
