@@ -413,13 +413,17 @@ class DemandForecaster(Estimator):
         return np.arange(1, n_periods - self.horizon_ + 1)
 
     def _rows(self, data: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Design (m, H, C), level, spread and targets (m, H) for every origin of ``data``.
+        """Design (m, H, C), level, spread and targets (m, H) for every origin of ``data`` (of
+        its window after the history, for a backtest window).
 
         Rows are SKU-major: row ``i * n_origins + j`` is SKU ``i`` at origin ``j + 1``.
         """
         demand, features, names = _as_demand_and_features(data, name)
         n_skus, n_periods = demand.shape
         origins = self._origins(n_periods)
+        # a backtest window (Dataset.history_periods): its history gives the first origins' lags
+        # but no origin of its own (those periods were fitted on)
+        origins = origins[origins >= getattr(data, "history_periods", 0)]
         if origins.size == 0:
             raise DataError(
                 f"{name} must have more than horizon = {self.horizon_} periods to give a training origin, "

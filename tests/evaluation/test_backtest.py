@@ -225,3 +225,51 @@ def test_a_window_with_history_round_trips_through_a_file(tmp_path):
     for suffix in (".csv", ".parquet"):
         back = Dataset.read(window.write(tmp_path / f"w{suffix}"))
         assert back.history_periods == 20 and back.equals(window)
+
+
+def _changed_after(data: Dataset, period: int) -> Dataset:
+    """``data`` with every demand and feature value from ``period`` on changed."""
+    demand, features = data.demand.copy(), data.features.copy()
+    demand[:, period:] = demand[:, period:] * 7 + 3
+    features[:, period:] = -features[:, period:] + 5
+    return Dataset(demand, features, data.feature_names, sku_ids=data.sku_ids, feature_roles=data.feature_roles)
+
+
+@pytest.mark.parametrize("name", ["two-stage", "ds", "newsvendor", "quantile-regression-newsvendor"])
+def test_learners_fitted_in_a_backtest_see_nothing_of_the_test_window(name):
+    from orkit.experiments.registry import make_policy
+    from testkit import SMALL
+
+    data = iid_poisson(n_skus=12, n_periods=70, rate=6.0, seed=3)
+    split, problem = TimeSplit(validation=15, test=15), InventoryProblem(lead_time=1, review_period=2)
+    fitted = []
+    for d in (data, _changed_after(data, 55)):
+        parts = split.datasets(d)
+        policy = make_policy(name, **SMALL.get(name, {}), **({"seed": 0} if name == "ds" else {}))
+        fitted.append(policy.fit(parts["train"], parts["validation"], problem))
+        # and its validation score is the same too: the validation window ends where the test starts
+        fitted.append(score_window(fitted[-1], d, problem, 40, 55)["weighted_loss"])
+    assert fitted[1] == fitted[3]
+    state = [{k: v for k, v in vars(p).items() if k.endswith("_") and not k.startswith("_") and "seconds" not in k}
+             for p in fitted[::2]]
+    for key, value in state[0].items():
+        other = state[1][key]
+        if isinstance(value, torch.nn.Module):
+            value, other = value.state_dict(), other.state_dict()
+        if isinstance(value, dict) and value and all(isinstance(v, torch.Tensor) for v in value.values()):
+            assert all(torch.equal(value[k], other[k]) for k in value), key
+        elif isinstance(value, (np.ndarray, torch.Tensor, float, int)):
+            assert np.array_equal(np.asarray(value), np.asarray(other)), key
+
+
+def test_the_two_stage_residuals_come_from_the_validation_window_only():
+    from sklearn.linear_model import Ridge
+
+    from orkit.twostage import DemandForecaster
+
+    data = iid_poisson(n_skus=5, n_periods=60, rate=6.0, seed=1)
+    parts = TimeSplit(validation=12, test=10).datasets(data)  # validation: periods 38..49
+    horizon = 3
+    forecaster = DemandForecaster(Ridge(), n_lags=3).fit(parts["train"], horizon, validation=parts["validation"])
+    # origins 38 .. 50 - 3 = 47 of the validation window, its lags from the train periods before
+    assert forecaster.residuals_.shape == (5 * 10, horizon)
