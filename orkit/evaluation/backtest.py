@@ -32,11 +32,12 @@ _PER_SKU_FIELDS = ("lead_time", "review_period", "holding_cost", "shortage_cost"
 
 
 def problem_for(problem: InventoryProblem, dataset: Any, part: Any) -> InventoryProblem:
-    """``problem`` for the SKUs of ``part`` (a window or subset of ``dataset``): per-SKU values,
-    given in ``dataset``'s SKU order, are taken for ``part``'s SKUs; a problem of scalars is
-    returned as it is."""
+    """``problem`` for the SKUs of ``part`` (a window or subset of ``dataset``): per-SKU values
+    given by position, in ``dataset``'s SKU order, are taken for ``part``'s SKUs; a problem of
+    scalars, or one whose values are keyed by SKU id (the simulator picks them,
+    :meth:`InventoryProblem.for_data`), is returned as it is."""
     fields = [f for f in _PER_SKU_FIELDS if np.ndim(getattr(problem, f, 0)) == 1]
-    if not fields or (part.n_skus == dataset.n_skus and np.array_equal(part.sku_ids, dataset.sku_ids)):
+    if not fields or getattr(problem, "sku_ids", None) is not None or (part.n_skus == dataset.n_skus and np.array_equal(part.sku_ids, dataset.sku_ids)):
         return problem
     rows = pd.Index(dataset.sku_ids).get_indexer(part.sku_ids)
     if (rows < 0).any():

@@ -273,3 +273,25 @@ def test_the_two_stage_residuals_come_from_the_validation_window_only():
     forecaster = DemandForecaster(Ridge(), n_lags=3).fit(parts["train"], horizon, validation=parts["validation"])
     # origins 38 .. 50 - 3 = 47 of the validation window, its lags from the train periods before
     assert forecaster.residuals_.shape == (5 * 10, horizon)
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_per_sku_lead_times_and_costs_follow_their_skus_into_each_window(keyed):
+    rng = np.random.default_rng(2)
+    demand = rng.poisson(6.0, size=(4, 50)).astype(np.float32)
+    demand[3, :30] = 0  # s3 launched after the train window
+    lead_time, holding = np.array([0, 1, 3, 2]), np.array([0.1, 0.2, 0.3, 0.4])
+    data = Dataset(demand, sku_ids=["s0", "s1", "s2", "s3"], life=(np.array([0, 0, 0, 30]), np.full(4, 49)),
+                   attributes={"lead_time": lead_time, "holding_cost": holding})
+    problem = InventoryProblem().with_attributes(data) if keyed else InventoryProblem(lead_time=lead_time,
+                                                                                       holding_cost=holding)
+    policy = MovingAverageOrderUpTo(cover=5.0)
+    split = TimeSplit(validation=10, test=10)  # the train window (0..29) has s0, s1, s2 only
+    table = backtest(policy, data, problem, split, windows=("train", "test"))
+    assert table["n_skus"].tolist() == [3, 4]
+    whole = simulate(policy, data, problem)
+    window = simulate(policy, data.window(40, history=True), problem)
+    assert torch.equal(window.on_hand, whole.on_hand)
+    train = simulate(policy, data.window(0, 30), problem.subset([0, 1, 2]) if not keyed else problem)
+    expected = metrics_from_ledger(train)["weighted_loss"]
+    assert table["weighted_loss"].iloc[0] == pytest.approx(expected, rel=1e-12)
