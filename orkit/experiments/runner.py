@@ -372,6 +372,9 @@ class StudyRunner:
         for column in self.MONEY_ATTRIBUTES:
             if column in attributes.columns:
                 table[column] = attributes[column].to_numpy()
+        # a SKU without a scored period (withdrawn before a backtest window, or whose life is
+        # all warm-up) is left out, as the metrics leave it out
+        table = table[table["scored_periods"] > 0]
         (self.output / "per_sku").mkdir(exist_ok=True)
         with atomic_write(self.output / "per_sku" / f"{name}-seed{seed}.csv", newline="") as handle:
             table.to_csv(handle, index=False, lineterminator="\n")

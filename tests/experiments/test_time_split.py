@@ -193,3 +193,23 @@ def test_evaluate_split_flags_errors_are_one_line(tmp_path, capsys, argv, messag
     assert main(["evaluate", path, "--policy", "newsvendor", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("\n") == 1, err
+
+
+def test_a_sku_withdrawn_before_the_test_window_is_left_out_of_its_per_sku_table(tmp_path):
+    demand = np.random.default_rng(3).poisson(8.0, size=(3, 60)).astype(np.float32)
+    demand[2, 20:] = 0  # s2 withdrawn after period 19
+    data = Dataset(demand, sku_ids=["s0", "s1", "s2"], life=(np.zeros(3, dtype=int), np.array([59, 59, 19])),
+                   start_date="2024-01-01", freq="D")
+    path = data.write(tmp_path / "sales.csv")
+    study = PER_SKU_STUDY.format(file=path).split("[[methods]]")[0] + """
+[[methods]]
+name = "base-stock"
+label = "base 20"
+params = { level = 20.0 }
+"""
+    config = _load(write_study(tmp_path, study))
+    rows = pd.DataFrame(StudyRunner(config, output=tmp_path / "out", progress=False).run())
+    per_sku = pd.read_csv(tmp_path / "out" / "per_sku" / "base-20-seed0.csv")
+    assert per_sku["sku"].tolist() == ["s0", "s1"] and (per_sku["scored_periods"] == 15).all()
+    # the metrics leave it out too: the test loss is the mean over the two SKUs scored
+    assert float(rows[rows["split"] == "test"]["loss"].iloc[0]) == pytest.approx(per_sku["loss"].mean(), rel=1e-6)
