@@ -16,3 +16,7 @@ python3 -m pytest -q -p no:cacheprovider -o addopts="--import-mode=importlib" \
 timeout 240 python3 benchmarks/bench_simulator.py --device cuda --skus 10000000 --periods 100 2>&1 | tee "$out/sim.txt"
 timeout 240 python3 benchmarks/bench_rl_throughput.py --devices cuda cpu --ds-trajectories 1000000 --ds-batch 100000 \
     --ppo-steps 1000000 --ppo-minibatch 65536 --cpu-scale 0.05 2>&1 | tee "$out/rl.txt"
+# data-parallel DS (orkit.rl.distributed): one process per GPU (a single GPU: the 1-process row only),
+# and 4 gloo processes against 1 process on this machine's CPUs
+timeout 180 python3 benchmarks/bench_distributed.py --device cuda --skus 262144 --batch-size 65536 2>&1 | tee "$out/distributed-cuda.txt"
+timeout 240 python3 benchmarks/bench_distributed.py --processes 4 2>&1 | tee "$out/distributed-cpu.txt"
