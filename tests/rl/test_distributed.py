@@ -309,6 +309,19 @@ def test_ddpg_is_refused_with_several_processes(data, monkeypatch):
         DDPGPolicy("base", total_timesteps=10).fit(data[0], data[1], data[2])
 
 
+def test_ppo_needs_a_trajectory_per_process_in_every_rollout(data, monkeypatch):
+    from orkit.core import ValidationError
+    from orkit.rl import PPOPolicy
+    from orkit.rl import _training
+    from orkit.rl.distributed import DataParallel
+
+    monkeypatch.setattr(_training, "current", lambda: DataParallel(0, 16))
+    monkeypatch.setattr(DataParallel, "check_same", lambda *args, **kwargs: None)
+    with pytest.raises(ValidationError, match=r"10 trajectories of 14 review steps from num_steps=140; "
+                                              r"num_steps >= 224 does"):
+        PPOPolicy("base", **PPO).fit(*data)
+
+
 def test_one_process_runs_without_a_process_group(data):
     from orkit.rl.distributed import SINGLE, current
 
