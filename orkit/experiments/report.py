@@ -27,7 +27,7 @@ from orkit.core.files import atomic_write_text, atomic_write_with
 from orkit.experiments.runner import OutputError, read_results
 from orkit.experiments.segments import INTERMITTENT_ZERO_SHARE, SEGMENTS, assign_segments
 
-__all__ = ["write_report", "summarize", "ci95", "read_per_sku", "paired_comparison", "segment_table",
+__all__ = ["write_report", "summarize", "fold_summary", "ci95", "read_per_sku", "paired_comparison", "segment_table",
            "money_table"]
 
 #: Periods of the test horizon the path plot shows (its last ones): 8 weeks of days.
@@ -90,6 +90,27 @@ def summarize(rows: list[dict[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(out).set_index("method")
     table["seeds"] = table["seeds"].astype(int).astype(str)  # a count, not a measurement
     return table
+
+
+def fold_summary(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """A rolling-origin backtest (datasets ``<name>/fold<k>``) in one table: per dataset and
+    method, the test loss of each fold (mean over seeds), their mean and the half-width of the
+    95% t-interval over folds. Empty when no dataset has folds."""
+    frame = pd.DataFrame(rows)
+    if frame.empty or "dataset" not in frame.columns:
+        return pd.DataFrame()
+    test = frame[(frame["split"] == "test") & frame["dataset"].str.contains(r"/fold\d+$", regex=True)].copy()
+    if test.empty:
+        return test
+    test["loss"] = pd.to_numeric(test["loss"])
+    test[["base", "fold"]] = test["dataset"].str.rsplit("/", n=1, expand=True)
+    by_fold = test.groupby(["base", "label", "fold"], sort=False)["loss"].mean().unstack("fold")
+    by_fold = by_fold[sorted(by_fold.columns, key=lambda f: int(f.removeprefix("fold")))]
+    out = pd.DataFrame({"test loss (mean over folds)": by_fold.mean(axis=1),
+                        "± 95% CI over folds": by_fold.apply(lambda r: ci95(r.dropna().tolist()), axis=1)})
+    out = pd.concat([out, by_fold], axis=1)
+    out.index.names = ["dataset", "method"]
+    return out if test["base"].nunique() > 1 else out.droplevel("dataset")
 
 
 def _plot_losses(table: pd.DataFrame, path: Path) -> None:
@@ -640,6 +661,13 @@ def _write_report(folder: Path, *, title: str | None, notes: str, reference: str
                   table.to_markdown(floatfmt=".4f"), ""]
         _plot_losses(table, folder / "test_loss.png")
         lines += ["![test loss by method](test_loss.png)", ""]
+        folds = fold_summary(rows)
+        if len(folds):
+            lines += ["## Rolling origin: every fold", "",
+                      "Each fold's test loss (mean over seeds) on its own test window, the folds' windows disjoint "
+                      "and each fold fitted on the periods before its validation window; their mean and the "
+                      "half-width of the 95% t-interval over folds (nan with one fold).", "",
+                      folds.to_markdown(floatfmt=".4f"), ""]
     datasets = [d.get("name") for d in study.get("study", {}).get("datasets", []) if d.get("name")]
     per_sku = read_per_sku(folder, datasets if len(datasets) > 1 else None)
     if len(per_sku):

@@ -14,7 +14,7 @@ from orkit.data import Dataset, RollingOrigin, generate
 from orkit.evaluation import score_window
 from orkit.experiments import registry
 from orkit.experiments.config import load_study
-from orkit.experiments.report import write_report
+from orkit.experiments.report import fold_summary, write_report
 from orkit.experiments.runner import StudyRunner, build_splits
 from orkit.heuristics import BaseStockPolicy
 from testkit import TINY_STUDY, write_study
@@ -74,6 +74,12 @@ def test_a_rolling_study_scores_each_fold_on_its_own_test_window(tmp_path):
     assert windows == [(36, 44), (44, 52), (52, 60)]  # disjoint, back to back, ending at the end
     expected = [score_window(BaseStockPolicy(25.0), data, problem, *w)["weighted_loss"] for w in windows]
     assert test["loss"].astype(float).tolist() == pytest.approx(expected, rel=1e-6)
+    # the report's rolling-origin table: each fold's test loss and their mean
+    folds = fold_summary(rows)
+    assert list(folds.columns[2:]) == ["fold1", "fold2", "fold3"]
+    assert folds.loc["base 25", ["fold1", "fold2", "fold3"]].tolist() == pytest.approx(expected, rel=1e-6)
+    assert folds.loc["base 25", "test loss (mean over folds)"] == pytest.approx(np.mean(expected), rel=1e-6)
+    assert "## Rolling origin: every fold" in write_report(tmp_path / "out").read_text()
 
 
 def test_a_method_named_for_a_dataset_runs_on_its_folds(tmp_path):
