@@ -1,4 +1,4 @@
-r"""Heuristics for lost sales: capped base-stock and the myopic policy.
+r"""Heuristics for lost sales: capped base-stock, myopic, myopic-2, vector base-stock, dual balancing.
 
 Under lost sales the optimal policy depends on the whole pipeline, not only on the inventory
 position (Karlin & Scarf 1958; Zipkin 2008b), and the exact dynamic program
@@ -34,6 +34,22 @@ For :math:`P = 1` this is Zipkin's myopic policy (the order minimises the expect
 period :math:`t + L`). Under backorders it reduces to base-stock with the level of
 :func:`~orkit.heuristics.base_stock_level`. Demand is i.i.d. with a known (or empirical) integer
 pmf; states are rounded to integers.
+
+**Myopic-2** (Zipkin 2008; :func:`myopic2_order`): the cost of periods :math:`t + L` and
+:math:`t + L + 1`, the next order chosen myopically one period later.
+
+**Vector base-stock** (Zipkin 2008, after Morton's bound; :func:`vector_base_stock_order`):
+:math:`q = \min_l (s_l - v_l)^+` over the partial sums :math:`v_l` of the stock arriving from
+:math:`t + l` on; standard levels :func:`standard_vector_base_stock_levels`, better levels by a
+search of their fractile (:class:`BetterVectorBaseStockPolicy`).
+
+**Dual balancing** (Levi, Janakiraman & Nagarajan 2008, *Math. Oper. Res.* 33(2);
+:func:`dual_balancing_order`): the order whose marginal holding cost over its life balances its
+marginal lost-sales cost in period :math:`t + L`.
+
+The policies built on a pmf (:class:`MyopicPolicy`, :class:`Myopic2Policy`,
+:class:`DualBalancingPolicy`) remember the order of every integer state they have seen. Formulas
+and the test bed: docs/heuristics.md, docs/results/lost-sales.md.
 """
 
 from __future__ import annotations
