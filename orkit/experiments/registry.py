@@ -142,6 +142,7 @@ for _name, _attr in {
     "base-stock": "BaseStockPolicy",
     "constant-order": "ConstantOrderPolicy",
     "newsvendor": "NewsvendorPolicy",
+    "fill-rate-base-stock": "FillRateBaseStockPolicy",
     "feature-linear-base-stock": "FeatureLinearBaseStockPolicy",
     "capped-base-stock": "CappedBaseStockPolicy",
     "s-S": "SSPolicy",

@@ -6,6 +6,8 @@ Functions (one call serves every SKU):
   :class:`Geometric`, :class:`Gamma`,
   :class:`Discrete`, :class:`Empirical` (cdf, quantile, loss function, multi-period sums);
 - newsvendor: :func:`critical_ratio`, :func:`newsvendor_quantity`, :func:`newsvendor_cost`;
+- a service-level target instead of a shortage cost: :func:`fill_rate_base_stock_level`,
+  :class:`FillRateBaseStockPolicy`;
 - base-stock: :func:`base_stock_level`, :func:`base_stock_cost` (periodic review, lead time,
   backorders), :func:`optimize_base_stock_level` (by simulation; lost sales, non-stationary);
 - lost sales: :func:`optimize_capped_base_stock`, :func:`optimize_constant_order`,
@@ -94,6 +96,7 @@ from orkit.heuristics.lost_sales import (
 )
 from orkit.heuristics.policy_evaluation import PolicyEvaluation, evaluate_stationary_policy
 from orkit.heuristics.newsvendor import NewsvendorPolicy, critical_ratio, newsvendor_cost, newsvendor_quantity
+from orkit.heuristics.service_level import FillRateBaseStockPolicy, fill_rate_base_stock_level
 
 __all__ = [
     "AverageCostSolution",
@@ -126,6 +129,8 @@ __all__ = [
     "MyopicPolicy",
     "NegativeBinomial",
     "NewsvendorPolicy",
+    "FillRateBaseStockPolicy",
+    "fill_rate_base_stock_level",
     "Normal",
     "Poisson",
     "QuantileRegressionNewsvendorPolicy",
