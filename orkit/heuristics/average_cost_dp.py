@@ -482,7 +482,7 @@ class DynamicProgrammingPolicy(SavablePolicy):
     Parameters
     ----------
     demand_pmf : array of shape (K + 1,), discrete DemandDistribution, or None
-    max_inventory_position, min_on_hand, max_states, tol, aperiodicity
+    max_inventory_position, min_on_hand, max_states, max_transitions, tol, aperiodicity
         Passed to :func:`solve_average_cost_dp`.
 
     Attributes
@@ -503,6 +503,7 @@ class DynamicProgrammingPolicy(SavablePolicy):
         max_inventory_position: int | None = None,
         min_on_hand: int | None = None,
         max_states: int = 1_000_000,
+        max_transitions: int = 50_000_000,
         tol: float = 1e-9,
         aperiodicity: float = 0.9,
     ) -> None:
@@ -510,6 +511,7 @@ class DynamicProgrammingPolicy(SavablePolicy):
         self.max_inventory_position = max_inventory_position
         self.min_on_hand = min_on_hand
         self.max_states = max_states
+        self.max_transitions = max_transitions
         self.tol = tol
         self.aperiodicity = aperiodicity
 
@@ -533,6 +535,7 @@ class DynamicProgrammingPolicy(SavablePolicy):
             max_inventory_position=self.max_inventory_position,
             min_on_hand=self.min_on_hand,
             max_states=self.max_states,
+            max_transitions=self.max_transitions,
             tol=self.tol,
             aperiodicity=self.aperiodicity,
         )
