@@ -72,7 +72,7 @@ from orkit.heuristics._search import (
     protection_interval,
     review_interval,
 )
-from orkit.heuristics._training import demand_array, scalar_timing
+from orkit.heuristics._training import demand_array, scalar_timing, shared_costs
 from orkit.heuristics.base_stock import base_stock_level
 from orkit.heuristics.distributions import DemandDistribution, Discrete
 from orkit.heuristics.newsvendor import newsvendor_cost
@@ -334,6 +334,7 @@ class MyopicPolicy(SavablePolicy):
         self.per_sku = per_sku
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "MyopicPolicy":
+        problem = shared_costs(problem.for_data(train), "MyopicPolicy", "its cost terms are scalars")
         L, P = scalar_timing(problem, "MyopicPolicy")
         if self.demand_pmf is not None:
             pmf = _pmf_tensor(self.demand_pmf, torch.zeros(1)).numpy()
@@ -732,6 +733,7 @@ class _LostSalesPmfPolicy(MyopicPolicy):
     _order_function: Any = None
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "_LostSalesPmfPolicy":
+        problem = shared_costs(problem.for_data(train), type(self).__name__, "its cost terms are scalars")
         L, P = scalar_timing(problem, type(self).__name__)
         if not problem.lost_sales:
             raise ValidationError(f"{type(self).__name__} is a lost-sales policy; got a problem with lost_sales=False")
@@ -826,6 +828,7 @@ class VectorBaseStockPolicy(SavablePolicy):
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "VectorBaseStockPolicy":
         """The standard levels of the demand pmf (a no-op when ``levels`` were given)."""
+        problem = shared_costs(problem.for_data(train), type(self).__name__, "its cost terms are scalars")
         L, P = scalar_timing(problem, type(self).__name__)
         if P != 1:
             raise ValidationError(f"{type(self).__name__} needs review_period 1, got {P}")
@@ -880,6 +883,7 @@ class BetterVectorBaseStockPolicy(VectorBaseStockPolicy):
         """Search the fractile by simulation on ``train`` (a no-op when ``levels`` were given)."""
         from orkit.heuristics._search import simulated_losses
 
+        problem = shared_costs(problem.for_data(train), type(self).__name__, "its cost terms are scalars")
         L, P = scalar_timing(problem, type(self).__name__)
         if self.levels is not None or P != 1:
             return super().fit(train, validation, problem)

@@ -146,3 +146,12 @@ def test_ds_trains_on_the_ledger_with_each_skus_costs(setting_1, one_thread):
     assert policy.best_validation_loss_ == pytest.approx(evaluate(policy, validation, keyed)["weighted_loss"], rel=1e-5)
     scalar = evaluate(policy, validation, problem)["weighted_loss"]
     assert math.isfinite(scalar) and scalar != pytest.approx(policy.best_validation_loss_, rel=1e-3)
+
+
+@pytest.mark.parametrize("name", ["myopic", "myopic2", "vector-base-stock", "better-vector-base-stock", "dual-balancing"])
+def test_lost_sales_heuristics_refuse_per_sku_costs(name):
+    from orkit.experiments.registry import make_policy
+
+    problem = InventoryProblem(lead_time=1, lost_sales=True, holding_cost=1.0, shortage_cost=[4.0, 9.0])
+    with pytest.raises(ValidationError, match="solves one problem for every SKU .* one shortage_cost"):
+        make_policy(name).fit(twins(60), None, problem)
