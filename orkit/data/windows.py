@@ -244,8 +244,8 @@ class RollingOrigin:
 
 def time_splits(split: TimeSplit | RollingOrigin, dataset: Dataset) -> list[dict[str, Dataset]]:
     """The datasets of each fold (one for a :class:`TimeSplit`), see :meth:`TimeSplit.datasets`."""
-    if isinstance(split, TimeSplit):
-        return [split.datasets(dataset)]
-    if isinstance(split, RollingOrigin):
+    if hasattr(split, "splits"):  # a RollingOrigin (by what it does: modules may be imported twice)
         return [fold.datasets(dataset) for fold in split.splits(dataset)]
+    if hasattr(split, "datasets"):
+        return [split.datasets(dataset)]
     raise ValidationError(f"split must be a TimeSplit or a RollingOrigin, got {type(split).__name__}")

@@ -113,7 +113,7 @@ def build_splits(config: StudyConfig, spec: DataSpec) -> tuple[dict[str, Dataset
 
 def scored(policy: Any, split: Dataset) -> Dataset:
     """The data ``policy`` is scored on for a split: a window over time restricted, for a
-    per-SKU policy, to the SKUs it was fitted on (:func:`orkit.evaluation.backtest.for_policy`);
+    per-SKU policy, to the SKUs it was fitted on (:func:`orkit.evaluation.backtesting.for_policy`);
     a SKU-random split as it is."""
     if not split.history_periods:
         import numpy as np
@@ -127,7 +127,7 @@ def scored(policy: Any, split: Dataset) -> Dataset:
                 "holds the same SKUs, matched by id) or per_sku = false"
             )
         return split
-    from orkit.evaluation.backtest import for_policy
+    from orkit.evaluation.backtesting import for_policy
 
     return for_policy(policy, split)
 
