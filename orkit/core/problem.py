@@ -255,7 +255,9 @@ class InventoryProblem:
                 f"the problem has no per-SKU values for {len(missing)} of the data's SKUs ({shown}); its values "
                 f"are keyed by the {len(self.sku_ids)} SKUs it was made for"
             )
-        return self.subset(np.array([known[sku] for sku in ids.tolist()], dtype=np.int64)).with_(sku_ids=None)
+        rows = np.array([known[sku] for sku in ids.tolist()], dtype=np.int64)  # repeats allowed (minibatches)
+        return self.with_(sku_ids=None, **{name: np.asarray(getattr(self, name))[rows] for name in PER_SKU_FIELDS
+                                           if np.ndim(getattr(self, name)) == 1})
 
     def with_attributes(self, data: Any, *, given: Any = ()) -> "InventoryProblem":
         """This problem with the per-SKU values held in ``data``'s attributes, keyed by SKU id.

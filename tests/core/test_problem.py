@@ -72,3 +72,16 @@ def test_per_sku_costs():
     assert "fixed cost" not in InventoryProblem().describe()
     with pytest.raises(ValidationError, match="holding_cost \\+ shortage_cost must be > 0 .* at SKU index 1"):
         InventoryProblem(holding_cost=[1.0, 0.0], shortage_cost=[1.0, 0.0]).critical_ratio
+
+
+def test_keyed_problems_follow_their_skus_by_id_repeats_included():
+    from types import SimpleNamespace
+
+    p = InventoryProblem(shortage_cost=[1.0, 2.0, 3.0], sku_ids=["a", "b", "c"])
+    assert p.for_data(SimpleNamespace(sku_ids=["c", "a", "c"])).shortage_cost.tolist() == [3.0, 1.0, 3.0]
+    assert p.for_data(SimpleNamespace(sku_ids=["c", "a", "c"])).sku_ids is None
+    assert p.subset([2]).sku_ids == ("c",)
+    with pytest.raises(ValidationError, match="sku_ids must not repeat a SKU"):
+        InventoryProblem(shortage_cost=[1.0, 2.0], sku_ids=["a", "a"])
+    with pytest.raises(ValidationError, match="got sku_ids 3, shortage_cost 2"):
+        InventoryProblem(shortage_cost=[1.0, 2.0], sku_ids=["a", "b", "c"])

@@ -155,3 +155,18 @@ def test_lost_sales_heuristics_refuse_per_sku_costs(name):
     problem = InventoryProblem(lead_time=1, lost_sales=True, holding_cost=1.0, shortage_cost=[4.0, 9.0])
     with pytest.raises(ValidationError, match="solves one problem for every SKU .* one shortage_cost"):
         make_policy(name).fit(twins(60), None, problem)
+
+
+@pytest.mark.parametrize("name, budget", [
+    ("ppo", dict(total_timesteps=280, num_steps=140, hidden_sizes=(8,))),
+    ("ddpg", dict(total_timesteps=112, learning_starts=56, eval_every=56, batch_size=32, hidden_sizes=(8,))),
+])
+def test_policy_gradient_learners_score_on_the_ledger_with_each_skus_costs(setting_1, one_thread, name, budget):
+    from orkit.experiments.registry import make_policy
+
+    train, validation, test, problem = setting_1
+    ids = np.concatenate([train.sku_ids, validation.sku_ids, test.sku_ids])
+    keyed = problem.with_(shortage_cost=0.5 + (np.arange(ids.size) % 4), fixed_cost=1.0, sku_ids=ids)
+    # minibatches repeat trajectories: the keyed problem follows them (for_data allows repeats)
+    policy = make_policy(name, regularization="base", seed=0, **budget).fit(train, validation, keyed)
+    assert policy.best_validation_loss_ == pytest.approx(evaluate(policy, validation, keyed)["weighted_loss"], rel=1e-5)
