@@ -235,7 +235,7 @@ def _changed_after(data: Dataset, period: int) -> Dataset:
     return Dataset(demand, features, data.feature_names, sku_ids=data.sku_ids, feature_roles=data.feature_roles)
 
 
-@pytest.mark.parametrize("name", ["two-stage", "ds", "newsvendor", "quantile-regression-newsvendor"])
+@pytest.mark.parametrize("name", ["two-stage", "ds", "ppo", "ddpg", "newsvendor", "quantile-regression-newsvendor"])
 def test_learners_fitted_in_a_backtest_see_nothing_of_the_test_window(name):
     from orkit.experiments.registry import make_policy
     from testkit import SMALL
@@ -245,11 +245,14 @@ def test_learners_fitted_in_a_backtest_see_nothing_of_the_test_window(name):
     fitted = []
     for d in (data, _changed_after(data, 55)):
         parts = split.datasets(d)
-        policy = make_policy(name, **SMALL.get(name, {}), **({"seed": 0} if name == "ds" else {}))
+        policy = make_policy(name, **SMALL.get(name, {}), **({"seed": 0} if name in ("ds", "ppo", "ddpg") else {}))
         fitted.append(policy.fit(parts["train"], parts["validation"], problem))
         # and its validation score is the same too: the validation window ends where the test starts
         fitted.append(score_window(fitted[-1], d, problem, 40, 55)["weighted_loss"])
     assert fitted[1] == fitted[3]
+    # the two fits act alike: the same test score on the same (original) data
+    test_scores = [score_window(p, data, problem, 55, 70) for p in fitted[::2]]
+    assert test_scores[0] == test_scores[1]
     state = [{k: v for k, v in vars(p).items() if k.endswith("_") and not k.startswith("_") and "seconds" not in k}
              for p in fitted[::2]]
     for key, value in state[0].items():
