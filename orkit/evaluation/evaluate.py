@@ -60,6 +60,8 @@ def evaluate(
     ----------
     policy : Policy
     dataset : Dataset or array of shape (n_skus, n_periods)
+        A backtest window (``Dataset.window(start, stop, history=True)``) is scored from its
+        first period after the history, which the policy is simulated through.
     problem : InventoryProblem
     ledger : {"lean", "full"}, default="lean"
         The metrics are identical; "lean" needs memory independent of the horizon.
