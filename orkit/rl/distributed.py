@@ -176,6 +176,7 @@ class DataParallel:
                     f"{theirs.tolist()}, rank 0 {gathered[0].tolist()} (each process shards the SKUs itself)")
 
     def barrier(self) -> None:
+        """Wait until every process gets here (e.g. until rank 0 has written its files)."""
         if self.active:
             dist.barrier()
 

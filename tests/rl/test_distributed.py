@@ -10,6 +10,7 @@ computed, and the tests compare it with the one-process computation made here.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import subprocess
@@ -170,16 +171,24 @@ def _cli(data: Path, checkpoint_dir: Path) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
-    """What each of two gloo processes computed (``worker``), by rank."""
+    """What each of two gloo processes computed (``worker``), by rank. Run once per test session:
+    under pytest-xdist the first worker to get here runs it, the others wait and read it."""
     from orkit.cli.main import main
 
-    out = tmp_path_factory.mktemp("distributed")
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["generate", "deepstock-1", "--out", str(out / "data.csv")]) == 0
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           __file__, str(out)], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this session's folder
+    out = shared / "orkit-two-processes"
+    with open(shared / "orkit-two-processes.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "done").exists():
+            out.mkdir(exist_ok=True)
+            with contextlib.redirect_stdout(io.StringIO()):
+                assert main(["generate", "deepstock-1", "--out", str(out / "data.csv"), "--force"]) == 0
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+                                   "2", __file__, str(out)], env=env, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            (out / "done").write_text("")
     return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)], out
 
 
