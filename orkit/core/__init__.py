@@ -15,6 +15,7 @@ from orkit.core.estimator import Estimator, clone
 from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import FittablePolicy, Observation, Policy, as_sku_tensor, check_is_fitted, is_fitted
 from orkit.core.skus import sku_ids_of
+from orkit.core.lead_time import LeadTimeDistribution
 from orkit.core.problem import InventoryProblem
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Estimator",
     "FittablePolicy",
     "InventoryProblem",
+    "LeadTimeDistribution",
     "NotFittedError",
     "Observation",
     "OrkitError",

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from orkit.core.errors import DataError, ValidationError
+from orkit.core.lead_time import LeadTimeDistribution
 from orkit.core.validation import check_float, check_int, check_int_array
 
 __all__ = ["InventoryProblem", "PER_SKU_FIELDS", "COST_ATTRIBUTES"]
@@ -70,10 +71,15 @@ class InventoryProblem:
 
     Parameters
     ----------
-    lead_time : int or array of int, default=1
+    lead_time : int, array of int or LeadTimeDistribution, default=1
         Periods between placing an order and having it on hand [L]; ``L >= 0``. An order placed
         in period ``t`` is on hand at the start of period ``t + L`` (with ``L = 0``: before the
-        demand of ``t``). A scalar or one value per SKU.
+        demand of ``t``). A scalar or one value per SKU; or a
+        :class:`~orkit.core.lead_time.LeadTimeDistribution` (random lead times: each order draws
+        its own, orders may cross; the rule is in :mod:`orkit.core.lead_time`). With random lead
+        times, the timing rules that need one number (the warm-up ``L + P``, the pipeline's width,
+        the last order a SKU places before its life ends) use the longest lead time with positive
+        probability (:meth:`max_lead_times`); families that need a fixed lead time refuse it.
     review_period : int or array of int, default=1
         Periods between two order opportunities [P]; ``P >= 1``. Orders are placed on the review
         days ``t = P, 2P, 3P, ...`` (DeepStock timing). A scalar or one value per SKU.
@@ -130,7 +136,8 @@ class InventoryProblem:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "lead_time", _int_or_array("lead_time", self.lead_time, 0))
+        if not isinstance(self.lead_time, LeadTimeDistribution):
+            set_(self, "lead_time", _int_or_array("lead_time", self.lead_time, 0))
         set_(self, "review_period", _int_or_array("review_period", self.review_period, 1))
         for name in ("holding_cost", "shortage_cost", "fixed_cost"):
             set_(self, name, _float_or_array(name, getattr(self, name)))
@@ -147,6 +154,8 @@ class InventoryProblem:
                 f"initial_on_hand must be >= 0 under lost sales, got {self.initial_on_hand:g}"
             )
         sizes = {name: np.size(getattr(self, name)) for name in PER_SKU_FIELDS if np.ndim(getattr(self, name)) == 1}
+        if self.random_lead_time and self.lead_time.per_sku:
+            sizes["lead_time"] = self.lead_time.n_skus
         if self.sku_ids is not None:
             ids = np.asarray(self.sku_ids)
             if ids.ndim != 1:
@@ -177,7 +186,14 @@ class InventoryProblem:
     @property
     def per_sku(self) -> bool:
         """Whether lead time or review period differ by SKU (per-SKU costs: :attr:`per_sku_costs`)."""
+        if self.random_lead_time and self.lead_time.per_sku:
+            return True
         return np.ndim(self.lead_time) == 1 or np.ndim(self.review_period) == 1
+
+    @property
+    def random_lead_time(self) -> bool:
+        """Whether ``lead_time`` is a :class:`~orkit.core.lead_time.LeadTimeDistribution`."""
+        return isinstance(self.lead_time, LeadTimeDistribution)
 
     @property
     def per_sku_costs(self) -> bool:
@@ -187,6 +203,8 @@ class InventoryProblem:
     @property
     def n_skus(self) -> int | None:
         """The number of SKUs the per-SKU values are for (None where every field is a scalar)."""
+        if self.random_lead_time and self.lead_time.per_sku:
+            return self.lead_time.n_skus
         for name in PER_SKU_FIELDS:
             value = getattr(self, name)
             if np.ndim(value) == 1:
@@ -195,11 +213,23 @@ class InventoryProblem:
 
     @property
     def max_lead_time(self) -> int:
+        """The longest lead time (with random lead times: the longest with positive probability)."""
+        if self.random_lead_time:
+            return self.lead_time.max_value
         return int(np.max(self.lead_time))
 
     def lead_times(self, n_skus: int) -> np.ndarray:
-        """Lead time per SKU as an int64 array of length ``n_skus``."""
+        """Lead time per SKU as an int64 array of length ``n_skus`` (refused for random lead
+        times, which have no one value: see :meth:`max_lead_times`)."""
         return self._broadcast("lead_time", self.lead_time, n_skus)
+
+    def max_lead_times(self, n_skus: int) -> np.ndarray:
+        """The longest lead time per SKU (int64, length ``n_skus``): the lead time itself when it
+        is fixed, the longest with positive probability when it is random. The simulator's
+        timing rules (warm-up, pipeline width, the last order of a SKU's life) use it."""
+        if self.random_lead_time:
+            return self.lead_time.max_values(n_skus)
+        return self.lead_times(n_skus)
 
     def review_periods(self, n_skus: int) -> np.ndarray:
         """Review period per SKU as an int64 array of length ``n_skus``."""
@@ -224,6 +254,8 @@ class InventoryProblem:
             return self
         changes = {name: np.asarray(getattr(self, name))[index] for name in PER_SKU_FIELDS
                    if np.ndim(getattr(self, name)) == 1}
+        if self.random_lead_time:
+            changes["lead_time"] = self.lead_time.subset(index)
         if self.sku_ids is not None:
             changes["sku_ids"] = np.asarray(self.sku_ids)[index]
         return self.with_(**changes)
@@ -256,8 +288,11 @@ class InventoryProblem:
                 f"are keyed by the {len(self.sku_ids)} SKUs it was made for"
             )
         rows = np.array([known[sku] for sku in ids.tolist()], dtype=np.int64)  # repeats allowed (minibatches)
-        return self.with_(sku_ids=None, **{name: np.asarray(getattr(self, name))[rows] for name in PER_SKU_FIELDS
-                                           if np.ndim(getattr(self, name)) == 1})
+        changes = {name: np.asarray(getattr(self, name))[rows] for name in PER_SKU_FIELDS
+                   if np.ndim(getattr(self, name)) == 1}
+        if self.random_lead_time:
+            changes["lead_time"] = self.lead_time.subset(rows)
+        return self.with_(sku_ids=None, **changes)
 
     def with_attributes(self, data: Any, *, given: Any = ()) -> "InventoryProblem":
         """This problem with the per-SKU values held in ``data``'s attributes, keyed by SKU id.
@@ -312,6 +347,8 @@ class InventoryProblem:
         if not values:
             return self
         given = set(given) | {name for name in PER_SKU_FIELDS if np.ndim(getattr(self, name)) == 1}
+        if self.random_lead_time:
+            given.add("lead_time")
         clash = [name for name in values if name in given]
         if clash:
             source = {"holding_cost": "holding_cost or unit_cost x holding_rate", "shortage_cost": "shortage_cost or margin"}
@@ -335,7 +372,7 @@ class InventoryProblem:
         if self.warmup_periods is not None:
             warmup = np.full(n_skus, self.warmup_periods, dtype=np.int64)
         else:
-            warmup = self.lead_times(n_skus) + self.review_periods(n_skus)
+            warmup = self.max_lead_times(n_skus) + self.review_periods(n_skus)
         return warmup if lived is None else np.maximum(warmup, np.asarray(lived, dtype=np.int64))
 
     def describe(self) -> str:
@@ -347,6 +384,8 @@ class InventoryProblem:
         'lead time 1, review period 2, holding cost 0.1, shortage cost 0.9, backorders, max order 100, warm-up L + P'
         """
         def values(v: Any) -> str:
+            if isinstance(v, LeadTimeDistribution):
+                return f"random (mean {np.mean(v.mean):g}, max {v.max_value})"
             if np.ndim(v) == 0:
                 return f"{v:g}" if isinstance(v, float) else str(v)
             return f"{np.min(v):g}..{np.max(v):g} (per SKU)"

@@ -226,7 +226,9 @@ def fit_by_simulation(
         raise ValidationError("data must hold at least one trajectory")
     if integer is None:
         integer = is_integer_valued(demand)
-    lead_time, review_period = int(problem.lead_times(n).max()), int(problem.review_periods(n).max())
+    # the search's upper bounds: the largest demand over the longest window (with random lead
+    # times, the longest lead time: the simulation itself draws them)
+    lead_time, review_period = int(problem.max_lead_times(n).max()), int(problem.review_periods(n).max())
     searched = policy_class._searched
     upper = {
         name: window_max(demand, parameter.window(lead_time, review_period), per_sku) + 1.0

@@ -36,9 +36,15 @@ policy's ``act``, or unrolled over a block of periods) and autograd differentiat
 - a fixed cost per order (implemented): the ledgers count ``order > 0`` from the entry
   ``order`` in counted periods (the lean sums only where some SKU has ``K > 0``) and weigh it
   by ``K``. The order is charged in the period it is placed;
-- random lead times (orders may cross): ``lead_time`` becomes a per-SKU draw for each period
-  (a tensor of shape ``(n_skus,)``); the per-SKU branch of step 2 already places each order
-  into its own slot, with as many slots as the longest lead time;
+- random lead times (implemented; orders may cross): :class:`Rules` carries the table of
+  draws ``drawn[t, i]`` (:meth:`orkit.core.LeadTimeDistribution.draw`, drawn once per run
+  before its first period, so every path sees the same numbers) and :meth:`Rules.at` gives
+  period ``t``'s rules, whose ``lead_time`` is that period's row (shape ``(n_skus,)``); the
+  per-SKU branch of step 2 then places each order into the slot of its own arrival period,
+  with as many slots as the longest lead time. An order placed later with a shorter draw
+  arrives earlier; what arrives in the same period is added. :class:`Timing` uses the longest
+  lead time (warm-up ``L + P``, the last order of a SKU's life, review cycles). A run with a
+  fixed lead time has no table and :meth:`Rules.at` returns its rules as they are;
 - SKUs whose life starts or ends inside the horizon (implemented): :class:`Timing` carries
   each SKU's first and last period, and :meth:`Timing.flags` counts a SKU's review days and
   warm-up from its first period, orders only when the order arrives by its last period, and
@@ -93,7 +99,7 @@ class Flags(NamedTuple):
 
 class Timing(NamedTuple):
     """Lead time [L], review period [P] and warm-up [W]: ints shared by every SKU, or int64
-    tensors of shape (n_skus,); and, for SKUs that start or end inside the horizon, each SKU's
+    tensors of shape (n_skus,) (with random lead times, ``lead_time`` is the longest); and, for SKUs that start or end inside the horizon, each SKU's
     first and last period (int64 tensors; None when every SKU lives the whole horizon)."""
 
     lead_time: int | torch.Tensor
@@ -111,9 +117,11 @@ class Timing(NamedTuple):
         ``history``: the first ``history`` periods are a backtest window's history; the
         warm-up is :meth:`InventoryProblem.warmups` given the periods each SKU lived before."""
         lived = None if not history else history if life is None else history - life[0].cpu().numpy()
-        per_sku = (problem.lead_times(n_skus), problem.review_periods(n_skus), problem.warmups(n_skus, lived))
+        per_sku = (problem.max_lead_times(n_skus), problem.review_periods(n_skus), problem.warmups(n_skus, lived))
         if life is None and (n_skus == 0 or all((v == v[0]).all() for v in per_sku)):
-            first = problem.lead_times(1), problem.review_periods(1), problem.warmups(1, lived)
+            if problem.per_sku:  # one value shared by per-SKU laws (random lead times)
+                return cls(*(int(v[0]) for v in per_sku))
+            first = problem.max_lead_times(1), problem.review_periods(1), problem.warmups(1, lived)
             return cls(*(int(v[0]) for v in first))
         lives = () if life is None else tuple(torch.as_tensor(v, device=device) for v in life)
         return cls(*(torch.as_tensor(v.copy(), device=device) for v in per_sku), *lives)
@@ -208,6 +216,33 @@ class Rules(NamedTuple):
     """Unmet demand is lost (True) or backordered (False)."""
     max_order: float | None
     """Every order is clipped to ``[0, max_order]`` [q_max]."""
+    drawn: torch.Tensor | None = None
+    """Random lead times: ``drawn[t, i]`` is the lead time of an order SKU ``i`` places in
+    period ``t`` (int64 tensor of shape (n_periods, n_skus)); None for a fixed lead time."""
+
+    def at(self, t, rows=None) -> "Rules":
+        """The rules of period ``t``: with random lead times, ``lead_time`` is row ``t`` of
+        ``drawn`` (the columns ``rows`` only, where given: the Gymnasium adapters pick each
+        sub-environment's path); otherwise these rules."""
+        if self.drawn is None:
+            return self
+        lead_time = self.drawn[t] if rows is None else self.drawn[t, rows]
+        return Rules(lead_time, self.lost_sales, self.max_order)
+
+    @classmethod
+    def of(cls, problem: InventoryProblem, timing: "Timing", n_periods: int, n_skus: int,
+           device: torch.device | str = "cpu", max_order: float | None = None, pad: int = 0) -> "Rules":
+        """The rules of ``problem`` (``max_order`` overrides the problem's): with random lead
+        times, the draws of ``n_periods`` periods (plus ``pad`` rows that repeat the last, for
+        compiled blocks that run past the horizon) and ``n_skus`` SKUs."""
+        max_order = problem.max_order if max_order is None else max_order
+        drawn = None
+        if problem.random_lead_time:
+            table = problem.lead_time.draw(n_periods, n_skus)
+            if pad and n_periods:
+                table = np.concatenate([table, np.repeat(table[-1:], pad, axis=0)])
+            drawn = torch.as_tensor(table, device=device)
+        return cls(timing.lead_time, problem.lost_sales, max_order, drawn)
 
 
 def period(
@@ -225,6 +260,8 @@ def period(
     review : bool or bool Tensor
         A review day, for all SKUs (bool, 0-dim tensor) or per SKU (shape (n_skus,)).
     rules : Rules
+        This period's rules (:meth:`Rules.at`): ``rules.lead_time`` is an int, or one lead time
+        per SKU (per-SKU or drawn lead times).
 
     Returns
     -------

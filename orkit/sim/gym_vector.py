@@ -44,7 +44,11 @@ class InventoryVectorEnv(VectorEnv):
         Demand paths; each reset draws a path per sub-environment with the environment's random
         generator, or takes them from ``options={"paths": [...]}``.
     problem : InventoryProblem
-        One lead time and review period. Holding, shortage and fixed costs may be given per
+        One lead time and review period; the lead time may be random (one
+        :class:`~orkit.core.LeadTimeDistribution` for every path): the draws are those
+        :func:`~orkit.sim.simulate` makes on the same demand array (``draw(n_periods, n_paths)``),
+        so a path replays the same lead times at every reset and the rewards equal minus the
+        ledger's costs on the same orders. Holding, shortage and fixed costs may be given per
         path (one value per row of ``demand``): each sub-environment pays its path's.
     num_envs : int
         Number of sub-environments.
@@ -57,7 +61,7 @@ class InventoryVectorEnv(VectorEnv):
 
     Notes
     -----
-    Observation of each sub-environment: ``[on_hand, pipeline_1, ..., pipeline_L,
+    Observation of each sub-environment (``L`` the longest lead time when it is random): ``[on_hand, pipeline_1, ..., pipeline_L,
     inventory_position, period / T, features...]`` after the period's arrival. Action: the
     order quantity, shape (num_envs, 1) (used on review days, ignored otherwise). Reward: minus
     the period's holding, shortage and fixed ordering cost, 0 during the warm-up. ``reset`` accepts
@@ -107,7 +111,9 @@ class InventoryVectorEnv(VectorEnv):
         self.L, self.P, self.W = self.timing.lead_time, self.timing.review_period, self.timing.warmup
         self.T = demand.shape[1]
         self.max_order = float(max_order or problem.max_order or 10 * max(demand.max(), 1.0))
-        self.rules = Rules(self.L, problem.lost_sales, self.max_order)
+        # random lead times: the draws of every (period, path), as simulate draws them on this
+        # demand (n_paths SKUs); each sub-environment reads its path's column
+        self.rules = Rules.of(problem, self.timing, self.T, demand.shape[0], self.device, max_order=self.max_order)
         try:
             self.rates = CostRates.of(problem, demand.shape[0], self.device, torch.float64)
         except ValidationError as exc:
@@ -178,7 +184,8 @@ class InventoryVectorEnv(VectorEnv):
         flags = self.timing.flags(t)
         orders = torch.as_tensor(actions.reshape(self.num_envs), device=self.device)
         demand = torch.where(active, self.demand[self._path, t.clamp(max=self.T - 1)], 0.0)
-        state, entries = period(self.state, orders, demand, active & flags.review, self.rules)
+        rules = self.rules.at(t.clamp(max=self.T - 1), self._path)
+        state, entries = period(self.state, orders, demand, active & flags.review, rules)
         self.state = _where(active, state, self.state)  # sub-environments being reset do not advance
         cost = period_cost(entries, self._rates(self._path))
         self._t += active.long()

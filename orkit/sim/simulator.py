@@ -319,7 +319,7 @@ def _lean_block(policy, state, sums, t0, periods, ctx, flags, rules):
         f = Flags(*flags[t0 + k].unbind(0))
         x = features[:, k] if features is not None else None
         order = _as_orders(policy.act(_observation(state, t0 + k, ctx, x, None)), state.on_hand)
-        state, entries = period(state, order, demand[k], f.review, rules)
+        state, entries = period(state, order, demand[k], f.review, rules.at(t0 + k))
         sums = sums.add(entries, f)
         low, high = torch.minimum(low, demand[k]), torch.maximum(high, demand[k])
     return state, sums, low.min(), high.max()
@@ -329,7 +329,7 @@ def _lean_step(state, sums, order, t, ctx, flags, rules):
     """Period ``t`` of a lean run whose orders were computed outside (compiled: one loop)."""
     t = t - _OFFSET
     f = Flags(*flags[t].unbind(0))
-    state, entries = period(state, order, ctx.demand[t], f.review, rules)
+    state, entries = period(state, order, ctx.demand[t], f.review, rules.at(t))
     return state, sums.add(entries, f)
 
 
@@ -341,7 +341,7 @@ def _full_period(policy, state, rows, order, t, ctx, flags, rules):
         now = torch.arange(t, t + 1, device=ctx.demand.device)  # a tensor index: no guard on t's value
         x = ctx.features.index_select(1, now)[:, 0] if ctx.features is not None else None
         order = _as_orders(policy.act(_observation(state, t, ctx, x, None)), state.on_hand)
-    state, entries = period(state, order, ctx.demand[t], f.review, rules)
+    state, entries = period(state, order, ctx.demand[t], f.review, rules.at(t))
     rows.on_hand[t].copy_(entries.on_hand)
     rows.order[t].copy_(entries.order)
     if rows.sales is not None:
@@ -390,7 +390,9 @@ class _Run:
         self.dtype, self.device = inp.demand.dtype, inp.demand.device
         self.timing = timing = Timing.of(problem, self.n, self.device, inp.life, inp.history)
         per_sku = lambda v: torch.as_tensor(v, device=self.device).expand(self.n)  # noqa: E731
-        self.rules = Rules(timing.lead_time, problem.lost_sales, problem.max_order)
+        # random lead times: every period's draws, made once (the same for every path); the
+        # rows past the horizon pad the last compiled block
+        self.rules = Rules.of(problem, timing, self.T, self.n, self.device, pad=BLOCK_PERIODS)
         self.rates = CostRates.of(problem, self.n, self.device, self.dtype)
         costs = None if not problem.per_sku_costs else tuple(
             torch.as_tensor(r, dtype=self.dtype, device=self.device).expand(self.n) for r in self.rates)
@@ -420,7 +422,7 @@ class _Run:
         return torch.cat([flags, flags.new_zeros(BLOCK_PERIODS, 4)])
 
     def advance(self, state: State, order: torch.Tensor | None, t: int, f: Flags) -> tuple[State, Any]:
-        return period(state, order, self.inp.demand[t], f.review, self.rules)
+        return period(state, order, self.inp.demand[t], f.review, self.rules.at(t))
 
     # ----------------------------------------------------------------- lean
     def lean(self, compiled: bool) -> LeanLedger:
