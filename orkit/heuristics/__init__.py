@@ -9,7 +9,8 @@ Functions (one call serves every SKU):
 - a service-level target instead of a shortage cost: :func:`fill_rate_base_stock_level`,
   :class:`FillRateBaseStockPolicy`;
 - base-stock: :func:`base_stock_level`, :func:`base_stock_cost` (periodic review, lead time,
-  backorders), :func:`optimize_base_stock_level` (by simulation; lost sales, non-stationary);
+  backorders; random lead times with crossing orders through :func:`outstanding_orders`),
+  :func:`optimize_base_stock_level` (by simulation; lost sales, non-stationary);
 - lost sales: :func:`optimize_capped_base_stock`, :func:`optimize_constant_order`,
   :func:`myopic_order`, :func:`myopic2_order`, :func:`vector_base_stock_order` (with
   :func:`standard_vector_base_stock_levels`), :func:`dual_balancing_order`;
@@ -37,6 +38,7 @@ from orkit.heuristics.base_stock import (
     base_stock_cost,
     base_stock_level,
     optimize_base_stock_level,
+    outstanding_orders,
 )
 from orkit.heuristics.constant_order import ConstantOrderPolicy, optimize_constant_order
 from orkit.heuristics.contextual import (
@@ -151,6 +153,7 @@ __all__ = [
     "newsvendor_cost",
     "newsvendor_quantity",
     "optimize_base_stock_level",
+    "outstanding_orders",
     "optimize_capped_base_stock",
     "optimize_constant_order",
     "optimize_rq_policy",

@@ -23,6 +23,26 @@ textbook rule "quantile of the demand over the protection interval :math:`L + P`
 shortage once per cycle and is available as ``method="protection-interval"`` (it overstocks
 when costs accrue daily; :func:`base_stock_cost` gives the exact cost of any level).
 
+**Random lead times** (:class:`~orkit.core.LeadTimeDistribution`: each order draws its own
+lead time, i.i.d., and orders may cross, as in :mod:`orkit.sim`). The position is still raised
+to :math:`S` on every review day :math:`r`, and each order is the demand of the :math:`P`
+periods before its review; what is missing from :math:`S` at the end of period :math:`r + j`
+is the demand since the review plus the orders still outstanding (the *inventory shortfall*,
+Robinson, Bradley & Thomas 2001; Bradley & Robinson 2005), not a lead-time demand:
+
+.. math::
+
+    X_j = D_{j+1} + \sum_{m \ge 0} B_{m,j}\, D_P^{(m)} \sim D_{j + 1 + N_j P}, \qquad
+    B_{m,j} \sim \text{Bernoulli}\big(P(L > j + mP)\big),
+
+with :math:`N_j = \sum_m B_{m,j}` the number of orders outstanding (a Poisson-binomial count,
+:math:`E[N_0] = E[L]` for :math:`P = 1`) and independent :math:`D_P^{(m)}`. The level is the
+:math:`b/(b+h)` quantile of the mixture :math:`\frac1P \sum_j \sum_n P(N_j = n)\, F_{j+1+nP}`
+(for a fixed lead time :math:`N_j` is a constant and this is the formula above). The textbook
+lead-time-demand mixture :math:`\sum_\ell P(L = \ell) F_{\ell + 1}` holds when orders cannot
+cross; orkit's simulator lets them cross, and there that mixture is too wide (the variance of
+the count :math:`N_0` is at most :math:`\min(E[L], \mathrm{Var}(L))`, Bradley & Robinson 2005).
+
 Under lost sales, with non-stationary demand, or for any other question the formula cannot
 answer, :func:`optimize_base_stock_level` optimises the level on training trajectories with the
 orkit simulator itself.
@@ -36,6 +56,7 @@ import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
+from orkit.core.lead_time import LeadTimeDistribution
 from orkit.core.persistence import SavablePolicy
 from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
@@ -49,6 +70,7 @@ __all__ = [
     "base_stock_level",
     "base_stock_cost",
     "optimize_base_stock_level",
+    "outstanding_orders",
     "BaseStockPolicy",
     "FeatureLinearBaseStockPolicy",
 ]
@@ -64,9 +86,49 @@ def _timing_arrays(lead_time: Any, review_period: Any) -> tuple[np.ndarray, np.n
     return L.astype(np.int64), P.astype(np.int64)
 
 
+def outstanding_orders(lead_time: LeadTimeDistribution, review_period: Any = 1, offset: int = 0) -> np.ndarray:
+    """The law of the number of orders outstanding at the end of period ``r + offset`` (review
+    day ``r``), under i.i.d. random lead times: :math:`N = \\sum_{m \\ge 0} B_m` with independent
+    :math:`B_m \\sim` Bernoulli(:math:`P(L > \\text{offset} + mP)`) (the order of review ``r - mP``).
+
+    Returns
+    -------
+    ndarray of shape (..., n_max + 1)
+        ``P(N = n)``, one row per SKU where the law or the review period is per SKU.
+
+    Examples
+    --------
+    >>> law = LeadTimeDistribution([0, 1, 2], [0.2, 0.5, 0.3])
+    >>> outstanding_orders(law).round(4).tolist()   # B_0 ~ Bern(0.8), B_1 ~ Bern(0.3)
+    [0.14, 0.62, 0.24]
+    """
+    P = np.asarray(review_period, dtype=np.int64)
+    probs = lead_time.probabilities  # (..., k)
+    batch = np.broadcast_shapes(probs.shape[:-1], P.shape)
+    n_terms = max(-(-(lead_time.max_value - offset) // int(P.min())), 0) if P.size else 0
+    pmf = np.ones((*batch, 1))
+    for m in range(n_terms):
+        p = (probs * (lead_time.values > offset + m * P[..., None])).sum(-1)  # P(L > offset + mP)
+        p = np.broadcast_to(p, batch)[..., None]
+        pmf = np.concatenate([pmf * (1 - p), np.zeros((*batch, 1))], -1) + \
+            np.concatenate([np.zeros((*batch, 1)), pmf * p], -1)
+    return pmf
+
+
 def _window_laws(demand: Any, lead_time: Any, review_period: Any):
-    """The laws of D_{L+1+j}, j = 0..max(P)-1, and the mixture weights (1/P where j < P)."""
+    """The laws of D_{L+1+j}, j = 0..max(P)-1, and the mixture weights (1/P where j < P);
+    with random lead times, the laws D_{j+1+nP} weighted by P(N_j = n) / P."""
     dist = as_distribution(demand)
+    if isinstance(lead_time, LeadTimeDistribution):
+        _, P = _timing_arrays(0, review_period)
+        batch = np.broadcast_shapes(lead_time.probabilities.shape[:-1], P.shape)
+        components, weights = [], []
+        for j in range(int(P.max())):
+            counts = outstanding_orders(lead_time, P, offset=j)
+            for n in range(counts.shape[-1]):
+                components.append(dist.sum_of(j + 1 + n * P))
+                weights.append(np.broadcast_to(np.where(j < P, counts[..., n] / P, 0.0), batch))
+        return dist, None, P, components, np.stack(weights)
     L, P = _timing_arrays(lead_time, review_period)
     components = [dist.sum_of(L + 1 + j) for j in range(int(P.max()))]
     j = np.arange(int(P.max())).reshape(-1, *([1] * P.ndim))
@@ -93,13 +155,15 @@ def base_stock_level(
         Cost per unit backlogged at the end of a period [b].
     demand : DemandDistribution, frozen scipy distribution or samples
         Demand of **one period** [D], i.i.d. over periods; one law per SKU (batch).
-    lead_time : int or array of int, default=0
-        [L] >= 0, scalar or per SKU.
+    lead_time : int, array of int or LeadTimeDistribution, default=0
+        [L] >= 0, scalar or per SKU; or random (i.i.d. per order, orders may cross: the level
+        is the quantile of the shortfall, module docstring).
     review_period : int or array of int, default=1
         [P] >= 1, scalar or per SKU.
     method : {"exact", "protection-interval"}, default="exact"
         ``"exact"``: minimiser of the per-period cost :math:`C(S)` (module docstring), the
-        quantile of the mixture of :math:`D_{L+1}, \dots, D_{L+P}`. ``"protection-interval"``:
+        quantile of the mixture of :math:`D_{L+1}, \dots, D_{L+P}` (of the shortfalls
+        :math:`X_j` with random lead times). ``"protection-interval"``:
         the :math:`b/(b+h)` quantile of :math:`D_{L+P}` (identical when ``P = 1``).
 
     Returns
@@ -117,6 +181,9 @@ def base_stock_level(
     """
     check_choice("method", method, ("exact", "protection-interval"))
     q = critical_ratio(holding_cost, shortage_cost)
+    if method == "protection-interval" and isinstance(lead_time, LeadTimeDistribution):
+        raise ValidationError('method="protection-interval" needs a fixed lead_time; with random lead times use '
+                              'method="exact" (the quantile of the shortfall)')
     dist, L, P, components, weights = _window_laws(demand, lead_time, review_period)
     if method == "protection-interval":
         return dist.sum_of(L + P).ppf(q)
