@@ -221,3 +221,36 @@ def test_per_sku_laws_simulate_each_sku_with_its_own():
         # SKU 0's warm-up is 1 + 1 = 2, SKU 1's 4 + 1 = 5; compare from period 5 on
         assert torch.equal(ledger.on_hand[i], alone.on_hand[0])
         assert torch.equal(ledger.cost[i, 5:], alone.cost[0, 5:])
+
+
+# ---------------------------------------------------------------- which families take it
+SUPPORTED = {"base-stock", "capped-base-stock", "constant-order"}
+
+
+def _registered():
+    import orkit.experiments  # noqa: F401 - registers the policies
+    from orkit.experiments.registry import POLICIES
+
+    return sorted(POLICIES)
+
+
+@pytest.mark.parametrize("name", _registered())
+def test_every_registered_family_fits_or_refuses_random_lead_times_clearly(name):
+    """The families fitted by simulated search take random lead times (the simulator draws
+    them); every other family refuses them naming what supports them (docs/concepts.md)."""
+    import logging
+
+    from orkit.experiments.registry import make_policy
+
+    problem = InventoryProblem(lead_time=LeadTimeDistribution([1, 2], [0.5, 0.5]), holding_cost=1.0, shortage_cost=9.0)
+    d = demand(8, 60)
+    logging.disable(logging.WARNING)
+    try:
+        if name in SUPPORTED:
+            policy = make_policy(name).fit(d, d, problem)
+            assert simulate(policy, d, problem, ledger="lean").cost.isfinite().all()
+        else:
+            with pytest.raises(ValidationError, match="lead_time is random .* supported by"):
+                make_policy(name).fit(d, d, problem)
+    finally:
+        logging.disable(logging.NOTSET)
