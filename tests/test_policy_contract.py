@@ -31,12 +31,12 @@ from orkit.core import FittablePolicy, InventoryProblem, NotFittedError, Observa
 from orkit.data import generate
 from orkit.evaluation import evaluate
 from orkit.experiments.registry import POLICIES, make_policy, resolve
-from testkit import SMALL, review_day_observation
+from testkit import LOST_SALES_ONLY, SMALL, review_day_observation
 
 LEARNERS = ("ds", "ppo", "ddpg")
 HEADS = ("none", "base", "coeff", "both")
-#: policies that need integer demand and review period 1 (the rest fit on DeepStock setting 1)
-ON_POISSON = {"dp-optimal", "myopic2", "vector-base-stock", "better-vector-base-stock", "dual-balancing"}
+#: policies the contract test fits on integer demand (myopic it fits on setting 1)
+ON_POISSON = LOST_SALES_ONLY - {"myopic"}
 
 #: the second parameter of policies whose two parameters are given together
 PAIRED = {"capped-base-stock": {"cap": 2.0}, "s-S": {"order_up_to_level": 5.0}, "r-Q": {"quantity": 2.0}}

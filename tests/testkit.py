@@ -9,6 +9,11 @@ import torch
 
 from orkit.core import Observation
 
+#: registered policies that need integer demand and a lost-sales problem with review period 1
+#: (the exact DP and the lost-sales heuristics); the rest fit on DeepStock setting 1
+LOST_SALES_ONLY = frozenset({"dp-optimal", "myopic", "myopic2", "vector-base-stock", "better-vector-base-stock",
+                             "dual-balancing"})
+
 SMALL = {
     "gradient-boosting-newsvendor": dict(n_estimators=20),
     "weighted-saa-newsvendor": dict(n_neighbors=10),

@@ -220,11 +220,11 @@ def test_without_todays_rows_the_state_has_no_features_and_a_feature_policy_says
 # ------------------------------------------------------------------ every registered family
 def _family_case(name, past, history, stock):
     """(policy fitted on the history, today's state, problem) for a registered family. The
-    exact DP and myopic need integer demand of a small lost-sales instance."""
+    exact DP and the lost-sales heuristics need integer demand of a small lost-sales instance."""
     from orkit.experiments.registry import make_policy
-    from testkit import SMALL
+    from testkit import LOST_SALES_ONLY, SMALL
 
-    if name in ("dp-optimal", "myopic"):
+    if name in LOST_SALES_ONLY:
         data = generate("iid-poisson", n_skus=8, n_periods=30, rate=3.0, seed=2)
         problem = InventoryProblem(lead_time=1, review_period=1, lost_sales=True)
         frame = data.to_frame().drop(columns=list(data.attributes.columns))
