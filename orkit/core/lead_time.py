@@ -65,8 +65,8 @@ class LeadTimeDistribution:
     >>> law = LeadTimeDistribution([1, 2, 4], [0.5, 0.3, 0.2], seed=7)
     >>> round(law.mean, 6), law.max_value
     (1.9, 4)
-    >>> law.draw(2, 3).shape
-    (2, 3)
+    >>> law.draw(2, 3).tolist()
+    [[2, 4, 2], [1, 1, 4]]
     """
 
     __slots__ = ("values", "probabilities", "seed", "_cdf")
@@ -154,19 +154,27 @@ class LeadTimeDistribution:
 
     # ------------------------------------------------------------------ draws
     def draw(self, n_periods: int, n_skus: int) -> np.ndarray:
-        """The lead time of an order placed in period ``t`` by SKU ``i``: int64 of shape (n_periods, n_skus).
+        """The lead time of an order placed in period ``t`` by SKU ``i``: shape (n_periods, n_skus).
 
-        One uniform number per cell from ``numpy.random.default_rng(seed)`` (row-major), mapped
-        through each SKU's cumulative probabilities: the same seed and shape give the same table.
+        One uniform number per cell from ``numpy.random.default_rng(seed)`` (row-major, drawn
+        period by period: memory of one period's SKUs besides the table), mapped through each
+        SKU's cumulative probabilities: the same seed and shape give the same table. The dtype
+        is uint8 where the longest value is below 256 (a quarter of float32 demand), else int32.
         """
         n_periods, n_skus = check_int("n_periods", n_periods, minimum=0), check_int("n_skus", n_skus, minimum=0)
-        u = np.random.default_rng(self.seed).random((n_periods, n_skus))
-        if not self.per_sku:
-            index = np.searchsorted(self._cdf, u, side="right")
-        else:
+        if self.per_sku:
             self._rows(n_skus)  # one law per SKU of the data
-            index = (u[..., None] >= self._cdf[None]).sum(-1)
-        return self.values[index]
+        rng = np.random.default_rng(self.seed)
+        values = self.values.astype(np.uint8 if self.values.max() < 256 else np.int32)
+        table = np.empty((n_periods, n_skus), dtype=values.dtype)
+        for t in range(n_periods):
+            u = rng.random(n_skus)
+            if not self.per_sku:
+                index = np.searchsorted(self._cdf, u, side="right")
+            else:
+                index = (u[:, None] >= self._cdf).sum(-1)
+            table[t] = values[index]
+        return table
 
     def subset(self, index: Any) -> "LeadTimeDistribution":
         """The law of some SKUs (per-SKU probabilities indexed by ``index``; a shared law unchanged)."""

@@ -33,8 +33,11 @@ class PeriodOrder:
 # ---------------------------------------------------------------- the law and its draws
 def test_draws_follow_the_seed_and_the_probabilities():
     a, b = LAW.draw(2000, 50), LAW.draw(2000, 50)
-    assert a.dtype == np.int64 and a.shape == (2000, 50)
+    assert a.dtype == np.uint8 and a.shape == (2000, 50)
     np.testing.assert_array_equal(a, b)
+    # drawn period by period: the same numbers as one uniform array of the whole shape
+    u = np.random.default_rng(11).random((2000, 50))
+    np.testing.assert_array_equal(a, np.select([u < 0.2, u < 0.7], [0, 1], 3))
     assert not np.array_equal(a, LAW.with_seed(12).draw(2000, 50))
     freq = np.array([(a == v).mean() for v in (0, 1, 3)])
     # 100,000 draws: each frequency within 5 standard errors of its probability
