@@ -16,9 +16,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test,postgres]'
 	touch $@
 
-# the default study: every method family on contextual demand; writes runs/quickstart/report.md
+# the default study: every method family on real bakery sales (the ddop data shipped with orkit),
+# backtested over time; writes runs/bakery-demo/report.md (`orkit run quickstart`: generated data)
 demo: $(VENV)/.installed
-	OMP_NUM_THREADS=1 $(BIN)/orkit run quickstart
+	OMP_NUM_THREADS=1 $(BIN)/orkit run bakery-demo --workers 2
 
 # one OpenMP thread per test worker: two workers on two cores, no oversubscription
 test: $(VENV)/.installed

@@ -651,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("run", help="run a study (a TOML file or a shipped study name) and write its report")
-    r.add_argument("study", help="study file, or a shipped study: quickstart, deepstock-synthetic")
+    r.add_argument("study", help="study file, or a shipped study: bakery-demo, bakery, quickstart, deepstock-synthetic")
     r.add_argument("--output", help="output folder (default: the study's 'output')")
     r.add_argument("--storage", help="Optuna database URL shared by several workers (default: SQLite in the output)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
