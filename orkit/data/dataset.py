@@ -657,14 +657,16 @@ class Dataset:
         t = np.arange(self.n_periods)[:, None]
         return (first <= t) & (t <= last)
 
-    def check_full_lives(self, doing: str = "fitting on") -> "Dataset":
+    def check_full_lives(self, doing: str = "fitting on", why: str | None = None,
+                         instead: str | None = None) -> "Dataset":
         """Return the dataset if every SKU lives the whole horizon; otherwise raise a DataError
         naming the SKUs that start later or end earlier.
 
-        Code that cannot yet honour SKU lives calls this on every dataset it receives, so that
-        nothing outside a life is silently read as zero demand (the estimators that learn from
-        demand windows, for now; the simulator honours lives). ``doing`` completes the message
-        ("fitting on ... SKUs ... is not supported yet").
+        Code that cannot honour SKU lives calls this on every dataset it receives, so that
+        nothing outside a life is silently read as zero demand (the simulator and most fits
+        honour lives; docs/data.md lists what refuses them and why). ``doing`` completes the
+        message ("fitting on ... SKUs ... is not supported"); ``why`` and ``instead`` replace
+        its default reason and advice.
         """
         if self._life is None:
             return self
@@ -676,10 +678,11 @@ class Dataset:
         raise DataError(
             f"dataset {self._name!r} has {len(partial)} SKU(s) that do not live the whole horizon "
             f"({self._life_label(0)}..{self._life_label(self.n_periods - 1)}): {shown}{more}; {doing} SKUs that "
-            "start or end inside the horizon is not supported yet (their periods outside the life would read as "
-            "zero demand): fit on the SKUs that do, or, if the periods before a SKU's first row and after its "
-            "last are days without sales, read the data with lives='full' and fill_missing='zero' "
-            "(orkit: --lives full --fill-missing zero)"
+            "start or end inside the horizon is not supported ("
+            + (why or "their periods outside the life would read as zero demand") + "): "
+            + (instead or "fit on the SKUs that do")
+            + ", or, if the periods before a SKU's first row and after its last are days without sales, read the "
+            "data with lives='full' and fill_missing='zero' (orkit: --lives full --fill-missing zero)"
         )
 
     def _life_label(self, period: int) -> str:

@@ -33,8 +33,8 @@ from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.validation import check_int
 from orkit.evaluation.metrics import per_sku_loss
 from orkit.heuristics._params import SkuParameter
-from orkit.heuristics._training import demand_array
-from orkit.sim import simulate
+from orkit.heuristics._training import lived_demand, sku_lives
+from orkit.sim import SimulationInput, simulate
 
 __all__ = [
     "SearchedParameter",
@@ -73,11 +73,15 @@ def simulated_losses(
     *,
     per_sku: bool,
     max_elements: int = 1 << 24,
+    life: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Mean per-period loss of every candidate, shape (G, K).
 
     ``params[name]`` has shape (G, K) with ``G = n_skus`` (per SKU) or 1 (shared); the policy
-    receives one tensor of length ``rows`` per name.
+    receives one tensor of length ``rows`` per name. ``life``: each SKU's first and last period
+    (``Dataset.life``) for SKUs that start or end inside the horizon: the simulator places no
+    order and counts no cost outside a life, and a shared candidate's loss is the mean over the
+    SKUs with a scored period (as :func:`~orkit.evaluation.metrics_from_ledger` averages).
     """
     n, T = demand.shape
     K = next(iter(params.values())).shape[1]
@@ -85,6 +89,7 @@ def simulated_losses(
         raise ValidationError(f"the problem has per-SKU values for {problem.n_skus} SKUs but the data has {n} SKUs")
     chunk = max(1, max_elements // max(1, K * T))
     losses = np.empty((n, K))
+    scored = np.ones(n, dtype=bool)
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         rows = np.repeat(demand[start:stop], K, axis=0)
@@ -95,9 +100,24 @@ def simulated_losses(
         sub = problem
         if problem.n_skus is not None:  # per-SKU timing or costs: each candidate row keeps its SKU's
             sub = problem.subset(np.repeat(np.arange(start, stop), K))
-        ledger = simulate(make_policy(**values), torch.as_tensor(rows), sub, ledger="lean", dtype=torch.float64)
+        data: Any = torch.as_tensor(rows)
+        if life is not None:  # each candidate row keeps its SKU's life
+            data = SimulationInput(demand=data.T.to(torch.float64).contiguous(), features=None, feature_names=(), life=tuple(
+                torch.as_tensor(np.repeat(v[start:stop], K)) for v in life))
+        ledger = simulate(make_policy(**values), data, sub, ledger="lean", dtype=torch.float64)
         losses[start:stop] = per_sku_loss(ledger).numpy().reshape(stop - start, K)
-    return losses if per_sku else losses.mean(axis=0, keepdims=True)
+        scored[start:stop] = ledger.counted_periods.numpy().reshape(stop - start, K)[:, 0] > 0
+    if per_sku:
+        if not scored.all():
+            rows = np.flatnonzero(~scored)
+            raise ValidationError(
+                f"a per-SKU fit by simulation needs a scored training period for every SKU, but {rows.size} SKU(s) (rows "
+                f"{rows[:5].tolist()}{' ...' if rows.size > 5 else ''}) live too briefly in the training data for one "
+                "period after the warm-up; fit a pooled policy (per_sku=False), or drop them from the training data")
+        return losses
+    if not scored.any():
+        raise ValidationError("no training period is scored: every SKU's life is shorter than the warm-up")
+    return losses[scored].mean(axis=0, keepdims=True)
 
 
 def grid_search(
@@ -220,7 +240,8 @@ def fit_by_simulation(
     if not isinstance(problem, InventoryProblem):
         raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
     problem = problem.for_data(data)  # per-SKU values keyed by SKU id: the training SKUs'
-    demand = demand_array(data)
+    demand, alive = lived_demand(data)  # zeros outside a life; the simulator masks them
+    life = None if alive is None else sku_lives(data, *demand.shape)
     n = demand.shape[0]
     if n == 0:
         raise ValidationError("data must hold at least one trajectory")
@@ -236,7 +257,8 @@ def fit_by_simulation(
     }
     groups = upper[next(iter(searched))].shape[0]
     best, loss = grid_search(
-        lambda grid: simulated_losses(policy_class, grid, demand, problem, per_sku=per_sku, max_elements=max_elements),
+        lambda grid: simulated_losses(policy_class, grid, demand, problem, per_sku=per_sku, max_elements=max_elements,
+                                      life=life),
         {name: np.zeros(groups) for name in searched},
         upper,
         n_candidates=n_candidates,

@@ -59,7 +59,7 @@ from orkit.core.policy import Observation, check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
 from orkit.heuristics._params import checked_fields, dataclass_fields
-from orkit.heuristics._training import demand_array, scalar_timing, shared_costs
+from orkit.heuristics._training import pooled_lived_pmf, scalar_timing, shared_costs
 from orkit.heuristics.distributions import DemandDistribution, Discrete
 from orkit.heuristics.newsvendor import newsvendor_cost
 
@@ -523,7 +523,7 @@ class DynamicProgrammingPolicy(SavablePolicy):
         if self.demand_pmf is not None:
             pmf = self.demand_pmf
         else:
-            pmf = Discrete.from_samples(np.round(demand_array(train)).reshape(1, -1)).pmf[0]
+            pmf = pooled_lived_pmf(train)  # pooled over the periods each SKU lives
         self.solution_ = solve_average_cost_dp(
             pmf,
             holding_cost=problem.holding_cost,

@@ -38,7 +38,7 @@ from orkit.heuristics._search import (
     simulated_losses,
     window_max,
 )
-from orkit.heuristics._training import demand_array
+from orkit.heuristics._training import lived_demand, sku_lives
 
 __all__ = ["ConstantOrderPolicy", "optimize_constant_order"]
 
@@ -54,10 +54,19 @@ def steady_state_rate(data: Any, problem: InventoryProblem, *, per_sku: bool = F
     -------
     ndarray of shape (n_skus,) or (1,)
     """
-    demand = demand_array(data)
+    demand, alive = lived_demand(data)  # the periods each SKU lives only
     n = demand.shape[0]
     review = problem.review_periods(n).astype(np.float64)
-    if per_sku:
+    if alive is not None:
+        lived = [row[keep] for row, keep in zip(demand, alive)]
+        if per_sku:
+            mean = np.array([row.mean() for row in lived]) * review
+            constant = np.array([bool(np.all(row == row[0])) for row in lived])
+        else:
+            pooled = demand[alive]
+            mean = np.array([float(pooled.mean()) * float(review.mean())])
+            constant = np.array([bool(np.all(pooled == pooled[0]))])
+    elif per_sku:
         mean, constant = demand.mean(axis=1) * review, demand.std(axis=1) == 0
     else:
         mean = np.array([float(demand.mean()) * float(review.mean())])
@@ -88,7 +97,8 @@ def optimize_constant_order(
     """
     if not isinstance(problem, InventoryProblem):
         raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
-    demand = demand_array(data)
+    demand, alive = lived_demand(data)  # zeros outside a life; the simulator masks them
+    life = None if alive is None else sku_lives(data, *demand.shape)
     n = demand.shape[0]
     if n == 0:
         raise ValidationError("data must hold at least one trajectory")
@@ -101,7 +111,7 @@ def optimize_constant_order(
 
     def evaluate(grid: dict[str, np.ndarray]) -> np.ndarray:
         clipped = {"quantity": np.minimum(grid["quantity"], cap[:, None])}
-        return simulated_losses(ConstantOrderPolicy, clipped, demand, problem, per_sku=per_sku)
+        return simulated_losses(ConstantOrderPolicy, clipped, demand, problem, per_sku=per_sku, life=life)
 
     best, _ = grid_search(evaluate, {"quantity": np.zeros(upper.shape[0])}, {"quantity": upper},
                           n_candidates=n_candidates, n_rounds=n_rounds, integer=bool(integer))

@@ -91,6 +91,26 @@ def _periods(value: Any) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def _sample_moments(samples: Any, axis: int, where: Any, *, std: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean and standard deviation (``ddof=1`` where a law has more than one sample) along
+    ``axis``; ``where`` (bool, broadcastable to ``samples``) keeps only the marked samples (a
+    mask, e.g. the periods a SKU lives), ``None`` keeps all."""
+    samples = np.asarray(samples, dtype=np.float64)
+    if where is None:
+        ddof = 1 if samples.shape[axis] > 1 else 0
+        return samples.mean(axis=axis), (samples.std(axis=axis, ddof=ddof) if std else None)
+    where = np.broadcast_to(np.asarray(where, dtype=bool), samples.shape)
+    count = where.sum(axis=axis)
+    if count.size and count.min() == 0:
+        raise ValidationError("every law needs at least one sample inside the mask, got a law with none")
+    mean = np.where(where, samples, 0.0).sum(axis=axis) / count
+    if not std:
+        return mean, None
+    centred = np.where(where, samples - np.expand_dims(mean, axis), 0.0)
+    ddof = np.where(count > 1, 1, 0)
+    return mean, np.sqrt((centred**2).sum(axis=axis) / (count - ddof))
+
+
 def _check_probability(q: Any) -> np.ndarray:
     q = np.asarray(q, dtype=np.float64)
     if q.size and (np.any(q < 0) or np.any(q > 1) or not np.all(np.isfinite(q))):
@@ -215,11 +235,10 @@ class Normal(DemandDistribution):
         return Normal(self._mean * k, self._std * np.sqrt(k))
 
     @classmethod
-    def fit(cls, samples: Any, axis: int = -1) -> "Normal":
-        """Moment fit (sample mean and standard deviation, ``ddof=1``) along ``axis``."""
-        samples = np.asarray(samples, dtype=np.float64)
-        ddof = 1 if samples.shape[axis] > 1 else 0
-        return cls(samples.mean(axis=axis), samples.std(axis=axis, ddof=ddof))
+    def fit(cls, samples: Any, axis: int = -1, where: Any = None) -> "Normal":
+        """Moment fit (sample mean and standard deviation, ``ddof=1``) along ``axis``, over the
+        samples marked by ``where`` (a bool mask; all by default)."""
+        return cls(*_sample_moments(samples, axis, where))
 
 
 class Gamma(DemandDistribution):
@@ -246,12 +265,10 @@ class Gamma(DemandDistribution):
         return cls((mean / std) ** 2, std**2 / mean)
 
     @classmethod
-    def fit(cls, samples: Any, axis: int = -1) -> "Gamma":
-        """Method-of-moments fit along ``axis`` (needs positive mean and spread)."""
-        samples = np.asarray(samples, dtype=np.float64)
-        ddof = 1 if samples.shape[axis] > 1 else 0
-        mean = samples.mean(axis=axis)
-        std = samples.std(axis=axis, ddof=ddof)
+    def fit(cls, samples: Any, axis: int = -1, where: Any = None) -> "Gamma":
+        """Method-of-moments fit along ``axis`` (needs positive mean and spread), over the
+        samples marked by ``where`` (a bool mask; all by default)."""
+        mean, std = _sample_moments(samples, axis, where)
         return cls.from_moments(np.maximum(mean, 1e-12), np.maximum(std, 1e-12))
 
     @property
@@ -315,12 +332,10 @@ class LogNormal(DemandDistribution):
         return cls(np.log(mean) - sigma2 / 2.0, np.sqrt(sigma2))
 
     @classmethod
-    def fit(cls, samples: Any, axis: int = -1) -> "LogNormal":
-        """Method-of-moments fit along ``axis`` (needs positive mean and spread)."""
-        samples = np.asarray(samples, dtype=np.float64)
-        ddof = 1 if samples.shape[axis] > 1 else 0
-        mean = samples.mean(axis=axis)
-        std = samples.std(axis=axis, ddof=ddof)
+    def fit(cls, samples: Any, axis: int = -1, where: Any = None) -> "LogNormal":
+        """Method-of-moments fit along ``axis`` (needs positive mean and spread), over the
+        samples marked by ``where`` (a bool mask; all by default)."""
+        mean, std = _sample_moments(samples, axis, where)
         return cls.from_moments(np.maximum(mean, 1e-12), np.maximum(std, 1e-12))
 
     @property
@@ -519,8 +534,9 @@ class Poisson(_CountLaw):
         self._mean = _array("mean", mean, minimum=0.0)
 
     @classmethod
-    def fit(cls, samples: Any, axis: int = -1) -> "Poisson":
-        return cls(np.asarray(samples, dtype=np.float64).mean(axis=axis))
+    def fit(cls, samples: Any, axis: int = -1, where: Any = None) -> "Poisson":
+        """The sample mean along ``axis`` over the samples marked by ``where`` (all by default)."""
+        return cls(_sample_moments(samples, axis, where, std=False)[0])
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -611,12 +627,18 @@ class NegativeBinomial(_CountLaw):
         return cls(mean * p / (1.0 - p), p)
 
     @classmethod
-    def fit(cls, samples: Any, axis: int = -1) -> "NegativeBinomial":
-        """Moment fit; the variance is floored just above the mean (near-Poisson data)."""
-        samples = np.asarray(samples, dtype=np.float64)
-        ddof = 1 if samples.shape[axis] > 1 else 0
-        mean = np.maximum(samples.mean(axis=axis), 1e-9)
-        variance = np.maximum(samples.var(axis=axis, ddof=ddof), mean * (1 + 1e-6))
+    def fit(cls, samples: Any, axis: int = -1, where: Any = None) -> "NegativeBinomial":
+        """Moment fit over the samples marked by ``where`` (all by default); the variance is
+        floored just above the mean (near-Poisson data)."""
+        if where is None:
+            samples = np.asarray(samples, dtype=np.float64)
+            ddof = 1 if samples.shape[axis] > 1 else 0
+            mean, variance = samples.mean(axis=axis), samples.var(axis=axis, ddof=ddof)
+        else:
+            mean, std = _sample_moments(samples, axis, where)
+            variance = std**2
+        mean = np.maximum(mean, 1e-9)
+        variance = np.maximum(variance, mean * (1 + 1e-6))
         return cls.from_moments(mean, variance)
 
     @property
@@ -703,9 +725,10 @@ class Geometric(NegativeBinomial):
         super().__init__(np.ones_like(mean), 1.0 / (1.0 + mean))
 
     @classmethod
-    def fit(cls, samples: Any, axis: int = -1) -> "Geometric":
-        """The geometric law with the sample mean (floored at 1e-9)."""
-        return cls(np.maximum(np.asarray(samples, dtype=np.float64).mean(axis=axis), 1e-9))
+    def fit(cls, samples: Any, axis: int = -1, where: Any = None) -> "Geometric":
+        """The geometric law with the sample mean (floored at 1e-9) over the samples marked by
+        ``where`` (all by default)."""
+        return cls(np.maximum(_sample_moments(samples, axis, where, std=False)[0], 1e-9))
 
 
 class Discrete(DemandDistribution):

@@ -34,6 +34,15 @@ from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_float, check_int
 from orkit.heuristics._params import checked_fields, dataclass_fields
 from orkit.heuristics._training import demand_array, scalar_timing, shared_costs
+
+#: why the empirical DP refuses SKUs that start or end inside the horizon (``Dataset.check_full_lives``)
+EMPIRICAL_DP_LIVES = dict(
+    doing="fitting the empirical DP on",
+    why="its recursion runs over calendar periods, with review days P, 2P, ... from period 0 and each period's "
+        "demand law taken across the SKUs, while a SKU launched or withdrawn inside the horizon keeps its own clock "
+        "and has no demand outside its life",
+    instead="fit it on the SKUs that live the whole horizon, or use the newsvendor, base-stock or DP-optimal "
+            "policy, which fit on partial lives")
 from orkit.heuristics.distributions import Discrete
 from orkit.heuristics.newsvendor import newsvendor_cost
 from orkit.sim import review_days
@@ -238,7 +247,8 @@ class EmpiricalDPPolicy(SavablePolicy):
                 "use DynamicProgrammingPolicy or the (s,S) policy, which model it"
             )
         self.solution_ = solve_empirical_dp(
-            np.round(demand_array(train)),
+            np.round(demand_array(train.check_full_lives(**EMPIRICAL_DP_LIVES) if hasattr(train, "check_full_lives")
+                                  else train)),
             lead_time=L,
             review_period=P,
             holding_cost=problem.holding_cost,

@@ -70,7 +70,7 @@ from orkit.heuristics._search import (
     simulated_losses,
     window_max,
 )
-from orkit.heuristics._training import demand_array
+from orkit.heuristics._training import lived_demand, sku_lives
 from orkit.heuristics.base_stock import _timing_arrays, base_stock_cost, base_stock_level
 from orkit.heuristics.distributions import DemandDistribution, as_distribution
 
@@ -588,7 +588,8 @@ def _fit_pair(
     2 EOQ]`` (EOQ from the mean demand, K and h per SKU) minimising the simulated loss."""
     if not isinstance(problem, InventoryProblem):
         raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
-    demand = demand_array(data)
+    demand, alive = lived_demand(data)  # zeros outside a life; the simulator masks them
+    life = None if alive is None else sku_lives(data, *demand.shape)
     n = demand.shape[0]
     if n == 0:
         raise ValidationError("data must hold at least one trajectory")
@@ -597,7 +598,7 @@ def _fit_pair(
     L, P = int(problem.lead_times(n).max()), int(problem.review_periods(n).max())
     K = problem.fixed_costs(n)
     h = np.maximum(problem.holding_costs(n), 1e-12)
-    rate = demand.mean(axis=1)
+    rate = demand.mean(axis=1) if alive is None else demand.sum(axis=1) / np.maximum(alive.sum(axis=1), 1)
     eoq = np.sqrt(2 * K * rate / h)
     if not per_sku:
         eoq = np.array([eoq.max()])
@@ -606,7 +607,7 @@ def _fit_pair(
     groups = point_hi.shape[0]
     best, _ = grid_search(
         lambda grid: simulated_losses(make, {names[0]: grid["point"], names[1]: grid["quantity"]}, demand, problem,
-                                      per_sku=per_sku, max_elements=max_elements),
+                                      per_sku=per_sku, max_elements=max_elements, life=life),
         {"point": np.zeros(groups), "quantity": np.zeros(groups)},
         {"point": point_hi, "quantity": quantity_hi},
         n_candidates=n_candidates,

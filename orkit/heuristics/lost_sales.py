@@ -72,7 +72,7 @@ from orkit.heuristics._search import (
     protection_interval,
     review_interval,
 )
-from orkit.heuristics._training import demand_array, scalar_timing, shared_costs
+from orkit.heuristics._training import lived_demand, pooled_lived_pmf, scalar_timing, shared_costs, sku_lives
 from orkit.heuristics.base_stock import base_stock_level
 from orkit.heuristics.distributions import DemandDistribution, Discrete
 from orkit.heuristics.newsvendor import newsvendor_cost
@@ -340,9 +340,16 @@ class MyopicPolicy(SavablePolicy):
             pmf = _pmf_tensor(self.demand_pmf, torch.zeros(1)).numpy()
             self.per_sku_, self.sku_ids_ = pmf.shape[0] > 1, None
         else:
-            demand = np.round(demand_array(train))
+            demand, alive = lived_demand(train)  # each SKU's lived periods only (a mask, not zeros)
+            demand = np.round(demand)
             samples = demand if self.per_sku else demand.reshape(1, -1)
-            pmf = Discrete.from_samples(samples, axis=-1).pmf
+            if alive is None:
+                pmf = Discrete.from_samples(samples, axis=-1).pmf
+            else:
+                if self.per_sku and not alive.any(axis=1).all():
+                    raise ValidationError("MyopicPolicy(per_sku=True) needs a lived training period for every SKU")
+                weights = alive if self.per_sku else alive.reshape(1, -1)
+                pmf = Discrete.from_samples(samples, axis=-1, weights=weights.astype(np.float64)).pmf
             self.per_sku_ = bool(self.per_sku)
             self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
         self.demand_pmf_ = pmf
@@ -824,7 +831,7 @@ class VectorBaseStockPolicy(SavablePolicy):
     def _pmf(self, train: Any) -> np.ndarray:
         if self.demand_pmf is not None:
             return _pmf_tensor(self.demand_pmf, torch.zeros(1)).numpy()[0]
-        return Discrete.from_samples(np.round(demand_array(train)).reshape(1, -1)).pmf[0]
+        return pooled_lived_pmf(train)
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "VectorBaseStockPolicy":
         """The standard levels of the demand pmf (a no-op when ``levels`` were given)."""
@@ -896,13 +903,13 @@ class BetterVectorBaseStockPolicy(VectorBaseStockPolicy):
         table, first = np.unique(table, axis=0, return_index=True)
         ratios = ratios[first]
         levels_t = torch.as_tensor(table, dtype=torch.float64)
-        demand = demand_array(train)
+        demand, alive = lived_demand(train)  # zeros outside a life; the simulator masks them
 
         def make(candidate: torch.Tensor) -> "_CandidateLevels":
             return _CandidateLevels(levels_t[candidate.long()])
 
         losses = simulated_losses(make, {"candidate": np.arange(len(ratios), dtype=np.float64)[None, :]}, demand,
-                                  problem, per_sku=False)
+                                  problem, per_sku=False, life=None if alive is None else sku_lives(train, *demand.shape))
         best = int(np.argmin(losses[0]))
         self._set_levels(table[best], float(ratios[best]))
         return self

@@ -36,7 +36,7 @@ from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_choice
 from orkit.heuristics._params import SkuParameter
-from orkit.heuristics._training import review_window_demand, scalar_timing
+from orkit.heuristics._training import check_lived_windows, lived_review_windows, scalar_timing
 from orkit.heuristics.distributions import (
     DemandDistribution,
     Empirical,
@@ -146,17 +146,25 @@ def newsvendor_cost(quantity: Any, holding_cost: Any, shortage_cost: Any, demand
 
 
 def fit_window_distributions(
-    windows: np.ndarray, family: str, per_sku: bool
+    windows: np.ndarray, family: str, per_sku: bool, valid: np.ndarray | None = None
 ) -> list[DemandDistribution]:
-    """One law per window length ``j`` fitted to ``windows`` (n_skus, n_reviews, P) by moments."""
+    """One law per window length ``j`` fitted to ``windows`` (n_skus, n_reviews, P) by moments;
+    ``valid`` (n_skus, n_reviews) keeps only the windows inside each SKU's life (a mask: the
+    others are left out, never read as demand; :func:`~orkit.heuristics._training.lived_review_windows`)."""
     cls = FAMILIES[family]
     P = windows.shape[2]
+    if valid is not None and valid.all():
+        valid = None
+    mask = None if valid is None else (valid if per_sku else valid.reshape(1, -1))
     out = []
     for j in range(P):
         samples = windows[:, :, j] if per_sku else windows[:, :, j].reshape(1, -1)
-        if samples.shape[-1] == 0:
+        if samples.shape[-1] == 0 or (mask is not None and not mask.any()):
             raise ValidationError("the training trajectories are too short: no complete review window")
-        out.append(cls(samples) if family == "empirical" else cls.fit(samples, axis=-1))
+        if family == "empirical":
+            out.append(cls(samples) if mask is None else cls(samples, weights=mask.astype(np.float64)))
+        else:
+            out.append(cls.fit(samples, axis=-1) if mask is None else cls.fit(samples, axis=-1, where=mask))
     return out
 
 
@@ -216,12 +224,18 @@ class NewsvendorPolicy(SavablePolicy):
         check_choice("distribution", self.distribution, tuple(FAMILIES))
         problem = problem.for_data(train)
         L, P = scalar_timing(problem, "NewsvendorPolicy")
-        windows = review_window_demand(train, L, P)
-        self.distributions_ = fit_window_distributions(windows, self.distribution, bool(self.per_sku))
+        # each SKU's windows inside its life only (SKUs that start or end inside the horizon)
+        windows, valid = lived_review_windows(train, L, P)
+        if self.per_sku:
+            check_lived_windows(valid, train, "NewsvendorPolicy(per_sku=True)")
+        self.distributions_ = fit_window_distributions(windows, self.distribution, bool(self.per_sku), valid)
         q = problem.critical_ratio  # one per SKU where a cost is given per SKU
         if self.distribution == "empirical":
             samples = np.concatenate([d.samples for d in self.distributions_], axis=-1)
-            level = Empirical(samples).ppf(q)
+            if valid is None or valid.all():
+                level = Empirical(samples).ppf(q)
+            else:  # each law's weights sum to 1: the equal-weight mixture of the P window lengths
+                level = Empirical(samples, np.concatenate([d.weights for d in self.distributions_], axis=-1)).ppf(q)
         else:
             level = mixture_ppf(self.distributions_, q)
         # per-SKU costs give each training SKU its own level (of the pooled law unless per_sku)

@@ -36,17 +36,20 @@ from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.validation import check_float
 from orkit.heuristics._params import SkuParameter
 from orkit.heuristics._search import is_integer_valued, window_max
-from orkit.heuristics._training import demand_array
+from orkit.heuristics._training import lived_demand
 
 __all__ = ["FillRateBaseStockPolicy", "fill_rate_base_stock_level"]
 
 
-def _fill_rates(level: np.ndarray, demand: np.ndarray, problem: InventoryProblem, per_sku: bool) -> np.ndarray:
-    """The ledger's fill rate of base-stock ``level`` (per SKU, or pooled as shape (1,))."""
+def _fill_rates(level: np.ndarray, demand: Any, problem: InventoryProblem, per_sku: bool) -> np.ndarray:
+    """The ledger's fill rate of base-stock ``level`` (per SKU, or pooled as shape (1,));
+    ``demand``: an array, or a Dataset whose SKUs start or end inside the horizon (the
+    simulator then counts each SKU's lived periods only)."""
     from orkit.sim import simulate
     from orkit.heuristics.base_stock import BaseStockPolicy
 
-    led = simulate(BaseStockPolicy(torch.as_tensor(level)), torch.as_tensor(demand), problem, ledger="lean",
+    source = demand if hasattr(demand, "demand_time_major") else torch.as_tensor(demand)
+    led = simulate(BaseStockPolicy(torch.as_tensor(level)), source, problem, ledger="lean",
                    dtype=torch.float64, fused=False)
     sales, wanted = led.sales.numpy(), led.demand.numpy()
     if not per_sku:
@@ -99,7 +102,7 @@ def fill_rate_base_stock_level(data: Any, problem: InventoryProblem, fill_rate: 
     if not isinstance(problem, InventoryProblem):
         raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
     problem = problem.for_data(data)
-    demand = demand_array(data)
+    demand, alive = lived_demand(data)
     n = demand.shape[0]
     if n == 0:
         raise ValidationError("data must hold at least one trajectory")
@@ -107,6 +110,8 @@ def fill_rate_base_stock_level(data: Any, problem: InventoryProblem, fill_rate: 
         integer = is_integer_valued(demand)
     window = int((problem.lead_times(n) + problem.review_periods(n)).max())
     hi = window_max(demand, window, per_sku) + 1.0  # no shortage after the warm-up: fill rate 1
+    if alive is not None:  # SKUs that start or end inside the horizon: the simulator masks their lives
+        demand = data
     lo = np.zeros_like(hi)
     expand = (lambda v: v) if per_sku else (lambda v: np.full(n, v[0]))  # noqa: E731
     reached = _fill_rates(expand(lo), demand, problem, per_sku) >= target

@@ -47,7 +47,7 @@ from orkit.rl._training import TrainingRun, adam, generator_for, gradient_step, 
 from orkit.rl.buffers import ReplayBuffer
 from orkit.rl.networks import NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, TrainingResult
-from orkit.rl.rollout import record_rollout, review_window_costs, scalar_timing, subset_input
+from orkit.rl.rollout import check_rollout_lives, record_rollout, review_window_costs, scalar_timing, subset_input
 
 __all__ = ["DDPGConfig", "train_ddpg", "DDPGPolicy"]
 
@@ -133,6 +133,7 @@ def train_ddpg(
     problem must have one lead time and review period for every SKU. Checkpoints include the
     replay buffer, so a resumed run matches an uninterrupted one.
     """
+    check_rollout_lives(train, "DDPG")
     s = setup(train, validation, problem, regularization, config, DDPGConfig, checkpoint_dir)
     config, actor, device = s.config, s.network, s.device
     L, P = scalar_timing(problem, "DDPG")

@@ -157,7 +157,12 @@ def train_ds(
                 continue
             ledger = simulate(run.policy, subset_input(s.train_input, batch), subset_problem(problem, batch, n_train),
                               ledger="lean", differentiable=True)
-            loss = per_sku_loss(ledger).mean()
+            # the mean over the minibatch's SKUs with a scored period (a SKU that starts or ends inside the
+            # horizon may have none in its life); with every SKU scored, the mean over all
+            scored = ledger.counted_periods > 0
+            if not bool(scored.any()):
+                continue
+            loss = per_sku_loss(ledger)[scored].mean() if not bool(scored.all()) else per_sku_loss(ledger).mean()
             if not torch.isfinite(loss):
                 skipped += 1
                 continue

@@ -235,6 +235,8 @@ class ObservationEncoder(nn.Module):
             if bad:
                 raise ValidationError(
                     f"categorical feature {bad[0]!r} is not among the network's features {list(features)}")
+        # statistics over the periods each SKU lives (no zeros outside a life): (n_skus, T) bool or None
+        lived = None if getattr(train, "full_lives", True) else train.alive().T
         levels = {}
         for f in categorical_features:
             declared = roles[f].levels if f in roles else None
@@ -242,7 +244,7 @@ class ObservationEncoder(nn.Module):
                 levels[f] = list(declared)
             else:
                 column = np.asarray(train.features, dtype=np.float64)[:, :, names.index(f)]
-                levels[f] = np.unique(column).tolist()
+                levels[f] = np.unique(column if lived is None else column[lived]).tolist()
             if len(levels[f]) > 1000:
                 raise ValidationError(
                     f"categorical feature {f!r} has {len(levels[f])} distinct training values; at most 1000 "
@@ -261,12 +263,15 @@ class ObservationEncoder(nn.Module):
             horizon=demand.shape[1],
             categorical_levels=levels,
         )
-        g = float(demand.mean()) if demand.size else 1.0
+        if lived is not None:  # SKUs that start or end inside the horizon: their lived periods only
+            g = float(demand[lived].mean()) if lived.any() else 1.0
+        else:
+            g = float(demand.mean()) if demand.size else 1.0
         encoder.global_scale.fill_(g if g > 0 and math.isfinite(g) else 1.0)
         numeric = encoder.input_features
         if numeric and standardize_features:
             x = np.asarray(train.features, dtype=np.float64)[:, :, [names.index(f) for f in numeric]]
-            x = x.reshape(-1, len(numeric))
+            x = x.reshape(-1, len(numeric)) if lived is None else x[lived]
             mean, std = x.mean(0), x.std(0)
             std = np.where(std > 1e-8, std, 1.0)
             encoder.feature_mean.copy_(torch.as_tensor(mean))

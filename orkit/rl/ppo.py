@@ -53,7 +53,7 @@ from orkit.rl.distributed import DataParallel
 from orkit.rl.encoder import EncodedObservation
 from orkit.rl.networks import NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, TrainingResult
-from orkit.rl.rollout import record_rollout, review_window_costs, scalar_timing, subset_input
+from orkit.rl.rollout import check_rollout_lives, record_rollout, review_window_costs, scalar_timing, subset_input
 from orkit.sim import review_days
 
 __all__ = ["PPOConfig", "PPOAgent", "train_ppo", "PPOPolicy", "ppo_loss"]
@@ -164,6 +164,7 @@ def train_ppo(
     Parameters are those of :func:`~orkit.rl.ds.train_ds` with a :class:`PPOConfig`. The
     problem must have one lead time and review period for every SKU.
     """
+    check_rollout_lives(train, "PPO")
     s = setup(train, validation, problem, regularization, config, PPOConfig, checkpoint_dir)
     config, actor, device = s.config, s.network, s.device
     L, P = scalar_timing(problem, "PPO")

@@ -30,7 +30,8 @@ from orkit.core.problem import InventoryProblem
 from orkit.rl.encoder import EncodedObservation
 from orkit.sim import Ledger, SimulationInput, simulate
 
-__all__ = ["RecordingPolicy", "Rollout", "record_rollout", "review_window_costs", "subset_input", "subset_problem", "scalar_timing"]
+__all__ = ["RecordingPolicy", "Rollout", "check_rollout_lives", "record_rollout", "review_window_costs", "subset_input",
+           "subset_problem", "scalar_timing"]
 
 StepFunction = Callable[[Observation], "tuple[torch.Tensor, dict[str, Any]]"]
 
@@ -141,3 +142,20 @@ def scalar_timing(problem: InventoryProblem, learner: str) -> tuple[int, int]:
             "got per-SKU values; DS supports per-SKU timing"
         )
     return int(problem.lead_time), int(problem.review_period)
+
+
+def check_rollout_lives(train: Any, learner: str) -> None:
+    """A clear error when ``train`` holds SKUs that start or end inside the horizon: PPO and
+    DDPG learn from rollout steps that are one review period of every SKU at once, with one
+    clock for all (returns and bootstrapping run over the same steps for every SKU); a SKU with
+    its own life would add steps in which it does not exist, and the steps would no longer be
+    its review periods. DS, which back-propagates the simulator's ledger, trains on them."""
+    if hasattr(train, "check_full_lives"):
+        train.check_full_lives(
+            doing=f"training {learner} on",
+            why="its rollout steps are review periods on one clock shared by every SKU, while a SKU launched or "
+                "withdrawn inside the horizon reviews on its own clock and has steps outside its life that no reward "
+                "or return should read",
+            instead=f"train DS (which back-propagates the simulator's ledger and honours lives), or train {learner} on "
+                    "the SKUs that live the whole horizon (dataset.subset)")
+

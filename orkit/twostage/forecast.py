@@ -94,8 +94,7 @@ def _as_demand_and_features(
     data: Any, name: str
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
     """Demand (n_skus, T) float64, features (n_skus, T, F) or None, and feature names."""
-    if hasattr(data, "demand") and hasattr(data, "feature_names"):  # a Dataset
-        data.check_full_lives("fitting the forecaster on")  # zeros outside a life are not demand
+    if hasattr(data, "demand") and hasattr(data, "feature_names"):  # a Dataset (lives: see _lived_rows)
         demand = np.asarray(data.demand, dtype=np.float64)
         features = np.asarray(data.features, dtype=np.float64) if data.n_features else None
         names = tuple(data.feature_names) if features is not None else ()
@@ -112,6 +111,19 @@ def _as_demand_and_features(
     if not np.all(np.isfinite(demand)) or (demand.size and demand.min() < 0):
         raise DataError(f"{name} demand must be finite and >= 0")
     return demand, features, names
+
+
+def _lived_rows(data: Any, origins: np.ndarray, horizon: int) -> np.ndarray | None:
+    """(n_skus, len(origins)) bool: the (SKU, origin) rows inside each SKU's life, or ``None``
+    when every SKU lives the whole horizon. Origin ``t`` of a SKU living ``first..last`` is a
+    training row when ``first + 1 <= t`` and ``t + H - 1 <= last``: at least one lived period
+    before it and every forecast target inside the life. Its lags before ``first`` read 0, as
+    before period 0 of any SKU and as the policy's observation shows them (Dataset demand is 0
+    outside a life); targets never leave the life."""
+    if not hasattr(data, "full_lives") or data.full_lives:
+        return None
+    first, last = (np.asarray(v)[:, None] for v in data.life)
+    return (origins[None, :] >= first + 1) & (origins[None, :] + horizon - 1 <= last)
 
 
 # ---------------------------------------------------------------------------------- features
@@ -412,11 +424,13 @@ class DemandForecaster(Estimator):
         """Origins with a full horizon of targets: ``t = 1, ..., T - H``."""
         return np.arange(1, n_periods - self.horizon_ + 1)
 
-    def _rows(self, data: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _rows(self, data: Any, name: str, lived_only: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Design (m, H, C), level, spread and targets (m, H) for every origin of ``data`` (of
         its window after the history, for a backtest window).
 
-        Rows are SKU-major: row ``i * n_origins + j`` is SKU ``i`` at origin ``j + 1``.
+        Rows are SKU-major: row ``i * n_origins + j`` is SKU ``i`` at origin ``j + 1``. With
+        SKUs that start or end inside the horizon, only the rows inside their lives
+        (:func:`_lived_rows`) are kept, unless ``lived_only`` is False.
         """
         demand, features, names = _as_demand_and_features(data, name)
         n_skus, n_periods = demand.shape
@@ -433,8 +447,17 @@ class DemandForecaster(Estimator):
         selected = [None if x is None else x[:, origins].reshape(n_skus * origins.size, *x.shape[2:])
                     for x in self._inputs(features, names, name)]
         periods = np.broadcast_to(origins, (n_skus, origins.size)).reshape(-1)
-        design, level, spread = self._design(recent.reshape(-1, self.window), periods, *selected)
-        return design, level, spread, targets.reshape(-1, self.horizon_)
+        recent, targets = recent.reshape(-1, self.window), targets.reshape(-1, self.horizon_)
+        lived = None if not lived_only else _lived_rows(data, origins, self.horizon_)
+        if lived is not None:  # SKUs that start or end inside the horizon: rows inside their lives only
+            keep = lived.reshape(-1)
+            if not keep.any():
+                raise DataError(f"{name} has no origin inside a SKU's life with a full horizon of {self.horizon_} "
+                                "periods after it")
+            recent, targets, periods = recent[keep], targets[keep], periods[keep]
+            selected = [None if x is None else x[keep] for x in selected]
+        design, level, spread = self._design(recent, periods, *selected)
+        return design, level, spread, targets
 
     # ------------------------------------------------------------------ fit
     def fit(self, train: Any, horizon: int, validation: Any = None) -> "DemandForecaster":
@@ -457,10 +480,16 @@ class DemandForecaster(Estimator):
         self.horizon_ = check_int("horizon", horizon, minimum=1)
         demand, features, names = _as_demand_and_features(train, "train")
         self._resolve_inputs(train, names)
-        mean_demand = float(demand.mean()) if demand.size else 0.0
+        if getattr(train, "full_lives", True):
+            mean_demand = float(demand.mean()) if demand.size else 0.0
+            sku_mean = demand.mean(axis=1)
+            sku_std = demand.std(axis=1)
+        else:  # statistics over the periods each SKU lives (a mask: no zeros outside a life)
+            alive = train.alive().T
+            mean_demand = float(demand[alive].mean()) if alive.any() else 0.0
+            sku_mean = np.array([row[keep].mean() if keep.any() else 0.0 for row, keep in zip(demand, alive)])
+            sku_std = np.array([row[keep].std() if keep.any() else 0.0 for row, keep in zip(demand, alive)])
         self.level_floor_ = max(0.1 * mean_demand, 1e-6)
-        sku_mean = demand.mean(axis=1)
-        sku_std = demand.std(axis=1)
         moving = sku_mean > 0
         self.pooled_variation_ = float(np.median(sku_std[moving] / sku_mean[moving])) if moving.any() else 1.0
 
@@ -616,6 +645,8 @@ class DemandForecaster(Estimator):
             The origins ``t_j = 1, ..., T - H``.
         """
         check_is_fitted(self, ("horizon_",))
+        if hasattr(data, "check_full_lives"):  # one forecast per SKU and origin: a rectangle
+            data.check_full_lives("forecasting every origin (predict_origins) of")
         design, level, _, targets = self._rows(data, "data")
         origins = self._origins(int(np.shape(getattr(data, "demand", data))[1]))
         shape = (-1, origins.size, self.horizon_)

@@ -223,10 +223,10 @@ CASES = [
      r"periods are ragged: sku 'A' has no row for date\(s\) 2024-01-05, 2024-01-06 .* pass fill_missing='zero' "
      r"\(orkit: --fill-missing zero\)"),
     ("unknown fill", None, [*EVAL, "data.csv", "--fill-missing", "mean"], r"argument --fill-missing: invalid choice"),
-    ("fitting on a sku that starts late", _extract(lambda r: r.drop(index=[8, 9])),
-     ["evaluate", "--policy", "newsvendor", "extract.csv", *EXTRACT, "--fit", "extract.csv"],
+    ("fitting the empirical DP on a sku that starts late", _extract(lambda r: r.drop(index=[8, 9])),
+     ["evaluate", "--policy", "empirical-dp", "extract.csv", *EXTRACT, "--fit", "extract.csv"],
      r"has 1 SKU\(s\) that do not live the whole horizon \(2024-01-01..2024-01-08\): 'B' \(2024-01-03..2024-01-08\); "
-     r"fitting a heuristic on SKUs that start or end inside the horizon is not supported yet"),
+     r"fitting the empirical DP on SKUs that start or end inside the horizon is not supported \(its recursion"),
     ("stock-out flag not true/false", _extract(lambda r: r.assign(oos=np.where(r.index == 6, "perhaps", "no"))),
      [*EVAL, "extract.csv", *EXTRACT, "--column", "stockout=oos"],
      r"stockout column 'oos' must hold true/false or 1/0 on every row, got 'perhaps' at sku 'A' date 2024-01-07"),

@@ -92,15 +92,16 @@ def test_lives_travel_with_subsets_splits_and_files(tmp_path):
     assert len(rows) == 6 + 4 + 4  # no row outside a life
 
 
-def test_fitting_a_heuristic_or_the_forecaster_on_partial_lives_is_refused():
-    from orkit.heuristics import NewsvendorPolicy
+def test_heuristics_and_the_forecaster_fit_on_partial_lives_and_the_empirical_dp_refuses():
+    # fitting on lived periods only: tests/heuristics/test_lives_fit.py
+    from orkit.heuristics import EmpiricalDPPolicy, NewsvendorPolicy
     from orkit.twostage import DemandForecaster
 
     ds = late_and_early()
-    with pytest.raises(DataError, match=r"fitting a heuristic on SKUs that start or end inside the horizon"):
-        NewsvendorPolicy().fit(ds, ds, InventoryProblem())
-    with pytest.raises(DataError, match=r"fitting the forecaster on SKUs that start or end inside the horizon"):
-        DemandForecaster().fit(ds, horizon=2)
+    NewsvendorPolicy().fit(ds, ds, InventoryProblem())
+    DemandForecaster(calendar="periods").fit(ds, horizon=2)
+    with pytest.raises(DataError, match=r"fitting the empirical DP on SKUs that start or end inside the horizon"):
+        EmpiricalDPPolicy().fit(ds, ds, InventoryProblem())
 
 
 def test_check_full_lives_names_the_skus_and_says_what_is_not_supported():
@@ -108,7 +109,8 @@ def test_check_full_lives_names_the_skus_and_says_what_is_not_supported():
     with pytest.raises(DataError, match=r"dataset 'dataset' has 2 SKU\(s\) that do not live the whole horizon "
                                         r"\(2024-01-01..2024-01-06\): 'B' \(2024-01-03..2024-01-06\), 'C' "
                                         r"\(2024-01-01..2024-01-04\); fitting on SKUs that start or end inside the "
-                                        r"horizon is not supported yet"):
+                                        r"horizon is not supported \(their periods outside the life would read as "
+                                        r"zero demand\): fit on the SKUs that do"):
         ds.check_full_lives()
     assert Dataset.from_frame(extract(), **MAPPING).check_full_lives().full_lives
 
