@@ -225,3 +225,14 @@ def test_time_backtest_on_data_with_launches_runs_end_to_end(make):
     table = backtest(make, ds, InventoryProblem(lead_time=1, review_period=1), TimeSplit(validation=10, test=10))
     assert list(table["window"]) == ["validation", "test"]
     assert np.isfinite(table["weighted_loss"]).all()
+
+
+def test_orkit_evaluate_backtests_data_with_launches_and_withdrawals(tmp_path, capsys):
+    from orkit.cli.main import main
+
+    data = launches()
+    path = Dataset(data.demand, life=data.life, start_date="2024-01-01", freq="D").write(tmp_path / "sales.csv")
+    for policy in ("newsvendor", "base-stock"):
+        assert main(["evaluate", str(path), "--policy", policy, "--test-periods", "10", "--validation-periods",
+                     "10"]) == 0
+        assert "weighted_loss" in capsys.readouterr().out
