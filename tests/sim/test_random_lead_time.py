@@ -257,3 +257,13 @@ def test_every_registered_family_fits_or_refuses_random_lead_times_clearly(name)
                 make_policy(name).fit(d, d, problem)
     finally:
         logging.disable(logging.NOTSET)
+
+
+def test_per_sku_timing_with_one_value_for_every_sku_is_the_shared_timing():
+    """Per-SKU arrays (or per-SKU laws) whose values all agree run as one shared timing (this
+    raised 'lead_time has 2 values but the data has 1 SKUs' before)."""
+    d = torch.tensor(demand(2, 20))
+    shared = simulate(BaseStockPolicy(15.0), d, InventoryProblem(lead_time=2, review_period=2))
+    for lead_time in ([2, 2], LeadTimeDistribution([2, 3], [[1.0, 0.0], [1.0, 0.0]])):
+        ledger = simulate(BaseStockPolicy(15.0), d, InventoryProblem(lead_time=lead_time, review_period=[2, 2]))
+        assert torch.equal(ledger.on_hand, shared.on_hand) and torch.equal(ledger.cost, shared.cost)
