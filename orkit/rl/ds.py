@@ -150,6 +150,8 @@ def train_ds(
         for batch in torch.randperm(n_train, generator=generator).split(config.batch_size):
             if s.dp.active:  # this process's shard of the minibatch; gradients summed over the processes
                 loss = sharded_step(run, batch, optimizer, problem, n_train)
+                if loss is None:  # no SKU of the minibatch has a scored period
+                    continue
                 if torch.isfinite(loss):
                     losses.append(loss.item())
                 else:
@@ -190,22 +192,37 @@ def train_ds(
 
 
 def sharded_step(run: TrainingRun, batch: torch.Tensor, optimizer: torch.optim.Optimizer, problem: InventoryProblem,
-                 n_train: int) -> torch.Tensor:
+                 n_train: int) -> torch.Tensor | None:
     """One data-parallel DS step (:mod:`orkit.rl.distributed`): this process simulates its
     contiguous shard of ``batch`` and back-propagates its share of the batch loss (the sum of
     its trajectories' losses over the batch size); the gradients and the shares are summed over
     the processes in one ``all_reduce``, so every process takes the one-process step on the
-    whole batch (clipped, skipped when the batch loss is not finite). Returns the batch loss."""
+    whole batch (clipped, skipped when the batch loss is not finite). Returns the batch loss.
+
+    With SKUs that start or end inside the horizon the batch loss is the mean over the batch's
+    SKUs with a scored period (their count summed over the processes first), as in one process;
+    ``None`` when the batch has none (no step)."""
     s, network = run.setup, run.network
     params = [p for p in network.parameters() if p.requires_grad]
     optimizer.zero_grad()
     lo, hi = s.dp.bounds(len(batch))
     share = torch.zeros((), device=s.device)
+    losses = scored = None
     if hi > lo:  # a shard may be empty (a last minibatch smaller than the number of processes)
         mine = batch[lo:hi]
         ledger = simulate(run.policy, subset_input(s.train_input, mine), subset_problem(problem, mine, n_train),
                           ledger="lean", differentiable=True)
-        share = per_sku_loss(ledger).sum() / len(batch)
+        losses, scored = per_sku_loss(ledger), ledger.counted_periods > 0
+    n_scored = len(batch)
+    if s.train_input.life is not None:  # SKUs with lives: the mean over the batch's SKUs with a scored period
+        count = torch.zeros(1, dtype=torch.float64, device=s.device)
+        if scored is not None:
+            count[0] = scored.sum()
+        n_scored = int(s.dp.sum(count)[0])
+        if n_scored == 0:  # as one process: a minibatch without a scored period takes no step
+            return None
+    if losses is not None:
+        share = (losses[scored] if s.train_input.life is not None else losses).sum() / n_scored
         share.backward()
     loss = s.dp.reduce_gradients(params, share.detach())[0]
     if torch.isfinite(loss):

@@ -58,10 +58,26 @@ def _ds_gradient(train, validation, problem, dp_step: bool):
     if dp_step:  # a step of size 0: the summed gradients stay in .grad (unclipped)
         sharded_step(run, batch, torch.optim.SGD(params, lr=0.0), problem, train.n_skus)
     else:
-        loss = per_sku_loss(simulate(run.policy, subset_input(s.train_input, batch), problem, ledger="lean",
-                                     differentiable=True)).mean()
+        ledger = simulate(run.policy, subset_input(s.train_input, batch), problem, ledger="lean", differentiable=True)
+        scored = ledger.counted_periods > 0  # every SKU, but with lives (_with_lives)
+        loss = per_sku_loss(ledger)[scored].mean()
         loss.backward()
     return [p.grad.clone() for p in params]
+
+
+def _with_lives(train):
+    """``train`` with SKUs 0 and 2 launched at period 10, 4 and 9 withdrawn after period 30, and
+    SKU 7 living two periods only (its warm-up: no scored period, left out of the batch mean)."""
+    from orkit.data import Dataset
+
+    n, T = train.demand.shape
+    first, last = torch.zeros(n, dtype=torch.int64).numpy(), torch.full((n,), T - 1, dtype=torch.int64).numpy()
+    first[[0, 2, 7]] = 10
+    last[[4, 9]], last[7] = 30, 11
+    t = torch.arange(T).numpy()
+    demand = train.demand * ((t >= first[:, None]) & (t <= last[:, None]))
+    return Dataset(demand, features=train.features * ((t >= first[:, None]) & (t <= last[:, None]))[:, :, None],
+                   feature_names=train.feature_names, life=(first, last), metadata=train.metadata)
 
 
 def _ppo_minibatch(train, problem):
@@ -129,7 +145,8 @@ def worker(out: Path) -> None:
     dp = current()  # joins torchrun's gloo group
     assert dp.world_size == 2
     train, validation, problem = _data()
-    results = {"ds_gradient": _ds_gradient(train, validation, problem, dp_step=True)}
+    results = {"ds_gradient": _ds_gradient(train, validation, problem, dp_step=True),
+               "ds_gradient_lives": _ds_gradient(_with_lives(train), validation, problem, dp_step=True)}
     results["ppo_gradient"] = _ppo_gradient(train, problem, dp, slice(0, SPLIT) if dp.rank == 0 else slice(SPLIT, None))
     results["ds"] = _fit(DSPolicy, DS)
     results["ds_resumed"] = _interrupted_then_resumed(DSPolicy, DS, out / "ds-checkpoint")
@@ -226,6 +243,14 @@ def test_ds_gradient_of_two_shards_is_the_whole_batch_gradient(two_processes, da
     for r in ranks:  # minibatch of 7: shards of 4 and 3 trajectories
         assert _relative(r["ds_gradient"], one) < 1e-6
     assert all(torch.equal(a, b) for a, b in zip(ranks[0]["ds_gradient"], ranks[1]["ds_gradient"]))
+
+
+def test_ds_gradient_with_lives_is_the_mean_over_the_batchs_scored_skus(two_processes, data):
+    ranks, _ = two_processes
+    train, validation, problem = data
+    one = _ds_gradient(_with_lives(train), validation, problem, dp_step=False)
+    for r in ranks:  # shards of 4 and 3 trajectories; SKU 7 (second shard) has no scored period
+        assert _relative(r["ds_gradient_lives"], one) < 1e-6
 
 
 def test_ppo_gradient_with_advantages_normalised_over_both_shards(two_processes, data):
