@@ -4,7 +4,8 @@ A base-stock policy on 1,000,000 SKUs x 100 periods, L = 2, P = 1, Poisson(10) d
 before any timing, under backorders and lost sales: lean runs (the default, which compiles
 blocks of periods at this size; a policy that is not fusable, acting eagerly between compiled
 periods; and everything eager), full ledgers (compiled, eager) and differentiable runs (forward plus
-backward into the base-stock level; lean and full). Two yardsticks run in the same process:
+backward into the base-stock level; lean and full), and lean and full runs with per-SKU holding,
+shortage and fixed ordering costs (backorders). Two yardsticks run in the same process:
 
 - the **minimal loop**: an in-place torch loop that only moves stock (arrival, order-up-to,
   demand; no ledger, no policy object, no warm-up), one period at a time;
@@ -133,6 +134,15 @@ def measure(n: int, T: int, repeats: int, device: str = "cpu") -> list[dict]:
         row("gradients, lean (fwd+bwd)", kind, lambda: gradient("lean"))
         row("gradients, lean, eager", kind, lambda: gradient("lean", fused=False))
         row("gradients, full (fwd+bwd)", kind, lambda: gradient("full"))
+    # per-SKU h, b and a fixed cost K charged per order (skipped on code before them: before/after runs)
+    if hasattr(InventoryProblem, "fixed_costs"):
+        rng = np.random.default_rng(0)
+        costs = InventoryProblem(lead_time=LEAD_TIME, review_period=1, holding_cost=rng.uniform(0.05, 0.2, n),
+                                 shortage_cost=rng.uniform(0.5, 2.0, n), fixed_cost=rng.uniform(0.0, 5.0, n))
+        run = lambda **kw: simulate(BaseStockPolicy(LEVEL), demand, costs, **kw)  # noqa: E731
+        row("lean, per-SKU h, b, K", "backorders", lambda: run(ledger="lean"))
+        row("lean, eager, per-SKU h, b, K", "backorders", lambda: run(ledger="lean", fused=False))
+        row("full ledger, per-SKU h, b, K", "backorders", lambda: run(ledger="full"))
     return rows
 
 
