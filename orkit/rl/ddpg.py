@@ -47,7 +47,7 @@ from orkit.rl._training import TrainingRun, adam, generator_for, gradient_step, 
 from orkit.rl.buffers import ReplayBuffer
 from orkit.rl.networks import NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, TrainingResult
-from orkit.rl.rollout import check_rollout_lives, record_rollout, review_window_costs, scalar_timing, subset_input
+from orkit.rl.rollout import next_review_steps, record_rollout, review_window_costs, scalar_timing, subset_input
 
 __all__ = ["DDPGConfig", "train_ddpg", "DDPGPolicy"]
 
@@ -133,7 +133,6 @@ def train_ddpg(
     problem must have one lead time and review period for every SKU. Checkpoints include the
     replay buffer, so a resumed run matches an uninterrupted one.
     """
-    check_rollout_lives(train, "DDPG")
     s = setup(train, validation, problem, regularization, config, DDPGConfig, checkpoint_dir)
     config, actor, device = s.config, s.network, s.device
     L, P = scalar_timing(problem, "DDPG")
@@ -196,11 +195,22 @@ def train_ddpg(
         r = rollout.records
         rewards = -review_window_costs(rollout.ledger, rollout.periods, L, P) / r["scale"] * config.reward_scale
         n, K = rewards.shape
-        next_obs = torch.cat([r["obs"][:, 1:], torch.zeros_like(r["obs"][:, :1])], 1)
-        done = torch.zeros(n, K, device=device)
-        done[:, -1] = 1.0
-        buffer.add(obs=r["obs"].flatten(0, 1), action=r["action"].flatten(0, 1), reward=rewards.flatten(),
-                   next_obs=next_obs.flatten(0, 1), done=done.flatten())
+        if bool(rollout.is_review.all()):
+            next_obs = torch.cat([r["obs"][:, 1:], torch.zeros_like(r["obs"][:, :1])], 1)
+            done = torch.zeros(n, K, device=device)
+            done[:, -1] = 1.0
+            buffer.add(obs=r["obs"].flatten(0, 1), action=r["action"].flatten(0, 1), reward=rewards.flatten(),
+                       next_obs=next_obs.flatten(0, 1), done=done.flatten())
+        else:  # SKUs that start or end inside the horizon: a transition runs from one of a SKU's own review days
+            # to its next (next_review_steps), the last of its life is terminal, and the other steps are left out
+            following = next_review_steps(rollout.is_review)
+            keep = rollout.is_review.reshape(-1)
+            rows = torch.arange(n, device=following.device).unsqueeze(1)
+            next_obs = r["obs"][rows, following.clamp(min=0)] * (following >= 0).unsqueeze(-1).to(r["obs"].dtype)
+            done = (following < 0).to(rewards.dtype)
+            buffer.add(obs=r["obs"].flatten(0, 1)[keep], action=r["action"].flatten(0, 1)[keep],
+                       reward=rewards.flatten()[keep], next_obs=next_obs.flatten(0, 1)[keep], done=done.flatten()[keep])
+            n, K = int(keep.sum()), 1  # the transitions collected
         timesteps += n * K
 
         # ---- learn: one gradient step per train_freq collected steps (their minibatches drawn at once)

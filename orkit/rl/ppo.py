@@ -53,7 +53,7 @@ from orkit.rl.distributed import DataParallel
 from orkit.rl.encoder import EncodedObservation
 from orkit.rl.networks import NetworkConfig, PolicyNetwork, mlp
 from orkit.rl.policy import NeuralEstimator, TrainingResult
-from orkit.rl.rollout import check_rollout_lives, record_rollout, review_window_costs, scalar_timing, subset_input
+from orkit.rl.rollout import check_rollout_lives, next_review_steps, record_rollout, review_window_costs, scalar_timing, subset_input
 from orkit.sim import review_days
 
 __all__ = ["PPOConfig", "PPOAgent", "train_ppo", "PPOPolicy", "ppo_loss"]
@@ -164,7 +164,6 @@ def train_ppo(
     Parameters are those of :func:`~orkit.rl.ds.train_ds` with a :class:`PPOConfig`. The
     problem must have one lead time and review period for every SKU.
     """
-    check_rollout_lives(train, "PPO")
     s = setup(train, validation, problem, regularization, config, PPOConfig, checkpoint_dir)
     config, actor, device = s.config, s.network, s.device
     L, P = scalar_timing(problem, "PPO")
@@ -178,6 +177,12 @@ def train_ppo(
     steps_per_rollout = n_trajectories * n_review
     n_updates = max(1, config.total_timesteps // steps_per_rollout)
     dp = s.dp  # data-parallel: this process simulates trajectories [lo, hi) of every rollout
+    if dp.active:
+        check_rollout_lives(
+            s.train, "PPO with several processes",
+            why="the processes split each rollout's rows by position, and a SKU with its own life leaves out the rows "
+                "outside it, so the shares would no longer line up",
+            instead="train PPO in one process, or DS (which splits SKUs), or on the SKUs that live the whole horizon")
     if dp.active and n_trajectories < dp.world_size:
         raise ValidationError(
             f"num_steps must give each of the {dp.world_size} processes a trajectory of every rollout: "
@@ -221,16 +226,20 @@ def train_ppo(
         encoded = r["encoded"]
         rewards = -review_window_costs(rollout.ledger, rollout.periods, L, P) / encoded.scale * config.reward_scale
         values = r["value"]
+        lived = None if bool(rollout.is_review.all()) else rollout.is_review  # SKUs with lives (see below)
 
         # ---- generalised advantage estimation over the K review steps (the horizon ends the episode)
         advantages = torch.zeros_like(rewards)
-        last = torch.zeros_like(rewards[:, 0])
-        for k in reversed(range(rewards.shape[1])):
-            not_last = 0.0 if k == rewards.shape[1] - 1 else 1.0
-            next_value = values[:, k + 1] if not_last else torch.zeros_like(last)
-            delta = rewards[:, k] + config.gamma * next_value * not_last - values[:, k]
-            last = delta + config.gamma * config.gae_lambda * not_last * last
-            advantages[:, k] = last
+        if lived is None:
+            last = torch.zeros_like(rewards[:, 0])
+            for k in reversed(range(rewards.shape[1])):
+                not_last = 0.0 if k == rewards.shape[1] - 1 else 1.0
+                next_value = values[:, k + 1] if not_last else torch.zeros_like(last)
+                delta = rewards[:, k] + config.gamma * next_value * not_last - values[:, k]
+                last = delta + config.gamma * config.gae_lambda * not_last * last
+                advantages[:, k] = last
+        else:
+            advantages = lived_advantages(rewards, values, lived, config.gamma, config.gae_lambda)
         returns = advantages + values
 
         # ---- optimise the clipped surrogate objective, update_epochs passes in minibatches. One
@@ -239,6 +248,8 @@ def train_ppo(
         n_in, m = encoded.inputs.shape[-1], r["action"].shape[-1]
         packed = torch.cat([encoded.inputs.flatten(0, 1), encoded.time.reshape(-1, 1), r["action"].flatten(0, 1),
                             r["logprob"].reshape(-1, 1), advantages.reshape(-1, 1), returns.reshape(-1, 1)], 1)
+        if lived is not None:  # the rows of each SKU's own review days only
+            packed = packed[lived.reshape(-1)]
         clip_fractions = []
         if dp.active:  # rows [first, first + n_rows) of the rollout's n_trajectories x K rows are this process's
             n_rows, first = packed.shape[0], lo * rewards.shape[1]
@@ -279,6 +290,26 @@ def train_ppo(
             log.info("PPO: no validation improvement for %d steps, stopping at update %d", config.early_stopping_steps, update)
             break
     return run.finish({"update": update}, extra={"steps_per_rollout": steps_per_rollout, "n_updates": n_updates})
+
+
+def lived_advantages(rewards: torch.Tensor, values: torch.Tensor, is_review: torch.Tensor, gamma: float,
+                     gae_lambda: float) -> torch.Tensor:
+    """Generalised advantage estimates (n_skus, K) when SKUs start or end inside the horizon:
+    a SKU's steps are its own review days (``is_review``), each followed by its next one
+    (:func:`~orkit.rl.rollout.next_review_steps`), and its episode ends after its last, as the
+    horizon ends it for a SKU that lives it all; the other steps get 0 (their rows are left out
+    of the update)."""
+    following = next_review_steps(is_review)
+    has_next = (following >= 0).to(rewards.dtype)
+    advantages = torch.zeros_like(rewards)
+    for k in reversed(range(rewards.shape[1])):
+        j = following[:, k].clamp(min=0).unsqueeze(1)
+        next_value = values.gather(1, j)[:, 0] * has_next[:, k]
+        next_advantage = advantages.gather(1, j)[:, 0] * has_next[:, k]
+        delta = rewards[:, k] + gamma * next_value - values[:, k]
+        advantages[:, k] = torch.where(is_review[:, k], delta + gamma * gae_lambda * next_advantage,
+                                       torch.zeros_like(delta))
+    return advantages
 
 
 def sharded_update(agent: PPOAgent, config: PPOConfig, optimizer: torch.optim.Optimizer,

@@ -30,7 +30,7 @@ from orkit.core.problem import InventoryProblem
 from orkit.rl.encoder import EncodedObservation
 from orkit.sim import Ledger, SimulationInput, simulate
 
-__all__ = ["RecordingPolicy", "Rollout", "check_rollout_lives", "record_rollout", "review_window_costs", "subset_input",
+__all__ = ["RecordingPolicy", "Rollout", "check_rollout_lives", "next_review_steps", "record_rollout", "review_window_costs", "subset_input",
            "subset_problem", "scalar_timing"]
 
 StepFunction = Callable[[Observation], "tuple[torch.Tensor, dict[str, Any]]"]
@@ -144,18 +144,25 @@ def scalar_timing(problem: InventoryProblem, learner: str) -> tuple[int, int]:
     return int(problem.lead_time), int(problem.review_period)
 
 
-def check_rollout_lives(train: Any, learner: str) -> None:
-    """A clear error when ``train`` holds SKUs that start or end inside the horizon: PPO and
-    DDPG learn from rollout steps that are one review period of every SKU at once, with one
-    clock for all (returns and bootstrapping run over the same steps for every SKU); a SKU with
-    its own life would add steps in which it does not exist, and the steps would no longer be
-    its review periods. DS, which back-propagates the simulator's ledger, trains on them."""
-    if hasattr(train, "check_full_lives"):
-        train.check_full_lives(
-            doing=f"training {learner} on",
-            why="its rollout steps are review periods on one clock shared by every SKU, while a SKU launched or "
-                "withdrawn inside the horizon reviews on its own clock and has steps outside its life that no reward "
-                "or return should read",
-            instead=f"train DS (which back-propagates the simulator's ledger and honours lives), or train {learner} on "
-                    "the SKUs that live the whole horizon (dataset.subset)")
+def next_review_steps(is_review: torch.Tensor) -> torch.Tensor:
+    """For each SKU and recorded step ``k``, the index of the SKU's next step that is one of its
+    review days, or -1 when none follows (shape (n_skus, K), int64).
 
+    With SKUs that start or end inside the horizon (or per-SKU timing), a recorded step is a
+    review day of some SKUs only (``Rollout.is_review``): a SKU's transitions and returns run
+    from one of its review days to its next one, and end after its last (its life or the horizon
+    ends there)."""
+    n, K = is_review.shape
+    following = torch.full((n,), -1, dtype=torch.int64, device=is_review.device)
+    out = torch.empty((n, K), dtype=torch.int64, device=is_review.device)
+    for k in reversed(range(K)):
+        out[:, k] = following
+        following = torch.where(is_review[:, k], k, following)
+    return out
+
+
+def check_rollout_lives(train: Any, learner: str, why: str, instead: str) -> None:
+    """A clear error when ``train`` holds SKUs that start or end inside the horizon and the
+    learner's configuration cannot take them (``why``; ``instead`` says what to do)."""
+    if hasattr(train, "check_full_lives"):
+        train.check_full_lives(doing=f"training {learner} on", why=why, instead=instead)

@@ -200,12 +200,55 @@ def test_empirical_dp_refuses_saying_why():
 
 
 # ---------------------------------------------------------------------------------- learners
+def test_next_review_steps_link_each_skus_own_review_days():
+    from orkit.rl.rollout import next_review_steps
+
+    is_review = torch.tensor([[True, True, True, True],     # every step
+                              [False, True, False, True],   # its own phase (P = 2)
+                              [True, True, False, False],   # withdrawn
+                              [False, False, False, False]])  # not yet launched
+    assert next_review_steps(is_review).tolist() == [[1, 2, 3, -1], [1, 3, 3, -1], [1, -1, -1, -1],
+                                                     [-1, -1, -1, -1]]
+
+
+def test_ppo_advantages_of_a_lived_stretch_are_those_of_an_episode_of_that_length():
+    from orkit.rl.ppo import lived_advantages
+
+    g = torch.Generator().manual_seed(0)
+    rewards, values = torch.randn(4, 8, generator=g, dtype=torch.float64), torch.randn(4, 8, generator=g,
+                                                                                      dtype=torch.float64)
+    is_review = torch.zeros(4, 8, dtype=torch.bool)
+    is_review[0], is_review[1, 2:], is_review[2, :5] = True, True, True  # whole, launched at 2, withdrawn after 4
+    is_review[3, 1::2] = True  # every other step: its own phase of P = 2
+    gamma, lam = 0.9, 0.8
+
+    def episode(r, v):  # textbook GAE over one episode that the horizon ends (Schulman et al. 2016, eq. 16)
+        out, last = torch.zeros_like(r), 0.0
+        for k in reversed(range(r.shape[0])):
+            next_value = v[k + 1] if k + 1 < r.shape[0] else 0.0
+            last = r[k] + gamma * next_value - v[k] + gamma * lam * last
+            out[k] = last
+        return out
+
+    got = lived_advantages(rewards, values, is_review, gamma, lam)
+    for i in range(4):
+        keep = is_review[i]
+        torch.testing.assert_close(got[i][keep], episode(rewards[i][keep], values[i][keep]), rtol=1e-12, atol=1e-12)
+        assert not got[i][~keep].any()
+
+
 @pytest.mark.parametrize("name", ["ppo", "ddpg"])
-def test_ppo_and_ddpg_refuse_naming_the_skus_and_suggesting_ds(name):
-    with pytest.raises(DataError, match=r"6 SKU\(s\) that do not live the whole horizon \(0..59\): 'sku_0000' "
-                                        rf"\(10..59\).*training {name.upper()} on SKUs that start or end inside the "
-                                        r"horizon is not supported .* train DS"):
-        make_policy(name).fit(launches(), None, InventoryProblem(lead_time=1, review_period=1))
+@pytest.mark.parametrize("review_period", [1, 2])
+def test_ppo_and_ddpg_train_on_partial_lives(name, review_period):
+    from testkit import SMALL
+
+    ds = launches()
+    first = FIRST.copy()
+    first[1] = 11  # another phase of the review days when P = 2
+    ds = Dataset(np.where(np.arange(T) >= first[:, None], ds.demand, 0.0), life=(first, LAST))
+    policy = make_policy(name, **SMALL[name]).fit(ds, ds, InventoryProblem(lead_time=1, review_period=review_period))
+    losses = [e["validation_loss"] for e in policy.history_ if e.get("validation_loss") is not None]
+    assert losses and np.isfinite(losses).all()
 
 
 def test_ds_trains_on_partial_lives_with_finite_losses():
