@@ -170,3 +170,19 @@ def test_policy_gradient_learners_score_on_the_ledger_with_each_skus_costs(setti
     # minibatches repeat trajectories: the keyed problem follows them (for_data allows repeats)
     policy = make_policy(name, regularization="base", seed=0, **budget).fit(train, validation, keyed)
     assert policy.best_validation_loss_ == pytest.approx(evaluate(policy, validation, keyed)["weighted_loss"], rel=1e-5)
+
+
+def test_two_stage_policy_serves_each_skus_costs_from_the_observation():
+    from orkit.twostage import TwoStagePolicy
+
+    data = Dataset(np.tile(twins(80)[0], (4, 1)), sku_ids=list("abcd"))  # four SKUs, one demand path
+    problem = InventoryProblem(lead_time=1, review_period=2, holding_cost=0.1, shortage_cost=[0.3, 0.3, 5.0, 5.0],
+                               fixed_cost=[0.0, 2.0, 0.0, 0.0])
+    policy = TwoStagePolicy(n_scenarios=10, n_threads=1).fit(data, data, problem)
+    led = simulate(policy, data, problem)
+    costs, stock = per_sku_costs(led), led.on_hand.clamp(min=0).mean(1)
+    assert stock[2] > stock[0] and stock[3] > stock[0]  # larger b, more stock
+    assert costs["orders_placed"][1] < costs["orders_placed"][0]  # K > 0, fewer orders
+    assert costs["fixed_cost"][1] == 2.0 * costs["orders_placed"][1] and costs["fixed_cost"][0] == 0
+    with pytest.raises(ValidationError, match="observation does not give the SKUs' costs"):
+        policy._replenishment_model(np.ones(4, dtype=np.int64), np.full(4, 2, dtype=np.int64))
