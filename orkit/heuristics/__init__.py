@@ -21,7 +21,8 @@ Functions (one call serves every SKU):
   :func:`rq_policy_cost`, :func:`optimize_ss_policy`, :func:`optimize_rq_policy` (by simulation);
 - exact DP: :func:`solve_average_cost_dp` (relative value iteration), :func:`solve_empirical_dp`
   (finite horizon, empirical demand law);
-- training windows: :func:`review_window_demand`.
+- training windows: :func:`review_window_demand`, and :func:`lived_review_windows` for SKUs
+  that start or end inside the horizon (each SKU's windows inside its life, with their mask).
 
 Policies (``fit(train, validation, problem) -> self``, ``act(obs) -> orders``):
 :class:`NewsvendorPolicy`, :class:`BaseStockPolicy`, :class:`FeatureLinearBaseStockPolicy`,
@@ -31,7 +32,7 @@ Policies (``fit(train, validation, problem) -> self``, ``act(obs) -> orders``):
 :class:`EmpiricalDPPolicy`. See docs/heuristics.md for the formulas.
 """
 
-from orkit.heuristics._training import review_window_demand
+from orkit.heuristics._training import lived_review_windows, review_window_demand
 from orkit.heuristics.base_stock import (
     BaseStockPolicy,
     FeatureLinearBaseStockPolicy,
@@ -160,6 +161,7 @@ __all__ = [
     "optimize_ss_policy",
     "power_approximation",
     "review_window_demand",
+    "lived_review_windows",
     "rq_policy_cost",
     "solve_average_cost_dp",
     "solve_empirical_dp",

@@ -165,12 +165,35 @@ def sku_review_days(first: np.ndarray, last: np.ndarray, lead_time: int, review_
 
 
 def lived_review_windows(data: Any, lead_time: int, review_period: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`review_window_demand` for SKUs with lives: ``(windows, valid)``.
+    """:func:`review_window_demand` for SKUs that start or end inside the horizon.
 
-    ``windows`` has shape (n_skus, R, P): row ``i`` holds the windows of SKU ``i``'s own review
-    days (:func:`sku_review_days`), left-aligned; ``valid`` (n_skus, R) marks the real ones
-    (``None`` when every SKU lives the whole horizon: then ``windows`` is exactly
-    :func:`review_window_demand`). Padding entries are 0 and must be left out by the mask.
+    A SKU's clock starts at its first period (the simulator's rule): its review days are
+    ``first + P, first + 2P, ...``, and a window counts when it ends by the SKU's last period.
+
+    Parameters
+    ----------
+    data : Dataset or array of shape (n_skus, n_periods)
+    lead_time : int
+        [L] >= 0.
+    review_period : int
+        [P] >= 1.
+
+    Returns
+    -------
+    windows : ndarray of shape (n_skus, R, P)
+        Row ``i`` holds the windows of SKU ``i``'s own review days (:func:`sku_review_days`),
+        left-aligned; padding entries are 0 and must be left out by ``valid``.
+    valid : ndarray of bool, shape (n_skus, R), or None
+        The real windows; ``None`` when every SKU lives the whole horizon (``windows`` is then
+        exactly :func:`review_window_demand`).
+
+    Examples
+    --------
+    >>> from orkit.data import Dataset
+    >>> ds = Dataset([[0, 0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6, 7]], life=([2, 0], [6, 6]))
+    >>> windows, valid = lived_review_windows(ds, lead_time=1, review_period=1)
+    >>> windows[:, :, 0].tolist(), valid.tolist()
+    ([[5.0, 7.0, 9.0, 0.0, 0.0], [5.0, 7.0, 9.0, 11.0, 13.0]], [[True, True, True, False, False], [True, True, True, True, True]])
     """
     d, alive = lived_demand(data)
     if alive is None:
