@@ -366,8 +366,6 @@ class StudyRunner:
         table = pd.concat([table, demand_profile(test.demand[:, test.history_periods:])], axis=1)
         if led.orders_placed is not None:  # a fixed ordering cost: each SKU's K x orders placed
             table["fixed_cost"] = led.fixed_cost.double().cpu().numpy()
-        if led.orders_placed is not None:  # a fixed ordering cost: each SKU's K x orders placed
-            table["fixed_cost"] = led.fixed_cost.double().cpu().numpy()
         attributes = test.attributes
         for column in self.MONEY_ATTRIBUTES:
             if column in attributes.columns:
