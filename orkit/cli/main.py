@@ -573,7 +573,13 @@ def _policy_for_recommend(args: argparse.Namespace, problem):
                                 "parameters with --param)")
         train, validation, note = _fit_file(args.fit, _read_options(args))
         print(f"{args.policy}: {note}")
-        policy.fit(train, validation, problem)
+        flags = {"lead_time": args.lead_time, "review_period": args.review_period, "holding_cost": args.holding_cost,
+                 "shortage_cost": args.shortage_cost, "fixed_cost": args.fixed_cost}
+        try:  # per-SKU costs in the fit file's attributes (keyed by id; the validation SKUs need them too)
+            fit_problem = problem.with_attributes(train, given={k for k, v in flags.items() if v is not None})
+        except ValueError as exc:
+            raise OrkitCliError(" ".join(str(exc).replace("by the problem", "by a flag").split())) from None
+        policy.fit(train, validation, fit_problem)
     elif args.fit:
         raise OrkitCliError(f"--fit {args.fit}: policy {args.policy!r} has all its parameters given and learns nothing")
     return policy

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -186,3 +187,20 @@ def test_two_stage_policy_serves_each_skus_costs_from_the_observation():
     assert costs["fixed_cost"][1] == 2.0 * costs["orders_placed"][1] and costs["fixed_cost"][0] == 0
     with pytest.raises(ValidationError, match="observation does not give the SKUs' costs"):
         policy._replenishment_model(np.ones(4, dtype=np.int64), np.full(4, 2, dtype=np.int64))
+
+
+def test_recommend_fits_on_the_cost_attributes_of_its_fit_file(tmp_path, capsys):
+    from orkit.cli.main import main
+
+    data = Dataset(np.tile(twins(60)[0], (4, 1)), sku_ids=["a", "b", "c", "d"],
+                   attributes={"shortage_cost": [0.3, 0.3, 4.0, 4.0]})
+    data.write(tmp_path / "sales.csv")
+    (tmp_path / "state.csv").write_text("sku,on_hand\na,0\nb,0\nc,0\nd,0\n")
+    out = tmp_path / "orders.csv"
+    assert main(["recommend", "--state", str(tmp_path / "state.csv"), "--policy", "newsvendor", "--param",
+                 "per_sku=true", "--fit", str(tmp_path / "sales.csv"), "--out", str(out)]) == 0
+    orders = pd.read_csv(out).set_index("sku")["order"]
+    assert orders["a"] == orders["b"] < orders["c"] == orders["d"]
+    assert main(["recommend", "--state", str(tmp_path / "state.csv"), "--policy", "newsvendor", "--fit",
+                 str(tmp_path / "sales.csv"), "--shortage-cost", "2", "--out", str(tmp_path / "x.csv")]) != 0
+    assert "shortage_cost is set both by a flag" in capsys.readouterr().err
