@@ -174,7 +174,8 @@ def test_bad_states_are_named(state, change, message):
 
 
 def test_nan_weights_are_an_error_not_a_blank_order(policies, state):
-    bad = BaseStockPolicy(per_sku=True).fit(*[Dataset.from_frame(state.assign(period=0, demand=1.0)[["sku", "period", "demand"]])] * 2, PROBLEM)
+    history = Dataset.from_frame(pd.concat([state[["sku"]].assign(period=t, demand=1.0) for t in range(10)]))
+    bad = BaseStockPolicy(per_sku=True).fit(history, history, PROBLEM)
     bad._level.value = np.full(len(state), np.nan)
     bad._level._cache.clear()
     with pytest.raises(DataError, match=r"gave a non-finite order \(NaN or inf\) for 'sku_0000'"):
