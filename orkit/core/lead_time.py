@@ -164,13 +164,21 @@ class LeadTimeDistribution:
         n_periods, n_skus = check_int("n_periods", n_periods, minimum=0), check_int("n_skus", n_skus, minimum=0)
         if self.per_sku:
             self._rows(n_skus)  # one law per SKU of the data
-        rng = np.random.default_rng(self.seed)
         values = self.values.astype(np.uint8 if self.values.max() < 256 else np.int32)
         table = np.empty((n_periods, n_skus), dtype=values.dtype)
+        if (self.probabilities > 0).sum(-1).max() == 1:  # one value per SKU: no draw changes it
+            table[:] = self.max_values(n_skus).astype(values.dtype)
+            return table
+        rng = np.random.default_rng(self.seed)
+        # shared law: the index of the value is the number of finite cumulative probabilities
+        # <= u (one comparison per value: cheaper than a binary search for a few values)
+        bounds = self._cdf[np.isfinite(self._cdf)] if not self.per_sku else None
         for t in range(n_periods):
             u = rng.random(n_skus)
-            if not self.per_sku:
-                index = np.searchsorted(self._cdf, u, side="right")
+            if bounds is not None:
+                index = np.zeros(n_skus, dtype=np.intp)
+                for bound in bounds:
+                    index += u >= bound
             else:
                 index = (u[:, None] >= self._cdf).sum(-1)
             table[t] = values[index]
