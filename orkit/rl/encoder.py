@@ -139,6 +139,16 @@ class EncodedObservation:
         return self.apply(lambda t: t.reshape(t.shape[0] * t.shape[1], *t.shape[2:]))
 
 
+def _pipeline_width(problem: InventoryProblem, train: Any, n_skus: int) -> int:
+    """The longest lead time the network must see: over every SKU a problem keyed by SKU id
+    names (the SKUs of a SKU-random split's other parts included; the training SKUs must be
+    among them), else over the training SKUs (per-SKU values by position must match them)."""
+    if problem.sku_ids is not None:
+        problem.for_data(train)  # a clear error for a training SKU the problem does not name
+        return int(problem.lead_times(len(problem.sku_ids)).max())
+    return int(problem.lead_times(max(n_skus, 1)).max())
+
+
 class ObservationEncoder(nn.Module):
     """Turns an :class:`~orkit.core.Observation` into an :class:`EncodedObservation` (module docstring).
 
@@ -256,7 +266,7 @@ class ObservationEncoder(nn.Module):
             quantity_features=quantity_features,
             coeff_features=head.feature_names,
             coeff_bias=bool(getattr(head, "bias", False)),
-            pipeline_width=int(problem.lead_times(max(n_skus, 1)).max()),
+            pipeline_width=_pipeline_width(problem, train, n_skus),
             demand_lags=demand_lags,
             input_scale=input_scale,
             scale_prior_periods=scale_prior_periods,

@@ -313,7 +313,8 @@ def build_network(
         standardize_features=config.standardize_features,
         categorical_features=config.categorical_features,
     )
-    action_range = default_action_range(config, problem, train.demand.shape[0], float(encoder.global_scale))
+    # per-SKU values keyed by SKU id: those of the training SKUs (a SKU-random split's part)
+    action_range = default_action_range(config, problem.for_data(train), train.demand.shape[0], float(encoder.global_scale))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         network = PolicyNetwork(
