@@ -41,10 +41,10 @@ from orkit.heuristics._training import lived_demand
 __all__ = ["FillRateBaseStockPolicy", "fill_rate_base_stock_level"]
 
 
-def _fill_rates(level: np.ndarray, demand: Any, problem: InventoryProblem, per_sku: bool) -> np.ndarray:
+def _fill_rates(level: np.ndarray, demand: Any, problem: InventoryProblem, per_sku: bool, ids: Any = None) -> np.ndarray:
     """The ledger's fill rate of base-stock ``level`` (per SKU, or pooled as shape (1,));
     ``demand``: an array, or a Dataset whose SKUs start or end inside the horizon (the
-    simulator then counts each SKU's lived periods only)."""
+    simulator then counts each SKU's lived periods only); ``ids`` name the SKUs in errors."""
     from orkit.sim import simulate
     from orkit.heuristics.base_stock import BaseStockPolicy
 
@@ -52,9 +52,26 @@ def _fill_rates(level: np.ndarray, demand: Any, problem: InventoryProblem, per_s
     led = simulate(BaseStockPolicy(torch.as_tensor(level)), source, problem, ledger="lean",
                    dtype=torch.float64, fused=False)
     sales, wanted = led.sales.numpy(), led.demand.numpy()
+    if not (led.counted_periods.numpy() > 0).all():
+        _refuse_unscored(led.counted_periods.numpy() > 0, ids, per_sku)
     if not per_sku:
         sales, wanted = sales.sum(keepdims=True), wanted.sum(keepdims=True)
     return np.where(wanted > 0, sales / np.where(wanted > 0, wanted, 1.0), 1.0)
+
+
+def _refuse_unscored(scored: np.ndarray, ids: Any, per_sku: bool) -> None:
+    """A per-SKU level needs a scored training period for every SKU (a SKU without one would
+    reach any target at level 0); a pooled level needs one for some SKU."""
+    if per_sku:
+        rows = np.flatnonzero(~scored)
+        named = ", ".join(repr(str(ids[i])) if ids is not None else str(int(i)) for i in rows[:5])
+        raise ValidationError(
+            f"a per-SKU fill-rate level needs a scored training period for every SKU, but {rows.size} SKU(s) "
+            f"({'' if ids is not None else 'rows '}{named}{' ...' if rows.size > 5 else ''}) live too briefly in the "
+            "training data for one period after the warm-up; fit a pooled level (per_sku=False), or drop them from "
+            "the training data")
+    if not scored.any():
+        raise ValidationError("no training period is scored: every SKU's life is shorter than the warm-up")
 
 
 def fill_rate_base_stock_level(data: Any, problem: InventoryProblem, fill_rate: float, *, per_sku: bool = False,
@@ -114,7 +131,7 @@ def fill_rate_base_stock_level(data: Any, problem: InventoryProblem, fill_rate: 
         demand = data
     lo = np.zeros_like(hi)
     expand = (lambda v: v) if per_sku else (lambda v: np.full(n, v[0]))  # noqa: E731
-    reached = _fill_rates(expand(lo), demand, problem, per_sku) >= target
+    reached = _fill_rates(expand(lo), demand, problem, per_sku, getattr(data, "sku_ids", None)) >= target
     hi = np.where(reached, lo, hi)
     step = np.maximum(tol * hi, 1e-9)
     while True:

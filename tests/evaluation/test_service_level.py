@@ -52,3 +52,18 @@ def test_bad_targets_and_unreachable_ones_are_refused():
         fill_rate_base_stock_level(demand, InventoryProblem(), 0.0)
     with pytest.raises(ValidationError, match="no base-stock level reaches the fill rate 0.99"):
         fill_rate_base_stock_level(demand, InventoryProblem(lead_time=0, max_order=2.0), 0.99)
+
+
+def test_a_per_sku_level_refuses_skus_without_a_scored_training_period():
+    # "late" is launched in period 18 of 20: with L + P = 3 periods of warm-up it has no scored
+    # period, and would reach any target at level 0
+    demand = np.random.default_rng(2).poisson(5.0, size=(3, 20)).astype(float)
+    demand[2, :18] = 0.0
+    data = Dataset(demand, sku_ids=["a", "b", "late"], life=(np.array([0, 0, 18]), np.array([19, 19, 19])))
+    problem = InventoryProblem(lead_time=1, review_period=2)
+    with pytest.raises(ValidationError, match=r"per-SKU fill-rate level .* 1 SKU\(s\) \('late'\) live too briefly"):
+        FillRateBaseStockPolicy(0.9, per_sku=True).fit(data, None, problem)
+    pooled = FillRateBaseStockPolicy(0.9).fit(data, None, problem)  # the pooled rate counts the others
+    assert pooled.level_ > 0
+    with pytest.raises(ValidationError, match="no training period is scored"):
+        fill_rate_base_stock_level(np.ones((2, 3)), problem, 0.9)
