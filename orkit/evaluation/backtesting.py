@@ -28,23 +28,18 @@ __all__ = ["backtest", "score_window", "problem_for", "for_policy"]
 log = logging.getLogger(__name__)
 
 #: Fields of InventoryProblem that may hold one value per SKU.
-_PER_SKU_FIELDS = ("lead_time", "review_period", "holding_cost", "shortage_cost", "fixed_cost")
-
-
 def problem_for(problem: InventoryProblem, dataset: Any, part: Any) -> InventoryProblem:
     """``problem`` for the SKUs of ``part`` (a window or subset of ``dataset``): per-SKU values
     given by position, in ``dataset``'s SKU order, are taken for ``part``'s SKUs; a problem of
     scalars, or one whose values are keyed by SKU id (the simulator picks them,
     :meth:`InventoryProblem.for_data`), is returned as it is."""
-    fields = [f for f in _PER_SKU_FIELDS if np.ndim(getattr(problem, f, 0)) == 1]
-    if not fields or getattr(problem, "sku_ids", None) is not None or (part.n_skus == dataset.n_skus and np.array_equal(part.sku_ids, dataset.sku_ids)):
+    if problem.n_skus is None or problem.sku_ids is not None or (
+            part.n_skus == dataset.n_skus and np.array_equal(part.sku_ids, dataset.sku_ids)):
         return problem
     rows = pd.Index(dataset.sku_ids).get_indexer(part.sku_ids)
     if (rows < 0).any():
         raise ValidationError(f"part holds SKU {str(part.sku_ids[rows < 0][0])!r}, which is not in the dataset")
-    if hasattr(problem, "subset"):
-        return problem.subset(rows)
-    return problem.with_(**{f: np.asarray(getattr(problem, f))[rows] for f in fields})
+    return problem.subset(rows)  # every per-SKU field, a per-SKU lead-time law too
 
 
 def for_policy(policy: Any, window: Any) -> Any:

@@ -298,3 +298,24 @@ def test_per_sku_lead_times_and_costs_follow_their_skus_into_each_window(keyed):
     train = simulate(policy, data.window(0, 30), problem.subset([0, 1, 2]) if not keyed else problem)
     expected = metrics_from_ledger(train)["weighted_loss"]
     assert table["weighted_loss"].iloc[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_per_sku_lead_time_law_follows_its_skus_into_a_part_of_the_dataset():
+    """problem_for takes each SKU's own lead-time law for a part over some of the SKUs (it
+    used to pass the whole table of laws on, which the simulator refused for its length)."""
+    import numpy as np
+
+    from orkit.core import InventoryProblem
+    from orkit.core.lead_time import LeadTimeDistribution
+    from orkit.data import generate
+    from orkit.evaluation.backtesting import problem_for
+
+    data = generate("iid-poisson", n_skus=4, n_periods=20, rate=3.0, seed=0)
+    law = LeadTimeDistribution([1, 2], [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.2, 0.8]], seed=3)
+    part = data.subset(np.array([3, 1]))
+    for costs in (1.0, [1.0, 2.0, 3.0, 4.0]):  # the law alone per SKU, and beside per-SKU costs
+        problem = InventoryProblem(lead_time=law, review_period=1, holding_cost=costs)
+        picked = problem_for(problem, data, part)
+        assert picked.lead_time == law.subset([3, 1])
+        assert np.ndim(costs) == 0 or picked.holding_cost.tolist() == [4.0, 2.0]
+        assert problem_for(problem, data, data) is problem
