@@ -102,7 +102,8 @@ def _problem(args: argparse.Namespace, metadata: dict | None, n_periods: int | N
     )
     if data is not None:
         flags = {"lead_time": args.lead_time, "review_period": args.review_period, "holding_cost": args.holding_cost,
-                 "shortage_cost": args.shortage_cost, "fixed_cost": getattr(args, "fixed_cost", None)}
+                 "shortage_cost": args.shortage_cost, "fixed_cost": getattr(args, "fixed_cost", None),
+                 "max_order": args.max_order}
         try:
             problem = problem.with_attributes(data, given={k for k, v in flags.items() if v is not None})
         except ValueError as exc:
@@ -546,7 +547,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     history = _history(args)
     problem = _problem(args, _metadata(history))
     state = read_state(args.state) if args.state else _history_state(args, history, problem)
-    policy = _policy_for_recommend(args, problem)
+    policy, problem = _policy_for_recommend(args, problem)
     table = recommend(policy, state, problem)
     _write_table(table, out)
     print(f"wrote {len(table)} orders to {out}")
@@ -554,6 +555,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def _policy_for_recommend(args: argparse.Namespace, problem):
+    """The policy (loaded, given or fitted on ``--fit``) and the problem its orders are clipped
+    by (with the fit file's per-SKU max_order attribute, keyed by SKU id, where it has one)."""
     from orkit.core.policy import is_fitted
     from orkit.experiments.registry import make_policy
 
@@ -562,7 +565,7 @@ def _policy_for_recommend(args: argparse.Namespace, problem):
             raise OrkitCliError("--load FOLDER is a saved, fitted policy: --policy, --param and --fit do not apply")
         from orkit.experiments.registry import load_policy
 
-        return load_policy(args.load)
+        return load_policy(args.load), problem
     if not args.policy:
         raise OrkitCliError("give --policy NAME (with --param/--fit) or --load FOLDER")
     params = _params(args.param, "--param")
@@ -574,15 +577,18 @@ def _policy_for_recommend(args: argparse.Namespace, problem):
         train, validation, note = _fit_file(args.fit, _read_options(args))
         print(f"{args.policy}: {note}")
         flags = {"lead_time": args.lead_time, "review_period": args.review_period, "holding_cost": args.holding_cost,
-                 "shortage_cost": args.shortage_cost, "fixed_cost": args.fixed_cost}
+                 "shortage_cost": args.shortage_cost, "fixed_cost": args.fixed_cost, "max_order": args.max_order}
         try:  # per-SKU costs in the fit file's attributes (keyed by id; the validation SKUs need them too)
             fit_problem = problem.with_attributes(train, given={k for k, v in flags.items() if v is not None})
         except ValueError as exc:
             raise OrkitCliError(" ".join(str(exc).replace("by the problem", "by a flag").split())) from None
         policy.fit(train, validation, fit_problem)
+        if fit_problem.max_order is not None and fit_problem.sku_ids is not None:
+            # the fit file's per-SKU caps (keyed by its SKU ids) bound today's orders too
+            problem = problem.with_(max_order=fit_problem.max_order, sku_ids=fit_problem.sku_ids)
     elif args.fit:
         raise OrkitCliError(f"--fit {args.fit}: policy {args.policy!r} has all its parameters given and learns nothing")
-    return policy
+    return policy, problem
 
 
 def _check_read_flags(args: argparse.Namespace) -> None:

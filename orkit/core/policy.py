@@ -70,6 +70,10 @@ class Observation:
         Each SKU's cost rates [h_i, b_i, K_i] where the problem gives costs per SKU (a policy
         that solves a model per review day, as the two-stage policy, uses them); None where
         every SKU has the problem's costs.
+    max_order : Tensor of shape (n_skus,), or None
+        Each SKU's order cap [q_max_i] where the problem gives one per SKU (the simulator clips
+        every order to it; a policy that solves a model per review day bounds its orders by
+        it); None where every SKU has the problem's cap (or none).
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class Observation:
         review_period: torch.Tensor | None = None,
         is_review: torch.Tensor | None = None,
         costs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        max_order: torch.Tensor | None = None,
     ) -> None:
         self._period = period
         self.on_hand = on_hand
@@ -101,6 +106,7 @@ class Observation:
         )
         self.is_review = is_review
         self.costs = costs
+        self.max_order = max_order
 
     @staticmethod
     def _resolve(value: Any, default: Callable[[], torch.Tensor]) -> torch.Tensor:

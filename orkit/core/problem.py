@@ -43,8 +43,22 @@ def _float_or_array(name: str, value: Any) -> float | np.ndarray:
     return arr
 
 
+def _cap_or_array(value: Any) -> float | np.ndarray | None:
+    """An order cap > 0: None, a float, or a read-only float64 array with one finite value per SKU."""
+    if value is None:
+        return None
+    if np.ndim(value) == 0:
+        return check_float("max_order", value.item() if isinstance(value, np.ndarray | np.generic) else value,
+                           minimum=0, strict_minimum=True)
+    arr = _float_or_array("max_order", value)
+    if arr.size and arr.min() <= 0:
+        i = int(np.argmin(arr))
+        raise ValidationError(f"max_order must be > 0, got {arr[i]:g} at SKU index {i}")
+    return arr
+
+
 #: Fields that may hold one value per SKU (they must agree on the number of SKUs).
-PER_SKU_FIELDS = ("lead_time", "review_period", "holding_cost", "shortage_cost", "fixed_cost")
+PER_SKU_FIELDS = ("lead_time", "review_period", "holding_cost", "shortage_cost", "fixed_cost", "max_order")
 
 #: Dataset attributes that set costs (:meth:`InventoryProblem.with_attributes`): the rates
 #: themselves, or the money from which they follow (``h = holding_rate * unit_cost``, ``b = margin``).
@@ -101,9 +115,10 @@ class InventoryProblem:
     warmup_periods : int or None, default=None
         Periods excluded from costs and metrics. ``None`` means ``L + P`` per SKU, the first
         period an order can influence (DeepStock).
-    max_order : float or None, default=None
+    max_order : float, array of float or None, default=None
         Upper bound on any order [q_max]; ``None`` means unbounded. Every order is clipped to
-        ``[0, max_order]``.
+        ``[0, max_order]`` (by :func:`orkit.sim.dynamics.period`, the one place that clips). A
+        scalar or one value per SKU, each > 0.
     initial_on_hand : float, default=0.0
         On-hand inventory at the start of period 0 (DeepStock starts empty).
     sku_ids : sequence of str or None, default=None
@@ -128,7 +143,7 @@ class InventoryProblem:
     shortage_cost: float | np.ndarray = 0.9
     lost_sales: bool = False
     warmup_periods: int | None = None
-    max_order: float | None = None
+    max_order: float | np.ndarray | None = None
     initial_on_hand: float = 0.0
     fixed_cost: float | np.ndarray = 0.0
     sku_ids: tuple[str, ...] | None = field(default=None, repr=False)
@@ -146,8 +161,7 @@ class InventoryProblem:
         set_(self, "lost_sales", bool(self.lost_sales))
         if self.warmup_periods is not None:
             set_(self, "warmup_periods", check_int("warmup_periods", self.warmup_periods, minimum=0))
-        if self.max_order is not None:
-            set_(self, "max_order", check_float("max_order", self.max_order, minimum=0, strict_minimum=True))
+        set_(self, "max_order", _cap_or_array(self.max_order))
         set_(self, "initial_on_hand", check_float("initial_on_hand", self.initial_on_hand))
         if self.lost_sales and self.initial_on_hand < 0:
             raise ValidationError(
@@ -247,6 +261,12 @@ class InventoryProblem:
         """Fixed ordering cost per SKU as a float64 array of length ``n_skus``."""
         return self._broadcast_float("fixed_cost", self.fixed_cost, n_skus)
 
+    def max_orders(self, n_skus: int) -> np.ndarray | None:
+        """Order cap per SKU as a float64 array of length ``n_skus``, or None without a cap."""
+        if self.max_order is None:
+            return None
+        return self._broadcast_float("max_order", self.max_order, n_skus)
+
     def subset(self, index: Any) -> "InventoryProblem":
         """The problem of some SKUs: every per-SKU field (and ``sku_ids``) indexed by ``index``
         (positions or a boolean mask over the problem's SKUs); scalar fields unchanged."""
@@ -300,6 +320,7 @@ class InventoryProblem:
         Attributes read (each optional; one value per SKU, numbers >= 0):
 
         - ``lead_time``, ``review_period``: timing per SKU [L], [P];
+        - ``max_order``: the largest order of each SKU [q_max] (> 0);
         - ``holding_cost``, ``shortage_cost``, ``fixed_cost``: the cost rates [h], [b], [K];
         - or money: ``unit_cost`` and ``holding_rate`` (share of the unit cost per period),
           from which ``h = holding_rate * unit_cost``; ``margin`` (money per unit), from which
@@ -328,10 +349,13 @@ class InventoryProblem:
         columns = set(table.columns)
         ids = np.asarray(data.sku_ids).astype(str)
         values: dict[str, Any] = {}
-        for name in ("lead_time", "review_period", "holding_cost", "shortage_cost", "fixed_cost"):
+        for name in ("lead_time", "review_period", "holding_cost", "shortage_cost", "fixed_cost", "max_order"):
             if name in columns:
                 values[name] = table[name].to_numpy() if name in ("lead_time", "review_period") \
                     else _attribute(table, name, ids)
+        if "max_order" in values and not (values["max_order"] > 0).all():
+            i = int(np.flatnonzero(values["max_order"] <= 0)[0])
+            raise DataError(f"attribute max_order must be > 0, got {values['max_order'][i]:g} at sku {str(ids[i])!r}")
         money = {c: _attribute(table, c, ids) for c in ("unit_cost", "holding_rate", "margin") if c in columns}
         if "holding_rate" in money:
             if "unit_cost" not in money:
@@ -396,7 +420,7 @@ class InventoryProblem:
         if np.ndim(self.fixed_cost) or self.fixed_cost:
             parts.append(f"fixed cost {values(self.fixed_cost)}")
         if self.max_order is not None:
-            parts.append(f"max order {self.max_order:g}")
+            parts.append(f"max order {values(self.max_order)}")
         parts.append(f"warm-up {self.warmup_periods} periods" if self.warmup_periods is not None else "warm-up L + P")
         if self.initial_on_hand:
             parts.append(f"initial on-hand {self.initial_on_hand:g}")

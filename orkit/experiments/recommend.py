@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -217,8 +218,23 @@ def _aligned(policy: Policy, state: pd.DataFrame) -> tuple[pd.DataFrame, np.ndar
     return state.iloc[order].reset_index(drop=True), order
 
 
+def _caps(problem: InventoryProblem, aligned: pd.DataFrame) -> Any:
+    """The order cap of each row of ``aligned`` (a float, a float32 tensor, or None)."""
+    if np.ndim(problem.max_order) == 0:
+        return problem.max_order
+    if problem.sku_ids is None:
+        raise ValidationError(
+            "a per-SKU max_order in recommend must be keyed by SKU id (InventoryProblem(sku_ids=...) or "
+            "with_attributes), so that each state row takes its own SKU's cap, not the cap at its row position"
+        )
+    ids = aligned["sku"].astype(str).to_numpy()
+    caps = problem.for_data(SimpleNamespace(sku_ids=ids)).max_order
+    return torch.as_tensor(caps, dtype=torch.float32)
+
+
 def recommend(policy: Policy, state: pd.DataFrame, problem: InventoryProblem) -> pd.DataFrame:
-    """Orders (clipped to ``[0, max_order]``) and explanations for every SKU of ``state``.
+    """Orders (clipped to ``[0, max_order]``: each SKU's own cap where the problem gives one
+    per SKU, keyed by SKU id) and explanations for every SKU of ``state``.
 
     Parameters
     ----------
@@ -259,8 +275,10 @@ def recommend(policy: Policy, state: pd.DataFrame, problem: InventoryProblem) ->
                 f"{type(policy).__name__} gave a non-finite order (NaN or inf) for {_ids(aligned['sku'][bad.numpy()])}: "
                 "its parameters or weights, or today's state, hold NaN or inf"
             )
-        high = problem.max_order if problem.max_order is not None else float("inf")
-        orders = orders.clamp(0.0, high)
+        orders = orders.clamp(min=0.0)
+        cap = _caps(problem, aligned)
+        if cap is not None:
+            orders = orders.clamp(max=cap)
         out = pd.DataFrame({"sku": aligned["sku"].to_numpy(), "order": orders.cpu().numpy()})
         explain = getattr(policy, "explain", None)
         if callable(explain):

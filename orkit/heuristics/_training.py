@@ -106,11 +106,14 @@ def scalar_timing(problem: InventoryProblem, who: str) -> tuple[int, int]:
     return int(problem.lead_time), int(problem.review_period)
 
 
-def shared_costs(problem: InventoryProblem, who: str, why: str = "its demand law is pooled over SKUs") -> InventoryProblem:
-    """``problem`` with one holding, shortage and fixed cost for every SKU, or a clear error
-    where they differ by SKU (a policy that solves one problem for all SKUs cannot serve them)."""
+def shared_costs(problem: InventoryProblem, who: str, why: str = "its demand law is pooled over SKUs", *,
+                 max_order: bool = False) -> InventoryProblem:
+    """``problem`` with one holding, shortage and fixed cost for every SKU (and one
+    ``max_order`` with ``max_order=True``: a policy whose model bounds the order by it), or a
+    clear error where they differ by SKU (a policy that solves one problem for all SKUs cannot
+    serve them)."""
     changes: dict[str, float] = {}
-    for name in ("holding_cost", "shortage_cost", "fixed_cost"):
+    for name in ("holding_cost", "shortage_cost", "fixed_cost", *(("max_order",) if max_order else ())):
         value = getattr(problem, name)
         if np.ndim(value) == 0:
             continue
@@ -119,7 +122,8 @@ def shared_costs(problem: InventoryProblem, who: str, why: str = "its demand law
             continue
         raise ValidationError(
             f"{who} solves one problem for every SKU ({why}), so it needs one {name}, got per-SKU values from "
-            f"{value.min():g} to {value.max():g}; give one value, or fit one policy per group of SKUs with equal costs"
+            f"{value.min():g} to {value.max():g}; give one value, or fit one policy per group of SKUs with equal "
+            f"{'caps' if name == 'max_order' else 'costs'}"
         )
     return problem.with_(**changes) if changes else problem
 

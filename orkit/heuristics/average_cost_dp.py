@@ -516,7 +516,7 @@ class DynamicProgrammingPolicy(SavablePolicy):
         self.aperiodicity = aperiodicity
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "DynamicProgrammingPolicy":
-        problem = shared_costs(problem.for_data(train), "DynamicProgrammingPolicy")
+        problem = shared_costs(problem.for_data(train), "DynamicProgrammingPolicy", max_order=True)
         L, P = scalar_timing(problem, "DynamicProgrammingPolicy")
         if P != 1:
             raise ValidationError(f"DynamicProgrammingPolicy needs review_period 1, got {P}")

@@ -97,6 +97,7 @@ def optimize_constant_order(
     """
     if not isinstance(problem, InventoryProblem):
         raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
+    problem = problem.for_data(data)  # per-SKU values keyed by SKU id: the training SKUs'
     demand, alive = lived_demand(data)  # zeros outside a life; the simulator masks them
     life = None if alive is None else sku_lives(data, *demand.shape)
     n = demand.shape[0]
@@ -104,6 +105,9 @@ def optimize_constant_order(
         raise ValidationError("data must hold at least one trajectory")
     review_period = int(problem.review_periods(n).max())
     upper = window_max(demand, review_interval(0, review_period), per_sku) + 1.0
+    caps = problem.max_orders(n)
+    if caps is not None:  # no order exceeds the cap (each SKU's own, or the largest for a shared quantity)
+        upper = np.minimum(upper, caps if per_sku else caps.max(keepdims=True))
     cap = steady_state_rate(demand, problem, per_sku=per_sku) if problem.lost_sales else np.full(upper.shape, np.inf)
     if integer:
         cap = np.floor(cap)  # inf stays inf

@@ -237,7 +237,8 @@ class EmpiricalDPPolicy(SavablePolicy):
         pass
 
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "EmpiricalDPPolicy":
-        problem = shared_costs(problem.for_data(train), "EmpiricalDPPolicy", "its law of each period is pooled over SKUs")
+        problem = shared_costs(problem.for_data(train), "EmpiricalDPPolicy", "its law of each period is pooled over SKUs",
+                               max_order=True)
         L, P = scalar_timing(problem, "EmpiricalDPPolicy")
         if problem.lost_sales:
             raise ValidationError("EmpiricalDPPolicy needs backorders (lost_sales=False)")

@@ -588,6 +588,7 @@ def _fit_pair(
     2 EOQ]`` (EOQ from the mean demand, K and h per SKU) minimising the simulated loss."""
     if not isinstance(problem, InventoryProblem):
         raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
+    problem = problem.for_data(data)  # per-SKU values keyed by SKU id: the training SKUs'
     demand, alive = lived_demand(data)  # zeros outside a life; the simulator masks them
     life = None if alive is None else sku_lives(data, *demand.shape)
     n = demand.shape[0]

@@ -53,8 +53,9 @@ class NetworkConfig:
     initial_action_bias: float = 0.5
     """Output bias at initialisation, as a fraction of ``action_range`` (paper: U[0.2, 0.7])."""
     action_range: float | None = None
-    """Range of the network output in demand scales; ``None``: max_order / g with a max order,
-    else 2 (L + P) (twice the mean demand over the protection interval)."""
+    """Range of the network output in demand scales; ``None``: max_order / g with a max order
+    (the largest cap where each SKU has its own), else 2 (L + P) (twice the mean demand over
+    the protection interval)."""
     input_scale: str = "recent"
     """Per-SKU demand scale s_i dividing every quantity: "recent", "global" or "none" (:mod:`orkit.rl.encoder`)."""
     scale_prior_periods: float = 7.0
@@ -185,7 +186,8 @@ class PolicyNetwork(nn.Module):
     hidden_sizes, activation, output_activation
         See :class:`NetworkConfig`.
     max_order : float or None
-        Orders are clipped to ``[0, max_order]`` [q_max].
+        Orders are clipped to ``[0, max_order]`` [q_max]. A problem with one cap per SKU
+        builds the network with None: the simulator clips each SKU's orders to its own cap.
     action_range : float
         Range of the output in demand scales [R]: the MLP's raw output [z] is in fractions of
         it (``mu = act(z) * head.output_unit(R)``, see :mod:`orkit.rl.heads`).
@@ -284,8 +286,8 @@ def default_action_range(config: NetworkConfig, problem: InventoryProblem, n_sku
     if config.action_range is not None:
         return float(config.action_range)
     unit = 1.0 if config.input_scale == "none" else global_scale
-    if problem.max_order is not None:
-        return float(problem.max_order) / unit
+    if problem.max_order is not None:  # one cap per SKU: the largest, so every SKU can reach its own
+        return float(np.max(problem.max_order)) / unit
     n = max(n_skus, 1)
     protection = int((problem.lead_times(n) + problem.review_periods(n)).max())
     return 2.0 * protection * global_scale / unit
@@ -323,7 +325,9 @@ def build_network(
             hidden_sizes=config.hidden_sizes,
             activation=config.activation,
             output_activation=config.output_activation,
-            max_order=problem.max_order,
+            # one cap per SKU: the simulator clips each SKU's orders to its own (the network serves
+            # any SKU, so it holds no per-SKU values)
+            max_order=problem.max_order if np.ndim(problem.max_order) == 0 else None,
             action_range=action_range,
             initial_action_bias=config.initial_action_bias,
         )

@@ -2,7 +2,9 @@ r"""Warm start: pre-train a policy network to imitate any orkit Policy (behaviou
 
 1. **Record.** Simulate the *teacher* on the training trajectories with a recording wrapper:
    on every review day keep the network's encoding of the observation and the teacher's
-   order :math:`q^*` (clipped to ``[0, max_order]`` as the simulator clips it).
+   order :math:`q^*` (clipped to ``[0, max_order]`` as the simulator clips it: to each SKU's
+   own cap where the problem gives one per SKU, ``obs.max_order``; such targets are then fitted
+   without the censoring at :math:`q_{max}` below, the network holding no per-SKU cap).
 2. **Regress.** Fit the network so that its order matches :math:`q^*` on those states, with
    full-batch Adam and then L-BFGS on a *censored* squared error in demand scales. With
    :math:`u = \tilde q / s` the head's order before clipping (e.g. :math:`\mu - \mathrm{tot}(I)`
@@ -50,7 +52,8 @@ def record_teacher(teacher: Any, network: PolicyNetwork, data: Any, problem: Inv
             encoded = network.encoder(obs)
         q = torch.as_tensor(teacher.act(obs), dtype=obs.on_hand.dtype, device=obs.on_hand.device)
         q = q.expand(obs.n_skus) if q.ndim == 0 else q
-        clipped = q.clamp(min=0) if max_order is None else q.clamp(0.0, max_order)
+        cap = obs.max_order if obs.max_order is not None else max_order  # per SKU, or the network's
+        clipped = q.clamp(min=0) if cap is None else q.clamp(min=0).clamp(max=cap)
         return q, {"encoded": encoded, "order": clipped.to(encoded.scale.dtype).clone()}
 
     rollout = record_rollout(step, data, problem)

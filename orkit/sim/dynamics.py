@@ -16,8 +16,8 @@ today's order), so it is not carried. The inventory position is on-hand plus the
    the previous call of :func:`period`, so the state a call receives is the one the policy
    observed;
 2. *order*: on a review day (``t = P, 2P, ...``) the policy's order is clipped to
-   ``[0, max_order]``; with ``L = 0`` it is on hand at once, otherwise it joins the pipeline
-   slot that arrives at the start of ``t + L``;
+   ``[0, max_order]`` (one cap for every SKU, or each SKU's own); with ``L = 0`` it is on hand
+   at once, otherwise it joins the pipeline slot that arrives at the start of ``t + L``;
 3. *demand* ``d_t``: sales are ``min(max(on-hand, 0), d_t)``; under backorders on-hand falls
    by ``d_t`` (backlog is negative on-hand), under lost sales by the sales;
 4. *ledger entries* (:class:`Entries`): end-of-period on-hand ``y_t``, sales, the order, the
@@ -214,8 +214,9 @@ class Rules(NamedTuple):
     """[L]: an int shared by every SKU, or an int tensor of shape (n_skus,)."""
     lost_sales: bool
     """Unmet demand is lost (True) or backordered (False)."""
-    max_order: float | None
-    """Every order is clipped to ``[0, max_order]`` [q_max]."""
+    max_order: float | torch.Tensor | None
+    """Every order is clipped to ``[0, max_order]`` [q_max]: a float shared by every SKU, or a
+    tensor of shape (n_skus,) in the simulation's dtype (one cap per SKU)."""
     drawn: torch.Tensor | None = None
     """Random lead times: ``drawn[t, i]`` is the lead time of an order SKU ``i`` places in
     period ``t`` (int64 tensor of shape (n_periods, n_skus)); None for a fixed lead time."""
@@ -231,11 +232,15 @@ class Rules(NamedTuple):
 
     @classmethod
     def of(cls, problem: InventoryProblem, timing: "Timing", n_periods: int, n_skus: int,
-           device: torch.device | str = "cpu", max_order: float | None = None, pad: int = 0) -> "Rules":
+           device: torch.device | str = "cpu", max_order: float | None = None, pad: int = 0,
+           dtype: torch.dtype = torch.float32) -> "Rules":
         """The rules of ``problem`` (``max_order`` overrides the problem's): with random lead
         times, the draws of ``n_periods`` periods (plus ``pad`` rows that repeat the last, for
-        compiled blocks that run past the horizon) and ``n_skus`` SKUs."""
+        compiled blocks that run past the horizon) and ``n_skus`` SKUs; a per-SKU
+        ``max_order`` as a tensor of ``dtype`` (the simulation's)."""
         max_order = problem.max_order if max_order is None else max_order
+        if np.ndim(max_order) == 1:
+            max_order = torch.as_tensor(problem.max_orders(n_skus), dtype=dtype, device=device)
         drawn = None
         if problem.random_lead_time:
             table = problem.lead_time.draw(n_periods, n_skus)
@@ -273,7 +278,9 @@ def period(
     if review is False or order is None:
         q = torch.zeros_like(on)
     else:
-        q = order.clamp(min=0.0) if rules.max_order is None else order.clamp(0.0, rules.max_order)
+        cap = rules.max_order  # one cap for every SKU (a float) or one per SKU (a tensor)
+        q = order.clamp(min=0.0) if cap is None else order.clamp(0.0, cap) if not isinstance(cap, torch.Tensor) \
+            else order.clamp(min=0.0).clamp(max=cap)
         if review is not True:
             q = torch.where(review, q, 0.0)
     # ... on hand at once (L = 0), or into the slot that arrives at the start of t + L

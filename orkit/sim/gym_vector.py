@@ -89,6 +89,10 @@ class InventoryVectorEnv(VectorEnv):
             raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
         if problem.per_sku:
             raise ValidationError("InventoryVectorEnv needs one lead_time and review_period, got per-SKU values")
+        if np.ndim(problem.max_order) == 1:
+            raise ValidationError(
+                "InventoryVectorEnv has one action space Box(0, max_order) for every sub-environment (each plays "
+                "any path), so it cannot take a per-SKU max_order; give a problem with one max_order")
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValidationError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         demand = np.asarray(demand, dtype=np.float64)

@@ -247,6 +247,7 @@ class _Context(NamedTuple):
     review_period: torch.Tensor  # (n,)
     max_lead_time: int
     costs: Any = None  # (h, b, K) tensors (n,) where the problem gives costs per SKU, else None
+    max_order: Any = None  # the caps (n,) where the problem gives one per SKU, else None
 
 
 def _observation(state: State, t: int, ctx: _Context, features: Any, is_review: torch.Tensor | None) -> Observation:
@@ -272,6 +273,7 @@ def _observation(state: State, t: int, ctx: _Context, features: Any, is_review: 
         review_period=ctx.review_period,
         is_review=is_review,
         costs=ctx.costs,
+        max_order=ctx.max_order,
     )
 
 
@@ -392,12 +394,13 @@ class _Run:
         per_sku = lambda v: torch.as_tensor(v, device=self.device).expand(self.n)  # noqa: E731
         # random lead times: every period's draws, made once (the same for every path); the
         # rows past the horizon pad the last compiled block
-        self.rules = Rules.of(problem, timing, self.T, self.n, self.device, pad=BLOCK_PERIODS)
+        self.rules = Rules.of(problem, timing, self.T, self.n, self.device, pad=BLOCK_PERIODS, dtype=self.dtype)
         self.rates = CostRates.of(problem, self.n, self.device, self.dtype)
         costs = None if not problem.per_sku_costs else tuple(
             torch.as_tensor(r, dtype=self.dtype, device=self.device).expand(self.n) for r in self.rates)
         self.ctx = _Context(inp.demand, inp.features, inp.feature_names, window, per_sku(timing.lead_time),
-                            per_sku(timing.review_period), timing.max_lead_time, costs)
+                            per_sku(timing.review_period), timing.max_lead_time, costs,
+                            self.rules.max_order if isinstance(self.rules.max_order, torch.Tensor) else None)
         self.fusable = bool(getattr(policy, "fusable", False))
         self.unchecked = True  # whether the demand's range is still to be checked
 

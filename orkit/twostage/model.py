@@ -176,7 +176,7 @@ def build_replenishment_model(
     holding_cost: Any,
     shortage_cost: Any,
     lost_sales: bool = False,
-    max_order: float | None = None,
+    max_order: Any = None,
     constraints: OrderConstraints | None = None,
     fixed_cost: Any = 0.0,
 ) -> pyo.ConcreteModel:
@@ -196,8 +196,8 @@ def build_replenishment_model(
         Cost per unit backlogged (backorders) or lost (lost sales) [b_i], >= 0; ``h_i + b_i > 0``.
     lost_sales : bool, default=False
         Model lost sales instead of backorders.
-    max_order : float or None, default=None
-        Upper bound on any order [q_max, units].
+    max_order : float, array of shape (n_skus,) or None, default=None
+        Upper bound on any order [q_max_i, units], > 0: one for every SKU or one per SKU.
     constraints : OrderConstraints or None, default=None
         Capacity, pack sizes, minimum order quantity.
     fixed_cost : float or array of shape (n_skus,), default=0.0
@@ -238,7 +238,7 @@ def build_replenishment_model(
     if not isinstance(lost_sales, (bool, np.bool_)):
         raise ValidationError(f"lost_sales must be True or False, got {lost_sales!r}")
     if max_order is not None:
-        max_order = check_float("max_order", max_order, minimum=0, strict_minimum=True)
+        max_order = _per_sku_float("max_order", max_order, n_skus, minimum=0.0, strict=True)
     constraints = constraints if constraints is not None else OrderConstraints()
     if not isinstance(constraints, OrderConstraints):
         raise ValidationError(f"constraints must be an OrderConstraints, got {type(constraints).__name__}")

@@ -276,19 +276,28 @@ class TwoStagePolicy(SavablePolicy):
         self._reset_model()
 
     # ------------------------------------------------------------------ act
-    def _replenishment_model(self, lead_time: np.ndarray, review_period: np.ndarray, costs: Any = None) -> Any:
+    def _replenishment_model(self, lead_time: np.ndarray, review_period: np.ndarray, costs: Any = None,
+                             max_order: Any = None) -> Any:
         """The model for these SKUs: built on first use (or always, without persistence).
 
         ``costs``: each SKU's (h, b, K) from the observation where the problem gives costs per
-        SKU; else the problem's."""
+        SKU; else the problem's. ``max_order``: each SKU's cap from the observation where the
+        problem gives one per SKU; else the problem's."""
         problem = self.problem_
         if costs is None and problem.per_sku_costs:
             raise ValidationError(
                 "TwoStagePolicy was fitted with per-SKU costs, but the observation does not give the SKUs' costs "
                 "(obs.costs); simulate with the problem that holds them"
             )
+        if max_order is None and np.ndim(problem.max_order) == 1:
+            raise ValidationError(
+                "TwoStagePolicy was fitted with a per-SKU max_order, but the observation does not give the SKUs' "
+                "caps (obs.max_order); simulate with the problem that holds them"
+            )
+        cap = max_order if max_order is not None else problem.max_order
         h, b, K = costs if costs is not None else (problem.holding_cost, problem.shortage_cost, problem.fixed_cost)
-        key = (lead_time.tobytes(), review_period.tobytes(), *(np.asarray(v, dtype=np.float64).tobytes() for v in (h, b, K)))
+        key = (lead_time.tobytes(), review_period.tobytes(),
+               *(np.asarray(v, dtype=np.float64).tobytes() for v in (h, b, K, np.nan if cap is None else cap)))
         if self.model_ is None or key != self._model_key or not self.persistent_model:
             if int(np.max(lead_time + review_period, initial=0)) > self.horizon_:
                 raise ValidationError(
@@ -303,7 +312,7 @@ class TwoStagePolicy(SavablePolicy):
                 shortage_cost=b,
                 fixed_cost=K,
                 lost_sales=problem.lost_sales,
-                max_order=problem.max_order,
+                max_order=cap,
                 constraints=self.constraints_,
             )
             self._model_key = key
@@ -317,7 +326,8 @@ class TwoStagePolicy(SavablePolicy):
         lead_time = obs.lead_time.detach().cpu().numpy().astype(np.int64)
         review_period = obs.review_period.detach().cpu().numpy().astype(np.int64)
         costs = None if obs.costs is None else tuple(c.detach().cpu().numpy().astype(np.float64) for c in obs.costs)
-        model = self._replenishment_model(lead_time, review_period, costs)
+        cap = None if obs.max_order is None else obs.max_order.detach().cpu().numpy().astype(np.float64)
+        model = self._replenishment_model(lead_time, review_period, costs, cap)
         built = time.perf_counter()
 
         features = obs.features.detach().cpu().numpy() if self.forecaster_.input_names_ else None
