@@ -65,10 +65,12 @@ def alone(policy, data: Dataset, i: int, cap: float, **kwargs):
 
 
 @pytest.mark.parametrize("ledger, fused", [("full", False), ("lean", False), ("full", True), ("lean", True)])
-def test_each_sku_is_clipped_to_its_own_cap_eager_and_compiled(ledger, fused):
+def test_each_sku_is_clipped_to_its_own_cap_eager_and_compiled(ledger, fused, caplog):
     data = capped_data()
     problem = InventoryProblem(lead_time=1).with_attributes(data)
-    led = simulate(BaseStockPolicy(20.0), data, problem, ledger=ledger, fused=fused)
+    with caplog.at_level("WARNING", logger="orkit.sim.simulator"):
+        led = simulate(BaseStockPolicy(20.0), data, problem, ledger=ledger, fused=fused)
+    assert "did not compile" not in caplog.text  # the compiled run really ran compiled
     loss = per_sku_loss(led)
     assert loss[0] > loss[1]  # equal demand, the smaller cap falls short
     for i, cap in enumerate(CAPS):
@@ -169,6 +171,26 @@ def test_ds_trains_with_each_skus_cap_from_the_ledger(one_thread):
     led = simulate(policy, test, problem, ledger="full")
     caps = torch.as_tensor(problem.for_data(test).max_order, dtype=led.order.dtype)
     assert (led.order <= caps[:, None]).all()
+
+
+@pytest.mark.parametrize("name, budget", [
+    ("ppo", dict(total_timesteps=280, num_steps=140, hidden_sizes=(8,))),
+    ("ddpg", dict(total_timesteps=112, learning_starts=56, eval_every=56, batch_size=32, hidden_sizes=(8,))),
+])
+def test_policy_gradient_learners_score_on_the_ledger_with_each_skus_cap(one_thread, name, budget):
+    from orkit.experiments.registry import make_policy
+
+    demand = np.tile(twins(60)[0], (6, 1))
+    data = Dataset(demand, sku_ids=[f"s{i}" for i in range(6)],
+                   attributes={"max_order": [3.0, 8.0] * 3}).random_split((2, 2, 2), seed=0)
+    problem = InventoryProblem(lead_time=1).with_attributes(data)
+    train, validation, _ = data.splits()
+    policy = make_policy(name, regularization="base", seed=0, **budget).fit(train, validation, problem)
+    assert policy.best_validation_loss_ == pytest.approx(evaluate(policy, validation, problem)["weighted_loss"],
+                                                         rel=1e-5)
+    capped = evaluate(policy, validation, problem)["weighted_loss"]
+    assert capped != pytest.approx(evaluate(policy, validation, InventoryProblem(lead_time=1))["weighted_loss"],
+                                   rel=1e-3)
 
 
 def test_warm_start_records_the_teacher_clipped_to_each_skus_cap(one_thread):
