@@ -229,7 +229,7 @@ def _caps(problem: InventoryProblem, aligned: pd.DataFrame) -> Any:
         )
     ids = aligned["sku"].astype(str).to_numpy()
     caps = problem.for_data(SimpleNamespace(sku_ids=ids)).max_order
-    return torch.as_tensor(caps, dtype=torch.float32)
+    return torch.tensor(caps, dtype=torch.float32)  # a copy: the problem's arrays are read-only
 
 
 def recommend(policy: Policy, state: pd.DataFrame, problem: InventoryProblem) -> pd.DataFrame:

@@ -240,7 +240,7 @@ class Rules(NamedTuple):
         ``max_order`` as a tensor of ``dtype`` (the simulation's)."""
         max_order = problem.max_order if max_order is None else max_order
         if np.ndim(max_order) == 1:
-            max_order = torch.as_tensor(problem.max_orders(n_skus), dtype=dtype, device=device)
+            max_order = torch.tensor(problem.max_orders(n_skus), dtype=dtype, device=device)  # a copy: read-only input
         drawn = None
         if problem.random_lead_time:
             table = problem.lead_time.draw(n_periods, n_skus)
