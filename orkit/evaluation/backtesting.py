@@ -27,7 +27,7 @@ __all__ = ["backtest", "score_window", "problem_for", "for_policy"]
 
 log = logging.getLogger(__name__)
 
-#: Fields of InventoryProblem that may hold one value per SKU.
+
 def problem_for(problem: InventoryProblem, dataset: Any, part: Any) -> InventoryProblem:
     """``problem`` for the SKUs of ``part`` (a window or subset of ``dataset``): per-SKU values
     given by position, in ``dataset``'s SKU order, are taken for ``part``'s SKUs; a problem of
