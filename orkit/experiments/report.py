@@ -203,8 +203,13 @@ def _path_panel(ax: Any, shown: pd.DataFrame, lines: dict[str, pd.DataFrame], co
         ax.text(0.01, 0.97, "off scale: " + ", ".join(off), transform=ax.transAxes, fontsize=7, va="top",
                 color="0.3", bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
     ax.grid(axis="y", color="0.92", zorder=0)
-    ax.set_xlabel("period")
     ax.set_xlim(int(shown.period.min()) - 0.6, int(shown.period.max()) + 0.6)
+    if "date" in shown.columns and shown.date.notna().all():  # a dated dataset: dates on the axis
+        ticks = shown.drop_duplicates("period").iloc[::max(1, len(shown.period.unique()) // 6)]
+        ax.set_xticks(ticks.period.to_numpy(), [str(d) for d in ticks.date], fontsize=7, rotation=30, ha="right")
+        ax.set_xlabel("date")
+    else:
+        ax.set_xlabel("period")
 
 
 def _plot_paths(folder: Path, path: Path, datasets: list[str] | None = None, *,
@@ -266,8 +271,10 @@ def _plot_paths(folder: Path, path: Path, datasets: list[str] | None = None, *,
                      "without demand", fontsize=10, x=0.01, ha="left", fontweight="bold")
     handles = [Line2D([], [], color=colours[name], lw=1.6, label=name) for name in frames]
     handles.append(Patch(color="0.82", label="demand (units per period)"))
-    span = f"periods {start}-{last}" + (f" (the last {window} of the test horizon)" if start > begin
-                                         else " (the test horizon)")
+    dated = "date" in first.columns and first.date.notna().all()
+    date_of = dict(zip(first.period, first.date)) if dated else {}
+    span = (f"{date_of[start]} to {date_of[last]}" if dated else f"periods {start}-{last}") + (
+        f" (the last {window} periods of the test horizon)" if start > begin else " (the test horizon)")
     if "counted" in first.columns:
         warmup = first[(first.sku == skus[0]) & (first.counted == 0)].period
         if len(warmup) and int(warmup.max()) >= start:

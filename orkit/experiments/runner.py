@@ -390,14 +390,16 @@ class StudyRunner:
         per_sku = bool(getattr(policy, "per_sku_", False))
         led = simulate(policy, test if per_sku else test.subset(rows_of), problem)
         at = rows_of if per_sku else range(len(chosen))
+        dates = test.dates  # a dated dataset: each row's date too, for the plot's axis
         rows = [{"sku": str(test.sku_ids[row]), "segment": segment, "period": test.period_start + t,
+                 **({"date": dates[t].date().isoformat()} if dates is not None else {}),
                  "on_hand": float(led.on_hand[i, t]), "order": float(led.order[i, t]),
                  "demand": float(led.demand[i, t]), "counted": int(led.counted[i, t])}
                 for (row, segment), i in zip(chosen, at) for t in range(test.history_periods, led.n_periods)]
         (self.output / "paths").mkdir(exist_ok=True)
         with atomic_write(self.output / "paths" / f"{name}.csv", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["sku", "segment", "period", "on_hand", "order", "demand",
-                                                    "counted"])
+            writer = csv.DictWriter(fh, fieldnames=["sku", "segment", "period", *(["date"] if dates is not None else []),
+                                                    "on_hand", "order", "demand", "counted"])
             writer.writeheader()
             writer.writerows(rows)
 

@@ -78,3 +78,7 @@ def test_a_tiny_variant_of_the_demo_runs_every_family_on_the_bakery_data(tmp_pat
     assert len(list((tmp_path / "out" / "per_sku").glob("*-seed0.csv"))) == len(config.methods)
     report = write_report(tmp_path / "out").read_text()
     assert "## Paired comparison over SKUs" in report and "PPO Base" in report
+    # the sample paths carry the real dates of the test window (April 2019), which the plot's axis shows
+    for path in (tmp_path / "out" / "paths").glob("*.csv"):
+        dates = pd.read_csv(path)["date"]
+        assert dates.min() == "2019-04-01" and dates.max() == "2019-04-30", path.name

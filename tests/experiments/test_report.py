@@ -244,3 +244,24 @@ def test_a_study_without_unit_costs_says_nothing_about_money(tmp_path):
     StudyRunner(config, output=tmp_path / "out", progress=False).run()
     text = write_report(tmp_path / "out").read_text()
     assert "## Paired comparison over SKUs" in text and "## Money" not in text and "unit cost" not in text
+
+
+def test_a_dated_path_panel_shows_dates_on_its_axis():
+    """A study on dated data writes each path row's date; the path plot's axis shows dates
+    (a dataset without dates keeps the period index)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from orkit.experiments.report import _path_panel
+
+    rows = pd.DataFrame({"period": range(10, 24), "demand": 3.0, "on_hand": 1.0, "counted": 1,
+                         "date": pd.date_range("2019-04-01", periods=14).strftime("%Y-%m-%d")})
+    fig, (dated, plain) = plt.subplots(1, 2)
+    _path_panel(dated, rows, {"m": rows}, "on_hand", {"m": "C0"}, runaway=True)
+    _path_panel(plain, rows.drop(columns="date"), {"m": rows}, "on_hand", {"m": "C0"}, runaway=True)
+    labels = [t.get_text() for t in dated.get_xticklabels()]
+    assert dated.get_xlabel() == "date" and labels[0] == "2019-04-01" and all(label.startswith("2019-04-") for label in labels)
+    assert plain.get_xlabel() == "period"
+    plt.close(fig)
