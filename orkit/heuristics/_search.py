@@ -214,6 +214,29 @@ def review_interval(lead_time: int, review_period: int) -> int:
     return review_period
 
 
+def training_inputs(data: Any, problem: Any) -> tuple[InventoryProblem, np.ndarray, np.ndarray | None, Any]:
+    """What every optimise-by-simulation fit starts from: ``(problem, demand, alive, life)``.
+
+    ``problem`` is the training SKUs' (values keyed by SKU id picked by
+    :meth:`~orkit.core.InventoryProblem.for_data`); ``demand`` is an (n_skus, n_periods) array
+    with zeros outside each SKU's life, ``alive`` its mask (None when every SKU lives the whole
+    horizon) and ``life`` the lives the simulator masks (see :func:`lived_demand`).
+
+    Raises
+    ------
+    ValidationError
+        ``problem`` is not an :class:`~orkit.core.InventoryProblem`, or ``data`` holds no SKU.
+    """
+    if not isinstance(problem, InventoryProblem):
+        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
+    problem = problem.for_data(data)
+    demand, alive = lived_demand(data)
+    if demand.shape[0] == 0:
+        raise ValidationError("data must hold at least one trajectory")
+    life = None if alive is None else sku_lives(data, *demand.shape)
+    return problem, demand, alive, life
+
+
 def fit_by_simulation(
     policy_class: type["SimulationFittedPolicy"],
     data: Any,
@@ -237,14 +260,8 @@ def fit_by_simulation(
     dict of name -> ndarray of shape (n_skus,)
         The values of every SKU (all equal when ``per_sku=False``).
     """
-    if not isinstance(problem, InventoryProblem):
-        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
-    problem = problem.for_data(data)  # per-SKU values keyed by SKU id: the training SKUs'
-    demand, alive = lived_demand(data)  # zeros outside a life; the simulator masks them
-    life = None if alive is None else sku_lives(data, *demand.shape)
+    problem, demand, alive, life = training_inputs(data, problem)
     n = demand.shape[0]
-    if n == 0:
-        raise ValidationError("data must hold at least one trajectory")
     if integer is None:
         integer = is_integer_valued(demand)
     # the search's upper bounds: the largest demand over the longest window (with random lead

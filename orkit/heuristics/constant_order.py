@@ -36,9 +36,10 @@ from orkit.heuristics._search import (
     grid_search,
     review_interval,
     simulated_losses,
+    training_inputs,
     window_max,
 )
-from orkit.heuristics._training import lived_demand, sku_lives
+from orkit.heuristics._training import lived_demand
 
 __all__ = ["ConstantOrderPolicy", "optimize_constant_order"]
 
@@ -95,14 +96,8 @@ def optimize_constant_order(
     -------
     ndarray of shape (n_skus,)
     """
-    if not isinstance(problem, InventoryProblem):
-        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
-    problem = problem.for_data(data)  # per-SKU values keyed by SKU id: the training SKUs'
-    demand, alive = lived_demand(data)  # zeros outside a life; the simulator masks them
-    life = None if alive is None else sku_lives(data, *demand.shape)
+    problem, demand, alive, life = training_inputs(data, problem)
     n = demand.shape[0]
-    if n == 0:
-        raise ValidationError("data must hold at least one trajectory")
     review_period = int(problem.review_periods(n).max())
     upper = window_max(demand, review_interval(0, review_period), per_sku) + 1.0
     caps = problem.max_orders(n)

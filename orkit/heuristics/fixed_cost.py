@@ -68,9 +68,9 @@ from orkit.heuristics._search import (
     protection_interval,
     review_interval,
     simulated_losses,
+    training_inputs,
     window_max,
 )
-from orkit.heuristics._training import lived_demand, sku_lives
 from orkit.heuristics.base_stock import _timing_arrays, base_stock_cost, base_stock_level
 from orkit.heuristics.distributions import DemandDistribution, as_distribution
 
@@ -586,14 +586,8 @@ def _fit_pair(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A reorder point in ``[0, largest L + P demand]`` and a quantity in ``[0, largest P demand +
     2 EOQ]`` (EOQ from the mean demand, K and h per SKU) minimising the simulated loss."""
-    if not isinstance(problem, InventoryProblem):
-        raise ValidationError(f"problem must be an InventoryProblem, got {type(problem).__name__}")
-    problem = problem.for_data(data)  # per-SKU values keyed by SKU id: the training SKUs'
-    demand, alive = lived_demand(data)  # zeros outside a life; the simulator masks them
-    life = None if alive is None else sku_lives(data, *demand.shape)
+    problem, demand, alive, life = training_inputs(data, problem)
     n = demand.shape[0]
-    if n == 0:
-        raise ValidationError("data must hold at least one trajectory")
     if integer is None:
         integer = is_integer_valued(demand)
     L, P = int(problem.lead_times(n).max()), int(problem.review_periods(n).max())
