@@ -262,7 +262,8 @@ def _plot_paths(folder: Path, path: Path, datasets: list[str] | None = None, *,
         on_hand_ax.axhline(0, color="0.4", lw=0.7, zorder=2)
         on_hand_ax.set_ylabel("units of stock")
         order_ax.set_ylabel("units per period")
-        on_hand_ax.set_title("end-of-period on-hand (below 0: backlog)", fontsize=9)
+        backlog = any((rows.on_hand < 0).any() for rows in lines.values())  # never under lost sales
+        on_hand_ax.set_title("end-of-period on-hand" + (" (below 0: backlog)" if backlog else ""), fontsize=9)
         order_ax.set_title("orders placed", fontsize=9)
         whole = first[first.sku == sku]
         segment = str(whole.segment.iloc[0]) if "segment" in whole.columns else "nan"
