@@ -590,7 +590,8 @@ def _fit_pair(
     n = demand.shape[0]
     if integer is None:
         integer = is_integer_valued(demand)
-    L, P = int(problem.lead_times(n).max()), int(problem.review_periods(n).max())
+    # the longest lead time bounds the search (with random lead times the simulation draws them)
+    L, P = int(problem.max_lead_times(n).max()), int(problem.review_periods(n).max())
     K = problem.fixed_costs(n)
     h = np.maximum(problem.holding_costs(n), 1e-12)
     rate = demand.mean(axis=1) if alive is None else demand.sum(axis=1) / np.maximum(alive.sum(axis=1), 1)

@@ -125,7 +125,7 @@ def fill_rate_base_stock_level(data: Any, problem: InventoryProblem, fill_rate: 
         raise ValidationError("data must hold at least one trajectory")
     if integer is None:
         integer = is_integer_valued(demand)
-    window = int((problem.lead_times(n) + problem.review_periods(n)).max())
+    window = int((problem.max_lead_times(n) + problem.review_periods(n)).max())  # the longest draw
     hi = window_max(demand, window, per_sku) + 1.0  # no shortage after the warm-up: fill rate 1
     if alive is not None:  # SKUs that start or end inside the horizon: the simulator masks their lives
         demand = data

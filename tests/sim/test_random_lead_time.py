@@ -227,7 +227,7 @@ def test_per_sku_laws_simulate_each_sku_with_its_own():
 
 
 # ---------------------------------------------------------------- which families take it
-SUPPORTED = {"base-stock", "capped-base-stock", "constant-order"}
+SUPPORTED = {"base-stock", "capped-base-stock", "constant-order", "s-S", "r-Q", "fill-rate-base-stock"}
 
 
 def _registered():
@@ -267,3 +267,22 @@ def test_per_sku_timing_with_one_value_for_every_sku_is_the_shared_timing():
     for lead_time in ([2, 2], LeadTimeDistribution([2, 3], [[1.0, 0.0], [1.0, 0.0]])):
         ledger = simulate(BaseStockPolicy(15.0), d, InventoryProblem(lead_time=lead_time, review_period=[2, 2]))
         assert torch.equal(ledger.on_hand, shared.on_hand) and torch.equal(ledger.cost, shared.cost)
+
+
+def test_fixed_cost_and_fill_rate_policies_fit_under_random_lead_times():
+    """(s, S) fitted by simulation under a crossing lead-time law and a fixed cost per order
+    costs less than the fitted base-stock level, which orders every period; the fill-rate
+    policy's level reaches its target in the simulator that drew the lead times."""
+    from orkit.evaluation import evaluate
+    from orkit.heuristics import FillRateBaseStockPolicy, SSPolicy
+
+    law = LeadTimeDistribution([1, 3], [0.6, 0.4], seed=5)
+    d = np.random.default_rng(3).poisson(4.0, (40, 120)).astype(np.float64)
+    problem = InventoryProblem(lead_time=law, holding_cost=1.0, shortage_cost=9.0, fixed_cost=30.0)
+    ss = SSPolicy().fit(d, d, problem)
+    base = BaseStockPolicy().fit(d, d, problem)
+    assert float(np.min(ss.order_up_to_level_ - ss.reorder_point_)) > 0  # batches, not one per period
+    assert evaluate(ss, d, problem)["total_cost"] < evaluate(base, d, problem)["total_cost"]
+    target = InventoryProblem(lead_time=law, holding_cost=1.0, shortage_cost=9.0)
+    fill = FillRateBaseStockPolicy(fill_rate=0.95).fit(d, d, target)
+    assert evaluate(fill, d, target)["fill_rate"] >= 0.95
