@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,17 @@ def _attribute(table: Any, column: str, sku_ids: np.ndarray) -> np.ndarray:
     return values
 
 
+def _law_from_mapping(table: Mapping) -> LeadTimeDistribution:
+    """A lead-time law from its arguments by name (``values``, ``probabilities``, ``seed``)."""
+    unknown = sorted(set(table) - {"values", "probabilities", "seed"})
+    missing = sorted({"values", "probabilities"} - set(table))
+    if unknown or missing:
+        raise ValidationError(
+            "lead_time as a table takes 'values', 'probabilities' and optionally 'seed' (a random lead time); "
+            + (f"unknown key(s) {unknown}" if unknown else f"missing {missing}"))
+    return LeadTimeDistribution(table["values"], table["probabilities"], seed=table.get("seed", 0))
+
+
 @dataclass(frozen=True)
 class InventoryProblem:
     """A periodic-review single-echelon inventory problem.
@@ -90,7 +102,9 @@ class InventoryProblem:
         in period ``t`` is on hand at the start of period ``t + L`` (with ``L = 0``: before the
         demand of ``t``). A scalar or one value per SKU; or a
         :class:`~orkit.core.lead_time.LeadTimeDistribution` (random lead times: each order draws
-        its own, orders may cross; the rule is in :mod:`orkit.core.lead_time`). With random lead
+        its own, orders may cross; the rule is in :mod:`orkit.core.lead_time`), also given as a
+        mapping of its arguments (``{"values": [1, 3], "probabilities": [0.6, 0.4], "seed": 5}``,
+        as a study file's ``[problem.lead_time]`` table writes it). With random lead
         times, the timing rules that need one number (the warm-up ``L + P``, the pipeline's width,
         the last order a SKU places before its life ends) use the longest lead time with positive
         probability (:meth:`max_lead_times`); families that need a fixed lead time refuse it.
@@ -151,6 +165,8 @@ class InventoryProblem:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if isinstance(self.lead_time, Mapping):  # a study file's table: the law's arguments
+            set_(self, "lead_time", _law_from_mapping(self.lead_time))
         if not isinstance(self.lead_time, LeadTimeDistribution):
             set_(self, "lead_time", _int_or_array("lead_time", self.lead_time, 0))
         set_(self, "review_period", _int_or_array("review_period", self.review_period, 1))
