@@ -10,7 +10,8 @@ SKU by SKU, as an extract usually comes) is generated once, if absent, in a temp
 process, so that its peak resident memory is its own (``ru_maxrss`` from ``os.wait4``):
 
 - ``memory``: the same arrays generated in memory, ``Dataset(...)``, ``evaluate``;
-- ``parquet``: ``Dataset.read(file, date="date")``, ``evaluate``;
+- ``parquet``: ``Dataset.read(file, date="date")``, ``evaluate``; the reader keeps the two
+  features as 2-byte codes of their distinct values (:mod:`orkit.data.coded`);
 
 each with the two features and without them (``--features both|all|none``: the base-stock
 policy reads no feature, and ``Dataset.read(..., features=[])`` reads only the columns it needs).
@@ -117,7 +118,9 @@ def child(case: str, features: bool, path: Path, n_skus: int, n_periods: int) ->
     start = time.perf_counter()
     metrics = evaluate(BaseStockPolicy(level=12.0), dataset, InventoryProblem())
     evaluated = time.perf_counter() - start
+    stored = dataset.stored_features
     print(json.dumps({"prepare_s": prepared, "load_s": loaded, "evaluate_s": evaluated,
+                      "stored": f"{type(stored).__name__} {stored.nbytes / 1e9:.2f} GB",
                       "threads": torch.get_num_threads(), "shape": [dataset.n_skus, dataset.n_periods,
                                                                     dataset.n_features],
                       "metrics": {k: float(v) for k, v in metrics.items()}}), flush=True)
@@ -134,6 +137,7 @@ def run_child(case: str, features: bool, args: argparse.Namespace, path: Path) -
         raise SystemExit(f"{case} failed with status {process.returncode}")
     result = json.loads(output.strip().splitlines()[-1])
     result["peak_rss_gb"] = usage.ru_maxrss * 1024 / 1e9  # Linux reports KiB
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
     return result
 
 
@@ -174,14 +178,15 @@ def main() -> None:
     if not path.exists():
         generate_file(path, args.skus, args.periods)
     print(f"file: {path} ({path.stat().st_size / 1e9:.2f} GB); {os.cpu_count()} CPUs; each case in a fresh process")
-    print(f"{'case':<22}{'load s':>8}{'evaluate s':>12}{'total s':>9}{'peak RSS GB':>13}")
+    print(f"{'case':<22}{'load s':>8}{'evaluate s':>12}{'total s':>9}{'CPU s':>8}{'peak RSS GB':>13}  features held as")
     variants = {"both": (True, False), "all": (True,), "none": (False,)}[args.features]
     for features in variants:
         results = {case: run_child(case, features, args, path) for case in ("memory", "parquet")}
         for case, r in results.items():
             label = f"{case} ({'2 features' if features else 'no features'})"
             total = r["load_s"] + r["evaluate_s"]
-            print(f"{label:<22}{r['load_s']:>8.1f}{r['evaluate_s']:>12.1f}{total:>9.1f}{r['peak_rss_gb']:>13.2f}")
+            print(f"{label:<22}{r['load_s']:>8.1f}{r['evaluate_s']:>12.1f}{total:>9.1f}{r['cpu_s']:>8.1f}"
+                  f"{r['peak_rss_gb']:>13.2f}  {r['stored']}")
         memory, parquet = results["memory"], results["parquet"]
         same = memory["metrics"] == parquet["metrics"]
         ratio_time = (parquet["load_s"] + parquet["evaluate_s"]) / (memory["load_s"] + memory["evaluate_s"])

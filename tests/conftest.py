@@ -41,3 +41,17 @@ def setting_1():
 
     data = generate("deepstock-1", seed=0)
     return (*data.splits(), InventoryProblem(**data.metadata["problem"]))
+
+
+@pytest.fixture
+def compiler():
+    """A compiler without earlier graphs; yields ``graphs(fn)``, the graphs compiled for ``fn``
+    (a function of orkit.sim.simulator); fails the test if a compiled run fell back to eager."""
+    from torch._dynamo.eval_frame import _debug_get_cache_entry_list
+
+    from orkit.sim import simulator
+
+    simulator.reset_compiled()
+    yield lambda fn: len(_debug_get_cache_entry_list(fn.__code__))
+    assert not simulator._FAILED, f"a compiled run fell back to eager: {simulator._FAILED}"
+    simulator.reset_compiled()

@@ -3,7 +3,8 @@
 - :class:`Dataset`: demand (n_skus, T), features (n_skus, T, F), per-SKU attributes and split
   labels, a calendar, SKU lives and a stock-out flag; built from / written to a long table in
   CSV or Parquet (the files: :mod:`orkit.data.files`, :func:`read_long_table`; tables into
-  arrays, pandas or streamed Parquet: :mod:`orkit.data.ingest`; dates: :mod:`orkit.data.calendar`).
+  arrays, pandas or streamed Parquet: :mod:`orkit.data.ingest`; dates: :mod:`orkit.data.calendar`;
+  features held as codes of their distinct values: :mod:`orkit.data.coded`).
 - Feature roles (:mod:`orkit.data.schema`): how each feature is used (numeric, quantity,
   forecast, categorical, calendar), :attr:`Dataset.feature_roles`, the one schema the learners,
   the contextual heuristics and the two-stage forecaster read.

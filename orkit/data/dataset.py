@@ -36,6 +36,7 @@ import pandas as pd
 from orkit.core.errors import DataError, ValidationError
 from orkit.core.validation import check_int
 from orkit.data import calendar, ingest
+from orkit.data.coded import CodedArray
 from orkit.data.schema import FeatureRole, infer_roles, parse_roles
 from orkit.data.files import HEADER_KEY, read_dataset_header, read_long_table, table_suffix, write_dataset_file
 
@@ -116,6 +117,7 @@ class Dataset:
         time-major memory (see :attr:`demand_time_major`).
     features : array-like of shape (n_skus, n_periods, n_features), optional
         Exogenous features per SKU and period [x_{i,t}]; finite. ``None`` means no features.
+        A :class:`~orkit.data.coded.CodedArray` (as the file readers make) is kept coded.
     feature_names : sequence of str, optional
         One unique name per feature column; defaults to ``feature_0``, ``feature_1``, ... The
         names ``sku``, ``period``, ``demand`` and ``split`` are reserved.
@@ -219,6 +221,11 @@ class Dataset:
         if features is None:
             feature_array = np.zeros((n_skus, n_periods, 0), dtype=np.float32)
             feature_array.setflags(write=False)
+        elif isinstance(features, CodedArray):  # kept coded (see orkit.data.coded)
+            if features.ndim != 3 or features.shape[:2] != (n_skus, n_periods):
+                raise DataError(f"features must have shape (n_skus, n_periods, n_features) = ({n_skus}, "
+                                f"{n_periods}, F) like demand, got {features.shape}")
+            feature_array = features
         else:
             raw_features = _numeric_array("features", features, 3, "(n_skus, n_periods, n_features)")
             if raw_features.shape[:2] != (n_skus, n_periods):
@@ -324,7 +331,7 @@ class Dataset:
 
     def _check_features(self) -> None:
         features = self._features
-        if features.size == 0:
+        if features.size == 0 or isinstance(features, CodedArray):  # a coded table holds finite values only
             return
         if np.isfinite(features.min()) and np.isfinite(features.max()):
             return
@@ -384,9 +391,9 @@ class Dataset:
         first, last = self._life
         partial = np.flatnonzero((first > 0) | (last < self.n_periods - 1))
         outside = self._outside_life_mask(first, last, partial).T  # (k, T)
-        if not (features[partial] * outside[:, :, None]).any():
+        if not (np.asarray(features[partial]) * outside[:, :, None]).any():
             return features
-        features = features.copy()
+        features = np.array(features)  # a copy (float32, also of coded features)
         features[partial] *= ~outside[:, :, None]
         features.setflags(write=False)
         return features
@@ -552,7 +559,18 @@ class Dataset:
 
     @property
     def features(self) -> np.ndarray:
-        """Features [x_{i,t}], shape (n_skus, n_periods, n_features), C-contiguous float32."""
+        """Features [x_{i,t}], shape (n_skus, n_periods, n_features), C-contiguous float32.
+
+        Read-only. Features a file reader kept coded (:attr:`stored_features`) are decoded into a
+        new array on each read.
+        """
+        return np.asarray(self._features)
+
+    @property
+    def stored_features(self) -> np.ndarray | CodedArray:
+        """The features as the dataset holds them: :attr:`features` itself, or a
+        :class:`~orkit.data.coded.CodedArray` (2-byte codes into a table of the distinct values)
+        where a file reader found few distinct values; no copy either way."""
         return self._features
 
     @property
@@ -960,7 +978,7 @@ class Dataset:
             raise KeyError(
                 f"feature {name!r} is not in dataset {self._name!r}; it has {list(self._feature_names)}"
             ) from None
-        return self._features[:, :, column]
+        return np.asarray(self._features[:, :, column])
 
     def with_features(self, names: str | Sequence[str], values: Any, roles: Any = None) -> "Dataset":
         """A copy with extra feature columns appended.
@@ -988,7 +1006,7 @@ class Dataset:
                 f"values must have shape (n_skus, n_periods[, k]) = ({self.n_skus}, {self.n_periods}, {len(names)}), "
                 f"got {np.asarray(values).shape}"
             )
-        features = np.concatenate([self._features, array.astype(np.float32)], axis=2)
+        features = np.concatenate([np.asarray(self._features), array.astype(np.float32)], axis=2)
         if roles is None or isinstance(roles, (str, FeatureRole)):
             roles = {n: roles or "numeric" for n in names}
         new_roles = parse_roles(roles, names)
@@ -1053,7 +1071,7 @@ class Dataset:
         for j, (name, role) in enumerate(self._feature_roles.items()):
             if role.levels is None:
                 continue
-            column = self._features[:, :, j]
+            column = np.asarray(self._features[:, :, j])
             if role.role == "calendar" and days is not None:
                 expected = calendar.calendar_part(days, role.part)
                 bad = column != expected[None, :]
@@ -1107,7 +1125,7 @@ class Dataset:
             time_column: time,
             "demand": self.demand[rows].reshape(-1),
         }
-        flat_features = self._features[rows].reshape(n * horizon, self.n_features)
+        flat_features = np.asarray(self._features[rows]).reshape(n * horizon, self.n_features)
         for j, feature_name in enumerate(self._feature_names):
             columns[feature_name] = flat_features[:, j]
         if self._censored_time_major is not None:
@@ -1429,7 +1447,7 @@ def _hint_codes(dataset: "Dataset", names: Sequence[str]) -> None:
     rows = max(1, 100_000 // dataset.n_periods)
     shown = []
     for name in names:
-        values = np.unique(dataset.features[:rows, :, dataset.feature_names.index(name)])
+        values = np.unique(np.asarray(dataset.stored_features[:rows, :, dataset.feature_names.index(name)]))
         if 3 <= len(values) <= 50 and np.array_equal(values, np.round(values)):
             shown.append(f"{name} ({len(values)} distinct whole numbers)")
     if shown:

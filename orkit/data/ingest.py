@@ -7,8 +7,10 @@ Both sources go through the same two passes over their rows:
    column the time axis: its range and, for dates, the frequency (declared or inferred, see
    :mod:`orkit.data.calendar`);
 2. **values**: demand, features and the stock-out flag go straight into the final arrays
-   (demand time-major ``(T, n_skus)`` float32, features ``(n_skus, T, F)`` float32, the flag
-   ``(T, n_skus)`` bool); per-SKU attributes and split labels are checked constant per SKU.
+   (demand time-major ``(T, n_skus)`` float32; features ``(n_skus, T, F)``, as 2-byte codes of
+   their distinct values where there are at most 32,768, see :mod:`orkit.data.coded`, else
+   float32; the flag ``(T, n_skus)`` bool); per-SKU attributes and split labels are checked
+   constant per SKU.
 
 Then the rows are checked against the time axis. Two rows for one SKU and period are an error.
 A SKU lives from its first to its last row (``lives="rows"``; demand outside its life is 0 and
@@ -18,8 +20,8 @@ without a row is missing: an error naming the SKU and the periods, or, with
 stock-out), counted, logged and recorded in ``metadata["fill_missing"]``.
 
 A Parquet file is read a record batch at a time with only the needed columns (no pandas table
-of the whole file): the memory is the final arrays, a (T, n_skus) bool table of the rows seen,
-and one batch.
+of the whole file): the memory is the final arrays, one batch, and a (n_skus, T) bool table of
+the rows seen whose pages only SKUs not read as whole blocks touch.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import pandas as pd
 
 from orkit.core.errors import DataError, ValidationError
 from orkit.data import calendar
+from orkit.data.coded import MAX_VALUES, CodedArray, code_dtype
 
 __all__ = ["FILL_MISSING", "LIVES", "Roles", "from_frame_arrays", "read_parquet_arrays", "resolve_roles"]
 
@@ -717,9 +720,9 @@ def _assemble(source: Any, roles: Roles, *, freq: str | None, fill_missing: str 
 
     # ---- pass 2: values into the final arrays
     demand = zeros((n_periods, n_skus), np.float32)
-    features = zeros((n_skus, n_periods, len(roles.features)), np.float32)
+    features = _FeatureValues((n_skus, n_periods, len(roles.features)))
     censored = zeros((n_periods, n_skus), bool) if roles.stockout else None
-    present = zeros((n_periods, n_skus), bool)
+    rows = _RowsSeen(n_skus, n_periods)
     per_sku = [_PerSku(c, "split" if c == roles.split else "attribute", c != roles.split and source.is_numeric(c),
                        n_skus) for c in roles.per_sku]
     columns = [roles.sku, roles.time, roles.demand, *roles.features, *roles.per_sku] + \
@@ -729,7 +732,7 @@ def _assemble(source: Any, roles: Roles, *, freq: str | None, fill_missing: str 
         sku_at = _sku_at(coder, codes, batch.start)
         offsets = axis.offsets(batch.time(roles, sku_at), lambda row: str(sku_ids[codes[row]]), batch.start)
         placer = _Placer(codes, offsets, n_periods, n_skus)
-        again = placer.seen(present)
+        again = placer.seen(rows)
         if again is not None:
             row = int(np.flatnonzero(again)[0])
             _raise_duplicate(source, roles, coder, axis, n_skus, int(offsets[row]) * n_skus + int(codes[row]))
@@ -739,7 +742,7 @@ def _assemble(source: Any, roles: Roles, *, freq: str | None, fill_missing: str 
 
         placer.put_time_major(demand, _numbers(batch, roles.demand, "demand", where))
         for j, column in enumerate(roles.features):
-            placer.put_sku_major(features, j, _numbers(batch, column, "feature", where))
+            features.put(placer, j, _numbers(batch, column, "feature", where))
         if censored is not None:
             try:
                 flags = batch.flags(roles.stockout)
@@ -749,27 +752,26 @@ def _assemble(source: Any, roles: Roles, *, freq: str | None, fill_missing: str 
             placer.put_time_major(censored, flags)
         for column in per_sku:
             column.add(batch, codes, sku_ids)
-    n_present = int(np.count_nonzero(present))
-    if n_present != n_rows:
-        _raise_duplicate(source, roles, coder, axis, n_skus, None)
-
     # ---- lives and missing periods
-    counts = np.count_nonzero(present, axis=0)
+    counts = rows.counts()
+    if int(counts.sum()) != n_rows:
+        _raise_duplicate(source, roles, coder, axis, n_skus, None)
+    present = rows.present
     first = np.zeros(n_skus, dtype=np.int64)
     last = np.full(n_skus, n_periods - 1, dtype=np.int64)
     if lives == "rows":
         short = np.flatnonzero(counts < n_periods)
         if len(short):
-            block = present[:, short]
-            first[short] = np.argmax(block, axis=0)
-            last[short] = n_periods - 1 - np.argmax(block[::-1], axis=0)
+            block = present[short]
+            first[short] = np.argmax(block, axis=1)
+            last[short] = n_periods - 1 - np.argmax(block[:, ::-1], axis=1)
     missing = (last - first + 1) - counts
     metadata: dict[str, Any] = {}
     if missing.any():
         incomplete = np.flatnonzero(missing)
         if fill_missing is None:
             i = int(incomplete[0])
-            absent = np.flatnonzero(~present[first[i]:last[i] + 1, i]) + first[i]
+            absent = np.flatnonzero(~present[i, first[i]:last[i] + 1]) + first[i]
             shown = ", ".join(axis.label(t) for t in absent[:10]) + (", ..." if len(absent) > 10 else "")
             raise DataError(
                 f"periods are ragged: sku {str(sku_ids[i])!r} has no row for {roles.time_role}(s) {shown} inside its "
@@ -778,14 +780,15 @@ def _assemble(source: Any, roles: Roles, *, freq: str | None, fill_missing: str 
                 "them as zero demand" + ("" if lives == "full" else
                                          ", or give every SKU its row for each period of its life")
             )
-        _carry_features(features, present, first, last, incomplete)
+        for array in features.arrays():
+            _carry_features(array, present, first, last, incomplete)
         added = int(missing.sum())
         metadata["fill_missing"] = {"rule": fill_missing, "rows_added": added, "skus": int(len(incomplete))}
         logger.info("fill_missing=%r: added %d row(s) of zero demand for %d SKU(s)", fill_missing, added,
                     len(incomplete))
     elif fill_missing is not None:
         logger.info("fill_missing=%r: no period was missing, added 0 rows", fill_missing)
-    del present
+    del present, rows
     partial = (first > 0) | (last < n_periods - 1)
     if partial.any():
         logger.info("%d of %d SKU(s) start after the first period or end before the last (dataset.life)",
@@ -796,7 +799,8 @@ def _assemble(source: Any, roles: Roles, *, freq: str | None, fill_missing: str 
         if column.column != roles.split:
             attributes[column.column] = column.result()
     split = per_sku[-1].result().astype(str) if roles.split is not None else None
-    for array in (demand, features, censored):
+    features = features.result()
+    for array in (demand, censored):
         if array is not None:
             array.setflags(write=False)
     return dict(
@@ -815,6 +819,66 @@ def _assemble(source: Any, roles: Roles, *, freq: str | None, fill_missing: str 
     )
 
 
+class _FeatureValues:
+    """The features' final arrays: per feature, codes into a table of its distinct values
+    (:mod:`orkit.data.coded`; uint8, widened to int16 past 256 values) while every feature has at
+    most ``MAX_VALUES`` values, all finite; else one float32 (n_skus, T, F) array, from the batch
+    that breaks the rule on (the codes so far decoded into it)."""
+
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        n_skus, n_periods, n_features = shape
+        self.shape = shape
+        # code 0 is 0.0 in every table: the value of cells no row writes
+        self.codes = [zeros((n_skus, n_periods), np.uint8) for _ in range(n_features)]
+        self.tables: list[list[float]] = [[0.0] for _ in range(n_features)]
+        self._index: list[dict[float, int]] = [{0.0: 0} for _ in range(n_features)]
+        self.array: np.ndarray | None = None if n_features else np.zeros(shape, np.float32)
+        self._rows = 0  # SKU rows below this may hold codes (the others are untouched zeros)
+
+    def put(self, placer: "_Placer", j: int, values: np.ndarray) -> None:
+        self._rows = max(self._rows, int(placer.codes.max(initial=-1)) + 1)
+        if self.array is None:
+            local, uniques = pd.factorize(values.astype(np.float32, copy=False), use_na_sentinel=True)
+            table, index = self.tables[j], self._index[j]
+            new = [float(u) for u in uniques if float(u) not in index]
+            if len(table) + len(new) <= MAX_VALUES and np.isfinite(uniques).all() and (local >= 0).all():
+                for value in new:
+                    index[value] = len(table)
+                    table.append(value)
+                if code_dtype(len(table)) != self.codes[j].dtype:
+                    self.codes[j] = self._copy(self.codes[j], code_dtype(len(table)))
+                mapping = np.fromiter((index[float(u)] for u in uniques), dtype=self.codes[j].dtype, count=len(uniques))
+                placer.put_sku_major(self.codes[j], None, mapping.take(local))
+                return
+            self.array = zeros(self.shape, np.float32)
+            for k in range(len(self.codes)):
+                self._copy(self.codes[k], np.float32, self.array[:, :, k], table=np.asarray(self.tables[k], np.float32))
+            self.codes = []
+        placer.put_sku_major(self.array, j, values)
+
+    def _copy(self, source: np.ndarray, dtype: Any, target: np.ndarray | None = None, table: Any = None) -> np.ndarray:
+        """``source``'s rows that may hold codes into ``target`` (new when None), as ``dtype``;
+        through ``table`` when given."""
+        target = zeros(source.shape, dtype) if target is None else target
+        step = max(1, (1 << 22) // max(1, source.shape[1]))
+        for start in range(0, self._rows, step):
+            block = source[start:min(start + step, self._rows)]
+            target[start:start + len(block)] = block if table is None else table.take(block.astype(np.intp))
+        return target
+
+    def arrays(self) -> list[np.ndarray]:
+        """The arrays as they stand (for the features carried into missing periods)."""
+        return [self.array] if self.array is not None else list(self.codes)
+
+    def result(self) -> np.ndarray | CodedArray:
+        if self.array is not None:
+            self.array.setflags(write=False)
+            return self.array
+        for codes in self.codes:
+            codes.setflags(write=False)
+        return CodedArray(self.codes, self.tables)
+
+
 def _sku_at(coder: _Coder, codes: np.ndarray, start: int) -> Callable[[int], str]:
     return lambda row: str(coder.values[int(codes[row])])
 
@@ -825,6 +889,29 @@ def _numbers(batch: Any, column: str, role: str, where: Callable[[int], str]) ->
     except _BadValue as bad:
         at = f" (first non-numeric value {bad.value!r} at {where(bad.row)})" if bad.row is not None else ""
         raise DataError(f"{role} column {column!r} must be numeric, got {bad.detail}{at}") from None
+
+
+class _RowsSeen:
+    """Which (SKU, period) rows were read. A SKU whose T rows came as one block is a flag in
+    ``whole``; other rows are cells of ``present`` ((n_skus, T) bool, SKU-major, an anonymous
+    map: only the pages of SKUs with such rows are ever touched), their SKUs flagged in
+    ``marked``."""
+
+    def __init__(self, n_skus: int, n_periods: int) -> None:
+        self.present = zeros((n_skus, n_periods), bool)
+        self.whole = np.zeros(n_skus, dtype=bool)
+        self.marked = np.zeros(n_skus, dtype=bool)
+
+    def hit(self, codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        return self.whole[codes] | (self.marked[codes] & self.present[codes, offsets])
+
+    def counts(self) -> np.ndarray:
+        """Rows per SKU (a SKU read whole and also in ``present`` counts both)."""
+        counts = np.where(self.whole, self.present.shape[1], 0)
+        marked = np.flatnonzero(self.marked)
+        for chunk in np.array_split(marked, max(1, len(marked) // 4096)):
+            counts[chunk] += np.add.reduce(self.present[chunk], axis=1, dtype=np.int64)
+        return counts
 
 
 class _Placer:
@@ -851,22 +938,22 @@ class _Placer:
     def _block(self, values: Any) -> np.ndarray:
         return np.asarray(values[self.rows]).reshape(self.k, self.n_periods)
 
-    def seen(self, present: np.ndarray) -> np.ndarray | None:
-        """The rows already marked in ``present`` ((T, n) bool), or None when there are none;
-        then mark this batch's rows."""
+    def seen(self, seen: "_RowsSeen") -> np.ndarray | None:
+        """The rows already in ``seen``, or None when there are none; then add this batch's rows."""
         again = None
         if self.rows is not None:
-            if present[:, self.columns].any():
+            if seen.whole[self.columns].any() or seen.marked[self.columns].any():
                 again = np.zeros(len(self.codes), dtype=bool)
-                again[self.rows] = present[self.offsets[self.rows], self.codes[self.rows]]
-            present[:, self.columns] = True
+                again[self.rows] = seen.hit(self.codes[self.rows], self.offsets[self.rows])
+            seen.whole[self.columns] = True
         for piece in self._rest_pieces():
             codes, offsets = self.codes[piece], self.offsets[piece]
-            hit = present[offsets, codes]
+            hit = seen.hit(codes, offsets)
             if hit.any():
                 again = np.zeros(len(self.codes), dtype=bool) if again is None else again
                 again[np.arange(len(self.codes))[piece][hit]] = True
-            present[offsets, codes] = True
+            seen.present[codes, offsets] = True
+            seen.marked[codes] = True
         return again
 
     def put_time_major(self, target: np.ndarray, values: np.ndarray) -> None:
@@ -875,11 +962,13 @@ class _Placer:
         for piece in self._rest_pieces():
             target[self.offsets[piece], self.codes[piece]] = values[piece]
 
-    def put_sku_major(self, target: np.ndarray, j: int, values: np.ndarray) -> None:
+    def put_sku_major(self, target: np.ndarray, j: int | None, values: np.ndarray) -> None:
+        """Into feature ``j`` of an (n, T, F) array, or into an (n, T) array when ``j`` is None."""
+        feature = () if j is None else (j,)
         if self.rows is not None:
-            target[self.columns, :, j] = self._block(values)
+            target[(self.columns, slice(None), *feature)] = self._block(values)
         for piece in self._rest_pieces():
-            target[self.codes[piece], self.offsets[piece], j] = values[piece]
+            target[(self.codes[piece], self.offsets[piece], *feature)] = values[piece]
 
 
 def _whole_skus(codes: np.ndarray, offsets: np.ndarray, n_periods: int) -> tuple[Any, np.ndarray, Any] | None:
@@ -923,13 +1012,13 @@ def _whole_skus(codes: np.ndarray, offsets: np.ndarray, n_periods: int) -> tuple
 def _carry_features(features: np.ndarray, present: np.ndarray, first: np.ndarray, last: np.ndarray,
                     skus: np.ndarray) -> None:
     """Features of the periods added inside each SKU's life: the SKU's previous row (its next
-    row before its first one)."""
-    if features.shape[2] == 0:
+    row before its first one); ``features`` is (n, T, F) or (n, T)."""
+    if features.size == 0:
         return
-    n_periods = present.shape[0]
+    n_periods = present.shape[1]
     t = np.arange(n_periods)
     for chunk in np.array_split(skus, max(1, len(skus) // 4096)):
-        rows = present[:, chunk].T  # (k, T)
+        rows = present[chunk]  # (k, T)
         previous = np.maximum.accumulate(np.where(rows, t, -1), axis=1)
         following = np.minimum.accumulate(np.where(rows, t, n_periods)[:, ::-1], axis=1)[:, ::-1]
         source = np.where(previous >= 0, previous, following)

@@ -40,6 +40,7 @@ import torch
 import torch.distributed as dist
 
 from orkit.core.errors import ValidationError
+from orkit.sim.simulator import decode_features
 
 __all__ = ["DataParallel", "SINGLE", "current", "init", "launched"]
 
@@ -193,7 +194,7 @@ def fingerprint(text: str) -> float:
 def data_fingerprint(inp: Any) -> list[float]:
     """SKUs, periods, demand sum, number of features and their sum (float64) of a prepared
     input, for :meth:`DataParallel.check_same`."""
-    features = inp.features
+    features = None if inp.features is None else decode_features(inp.features)
     return [float(inp.n_skus), float(inp.n_periods), float(inp.demand.double().sum()),
             0.0 if features is None else float(features.shape[-1]),
             0.0 if features is None else float(features.double().nan_to_num().sum())]

@@ -38,6 +38,7 @@ from orkit.core.errors import ValidationError
 from orkit.core.policy import Observation, Policy
 from orkit.core.problem import InventoryProblem
 from orkit.core.validation import check_choice, check_int
+from orkit.data.coded import CodedArray
 from orkit.sim.dynamics import Flags, Rules, State, Timing, period
 from orkit.sim.ledger import CostRates, LeanLedger, LeanSums, Ledger
 
@@ -60,7 +61,9 @@ class SimulationInput:
     ----------
     demand : Tensor of shape (n_periods, n_skus)
         Time-major demand: ``demand[t]`` is contiguous.
-    features : Tensor of shape (n_skus, n_periods, n_features) or None
+    features : Tensor of shape (n_skus, n_periods, n_features), CodedFeatures, or None
+        Floats, or the codes of features a reader kept coded (:mod:`orkit.data.coded`), decoded
+        a period at a time (:func:`decode_features`).
     feature_names : tuple of str
     life : (Tensor, Tensor) of shape (n_skus,) each, or None
     """
@@ -110,8 +113,12 @@ def prepare_input(
             # Dataset arrays are read-only; the simulator only reads them
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             demand_tm = torch.from_numpy(np.asarray(data.demand_time_major))
-            feats = data.features
-            features = torch.from_numpy(np.asarray(feats)) if feats is not None and np.size(feats) else None
+            feats = data.stored_features
+            if isinstance(feats, CodedArray):  # kept coded: no float copy
+                features = CodedFeatures(tuple(torch.from_numpy(c) for c in feats.codes),
+                                         tuple(torch.from_numpy(v) for v in feats.values))
+            else:
+                features = torch.from_numpy(np.asarray(feats)) if np.size(feats) else None
         feature_names = tuple(data.feature_names)
         validated = True
     else:
@@ -147,6 +154,37 @@ def prepare_input(
     sku_ids = getattr(data, "sku_ids", None) if validated else None
     return SimulationInput(demand=demand_tm, features=features, feature_names=tuple(feature_names), life=life,
                            history=history, sku_ids=sku_ids)
+
+
+class CodedFeatures(NamedTuple):
+    """Features kept coded (:class:`~orkit.data.coded.CodedArray`) on the simulator's device:
+    per feature, its codes (n_skus, T) and its table of values. Selects like the (n_skus, T, F)
+    tensor it stands for; :func:`decode_features` gives the values."""
+
+    codes: tuple[torch.Tensor, ...]
+    values: tuple[torch.Tensor, ...]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (*self.codes[0].shape, len(self.codes))
+
+    @property
+    def ndim(self) -> int:
+        return 3
+
+    def index_select(self, dim: int, index: torch.Tensor) -> "CodedFeatures":
+        """SKUs (``dim`` 0) or periods (``dim`` 1) ``index``."""
+        return CodedFeatures(tuple(c.index_select(dim, index) for c in self.codes), self.values)
+
+    def to(self, device: Any = None, dtype: torch.dtype | None = None) -> "CodedFeatures":
+        return CodedFeatures(tuple(c.to(device) for c in self.codes), tuple(v.to(device, dtype) for v in self.values))
+
+
+def decode_features(features: torch.Tensor | CodedFeatures) -> torch.Tensor:
+    """The values of (a selection of) :attr:`SimulationInput.features`, shape (..., F)."""
+    if isinstance(features, CodedFeatures):
+        return torch.stack([v[c.long()] for c, v in zip(features.codes, features.values)], -1)
+    return features
 
 
 
@@ -240,7 +278,7 @@ class _Context(NamedTuple):
     """What an observation needs besides the state (compiled code receives it as an argument)."""
 
     demand: torch.Tensor  # (T, n) time-major
-    features: torch.Tensor | None  # (n, T, F)
+    features: Any  # (n, T, F): a tensor or CodedFeatures
     feature_names: tuple[str, ...]
     window: int
     lead_time: torch.Tensor  # (n,)
@@ -315,7 +353,7 @@ def _lean_block(policy, state, sums, t0, periods, ctx, flags, rules):
     t0 = t0 - _OFFSET
     index = torch.arange(t0, t0 + periods, device=ctx.demand.device).clamp(max=ctx.demand.shape[0] - 1)
     demand = ctx.demand.index_select(0, index)
-    features = ctx.features.index_select(1, index) if ctx.features is not None else None
+    features = decode_features(ctx.features.index_select(1, index)) if ctx.features is not None else None
     low = high = demand[0]
     for k in range(periods):
         f = Flags(*flags[t0 + k].unbind(0))
@@ -341,7 +379,7 @@ def _full_period(policy, state, rows, order, t, ctx, flags, rules):
     f = Flags(*flags[t].unbind(0))
     if policy is not None:
         now = torch.arange(t, t + 1, device=ctx.demand.device)  # a tensor index: no guard on t's value
-        x = ctx.features.index_select(1, now)[:, 0] if ctx.features is not None else None
+        x = decode_features(ctx.features.index_select(1, now))[:, 0] if ctx.features is not None else None
         order = _as_orders(policy.act(_observation(state, t, ctx, x, None)), state.on_hand)
     state, entries = period(state, order, ctx.demand[t], f.review, rules.at(t))
     rows.on_hand[t].copy_(entries.on_hand)
@@ -410,6 +448,8 @@ class _Run:
 
     def features(self, t: int) -> Any:
         x = self.inp.features
+        if isinstance(x, CodedFeatures):
+            return lambda: decode_features(x.index_select(1, torch.tensor([t], device=self.device)))[:, 0]
         return (lambda: x[:, t, :]) if x is not None else None
 
     def act(self, state: State, t: int, review: bool | torch.Tensor) -> torch.Tensor:

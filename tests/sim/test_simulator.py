@@ -7,7 +7,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
 from orkit.core import InventoryProblem, ValidationError
 from orkit.evaluation import metrics_from_ledger, per_sku_loss
@@ -251,15 +250,6 @@ def test_runs_on_cuda():
 # graphs torch.compile made for the compiled function and checking that nothing fell back.
 SUMS = ("holding_units", "shortage_units", "sales", "demand", "stockout_periods", "counted_periods", "cycles",
         "cycles_with_shortage")
-
-
-@pytest.fixture
-def compiler():
-    """A compiler without earlier graphs; yields ``graphs(fn)``, the graphs compiled for ``fn``."""
-    sim.reset_compiled()
-    yield lambda fn: len(_debug_get_cache_entry_list(fn.__code__))
-    assert not sim._FAILED, f"a compiled run fell back to eager: {sim._FAILED}"
-    sim.reset_compiled()
 
 
 def assert_same_sums(a, b, rtol=None, atol=None):
