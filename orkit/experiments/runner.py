@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from orkit.core.errors import ConfigError, DataError, OrkitError, OutputError, ValidationError
 from orkit.core.files import atomic_write, atomic_write_text
@@ -310,17 +310,16 @@ class StudyRunner:
             })
         return rows, ledger  # SPLITS ends with the test split
 
-    def _finish_cell(self, dataset: str, method: MethodSpec, seed: int, policy: Any,
-                     rows: list[dict[str, Any]], test_ledger: Any, test: Dataset,
-                     problem: InventoryProblem) -> None:
+    def _finish_cell(self, dataset: str, method: MethodSpec, seed: int, scored_cell: "_ScoredCell",
+                     test: Dataset) -> None:
         """Save the cell's policy, its per-SKU test losses (and the first seed's sample paths),
         then append its rows."""
         name = self._cell_name(dataset, method.label)
-        self._save_policy(policy, name, seed)
-        self._save_per_sku(test_ledger, name, seed, test)
-        if seed == self.config.seeds[0]:
-            self._save_paths(policy, name, test, problem)
-        self._append(rows)
+        self._save_policy(scored_cell.policy, name, seed)
+        self._save_per_sku(scored_cell.test_ledger, name, seed, test)
+        if scored_cell.paths is not None:
+            self._save_paths(scored_cell.paths, name, test.dates is not None)
+        self._append(scored_cell.rows)
 
     def _cell_name(self, dataset: str, label: str) -> str:
         multi = len(self.config.datasets) > 1
@@ -377,14 +376,15 @@ class StudyRunner:
         with atomic_write(self.output / "per_sku" / f"{name}-seed{seed}.csv", newline="") as handle:
             table.to_csv(handle, index=False, lineterminator="\n")
 
-    def _save_paths(self, policy: Any, name: str, test: Dataset, problem: InventoryProblem) -> None:
-        """Full ledger of sample test SKUs for the report's path plots: a fast, a slow and an
-        intermittent mover (:func:`~orkit.experiments.segments.sample_skus`, the same SKUs for
+    @staticmethod
+    def _path_rows(policy: Any, test: Dataset, problem: InventoryProblem, n: int) -> list[dict[str, Any]]:
+        """Full ledger of ``n`` sample test SKUs for the report's path plots: a fast, a slow and
+        an intermittent mover (:func:`~orkit.experiments.segments.sample_skus`, the same SKUs for
         every method), with ``counted`` (0 in the warm-up) and the SKU's ``segment``."""
         from orkit.experiments.segments import sample_skus
         from orkit.sim import simulate
 
-        chosen = sample_skus(test.demand[:, test.history_periods:], min(int(self.config.report.get("sample_skus", 3)), test.n_skus))
+        chosen = sample_skus(test.demand[:, test.history_periods:], min(n, test.n_skus))
         rows_of = [row for row, _ in chosen]
         # a policy with one value per SKU serves its SKUs in their order only: run it on all of them
         per_sku = bool(getattr(policy, "per_sku_", False))
@@ -396,9 +396,13 @@ class StudyRunner:
                  "on_hand": float(led.on_hand[i, t]), "order": float(led.order[i, t]),
                  "demand": float(led.demand[i, t]), "counted": int(led.counted[i, t])}
                 for (row, segment), i in zip(chosen, at) for t in range(test.history_periods, led.n_periods)]
+        return rows
+
+    def _save_paths(self, rows: list[dict[str, Any]], name: str, dated: bool) -> None:
+        """The sample paths (:meth:`_path_rows`) in ``paths/<cell>.csv``."""
         (self.output / "paths").mkdir(exist_ok=True)
         with atomic_write(self.output / "paths" / f"{name}.csv", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["sku", "segment", "period", *(["date"] if dates is not None else []),
+            writer = csv.DictWriter(fh, fieldnames=["sku", "segment", "period", *(["date"] if dated else []),
                                                     "on_hand", "order", "demand", "counted"])
             writer.writeheader()
             writer.writerows(rows)
@@ -555,7 +559,9 @@ class StudyRunner:
         counts every worker's trials, so none runs twice; see :func:`tuning.tune`); when its
         tuning is done its top-k x seeds re-runs are queued, and when those are done its cells
         are scored from the selected configuration's re-runs. Untuned cells are fitted from the
-        start. Results, policies and reports are written by this process only, as cells finish.
+        start. A cell's job fits (or takes its re-run), scores every split and simulates the
+        sample paths (:func:`_worker_cell`); results, policies and reports are written by this
+        process only, as cells finish.
 
         With one worker the executor runs each job in this process when it is submitted (the
         run is deterministic); with several, a pool of processes runs them and jobs of
@@ -590,19 +596,14 @@ class StudyRunner:
         studies: dict[tuple[str, str], Any] = {}
 
         def submit_cells(key: tuple[str, str], params: dict[str, Any]) -> None:
-            for seed in cells[key]:
-                cached = self._cached_fit(key[0], key[1], seed, params)
-                if cached is not None:
-                    finish(key, params, seed, *cached)
-                else:
-                    jobs[pool.submit(_worker_fit, self.config, key[0], key[1], params, seed, False)] = (
-                        "cell", key, params, seed)
+            for seed in cells[key]:  # fitted (or a re-run's fit taken) and scored by a job
+                paths = int(self.config.report.get("sample_skus", 3)) if seed == self.config.seeds[0] else 0
+                jobs[pool.submit(_worker_cell, self.config, key[0], key[1], params, seed,
+                                 self._cached_fit(key[0], key[1], seed, params), paths)] = ("cell", key, seed)
 
-        def finish(key: tuple[str, str], params: dict[str, Any], seed: int, policy: Any, seconds: float) -> None:
-            splits, problem = _worker_context(self.config, key[0])
-            method = methods[key[1]]
-            rows, test_ledger = self._rows(key[0], method, params, seed, policy, seconds, splits, problem)
-            self._finish_cell(key[0], method, seed, policy, rows, test_ledger, scored(policy, splits["test"]), problem)
+        def finish(key: tuple[str, str], seed: int, scored_cell: _ScoredCell) -> None:
+            splits, _ = _worker_context(self.config, key[0])
+            self._finish_cell(key[0], methods[key[1]], seed, scored_cell, scored(scored_cell.policy, splits["test"]))
             bar.update(1)
 
         def advance_tuning(key: tuple[str, str]) -> None:
@@ -627,7 +628,7 @@ class StudyRunner:
                         reruns[key]["losses"][(k, seed)] = known[(k, seed)]
                         bar.update(1)
                     else:
-                        jobs[pool.submit(_worker_fit, self.config, key[0], key[1], params, seed, True)] = (
+                        jobs[pool.submit(_worker_fit, self.config, key[0], key[1], params, seed)] = (
                             "rerun", key, k, seed)
             select_when_done(key)
 
@@ -665,8 +666,7 @@ class StudyRunner:
             elif kind == "rerun":
                 rerun_done(key, *rest, *result)
             else:
-                params, seed = rest
-                finish(key, params, seed, *result[:2])
+                finish(key, rest[0], result)
 
         def drain(timeout: float | None) -> None:
             """Handle the jobs that are done (waiting up to ``timeout`` seconds for one), until
@@ -918,14 +918,43 @@ def _worker_tune(config: StudyConfig, dataset: str, label: str, storage: str,
                         progress=progress)
 
 
-def _worker_fit(config: StudyConfig, dataset: str, label: str, params: dict[str, Any], seed: int,
-                validate: bool) -> tuple[Any, float, float | None]:
-    """Fit job: the fitted policy, its training seconds and (if asked) its validation loss."""
+class _ScoredCell(NamedTuple):
+    """What a cell job hands back: the fitted policy, its training seconds, its result rows
+    (one per split), the test split's lean ledger and the sample paths (or None)."""
+
+    policy: Any
+    seconds: float
+    rows: list[dict[str, Any]]
+    test_ledger: Any
+    paths: list[dict[str, Any]] | None
+
+
+def _worker_cell(config: StudyConfig, dataset: str, label: str, params: dict[str, Any], seed: int,
+                 fitted: tuple[Any, float] | None, paths: int) -> _ScoredCell:
+    """Cell job: fit (unless ``fitted`` holds a re-run's policy and seconds), score on every
+    split and, with ``paths`` > 0, simulate that many sample test SKUs: the slow part of a cell
+    (a two-stage policy solves a model per scored day) runs in a worker, not in the runner."""
     with _job():
         method = next(m for m in config.methods if m.label == label)
         splits, problem = _worker_context(config, dataset)
-        policy, seconds = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
-        loss = evaluate(policy, scored(policy, _fit_splits(method, splits)[1]), problem)["weighted_loss"] if validate else None
+        if fitted is None:
+            fitted = fit_policy(method.name, params, seed, *_fit_splits(method, splits), problem)
+        policy, seconds = fitted
+        rows, test_ledger = StudyRunner._rows(dataset, method, params, seed, policy, seconds, splits, problem)
+        sample = StudyRunner._path_rows(policy, scored(policy, splits["test"]), problem, paths) if paths else None
+    return _ScoredCell(policy, seconds, rows, test_ledger, sample)
+
+
+def _worker_fit(config: StudyConfig, dataset: str, label: str, params: dict[str, Any],
+                seed: int) -> tuple[Any, float, float]:
+    """Re-run job of a tuned cell: the fitted policy, its training seconds and its loss on the
+    selection split."""
+    with _job():
+        method = next(m for m in config.methods if m.label == label)
+        splits, problem = _worker_context(config, dataset)
+        train, selection = _fit_splits(method, splits)
+        policy, seconds = fit_policy(method.name, params, seed, train, selection, problem)
+        loss = evaluate(policy, scored(policy, selection), problem)["weighted_loss"]
     return policy, seconds, loss
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -17,7 +18,7 @@ from orkit.experiments import registry
 from orkit.experiments.config import load_study, parse_study
 from orkit.experiments.recommend import recommend
 from orkit.experiments.report import write_report
-from orkit.experiments.runner import StudyRunner
+from orkit.experiments.runner import StudyRunner, read_results
 from orkit.heuristics import BaseStockPolicy
 from testkit import TINY_STUDY, write_study
 
@@ -127,7 +128,7 @@ KILLED_RUN = """
 import os, signal, sys
 from orkit.experiments import registry
 from orkit.experiments.config import load_study
-from orkit.experiments.runner import StudyRunner
+from orkit.experiments.runner import StudyRunner, read_results
 
 real, calls = registry.resolve("constant-order"), [0]
 
@@ -544,3 +545,53 @@ def test_the_benchmark_study_files_load(path):
     """The study files the results pages cite (benchmarks/studies) stay valid as the schema evolves."""
     study = load_study(path, known_methods=set(registry.POLICIES))
     assert study.methods and study.datasets
+
+
+PID_SCRIPT = '''
+import os, sys
+
+from orkit.experiments import registry
+from orkit.heuristics import BaseStockPolicy
+
+
+class Recorded(BaseStockPolicy):
+    """Base-stock that writes the id of each process its act runs in."""
+
+    def act(self, obs):
+        with open(os.environ["ORKIT_TEST_PIDS"], "a") as handle:
+            handle.write(f"{os.getpid()}\\n")
+        return super().act(obs)
+
+
+registry.register("recorded-base-stock", Recorded)  # at import: spawned workers import this file too
+
+if __name__ == "__main__":
+    with open(os.environ["ORKIT_TEST_PIDS"] + ".runner", "w") as handle:
+        handle.write(str(os.getpid()))
+    from orkit.cli.main import main
+
+    sys.exit(main(sys.argv[1:]))
+'''
+
+
+def test_with_workers_every_cell_is_fitted_and_scored_in_a_worker(tmp_path):
+    """`--workers 2`: the runner only writes; fitting, scoring every split and the sample paths
+    run in the workers (a two-stage policy solves a model per scored day: in the runner those
+    ran one cell after another)."""
+    script = tmp_path / "recorded.py"
+    script.write_text(PID_SCRIPT)
+    study = write(tmp_path)
+    study.write_text(study.read_text().replace('name = "base-stock"', 'name = "recorded-base-stock"'))
+    pids = tmp_path / "pids"
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, str(script), "run", str(study), "--output", str(out), "--workers", "2",
+                           "--no-progress"], env=dict(os.environ, OMP_NUM_THREADS="1", ORKIT_TEST_PIDS=str(pids)),
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    runner = int((tmp_path / "pids.runner").read_text())
+    acting = {int(line) for line in pids.read_text().split()}
+    assert acting and runner not in acting
+    rows = [r for r in read_results(out / "results.csv") if r["method"] == "recorded-base-stock"]
+    assert sorted((int(r["seed"]), r["split"]) for r in rows) == sorted(
+        (seed, split) for seed in (0, 1) for split in ("train", "validation", "test"))
+    assert (out / "paths" / "base-25.csv").exists() and len(list((out / "per_sku").glob("base-25-seed*.csv"))) == 2
