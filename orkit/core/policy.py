@@ -74,6 +74,10 @@ class Observation:
         Each SKU's order cap [q_max_i] where the problem gives one per SKU (the simulator clips
         every order to it; a policy that solves a model per review day bounds its orders by
         it); None where every SKU has the problem's cap (or none).
+    first_period : Tensor of shape (n_skus,), int64
+        Each SKU's first period (its launch, counted like ``period``; 0 for a SKU that lives
+        from the start): ``recent_demand`` before it is not history but zeros. A policy that
+        weighs the length of a SKU's history reads :meth:`observed_periods`.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class Observation:
         is_review: torch.Tensor | None = None,
         costs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         max_order: torch.Tensor | None = None,
+        first_period: torch.Tensor | None = None,
     ) -> None:
         self._period = period
         self.on_hand = on_hand
@@ -107,6 +112,8 @@ class Observation:
         self.is_review = is_review
         self.costs = costs
         self.max_order = max_order
+        self.first_period = (first_period if first_period is not None
+                             else torch.zeros(n, dtype=torch.long, device=on_hand.device))
 
     @staticmethod
     def _resolve(value: Any, default: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -144,6 +151,11 @@ class Observation:
     def recent_demand(self) -> torch.Tensor:
         self._recent_demand = self._resolve(self._recent_demand, lambda: self.on_hand.new_zeros(self.n_skus, 0))
         return self._recent_demand
+
+    def observed_periods(self, window: int) -> torch.Tensor:
+        """How many of the last ``window`` periods each SKU has lived before today, (n_skus,)
+        int64: ``clamp(period - first_period, 0, window)``."""
+        return (self.period - self.first_period).clamp(0, window)
 
     def feature(self, name: str) -> torch.Tensor:
         """The column of feature ``name``, shape (n_skus,)."""

@@ -21,6 +21,10 @@ column               meaning
                      fitted on (0 = its first period); the same on every row. Required by
                      policies that read it (two-stage, RL, finite-horizon DP): without it
                      they raise instead of assuming 0
+``first_period``     the SKU's first period, in the numbering of ``period`` (optional;
+                     default 0): a SKU launched within the window of ``demand_lag_*``
+                     has a shorter history than ``period`` says (two-stage and RL read
+                     it); ``orkit state --history`` writes it for SKUs that start late
 ``lead_time``,       per-SKU lead time [L] and review period [P] (optional; default the
 ``review_period``    problem's)
 any other column     a feature of today, passed by name (numeric)
@@ -124,6 +128,14 @@ def check_state(frame: pd.DataFrame, problem: InventoryProblem | None = None) ->
             raise DataError(f"state column 'period' must hold a whole number >= 0, got {periods[(periods != np.round(periods)) | (periods < 0)][0]}")
         if len(np.unique(periods)) > 1:
             raise DataError(f"state column 'period' must be the same on every row (today), got {sorted(set(periods.astype(int)))[:5]}")
+    if "first_period" in frame.columns:
+        first = frame["first_period"].to_numpy(dtype=np.float64)
+        bad = (first != np.round(first)) | (first < 0)
+        if "period" in frame.columns:
+            bad |= first > frame["period"].to_numpy(dtype=np.float64)
+        if bad.any():
+            raise DataError(f"state column 'first_period' must hold whole numbers from 0 to today's period, got "
+                            f"{first[bad][0]:g} for sku {skus[bad].iloc[0]!r}")
     for col, low in zip(_TIMING, (0, 1)):
         if col in frame.columns:
             values = frame[col].to_numpy(dtype=np.float64)
@@ -168,7 +180,7 @@ def state_observation(frame: pd.DataFrame, problem: InventoryProblem) -> Observa
     recent = torch.zeros(n, lags[-1][0] if lags else 0)
     for j, col in lags:  # oldest first, like the simulator's window; absent lags are 0
         recent[:, -j] = as_t(frame[col])
-    skip = {"sku", "on_hand", "period", *_TIMING} | {c for _, c in pipes} | {c for _, c in lags}
+    skip = {"sku", "on_hand", "period", "first_period", *_TIMING} | {c for _, c in pipes} | {c for _, c in lags}
     names = tuple(str(c) for c in frame.columns if c not in skip)
     features = torch.stack([as_t(frame[c]) for c in names], 1) if names else torch.zeros(n, 0)
     period = int(frame["period"].iloc[0]) if "period" in frame.columns else None
@@ -176,6 +188,7 @@ def state_observation(frame: pd.DataFrame, problem: InventoryProblem) -> Observa
     for col, default in zip(_TIMING, (problem.lead_times(n), problem.review_periods(n))):
         values = frame[col].to_numpy(dtype=np.int64) if col in frame.columns else default
         timing[col] = torch.as_tensor(np.asarray(values, dtype=np.int64))
+    first = frame["first_period"].to_numpy(dtype=np.int64) if "first_period" in frame.columns else np.zeros(n, np.int64)
     return Observation(
         period=period,
         on_hand=on_hand,
@@ -184,6 +197,7 @@ def state_observation(frame: pd.DataFrame, problem: InventoryProblem) -> Observa
         features=features,
         pipeline=pipeline,
         recent_demand=recent,
+        first_period=torch.as_tensor(first),
         **timing,
     )
 
@@ -419,6 +433,8 @@ def build_state(
     ids = past.sku_ids.astype(str)
 
     state = pd.DataFrame({"sku": ids, "period": today - past.period_start})
+    if not past.full_lives:  # SKUs launched inside the history: their history is shorter
+        state["first_period"] = past.life[0]
     state["on_hand"] = _per_sku_values(on_hand, "on-hand", "on_hand", ids)
     pipeline = _pipeline(open_orders, ids, today, problem)
     for k in range(pipeline.shape[1]):

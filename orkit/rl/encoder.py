@@ -13,9 +13,10 @@ observation, so that it works for SKUs never seen in training:
 
   .. math:: s_i = \max\Big(\frac{\sum_{u \in W_t} d_{i,u} + k\,g}{|W_t| + k},\; 10^{-3} g\Big),
 
-  where :math:`W_t` holds the periods of ``Observation.recent_demand`` that have been observed
-  (``min(t, window)`` periods; 28 by default). Early in a trajectory :math:`s_i \approx g`; after
-  a few weeks it is the SKU's own level;
+  where :math:`W_t` holds the periods of ``Observation.recent_demand`` that the SKU has lived
+  (``Observation.observed_periods``: ``min(t - first_i, window)`` periods, ``first_i`` its
+  launch; 28 by default). Early in a trajectory, and for a SKU just launched, :math:`s_i \approx
+  g`; after a few weeks it is the SKU's own level;
 - ``"global"``: :math:`s_i = g` for every SKU (homogeneous SKUs, as in the DeepStock settings);
 - ``"none"``: :math:`s_i = 1` (raw units, the paper's literal formulas).
 
@@ -327,12 +328,9 @@ class ObservationEncoder(nn.Module):
         if self.input_scale == "global":
             return g.expand(n).clone()
         recent = obs.recent_demand.to(dtype)
-        observed = min(int(obs.period), recent.shape[1])
-        k = self.scale_prior_periods
-        if observed + k <= 0:
-            return g.expand(n).clone()
-        s = (recent.sum(1) + k * g) / (observed + k)
-        return torch.maximum(s, 1e-3 * g)
+        weight = obs.observed_periods(recent.shape[1]).to(dtype) + self.scale_prior_periods
+        s = (recent.sum(1) + self.scale_prior_periods * g) / weight.clamp(min=1e-12)
+        return torch.maximum(torch.where(weight > 0, s, g), 1e-3 * g)
 
     def forward(self, obs: Observation) -> EncodedObservation:
         dtype = self.feature_mean.dtype

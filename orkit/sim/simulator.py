@@ -286,6 +286,7 @@ class _Context(NamedTuple):
     max_lead_time: int
     costs: Any = None  # (h, b, K) tensors (n,) where the problem gives costs per SKU, else None
     max_order: Any = None  # the caps (n,) where the problem gives one per SKU, else None
+    first_period: Any = None  # each SKU's first period (n,) where some SKU starts later, else None
 
 
 def _observation(state: State, t: int, ctx: _Context, features: Any, is_review: torch.Tensor | None) -> Observation:
@@ -312,6 +313,7 @@ def _observation(state: State, t: int, ctx: _Context, features: Any, is_review: 
         is_review=is_review,
         costs=ctx.costs,
         max_order=ctx.max_order,
+        first_period=ctx.first_period,
     )
 
 
@@ -438,7 +440,8 @@ class _Run:
             torch.as_tensor(r, dtype=self.dtype, device=self.device).expand(self.n) for r in self.rates)
         self.ctx = _Context(inp.demand, inp.features, inp.feature_names, window, per_sku(timing.lead_time),
                             per_sku(timing.review_period), timing.max_lead_time, costs,
-                            self.rules.max_order if isinstance(self.rules.max_order, torch.Tensor) else None)
+                            self.rules.max_order if isinstance(self.rules.max_order, torch.Tensor) else None,
+                            None if inp.life is None else inp.life[0].to(device=self.device, dtype=torch.long))
         self.fusable = bool(getattr(policy, "fusable", False))
         self.unchecked = True  # whether the demand's range is still to be checked
 

@@ -142,7 +142,8 @@ def history_features(
         Demand of the ``W`` periods before each origin, oldest first; entries before the first
         period are zero (as in :attr:`orkit.core.Observation.recent_demand`).
     history_length : array of shape (m,)
-        Periods actually observed in each window, ``min(t, W)`` for origin ``t``.
+        Periods actually observed in each window: ``min(t - first, W)`` for origin ``t`` of a
+        SKU whose first period is ``first`` (0 for a SKU that lives from the start).
     n_lags : int
         Number of most recent periods kept as individual lags.
     level_floor : float
@@ -342,18 +343,20 @@ class DemandForecaster(Estimator):
         self,
         recent: np.ndarray,
         periods: np.ndarray,
+        ages: np.ndarray,
         exogenous: np.ndarray | None,
         calendar: np.ndarray | None = None,
         column: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Design matrix (m, H, C), level (m,) and spread (m,) for m (SKU, origin) rows;
-        ``calendar`` (m, len(calendar_)) holds the origins' calendar features; with a forecast
-        column the design is that column's value (m, H, 1)."""
+        """Design matrix (m, H, C), level (m,) and spread (m,) for m (SKU, origin) rows at
+        ``periods``, each ``ages`` periods after its SKU's first period; ``calendar`` (m,
+        len(calendar_)) holds the origins' calendar features; with a forecast column the design
+        is that column's value (m, H, 1)."""
         window = self.window
         recent = recent[:, -window:]
         if recent.shape[1] < window:
             recent = np.pad(recent, ((0, 0), (window - recent.shape[1], 0)))
-        history_length = np.minimum(periods, window)
+        history_length = np.clip(ages, 0, window)
         level, variance, lags, statistics = history_features(
             recent, history_length, n_lags=self.n_lags, level_floor=self.level_floor_
         )
@@ -447,6 +450,8 @@ class DemandForecaster(Estimator):
         selected = [None if x is None else x[:, origins].reshape(n_skus * origins.size, *x.shape[2:])
                     for x in self._inputs(features, names, name)]
         periods = np.broadcast_to(origins, (n_skus, origins.size)).reshape(-1)
+        first = np.zeros(n_skus, dtype=np.int64) if getattr(data, "full_lives", True) else np.asarray(data.life[0])
+        ages = (np.asarray(origins)[None, :] - first[:, None]).reshape(-1)
         recent, targets = recent.reshape(-1, self.window), targets.reshape(-1, self.horizon_)
         lived = None if not lived_only else _lived_rows(data, origins, self.horizon_)
         if lived is not None:  # SKUs that start or end inside the horizon: rows inside their lives only
@@ -454,9 +459,9 @@ class DemandForecaster(Estimator):
             if not keep.any():
                 raise DataError(f"{name} has no origin inside a SKU's life with a full horizon of {self.horizon_} "
                                 "periods after it")
-            recent, targets, periods = recent[keep], targets[keep], periods[keep]
+            recent, targets, periods, ages = recent[keep], targets[keep], periods[keep], ages[keep]
             selected = [None if x is None else x[keep] for x in selected]
-        design, level, spread = self._design(recent, periods, *selected)
+        design, level, spread = self._design(recent, periods, ages, *selected)
         return design, level, spread, targets
 
     # ------------------------------------------------------------------ fit
@@ -578,6 +583,7 @@ class DemandForecaster(Estimator):
         period: int | np.ndarray,
         features: np.ndarray | None = None,
         feature_names: Sequence[str] = (),
+        first_period: int | np.ndarray = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Point forecasts and the spread used to scale residuals.
 
@@ -591,6 +597,9 @@ class DemandForecaster(Estimator):
         features : array of shape (n_skus, n_features), optional
             Exogenous features ``x_t`` of the origin, named by ``feature_names``.
         feature_names : sequence of str
+        first_period : int or array of shape (n_skus,), default=0
+            Each SKU's first period (:attr:`orkit.core.Observation.first_period`): its history
+            is ``t - first_period`` periods long, not ``t``.
 
         Returns
         -------
@@ -609,7 +618,9 @@ class DemandForecaster(Estimator):
                 f"raise the simulator's demand_window or lower window"
             )
         periods = np.broadcast_to(np.asarray(period, dtype=np.int64), (recent.shape[0],))
-        design, level, spread = self._design(recent, periods, *self._inputs(features, feature_names, "the observation"))
+        ages = periods - np.broadcast_to(np.asarray(first_period, dtype=np.int64), periods.shape)
+        design, level, spread = self._design(recent, periods, ages,
+                                             *self._inputs(features, feature_names, "the observation"))
         return self._predict_design(design, level), spread
 
     def predict(
@@ -618,12 +629,13 @@ class DemandForecaster(Estimator):
         period: int | np.ndarray,
         features: np.ndarray | None = None,
         feature_names: Sequence[str] = (),
+        first_period: int | np.ndarray = 0,
     ) -> np.ndarray:
         """Point forecasts of the next ``horizon_`` periods, shape (n_skus, horizon_) [units].
 
         Parameters are those of :meth:`predict_with_spread`.
         """
-        return self.predict_with_spread(recent_demand, period, features, feature_names)[0]
+        return self.predict_with_spread(recent_demand, period, features, feature_names, first_period)[0]
 
     def predict_origins(self, data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Backtest: forecasts from every origin of ``data`` (vectorised over SKUs and origins).
@@ -659,8 +671,10 @@ class DemandForecaster(Estimator):
         period: int | np.ndarray,
         features: np.ndarray | None = None,
         feature_names: Sequence[str] = (),
+        first_period: int | np.ndarray = 0,
     ) -> np.ndarray:
-        """Empirical quantiles of the demand of each future period.
+        """Empirical quantiles of the demand of each future period (the other parameters are
+        those of :meth:`predict_with_spread`).
 
         ``\\hat d_{t+k} + \\sigma \\, Q_k(q)``, where ``Q_k`` is the empirical quantile of the
         step-``k`` validation residuals; clipped at 0.
@@ -673,7 +687,7 @@ class DemandForecaster(Estimator):
         levels = np.asarray(quantiles, dtype=np.float64)
         if levels.ndim != 1 or np.any((levels < 0) | (levels > 1)):
             raise ValidationError(f"quantiles must be a 1-d sequence in [0, 1], got {quantiles!r}")
-        point, spread = self.predict_with_spread(recent_demand, period, features, feature_names)
+        point, spread = self.predict_with_spread(recent_demand, period, features, feature_names, first_period)
         residual_quantiles = np.quantile(self.residuals_, levels, axis=0)  # (Q, H)
         return np.maximum(point[None] + spread[None, :, None] * residual_quantiles[:, None, :], 0.0)
 

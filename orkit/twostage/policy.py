@@ -332,7 +332,8 @@ class TwoStagePolicy(SavablePolicy):
 
         features = obs.features.detach().cpu().numpy() if self.forecaster_.input_names_ else None
         point, spread = self.forecaster_.predict_with_spread(
-            obs.recent_demand.detach().cpu().numpy(), obs.period, features, obs.feature_names
+            obs.recent_demand.detach().cpu().numpy(), obs.period, features, obs.feature_names,
+            obs.first_period.detach().cpu().numpy()
         )
         rng = np.random.default_rng([self.random_state, obs.period])
         scenarios = self.forecaster_.sample_scenarios(point, spread, self.n_scenarios, rng)

@@ -155,7 +155,34 @@ def test_recommend_orders_what_the_simulator_orders_in_that_state(policies, past
     np.testing.assert_allclose(table.order.to_numpy(), order[:, t], rtol=1e-5, atol=1e-4)
 
 
+def test_a_sku_launched_inside_the_history_is_ordered_for_as_the_simulator_does(policies, past):
+    """SKU 0 launched at period 30: the state built from the history says so (first_period), and
+    DS (whose demand scale counts the SKU's lived periods only) orders what the simulator orders
+    for it on day 40; without first_period it would count 28 periods of history, not 10."""
+    policy, t = policies["ds"], 40
+    frame = past.to_frame().drop(columns=list(past.attributes.columns))
+    frame.attrs = {}
+    frame = frame[~((frame.sku == past.sku_ids[0]) & (frame.period < 30))]
+    young = Dataset.from_frame(frame)
+    assert young.life[0][0] == 30
+    ledger = simulate(policy, young, PROBLEM)
+    order, end = ledger.order.double().numpy(), ledger.on_hand.double().numpy()
+    ids = young.sku_ids.astype(str)
+    history = frame[frame.period <= t].copy()
+    history.loc[history.period == t, "demand"] = np.nan
+    on_hand = pd.DataFrame({"sku": ids, "on_hand": end[:, t - 1] + order[:, t - 2]})
+    open_orders = pd.DataFrame({"sku": ids, "arrival": t + 1, "quantity": order[:, t - 1]})
+    state = build_state(history, on_hand, open_orders, problem=PROBLEM)
+    assert state["first_period"].tolist() == [30] + [0] * (len(ids) - 1)
+    table = recommend(policy, state, PROBLEM)
+    np.testing.assert_allclose(table.order.to_numpy(), order[:, t], rtol=1e-5, atol=1e-4)
+    unaware = recommend(policy, state.drop(columns=["first_period"]), PROBLEM)
+    assert abs(float(unaware.order.iloc[0]) - order[0, t]) > 1e-3  # the launch matters for SKU 0
+
+
 @pytest.mark.parametrize("change, message", [
+    (lambda s: s.assign(first_period=s["period"] + 1), "state column 'first_period' must hold whole numbers from 0 "
+                                                       "to today's period, got 60 for sku 'sku_0000'"),
     (lambda s: s.assign(on_hand=np.inf), "state column 'on_hand' must be finite, got inf"),
     (lambda s: s.assign(on_hand=np.nan), "state column 'on_hand' is missing a value for sku 'sku_0000'"),
     (lambda s: s.assign(pipeline_0=1.0), "state column 'pipeline_0': the number after pipeline_ counts periods from 1"),

@@ -65,6 +65,41 @@ def test_a_ten_times_larger_sku_sees_the_same_state_up_to_its_log_size(tiny):
     assert float(x[1, log_column] - x[0, log_column]) == pytest.approx(math.log(10.0))
 
 
+def test_a_sku_launched_inside_the_window_is_scaled_over_its_lived_periods_only(tiny):
+    """At period 3 a SKU launched at period 2 has lived one period of the window, not three: its
+    scale is (d + k g) / (1 + k), as for the same SKU at period 1 of its own data; a SKU launched
+    today has the prior g (also with k = 0: no division by zero)."""
+    data, problem = tiny
+    net = build_network(data, problem, make_head("base"), NetworkConfig(scale_prior_periods=2.0))
+    g = float(net.encoder.global_scale)
+    args = ([5.0, 50.0], [[1.0, 2.0], [10.0, 20.0]], [[0, 0, 0, 6], [0, 40, 60, 50]], [[2.5, 3.0], [25.0, 3.0]])
+    young = observation(*args)
+    young.first_period = torch.tensor([2, 0])
+    torch.testing.assert_close(net.encoder(young).scale, torch.tensor([(6 + 2 * g) / 3, (150 + 2 * g) / 5]))
+    own = observation(*args, period=1)  # SKU 0 as data of its own, launched at its period 0
+    torch.testing.assert_close(net.encoder(young).scale[0], net.encoder(own).scale[0])
+    bare = build_network(data, problem, make_head("base"), NetworkConfig(scale_prior_periods=0.0))
+    young.first_period = torch.tensor([3, 0])
+    torch.testing.assert_close(bare.encoder(young).scale, torch.tensor([g, 50.0]))
+
+
+def test_the_simulator_shows_each_sku_its_first_period():
+    seen = []
+
+    class Spy:
+        def act(self, obs):
+            seen.append(obs.first_period.tolist())
+            return torch.zeros(obs.n_skus)
+
+    first, last = np.array([0, 3, 1]), np.array([7, 7, 5])
+    t = np.arange(8)
+    data = Dataset(((t >= first[:, None]) & (t <= last[:, None])).astype(float), life=(first, last))
+    simulate(Spy(), data, InventoryProblem())
+    assert seen and all(first == [0, 3, 1] for first in seen)
+    simulate(Spy(), Dataset(np.ones((2, 4))), InventoryProblem())
+    assert seen[-1] == [0, 0]
+
+
 @pytest.mark.parametrize("scale, prior", [("global", 7.0), ("none", 7.0), ("recent", 0.0)])
 def test_other_scales(tiny, scale, prior):
     data, problem = tiny

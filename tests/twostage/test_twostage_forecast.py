@@ -144,3 +144,18 @@ def test_errors_name_the_problem(contextual_splits):
         fitted.predict(np.ones((2, 28)), 30, np.ones((2, 1)), ("price",))
     with pytest.raises(NotFittedError, match="residuals_"):
         fitted.predict_quantiles([0.5], np.ones((2, 28)), 30, np.ones((2, 10)), test.feature_names)
+
+
+def test_a_sku_launched_late_is_forecast_from_its_age_not_the_calendar_period(contextual_splits):
+    """At period 20 a SKU launched at period 15 has 5 periods of history (its window's earlier
+    entries are zeros, not sales): its forecast is that of period 5 of a SKU of its own (no
+    calendar features here, so only the history length differs), not that of 20 periods."""
+    train, _, test = contextual_splits
+    forecaster = DemandForecaster(n_lags=5, seasonal_periods=(), use_features=False).fit(train, horizon=3)
+    recent = np.zeros((test.n_skus, 28))
+    recent[:, -5:] = test.demand[:, 15:20]
+    young = forecaster.predict_with_spread(recent, 20, first_period=np.full(test.n_skus, 15))
+    own = forecaster.predict_with_spread(recent, 5)
+    np.testing.assert_array_equal(young[0], own[0])
+    np.testing.assert_array_equal(young[1], own[1])
+    assert not np.allclose(young[1], forecaster.predict_with_spread(recent, 20)[1])  # 20 periods: a tighter spread
