@@ -66,9 +66,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"orkit: error: {' '.join(message.split())}{hint}\n")
 
 
+def _lead_time(text: str) -> Any:
+    """``--lead-time``: a whole number, or a law ``VALUE:PROBABILITY,...`` (a mapping for
+    :class:`~orkit.core.InventoryProblem`, checked there)."""
+    if ":" not in text:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    else:
+        try:
+            pairs = [item.split(":") for item in text.split(",")]
+            return {"values": [int(v) for v, _ in pairs], "probabilities": [float(q) for _, q in pairs]}
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"must be a whole number L or a law VALUE:PROBABILITY,... (e.g. 1:0.5,2:0.3,4:0.2), "
+                                     f"got {text!r}")
+
+
 def _problem_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("problem")
-    g.add_argument("--lead-time", type=int, default=None, help="lead time L (default: the data's, else 1)")
+    g.add_argument("--lead-time", type=_lead_time, default=None, metavar="L",
+                   help="lead time L (default: the data's, else 1), or a random lead time drawn per order from a law "
+                        "VALUE:PROBABILITY,... (e.g. 1:0.5,2:0.3,4:0.2; orders may cross, docs/concepts.md)")
+    g.add_argument("--lead-time-seed", type=int, default=None, metavar="SEED",
+                   help="seed of the random lead times' draws (default 0; with a law only)")
     g.add_argument("--review-period", type=int, default=None, help="review period P (default: the data's, else 1)")
     g.add_argument("--holding-cost", type=float, default=None, help="holding cost h per unit-period (0.1)")
     g.add_argument("--shortage-cost", type=float, default=None, help="shortage cost b per unit-period (0.9)")
@@ -90,6 +112,11 @@ def _problem(args: argparse.Namespace, metadata: dict | None, n_periods: int | N
 
     meta = (metadata or {}).get("problem", {}) or {}
     pick = lambda flag, key, default: flag if flag is not None else meta.get(key, default)  # noqa: E731
+    if getattr(args, "lead_time_seed", None) is not None:
+        if not isinstance(args.lead_time, dict):
+            raise OrkitCliError("--lead-time-seed seeds a random lead time: give the law too, e.g. --lead-time "
+                                f"1:0.5,2:0.5 (got --lead-time {args.lead_time})")
+        args.lead_time = {**args.lead_time, "seed": args.lead_time_seed}
     problem = InventoryProblem(
         lead_time=pick(args.lead_time, "lead_time", 1),
         review_period=pick(args.review_period, "review_period", 1),
@@ -501,7 +528,9 @@ def _history(args: argparse.Namespace) -> Any:
     """The --history table (read once), or None."""
     from orkit.experiments.recommend import read_history
 
-    return read_history(args.history) if getattr(args, "history", None) else None
+    if not getattr(args, "history", None):
+        return None
+    return read_history(args.history, sku=_read_options(args).get("sku", "sku"))
 
 
 def _history_state(args: argparse.Namespace, history: Any, problem: Any):
@@ -513,7 +542,11 @@ def _history_state(args: argparse.Namespace, history: Any, problem: Any):
         raise OrkitCliError("--history needs --on-hand FILE (columns sku, on_hand: the stock on hand now)")
     on_hand = read_table(args.on_hand, "on-hand", dtype={"sku": str})
     open_orders = read_table(args.open_orders, "open-orders", dtype={"sku": str}) if args.open_orders else None
-    return build_state(history, on_hand, open_orders, today=args.today, window=args.window, problem=problem)
+    today = args.today
+    if today is not None and today.strip().lstrip("-").isdigit():
+        today = int(today)  # a period number; else a date (a dated history)
+    return build_state(history, on_hand, open_orders, today=today, window=args.window, problem=problem,
+                       **_read_options(args))
 
 
 def _metadata(history: Any) -> dict | None:
@@ -592,13 +625,14 @@ def _policy_for_recommend(args: argparse.Namespace, problem):
 
 
 def _check_read_flags(args: argparse.Namespace) -> None:
-    """``recommend``'s reading flags apply to ``--fit FILE`` only: refused without it."""
+    """``recommend``'s reading flags apply to ``--history FILE`` and ``--fit FILE``: refused
+    without either."""
     given = [flag for flag, value in (("--column", args.column), ("--freq", args.freq),
                                       ("--fill-missing", args.fill_missing), ("--lives", args.lives),
                                       ("--feature-role", args.feature_role), ("--calendar", args.calendar)) if value]
-    if given and not args.fit:
-        raise OrkitCliError(f"{', '.join(given)} describe(s) the --fit FILE's columns; give --fit FILE, or leave "
-                            f"{'them' if len(given) > 1 else 'it'} out")
+    if given and not args.fit and not args.history:
+        raise OrkitCliError(f"{', '.join(given)} describe(s) the columns of --history FILE and --fit FILE; give one, "
+                            f"or leave {'them' if len(given) > 1 else 'it'} out")
 
 
 def _state_args(p: argparse.ArgumentParser, required: bool = False) -> None:
@@ -607,8 +641,9 @@ def _state_args(p: argparse.ArgumentParser, required: bool = False) -> None:
                    help="sales history (CSV/Parquet): sku, period, demand, features; rows for today with empty "
                    "demand give today's features")
     g.add_argument("--on-hand", required=required, help="CSV/Parquet: sku, on_hand (stock now, after today's arrivals)")
-    g.add_argument("--open-orders", help="CSV/Parquet: sku, arrival (period), quantity: orders not yet received")
-    g.add_argument("--today", type=int, help="today's period (default: the period after the last one with demand)")
+    g.add_argument("--open-orders", help="CSV/Parquet: sku, arrival (period, or date for a dated history), quantity: orders not yet received")
+    g.add_argument("--today", help="today's period, or its date for a dated history (--column date=...) (default: "
+                   "the period after the last one with demand)")
     g.add_argument("--window", type=int, default=28, help="periods of past demand in the state (default 28)")
 
 
@@ -693,7 +728,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--fit", help="dataset to fit a learning policy on (its train split, or all of it)")
     c.add_argument("--load", help="folder of a saved policy (a study's policies/<method>-seed<k>)")
     c.add_argument("--force", action="store_true", help="overwrite an existing --out file")
-    _read_args(c, "--fit FILE")
+    _read_args(c, "--history FILE and --fit FILE")
     _problem_args(c)
     c.set_defaults(func=cmd_recommend)
 
@@ -701,6 +736,7 @@ def build_parser() -> argparse.ArgumentParser:
     _state_args(st, required=True)
     st.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     st.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    _read_args(st, "--history FILE")
     _problem_args(st)
     st.set_defaults(func=cmd_state)
 

@@ -46,7 +46,7 @@ import logging
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -197,7 +197,7 @@ def state_observation(frame: pd.DataFrame, problem: InventoryProblem) -> Observa
         features=features,
         pipeline=pipeline,
         recent_demand=recent,
-        first_period=torch.as_tensor(first),
+        first_period=torch.as_tensor(np.array(first)),
         **timing,
     )
 
@@ -353,12 +353,13 @@ def build_state(
     on_hand: pd.DataFrame,
     open_orders: pd.DataFrame | None = None,
     *,
-    today: int | None = None,
+    today: Any = None,
     window: int = DEMAND_WINDOW,
     problem: InventoryProblem | None = None,
     sku: str = "sku",
     period: str = "period",
     demand: str = "demand",
+    **options: Any,
 ) -> pd.DataFrame:
     """Today's state table (see the module docstring) from the sales history and the stock.
 
@@ -375,15 +376,21 @@ def build_state(
         row for every SKU of the history.
     open_orders : DataFrame, optional
         ``sku, arrival, quantity``: orders placed and not yet received, ``arrival`` in the
-        history's period numbering (after today; one or more rows per SKU, summed).
-    today : int, optional
-        Today's period; default the period after the last one with demand.
+        history's period numbering, or a date for a dated history (after today; one or more
+        rows per SKU, summed).
+    today : int or date, optional
+        Today's period (a date for a dated history); default the period after the last one
+        with demand.
     window : int, default=28
         Periods of past demand in the state (``demand_lag_1`` = yesterday).
     problem : InventoryProblem, optional
         Checks open orders against its longest lead time.
     sku, period, demand : str
         Column names of the history.
+    **options
+        How to read the history, as :meth:`Dataset.from_frame <orkit.data.Dataset.from_frame>`
+        reads a table: ``date`` (a dated history: periods are its days or weeks, counted from
+        its first date), ``freq``, ``fill_missing``, ``lives``, ``features``, ...
 
     Returns
     -------
@@ -393,9 +400,19 @@ def build_state(
         that history sees).
     """
     from orkit.core.validation import check_int
-    from orkit.data import Dataset
+    from orkit.data import Dataset, calendar
 
     window = check_int("window", window, minimum=0)
+    today_calendar: dict[str, float] = {}
+    label = lambda p: f"period {p}"  # noqa: E731
+    if options.get("date") is not None and isinstance(history, pd.DataFrame):
+        history, today, open_orders, period, day, step = _dated_history(history, today, open_orders, sku, demand,
+                                                                        options)
+        label = lambda p: (day + (p - today) * step).date().isoformat()  # noqa: E731
+        parts = options.get("calendar") or ()
+        for part in [parts] if isinstance(parts, str) else parts:  # today's calendar features, as the reader makes them
+            today_calendar[part] = float(calendar.calendar_part(np.array([calendar.to_day(day)]), part)[0])
+        options = {k: v for k, v in options.items() if k not in ("date", "freq", "calendar")}
     if isinstance(history, Dataset):
         frame = history.to_frame().drop(columns=list(history.attributes.columns) + (["split"] if history.split is not None else []))
         frame.attrs = {}
@@ -429,14 +446,14 @@ def build_state(
     if (observed.to_numpy() & is_today).any():
         raise DataError(f"history has demand for today (period {today}), which is not known when ordering: "
                         f"pass today={today + 1} / --today {today + 1} if that day is over, or blank those demands")
-    past = Dataset.from_frame(frame[~is_today], sku=sku, period=period, demand=demand)
+    past = Dataset.from_frame(frame[~is_today], sku=sku, period=period, demand=demand, **options)
     ids = past.sku_ids.astype(str)
 
     state = pd.DataFrame({"sku": ids, "period": today - past.period_start})
     if not past.full_lives:  # SKUs launched inside the history: their history is shorter
         state["first_period"] = past.life[0]
     state["on_hand"] = _per_sku_values(on_hand, "on-hand", "on_hand", ids)
-    pipeline = _pipeline(open_orders, ids, today, problem)
+    pipeline = _pipeline(open_orders, ids, today, problem, label)
     for k in range(pipeline.shape[1]):
         state[f"pipeline_{k + 1}"] = pipeline[:, k]
     if past.period_start + past.n_periods < today:
@@ -445,20 +462,69 @@ def build_state(
     recent = past.demand[:, max(0, past.n_periods - window):]
     for lag in range(1, window + 1):
         state[f"demand_lag_{lag}"] = recent[:, -lag] if lag <= recent.shape[1] else 0.0
+    for name, value in today_calendar.items():
+        state[name] = value
     if past.n_features:
         today_rows = frame[is_today]
         names = list(past.feature_names)
         if today_rows.empty:
             # a policy that reads features then says which one it misses; others need none
-            log.warning("history has feature column(s) %s but no rows for today (period %d) giving their values, so "
-                        "the state has no features; for a policy that uses them, add one row per SKU for period %d "
-                        "with the features and an empty demand", ", ".join(names), today, today)
+            log.warning("history has feature column(s) %s but no rows for today (%s) giving their values, so the "
+                        "state has no features; for a policy that uses them, add one row per SKU for %s with the "
+                        "features and an empty demand", ", ".join(names), label(today), label(today))
             return state
         table = today_rows.assign(**{sku: today_rows[sku].astype(str)})
         for name in names:
             state[name] = _per_sku_values(table[[sku, name]].rename(columns={sku: "sku"}),
-                                          f"today's (period {today})", name, ids)
+                                          f"today's ({label(today)})", name, ids)
     return state
+
+
+def _dated_history(frame: pd.DataFrame, today: Any, open_orders: pd.DataFrame | None, sku: str, demand: str,
+                   options: dict[str, Any]) -> tuple[pd.DataFrame, int, pd.DataFrame | None, str, pd.Timestamp,
+                                                     pd.Timedelta]:
+    """A dated history in the period numbering of the dataset read from it (0 = its first
+    date, the numbering a policy fitted on that history sees): the history with a ``period``
+    column, today's period, the open orders' arrival dates as periods, the name of the period
+    column, today's date and the length of a period."""
+    from orkit.data import Dataset
+
+    date = options["date"]
+    missing = [c for c in (sku, date, demand) if c not in frame.columns]
+    if missing:
+        raise DataError(f"history is missing column(s) {missing}; it has {list(frame.columns)}")
+    when = pd.to_datetime(frame[date], errors="coerce")
+    observed = pd.to_numeric(frame[demand], errors="coerce").notna()
+    if not observed.any():
+        raise DataError(f"history has no demand: column {demand!r} is empty")
+    if today is not None:
+        day = pd.to_datetime(str(today), errors="coerce")
+        if pd.isna(day):
+            raise DataError(f"today must be a date for a history with dates (column {date!r}), got {today!r}")
+        past_rows = (when < day) | when.isna()
+    else:
+        past_rows = (when <= when[observed].max()) | when.isna()  # unreadable dates: reported by the reader
+    past = Dataset.from_frame(frame[past_rows], sku=sku, demand=demand,
+                              **{k: v for k, v in options.items() if k in ("date", "freq", "fill_missing", "lives")})
+    step = pd.Timedelta(days=7 if past.freq == "W" else 1)
+
+    def periods(values: pd.Series, what: str) -> np.ndarray:
+        days = pd.to_datetime(values, errors="coerce")
+        offsets = (days - past.start_date) / step
+        bad = days.isna() | (offsets != offsets.round())
+        if bad.any():
+            value = values[bad].iloc[0]
+            raise DataError(f"{what} must be a date on the history's {'weekly' if past.freq == 'W' else 'daily'} grid "
+                            f"from {past.start_date.date().isoformat()}, got {value!r}")
+        return offsets.round().to_numpy(dtype=np.int64)
+
+    dated = frame.assign(period=np.where(when.isna(), -1, 0))
+    dated.loc[when.notna(), "period"] = periods(frame.loc[when.notna(), date], f"history column {date!r}")
+    dated = dated.drop(columns=[date])
+    today_period = past.n_periods if today is None else int(periods(pd.Series([str(today)]), "today")[0])
+    if open_orders is not None and len(open_orders) and "arrival" in open_orders.columns:
+        open_orders = open_orders.assign(arrival=periods(open_orders["arrival"].astype(str), "open orders' arrival"))
+    return dated, today_period, open_orders, "period", past.start_date + today_period * step, step
 
 
 def _per_sku_values(table: pd.DataFrame, role: str, column: str, ids: np.ndarray) -> np.ndarray:
@@ -488,8 +554,9 @@ def _per_sku_values(table: pd.DataFrame, role: str, column: str, ids: np.ndarray
 
 
 def _pipeline(open_orders: pd.DataFrame | None, ids: np.ndarray, today: int,
-              problem: InventoryProblem | None) -> np.ndarray:
-    """Units arriving in 1, 2, ... periods per SKU, from the open orders."""
+              problem: InventoryProblem | None, label: Callable[[int], str] = lambda p: f"period {p}") -> np.ndarray:
+    """Units arriving in 1, 2, ... periods per SKU, from the open orders (``label`` names a
+    period in errors: its number, or its date for a dated history)."""
     width = int(problem.max_lead_time) if problem is not None else 0
     if open_orders is None or len(open_orders) == 0:
         return np.zeros((len(ids), width))
@@ -519,13 +586,14 @@ def _pipeline(open_orders: pd.DataFrame | None, ids: np.ndarray, today: int,
     if (ahead < 1).any():
         row = int(np.flatnonzero(ahead < 1)[0])
         raise DataError(
-            f"open order of sku {skus.iloc[row]!r} arrives in period {int(arrival[row])}, not after today ({today}): "
-            "what has arrived is on hand (count it in on_hand); a late order needs a new arrival period"
+            f"open order of sku {skus.iloc[row]!r} arrives in {label(int(arrival[row]))}, not after today "
+            f"({label(today)}): what has arrived is on hand (count it in on_hand); a late order needs a new arrival "
+            "period"
         )
     if problem is not None and (ahead > width).any():
         row = int(np.flatnonzero(ahead > width)[0])
         raise DataError(
-            f"open order of sku {skus.iloc[row]!r} arrives in {int(ahead[row])} periods (period {int(arrival[row])}), "
+            f"open order of sku {skus.iloc[row]!r} arrives in {int(ahead[row])} periods ({label(int(arrival[row]))}), "
             f"but orders take at most {width} period(s) to arrive (lead time {width})"
         )
     width = max(width, int(ahead.max()))

@@ -675,8 +675,8 @@ class StudyRunner:
                 done, _ = cf.wait(list(jobs), timeout=timeout, return_when=cf.FIRST_COMPLETED)
                 if not done:
                     return
-                for future in done:
-                    handle(future)
+                for future in [f for f in jobs if f in done]:  # in submission order: a one-worker run's files
+                    handle(future)                              # are the same from run to run
                 if timeout:  # a pool: report the running trials between waits
                     return
 

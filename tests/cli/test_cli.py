@@ -226,3 +226,27 @@ def test_feature_roles_and_calendar_features_from_the_command_line(tmp_path, cap
                         feature_roles=["store=categorical:0,1,2"])
     assert {n: str(r) for n, r in read.feature_roles.items()} == {"store": "categorical:0,1,2",
                                                                   "weekday": "calendar:weekday"}
+
+
+def test_a_random_lead_time_from_the_command_line_is_the_law_of_the_python_api(tmp_path, capsys):
+    """--lead-time 1:0.5,2:0.3,4:0.2 --lead-time-seed 3 scores what InventoryProblem with that
+    LeadTimeDistribution scores (same draws); another seed other draws."""
+    from orkit.core import InventoryProblem, LeadTimeDistribution
+    from orkit.data import generate
+    from orkit.evaluation import evaluate
+    from orkit.heuristics import BaseStockPolicy
+
+    data = generate("iid-poisson", n_skus=10, n_periods=60, rate=5.0, seed=0, split_sizes=(6, 2, 2))
+    data.write(tmp_path / "d.csv")
+
+    def loss(seed):
+        assert main(["evaluate", str(tmp_path / "d.csv"), "--policy", "base-stock", "--param", "level=25",
+                     "--lead-time", "1:0.5,2:0.3,4:0.2", "--lead-time-seed", str(seed)]) == 0
+        out = capsys.readouterr().out
+        assert "lead time random (mean 1.9, max 4)" in out
+        return float(next(l for l in out.splitlines() if l.startswith("weighted_loss")).split()[1])
+
+    problem = InventoryProblem(lead_time=LeadTimeDistribution([1, 2, 4], [0.5, 0.3, 0.2], seed=3))
+    expected = evaluate(BaseStockPolicy(level=25.0), data.splits()[2], problem)["weighted_loss"]
+    assert loss(3) == pytest.approx(expected, abs=1e-4)
+    assert loss(4) != loss(3)

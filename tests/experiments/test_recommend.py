@@ -286,3 +286,64 @@ def test_every_family_orders_by_sku_and_reloads_through_the_cli(name, past, hist
                  "--out", str(out), *flags]) == 0, capsys.readouterr().err
     written = pd.read_csv(out, dtype={"sku": str}).set_index("sku").loc[orders.sku]
     np.testing.assert_array_equal(written.order.to_numpy(np.float32), orders.order.to_numpy(np.float32))
+
+
+def _dated(frame: pd.DataFrame, start: str = "2024-03-04", freq: str = "D") -> pd.DataFrame:
+    """The history with its periods as dates (period 0 = ``start``), column ``day``."""
+    step = pd.Timedelta(days=7 if freq == "W" else 1)
+    days = pd.Timestamp(start) + frame["period"] * step
+    return frame.drop(columns=["period"]).assign(day=days.dt.date.astype(str))
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+def test_a_dated_history_gives_the_state_of_its_period_numbering(history, stock, freq):
+    """The same sales with dates instead of period numbers (daily or weekly): the same state
+    (period counted from the first date), open orders' arrival given as dates; today's
+    calendar features from today's date."""
+    on_hand, open_orders = stock
+    step = pd.Timedelta(days=7 if freq == "W" else 1)
+    expected = build_state(history, on_hand, open_orders, problem=PROBLEM)
+    dated_orders = open_orders.assign(arrival=(pd.Timestamp("2024-03-04") + open_orders["arrival"] * step)
+                                      .dt.date.astype(str))
+    state = build_state(_dated(history, freq=freq), on_hand, dated_orders, problem=PROBLEM, date="day",
+                        calendar=["weekday"])
+    today = pd.Timestamp("2024-03-04") + TODAY * step
+    assert (state["weekday"] == today.weekday()).all()
+    pd.testing.assert_frame_equal(state.drop(columns=["weekday"]), expected)
+    given = build_state(_dated(history, freq=freq), on_hand, dated_orders, problem=PROBLEM, date="day",
+                        today=today.date().isoformat())
+    pd.testing.assert_frame_equal(given, expected)
+
+
+def test_a_dated_history_names_dates_in_its_errors(history, stock):
+    on_hand, open_orders = stock
+    dated = _dated(history, freq="W")
+    early = open_orders.assign(arrival="2025-04-21")  # TODAY = 59 weeks after 2024-03-04 is 2025-04-21
+    with pytest.raises(DataError, match=r"arrives in 2025-04-21, not after today \(2025-04-21\)"):
+        build_state(dated, on_hand, early, problem=PROBLEM, date="day")
+    with pytest.raises(DataError, match=r"open orders' arrival must be a date on the history's weekly grid from "
+                                        r"2024-03-04, got '2025-04-23'"):
+        build_state(dated, on_hand, open_orders.assign(arrival="2025-04-23"), problem=PROBLEM, date="day")
+    with pytest.raises(DataError, match=r"today must be a date for a history with dates \(column 'day'\), got 'soon'"):
+        build_state(dated, on_hand, None, problem=PROBLEM, date="day", today="soon")
+
+
+def test_orkit_state_reads_a_dated_extract_with_a_column_mapping(history, stock, tmp_path, capsys):
+    from orkit.cli.main import main
+
+    on_hand, open_orders = stock
+    extract = _dated(history).rename(columns={"sku": "item", "demand": "units"})
+    extract.to_csv(tmp_path / "sales.csv", index=False)
+    on_hand.to_csv(tmp_path / "stock.csv", index=False)
+    open_orders.assign(arrival=(pd.Timestamp("2024-03-04") + pd.to_timedelta(open_orders["arrival"], unit="D"))
+                       .dt.date.astype(str)).to_csv(tmp_path / "open.csv", index=False)
+    assert main(["state", "--history", str(tmp_path / "sales.csv"), "--on-hand", str(tmp_path / "stock.csv"),
+                 "--open-orders", str(tmp_path / "open.csv"), "--column", "sku=item", "--column", "date=day",
+                 "--column", "demand=units", "--lead-time", "2", "--out", str(tmp_path / "state.csv")]) == 0
+    state = pd.read_csv(tmp_path / "state.csv", dtype={"sku": str})
+    expected = build_state(history, on_hand, open_orders, problem=PROBLEM)
+    pd.testing.assert_frame_equal(state, expected, check_dtype=False)
+    assert main(["state", "--history", str(tmp_path / "sales.csv"), "--on-hand", str(tmp_path / "stock.csv"),
+                 "--column", "sku=item", "--column", "date=day", "--column", "demand=units", "--today", "2024-05-02",
+                 "--out", str(tmp_path / "again.csv")]) == 0
+    assert pd.read_csv(tmp_path / "again.csv")["period"].eq(TODAY).all()  # 2024-05-02 is 59 days after 2024-03-04
