@@ -74,6 +74,14 @@ FEATURE_KEYWORDS = ("all", "primary")
 """The keywords ``features`` accepts instead of names (a list names columns, even these)."""
 
 
+def _feature_column(data: Any, name: str, names: tuple[str, ...]) -> np.ndarray:
+    """Feature ``name`` of ``data``, (n_skus, T) float64: one column (a Dataset decodes only it
+    when its features are coded)."""
+    if hasattr(data, "feature"):
+        return np.asarray(data.feature(name), dtype=np.float64)
+    return np.asarray(data.features, dtype=np.float64)[:, :, names.index(name)]
+
+
 def resolve_features(features: Sequence[str] | str | None, names: tuple[str, ...],
                      metadata: dict[str, Any]) -> tuple[str, ...]:
     """The feature names ``features`` selects among a dataset's ``names`` (see
@@ -254,7 +262,7 @@ class ObservationEncoder(nn.Module):
             if declared is not None:
                 levels[f] = list(declared)
             else:
-                column = np.asarray(train.features, dtype=np.float64)[:, :, names.index(f)]
+                column = _feature_column(train, f, names)
                 levels[f] = np.unique(column if lived is None else column[lived]).tolist()
             if len(levels[f]) > 1000:
                 raise ValidationError(
@@ -281,7 +289,7 @@ class ObservationEncoder(nn.Module):
         encoder.global_scale.fill_(g if g > 0 and math.isfinite(g) else 1.0)
         numeric = encoder.input_features
         if numeric and standardize_features:
-            x = np.asarray(train.features, dtype=np.float64)[:, :, [names.index(f) for f in numeric]]
+            x = np.stack([_feature_column(train, f, names) for f in numeric], axis=2)
             x = x.reshape(-1, len(numeric)) if lived is None else x[lived]
             mean, std = x.mean(0), x.std(0)
             std = np.where(std > 1e-8, std, 1.0)
