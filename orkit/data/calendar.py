@@ -187,7 +187,7 @@ def calendar_part(days: np.ndarray, part: str) -> np.ndarray:
     elif part == "day_of_month":
         values = stamps.day
     elif part == "day_of_year":
-        values = stamps.dayofyear
+        values = stamps.day_of_year
     elif part == "week_of_year":
         values = stamps.isocalendar().week
     else:

@@ -74,7 +74,7 @@ class CodedArray:
         codes = self.codes[j][key]
         if np.ndim(codes) == 0:
             return self.values[j][int(codes)]
-        return self.values[j].take(codes.astype(np.intp))
+        return _decode(codes, self.values[j])
 
     def __getitem__(self, key: Any) -> Any:
         key = key if isinstance(key, tuple) else (key,)
@@ -93,13 +93,24 @@ class CodedArray:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         array = np.empty(self.shape, dtype=np.float32)
-        rows = max(1, (1 << 22) // max(1, self.shape[1]))
-        for start in range(0, self.shape[0], rows):  # by blocks of SKUs: bounded temporaries
-            for j, (codes, values) in enumerate(zip(self.codes, self.values)):
-                array[start:start + rows, :, j] = values.take(codes[start:start + rows].astype(np.intp))
+        for j, (codes, values) in enumerate(zip(self.codes, self.values)):
+            _decode(codes, values, out=array[:, :, j])
         array.setflags(write=False)
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         kinds = ", ".join(f"{c.dtype} x {len(v)}" for c, v in zip(self.codes, self.values))
         return f"CodedArray(shape={self.shape}, codes: {kinds})"
+
+
+def _decode(codes: np.ndarray, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``values[codes]`` as float32, by blocks of rows (``take`` widens its indices to intp: a
+    block at a time bounds that copy)."""
+    out = np.empty(codes.shape, dtype=np.float32) if out is None else out
+    if codes.ndim < 2:
+        out[...] = values.take(codes.astype(np.intp))
+        return out
+    rows = max(1, (1 << 22) // max(1, codes.shape[1]))
+    for start in range(0, codes.shape[0], rows):
+        out[start:start + rows] = values.take(codes[start:start + rows].astype(np.intp))
+    return out

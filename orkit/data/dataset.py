@@ -36,7 +36,7 @@ import pandas as pd
 from orkit.core.errors import DataError, ValidationError
 from orkit.core.validation import check_int
 from orkit.data import calendar, ingest
-from orkit.data.coded import CodedArray
+from orkit.data.coded import CodedArray, code_dtype
 from orkit.data.schema import FeatureRole, infer_roles, parse_roles
 from orkit.data.files import HEADER_KEY, read_dataset_header, read_long_table, table_suffix, write_dataset_file
 
@@ -987,8 +987,9 @@ class Dataset:
         ----------
         names : str or sequence of str
             Names of the new features; must not exist yet.
-        values : array-like of shape (n_skus, n_periods) or (n_skus, n_periods, k)
-            One (n_skus, n_periods) array per name.
+        values : array-like of shape (n_skus, n_periods) or (n_skus, n_periods, k), or CodedArray
+            One (n_skus, n_periods) array per name. A :class:`~orkit.data.coded.CodedArray`
+            stays coded when this dataset's features are (or it has none).
         roles : str, or mapping of name -> role, optional
             The new features' roles (one role for all, or per name); default ``numeric``.
         """
@@ -996,7 +997,8 @@ class Dataset:
         existing = [n for n in names if n in self._feature_names]
         if existing:
             raise DataError(f"feature {existing[0]!r} already exists in dataset {self._name!r}; pick another name")
-        array = np.asarray(values)
+        coded = isinstance(values, CodedArray)
+        array = values if coded else np.asarray(values)
         if array.dtype.kind not in "biuf":
             raise DataError(f"values must be numeric, got dtype {array.dtype}")
         if array.ndim == 2:
@@ -1004,9 +1006,14 @@ class Dataset:
         if array.ndim != 3 or array.shape != (self.n_skus, self.n_periods, len(names)):
             raise DataError(
                 f"values must have shape (n_skus, n_periods[, k]) = ({self.n_skus}, {self.n_periods}, {len(names)}), "
-                f"got {np.asarray(values).shape}"
+                f"got {array.shape}"
             )
-        features = np.concatenate([np.asarray(self._features), array.astype(np.float32)], axis=2)
+        if coded and isinstance(self._features, CodedArray):
+            features = CodedArray(self._features.codes + array.codes, self._features.values + array.values)
+        elif coded and self.n_features == 0:
+            features = array
+        else:
+            features = np.concatenate([np.asarray(self._features), np.asarray(array, dtype=np.float32)], axis=2)
         if roles is None or isinstance(roles, (str, FeatureRole)):
             roles = {n: roles or "numeric" for n in names}
         new_roles = parse_roles(roles, names)
@@ -1057,8 +1064,12 @@ class Dataset:
             raise ValidationError(f"names must give one name per part ({len(parts)}), got {list(names)}")
         roles = {n: FeatureRole("calendar", part=p) for n, p in zip(names, parts)}
         days = self._start_day + np.arange(self.n_periods) * calendar.FREQUENCIES[self._freq]
-        values = np.stack([np.broadcast_to(calendar.calendar_part(days, p).astype(np.float32),
-                                           (self.n_skus, self.n_periods)) for p in parts], axis=2)
+        codes, tables = [], []
+        for part in parts:  # coded: each period's code, the same for every SKU (a broadcast, no copy)
+            table, inverse = np.unique(calendar.calendar_part(days, part).astype(np.float32), return_inverse=True)
+            codes.append(np.broadcast_to(inverse.astype(code_dtype(len(table))), (self.n_skus, self.n_periods)))
+            tables.append(table)
+        values = CodedArray(codes, tables) if parts else np.zeros((self.n_skus, self.n_periods, 0), np.float32)
         return self.with_features(names, values, roles)
 
     def _check_feature_roles(self) -> None:
@@ -1068,21 +1079,25 @@ class Dataset:
         alive = None if self._life is None else self.alive().T  # (n, T)
         days = None if self._start_day is None else \
             self._start_day + np.arange(self.n_periods) * calendar.FREQUENCIES[self._freq]
+        rows = max(1, (1 << 22) // self.n_periods)  # by blocks of SKUs: bounded temporaries
         for j, (name, role) in enumerate(self._feature_roles.items()):
             if role.levels is None:
                 continue
-            column = np.asarray(self._features[:, :, j])
-            if role.role == "calendar" and days is not None:
-                expected = calendar.calendar_part(days, role.part)
-                bad = column != expected[None, :]
-                rule = f"agree with the dates ({role.part} of each period's date)"
-            else:
-                bad = ~np.isin(column, np.asarray(role.levels, dtype=np.float32))
-                rule = f"be one of its {role.role} values {_levels_text(role.levels)}"
-            if alive is not None:
-                bad &= alive
-            if bad.any():
-                self._raise_at(f"feature {name!r}", bad.T, rule, name)
+            for start in range(0, self.n_skus, rows):
+                block = slice(start, start + rows)
+                column = np.asarray(self._features[block, :, j])
+                if role.role == "calendar" and days is not None:
+                    bad = column != calendar.calendar_part(days, role.part)[None, :]
+                    rule = f"agree with the dates ({role.part} of each period's date)"
+                else:
+                    bad = ~np.isin(column, np.asarray(role.levels, dtype=np.float32))
+                    rule = f"be one of its {role.role} values {_levels_text(role.levels)}"
+                if alive is not None:
+                    bad &= alive[block]
+                if bad.any():
+                    first = np.zeros((self.n_skus, self.n_periods), dtype=bool)  # the first bad cell only
+                    first[block] = bad
+                    self._raise_at(f"feature {name!r}", first.T, rule, name)
 
 
     def select_features(self, names: Sequence[str]) -> "Dataset":

@@ -149,3 +149,24 @@ def test_a_policy_reading_features_simulates_the_same_on_codes_and_floats(tmp_pa
                     start_date=coded.start_date, freq=coded.freq)
     assert evaluate(PromoPolicy(), zeros, problem)["holding_cost"] < evaluate(PromoPolicy(), coded, problem)[
         "holding_cost"]  # the promotions were read
+
+
+def test_calendar_features_are_coded_without_a_copy_per_sku(tmp_path):
+    """Calendar parts from the dates join coded features as codes of one row shared by every
+    SKU (a broadcast view: no (n_skus, T) array); values as the date's parts; a dataset with
+    float32 features gets them as float32."""
+    frame = extract(n_skus=20, days=60)
+    frame.to_parquet(tmp_path / "sales.parquet", index=False)
+    ds = Dataset.read(tmp_path / "sales.parquet", date="date", fill_missing="zero", lives="full",
+                      features=["price", "promo"], calendar=["weekday", "day_of_year"])
+    stored = ds.stored_features
+    assert isinstance(stored, CodedArray) and ds.feature_names == ("price", "promo", "weekday", "day_of_year")
+    weekday_codes = stored.codes[2]
+    assert weekday_codes.strides[0] == 0 and weekday_codes.dtype == np.uint8  # one row for every SKU
+    np.testing.assert_array_equal(ds.feature("weekday"), np.broadcast_to(ds.dates.day_of_week.to_numpy(), (20, 60)))
+    np.testing.assert_array_equal(ds.feature("day_of_year"), np.broadcast_to(ds.dates.day_of_year.to_numpy(), (20, 60)))
+    plain = Dataset(ds.demand, ds.features[:, :, :2], ("price", "promo"), sku_ids=ds.sku_ids,
+                    start_date=ds.start_date, freq="D").with_calendar_features(["weekday", "day_of_year"])
+    assert isinstance(plain.stored_features, np.ndarray) and plain.feature_names == ds.feature_names
+    np.testing.assert_array_equal(plain.features, ds.features)
+    assert plain.feature_roles == ds.feature_roles
