@@ -11,10 +11,11 @@ process, so that its peak resident memory is its own (``ru_maxrss`` from ``os.wa
 
 - ``memory``: the same arrays generated in memory, ``Dataset(...)``, ``evaluate``;
 - ``parquet``: ``Dataset.read(file, date="date")``, ``evaluate``; the reader keeps the two
-  features as 2-byte codes of their distinct values (:mod:`orkit.data.coded`);
+  features as codes of their distinct values (:mod:`orkit.data.coded`);
 
 each with the two features and without them (``--features both|all|none``: the base-stock
-policy reads no feature, and ``Dataset.read(..., features=[])`` reads only the columns it needs).
+policy reads no feature, and ``Dataset.read(..., features=[])`` reads only the columns it needs),
+and with ``--calendar weekday`` (say) calendar features from the dates as well.
 Every case evaluates the same base-stock policy with ``orkit.evaluation.evaluate`` (lean ledger)
 and prints its metrics, which must agree between ``memory`` and ``parquet``.
 
@@ -84,7 +85,7 @@ def generate_file(path: Path, n_skus: int, n_periods: int) -> None:
           f"{time.perf_counter() - start:.0f} s", flush=True)
 
 
-def child(case: str, features: bool, path: Path, n_skus: int, n_periods: int) -> None:
+def child(case: str, features: bool, path: Path, n_skus: int, n_periods: int, calendar: list[str]) -> None:
     """One case, in this (fresh) process; prints one JSON line."""
     import torch
 
@@ -111,9 +112,10 @@ def child(case: str, features: bool, path: Path, n_skus: int, n_periods: int) ->
         start = time.perf_counter()
         dataset = Dataset(demand.T, feature_array, ("price", "promo") if features else None,
                           start_date=str(START_DAY), freq="D")
+        dataset = dataset.with_calendar_features(calendar) if calendar else dataset
     else:
         prepared = 0.0
-        dataset = Dataset.read(path, date="date", **({} if features else {"features": []}))
+        dataset = Dataset.read(path, date="date", calendar=calendar, **({} if features else {"features": []}))
     loaded = time.perf_counter() - start
     start = time.perf_counter()
     metrics = evaluate(BaseStockPolicy(level=12.0), dataset, InventoryProblem())
@@ -128,7 +130,8 @@ def child(case: str, features: bool, path: Path, n_skus: int, n_periods: int) ->
 
 def run_child(case: str, features: bool, args: argparse.Namespace, path: Path) -> dict:
     command = [sys.executable, __file__, "--child", case, "--skus", str(args.skus), "--periods", str(args.periods),
-               "--folder", str(args.folder)] + ([] if features else ["--features", "none"])
+               "--folder", str(args.folder)] + ([] if features else ["--features", "none"]) + \
+              (["--calendar", args.calendar] if args.calendar else [])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -168,11 +171,13 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "orkit-bench-io")
     parser.add_argument("--features", choices=("both", "all", "none"), default="both",
                         help="cases with the two features (all), without them (none), or both")
+    parser.add_argument("--calendar", default="", help="calendar features from the dates too, e.g. weekday")
     parser.add_argument("--child", choices=("memory", "parquet"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     path = args.folder / f"sales-{args.skus}x{args.periods}.parquet"
     if args.child:
-        child(args.child, args.features != "none", path, args.skus, args.periods)
+        child(args.child, args.features != "none", path, args.skus, args.periods,
+              [p for p in args.calendar.split(",") if p])
         return
     args.folder.mkdir(parents=True, exist_ok=True)
     if not path.exists():

@@ -1012,8 +1012,12 @@ class Dataset:
             features = CodedArray(self._features.codes + array.codes, self._features.values + array.values)
         elif coded and self.n_features == 0:
             features = array
-        else:
-            features = np.concatenate([np.asarray(self._features), np.asarray(array, dtype=np.float32)], axis=2)
+        else:  # float32: written once into the result (read-only, so that it is not copied again)
+            features = np.empty((self.n_skus, self.n_periods, self.n_features + len(names)), dtype=np.float32)
+            features[:, :, :self.n_features] = np.asarray(self._features)
+            for j in range(len(names)):
+                features[:, :, self.n_features + j] = array[:, :, j]
+            features.setflags(write=False)
         if roles is None or isinstance(roles, (str, FeatureRole)):
             roles = {n: roles or "numeric" for n in names}
         new_roles = parse_roles(roles, names)
