@@ -28,6 +28,7 @@ import torch
 
 from orkit.core.errors import ValidationError
 from orkit.core.persistence import SavablePolicy
+from orkit.core.policy import check_is_fitted
 from orkit.core.problem import InventoryProblem
 from orkit.core.skus import check_sku_count, sku_ids_of
 from orkit.core.validation import check_int
@@ -323,14 +324,24 @@ class SimulationFittedPolicy(SavablePolicy):
                 self.__dict__.pop(name, None)
             self._use_given_values()
 
+    def in_use(self, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The searched parameters in use, in ``_searched`` order, as tensors like ``like``
+        (one value, or one per SKU); NotFittedError before a fit."""
+        names = tuple(self._searched)
+        if getattr(self, "_" + names[0]) is None:
+            check_is_fitted(self, tuple(name + "_" for name in names))
+        return tuple(getattr(self, "_" + name).like(like) for name in names)
+
+    def _optimized(self, train: Any, problem: InventoryProblem) -> dict[str, np.ndarray]:
+        """One value per SKU of each searched parameter, optimised on ``train``."""
+        return fit_by_simulation(type(self), train, problem, per_sku=bool(self.per_sku),
+                                 n_candidates=self.n_candidates, n_rounds=self.n_rounds)
+
     def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "SimulationFittedPolicy":
         """Optimise the parameters on ``train`` by simulation (a no-op when they were given)."""
         if getattr(self, next(iter(self._searched))) is not None:
             return self
-        values = fit_by_simulation(
-            type(self), train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates,
-            n_rounds=self.n_rounds,
-        )
+        values = self._optimized(train, problem)
         self._set_values({name: v if self.per_sku else float(v[0]) for name, v in values.items()})
         self.per_sku_ = bool(self.per_sku)
         self.sku_ids_ = sku_ids_of(train) if self.per_sku else None

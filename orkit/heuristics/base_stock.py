@@ -342,15 +342,13 @@ class BaseStockPolicy(SimulationFittedPolicy):
     fusable = True
 
     def act(self, obs: Observation) -> torch.Tensor:
-        if self._level is None:
-            check_is_fitted(self, ("level_",))
-        return (self._level.like(obs.inventory_position) - obs.inventory_position).clamp(min=0)
+        (level,) = self.in_use(obs.inventory_position)
+        return (level - obs.inventory_position).clamp(min=0)
 
     def explain(self, obs: Observation) -> dict[str, torch.Tensor]:
         """The order-up-to level behind each order (for ``orkit recommend``)."""
-        if self._level is None:
-            check_is_fitted(self, ("level_",))
-        return {"target_level": self._level.like(obs.inventory_position).expand(obs.n_skus)}
+        (level,) = self.in_use(obs.inventory_position)
+        return {"target_level": level.expand(obs.n_skus)}
 
 
 class FeatureLinearBaseStockPolicy(SavablePolicy):

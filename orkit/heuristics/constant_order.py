@@ -27,9 +27,8 @@ import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
-from orkit.core.policy import Observation, check_is_fitted
+from orkit.core.policy import Observation
 from orkit.core.problem import InventoryProblem
-from orkit.core.skus import sku_ids_of
 from orkit.heuristics._search import (
     SearchedParameter,
     SimulationFittedPolicy,
@@ -178,14 +177,12 @@ class ConstantOrderPolicy(SimulationFittedPolicy):
                         f"on-hand has no steady state), got {quantity[i]:g} >= {limit[i]:g}"
                     )
             return self
-        values = optimize_constant_order(train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates,
-                                         n_rounds=self.n_rounds)
-        self._set_values({"quantity": values if self.per_sku else float(values[0])})
-        self.per_sku_ = bool(self.per_sku)
-        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
-        return self
+        return super().fit(train, validation, problem)
+
+    def _optimized(self, train: Any, problem: InventoryProblem) -> dict[str, np.ndarray]:
+        return {"quantity": optimize_constant_order(train, problem, per_sku=bool(self.per_sku),
+                                                    n_candidates=self.n_candidates, n_rounds=self.n_rounds)}
 
     def act(self, obs: Observation) -> torch.Tensor:
-        if self._quantity is None:
-            check_is_fitted(self, ("quantity_",))
-        return self._quantity.like(obs.on_hand).expand(obs.n_skus)
+        (quantity,) = self.in_use(obs.on_hand)
+        return quantity.expand(obs.n_skus)

@@ -57,9 +57,8 @@ import numpy as np
 import torch
 
 from orkit.core.errors import ValidationError
-from orkit.core.policy import Observation, check_is_fitted
+from orkit.core.policy import Observation
 from orkit.core.problem import InventoryProblem
-from orkit.core.skus import sku_ids_of
 from orkit.heuristics._search import (
     SearchedParameter,
     SimulationFittedPolicy,
@@ -684,19 +683,10 @@ class _PairPolicy(SimulationFittedPolicy):
 
     _optimize: Any = None
 
-    def fit(self, train: Any, validation: Any, problem: InventoryProblem) -> "_PairPolicy":
-        """Optimise both parameters on ``train`` by simulation (a no-op when they were given)."""
-        names = list(self._searched)
-        if getattr(self, names[0]) is not None:
-            return self
-        first, second = type(self)._optimize(
-            train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates, n_rounds=self.n_rounds
-        )
-        values = {names[0]: first, names[1]: second}
-        self._set_values({k: v if self.per_sku else float(v[0]) for k, v in values.items()})
-        self.per_sku_ = bool(self.per_sku)
-        self.sku_ids_ = sku_ids_of(train) if self.per_sku else None
-        return self
+    def _optimized(self, train: Any, problem: InventoryProblem) -> dict[str, np.ndarray]:
+        pair = type(self)._optimize(train, problem, per_sku=bool(self.per_sku), n_candidates=self.n_candidates,
+                                    n_rounds=self.n_rounds)
+        return dict(zip(self._searched, pair))
 
 
 class SSPolicy(_PairPolicy):
@@ -770,19 +760,14 @@ class SSPolicy(_PairPolicy):
             raise ValidationError(f"order_up_to_level must be >= reorder_point, got S - s = {float(bad.min()):g}")
 
     def act(self, obs: Observation) -> torch.Tensor:
-        if self._reorder_point is None:
-            check_is_fitted(self, ("reorder_point_", "order_up_to_level_"))
         x = obs.inventory_position
-        s, S = self._reorder_point.like(x), self._order_up_to_level.like(x)
+        s, S = self.in_use(x)
         return torch.where(x <= s, (S - x).clamp(min=0), torch.zeros_like(x))
 
     def explain(self, obs: Observation) -> dict[str, torch.Tensor]:
         """The reorder point and order-up-to level behind each order (for ``orkit recommend``)."""
-        if self._reorder_point is None:
-            check_is_fitted(self, ("reorder_point_", "order_up_to_level_"))
-        x = obs.inventory_position
-        return {"reorder_point": self._reorder_point.like(x).expand(obs.n_skus),
-                "target_level": self._order_up_to_level.like(x).expand(obs.n_skus)}
+        s, S = self.in_use(obs.inventory_position)
+        return {"reorder_point": s.expand(obs.n_skus), "target_level": S.expand(obs.n_skus)}
 
 
 class RQPolicy(_PairPolicy):
@@ -844,10 +829,8 @@ class RQPolicy(_PairPolicy):
     fusable = True
 
     def act(self, obs: Observation) -> torch.Tensor:
-        if self._reorder_point is None:
-            check_is_fitted(self, ("reorder_point_", "quantity_"))
         x = obs.inventory_position
-        r, Q = self._reorder_point.like(x), self._quantity.like(x)
+        r, Q = self.in_use(x)
         positive = Q > 0
         safe = torch.where(positive, Q, torch.ones_like(Q))
         batches = torch.floor((r - x) / safe) + 1
@@ -855,9 +838,6 @@ class RQPolicy(_PairPolicy):
 
     def explain(self, obs: Observation) -> dict[str, torch.Tensor]:
         """The reorder point and order quantity behind each order (for ``orkit recommend``)."""
-        if self._reorder_point is None:
-            check_is_fitted(self, ("reorder_point_", "quantity_"))
-        x = obs.inventory_position
-        return {"reorder_point": self._reorder_point.like(x).expand(obs.n_skus),
-                "order_quantity": self._quantity.like(x).expand(obs.n_skus)}
+        r, Q = self.in_use(obs.inventory_position)
+        return {"reorder_point": r.expand(obs.n_skus), "order_quantity": Q.expand(obs.n_skus)}
 

@@ -174,10 +174,9 @@ class CappedBaseStockPolicy(SimulationFittedPolicy):
     fusable = True
 
     def act(self, obs: Observation) -> torch.Tensor:
-        if self._level is None:
-            check_is_fitted(self, ("level_", "cap_"))
         ip = obs.inventory_position
-        return torch.minimum(torch.clamp(self._level.like(ip) - ip, min=0), self._cap.like(ip))
+        level, cap = self.in_use(ip)
+        return torch.minimum(torch.clamp(level - ip, min=0), cap)
 
 
 # ------------------------------------------------------------------------------ myopic
