@@ -235,6 +235,20 @@ class AverageCostSolution:
         return np.where(found, self.orders[pos], np.maximum(np.floor(self.fallback_level) - ip, 0)).astype(np.int64)
 
 
+def _chain_arguments(demand_pmf: Any, holding_cost: float, shortage_cost: float, lead_time: int,
+                     aperiodicity: float, tol: float, max_states: int, max_iterations: int) -> tuple:
+    """The checked arguments shared by the relative value iteration and the Markov-chain
+    evaluator: (pmf, h, b, L, aperiodicity, tol, max_states, max_iterations)."""
+    h = check_float("holding_cost", holding_cost, minimum=0)
+    b = check_float("shortage_cost", shortage_cost, minimum=0)
+    if h + b <= 0:
+        raise ValidationError("holding_cost + shortage_cost must be > 0")
+    return (_pmf_array(demand_pmf), h, b, check_int("lead_time", lead_time, minimum=0),
+            check_float("aperiodicity", aperiodicity, minimum=0, strict_minimum=True, maximum=1),
+            check_float("tol", tol, minimum=0, strict_minimum=True), check_int("max_states", max_states, minimum=1),
+            check_int("max_iterations", max_iterations, minimum=1))
+
+
 def _default_bounds(pmf: np.ndarray, h: float, b: float, L: int, lost_sales: bool, fixed_cost: float = 0.0) -> tuple[int, int]:
     law = Discrete(pmf).sum_of(L + 1)
     level = int(law.ppf(b / (b + h)))
@@ -335,17 +349,9 @@ def solve_average_cost_dp(
     >>> round(sol.average_cost, 6), round(float(base_stock_cost(6, 1.0, 4.0, Poisson(2.0), lead_time=1)), 6)
     (2.977173, 2.977173)
     """
-    pmf = _pmf_array(demand_pmf)
-    h = check_float("holding_cost", holding_cost, minimum=0)
-    b = check_float("shortage_cost", shortage_cost, minimum=0)
-    L = check_int("lead_time", lead_time, minimum=0)
-    tau = check_float("aperiodicity", aperiodicity, minimum=0, strict_minimum=True, maximum=1)
-    tol = check_float("tol", tol, minimum=0, strict_minimum=True)
-    max_states = check_int("max_states", max_states, minimum=1)
+    pmf, h, b, L, tau, tol, max_states, max_iterations = _chain_arguments(
+        demand_pmf, holding_cost, shortage_cost, lead_time, aperiodicity, tol, max_states, max_iterations)
     max_transitions = check_int("max_transitions", max_transitions, minimum=1)
-    max_iterations = check_int("max_iterations", max_iterations, minimum=1)
-    if h + b <= 0:
-        raise ValidationError("holding_cost + shortage_cost must be > 0")
     fixed = check_float("fixed_cost", fixed_cost, minimum=0)
     default_U, default_low = _default_bounds(pmf, h, b, L, lost_sales, fixed)
     U = default_U if max_inventory_position is None else check_int("max_inventory_position", max_inventory_position, minimum=0)

@@ -33,8 +33,8 @@ import torch
 
 from orkit.core.errors import SolverError, StateSpaceError, ValidationError
 from orkit.core.policy import Observation
-from orkit.core.validation import check_float, check_int
-from orkit.heuristics.average_cost_dp import _default_bounds, _keys, _period_cost, _pmf_array, _ragged
+from orkit.core.validation import check_int
+from orkit.heuristics.average_cost_dp import _chain_arguments, _default_bounds, _keys, _period_cost, _ragged
 
 __all__ = ["PolicyEvaluation", "evaluate_stationary_policy"]
 
@@ -168,16 +168,8 @@ def evaluate_stationary_policy(
     >>> round(ev.average_cost, 6), round(float(base_stock_cost(6, 1.0, 4.0, Poisson(2.0), lead_time=1)), 6)
     (2.977173, 2.977173)
     """
-    pmf = _pmf_array(demand_pmf)
-    h = check_float("holding_cost", holding_cost, minimum=0)
-    b = check_float("shortage_cost", shortage_cost, minimum=0)
-    L = check_int("lead_time", lead_time, minimum=0)
-    tau = check_float("aperiodicity", aperiodicity, minimum=0, strict_minimum=True, maximum=1)
-    tol = check_float("tol", tol, minimum=0, strict_minimum=True)
-    max_states = check_int("max_states", max_states, minimum=1)
-    max_iterations = check_int("max_iterations", max_iterations, minimum=1)
-    if h + b <= 0:
-        raise ValidationError("holding_cost + shortage_cost must be > 0")
+    pmf, h, b, L, tau, tol, max_states, max_iterations = _chain_arguments(
+        demand_pmf, holding_cost, shortage_cost, lead_time, aperiodicity, tol, max_states, max_iterations)
     K = pmf.size - 1
     level, default_low = _default_bounds(pmf, h, b, L, lost_sales)
     U = level + (L + 1) * K if max_inventory_position is None else check_int(
