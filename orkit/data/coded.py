@@ -4,7 +4,8 @@ Sales features mostly take few distinct values: flags, prices, categories, calen
 holiday markers. The readers (:mod:`orkit.data.ingest`) keep each such feature as codes into a
 float32 table of its distinct values (all finite): 1 byte per value for at most 256 distinct
 values, 2 bytes for at most 32,768, instead of float32's 4, and exactly the same numbers. A
-feature with more distinct values is float32 (and then all features are).
+feature with more distinct values (a continuous measurement) is held as float32 values, column
+by column: the others stay coded.
 
 :class:`CodedArray` is what a :class:`~orkit.data.Dataset` stores then. It slices like the
 (n_skus, T, F) float32 array it stands for (a slice that keeps the feature axis is coded too) and
@@ -31,14 +32,16 @@ def code_dtype(n_values: int) -> np.dtype:
 
 
 class CodedArray:
-    """A read-only (n_skus, T, F) float32 array stored as one code array and one table per feature:
-    ``array[:, :, j] == values[j][codes[j]]``.
+    """A read-only (n_skus, T, F) float32 array stored as one array per feature: codes into a
+    table, ``array[:, :, j] == values[j][codes[j]]``, or (``values[j]`` None) the float32 values
+    themselves, ``array[:, :, j] == codes[j]``.
 
     Parameters
     ----------
-    codes : sequence of ndarray of uint8 or int16, each (n_skus, T)
-    values : sequence of ndarray of float32, each 1-d
-        The distinct values of each feature (finite; at most :data:`MAX_VALUES`).
+    codes : sequence of ndarray, each (n_skus, T)
+        uint8 or int16 codes, or float32 values where the table is None.
+    values : sequence of (ndarray of float32, 1-d, or None)
+        The distinct values of each coded feature (finite; at most :data:`MAX_VALUES`).
     """
 
     __slots__ = ("codes", "values", "shape")
@@ -47,12 +50,18 @@ class CodedArray:
 
     def __init__(self, codes: Any, values: Any) -> None:
         self.codes = tuple(codes)
-        self.values = tuple(np.asarray(v, dtype=np.float32) for v in values)
+        self.values = tuple(None if v is None else np.asarray(v, dtype=np.float32) for v in values)
         if not self.codes or len(self.codes) != len(self.values):
             raise ValueError("a CodedArray needs one code array and one table per feature (at least one)")
         for c, v in zip(self.codes, self.values):
-            if c.dtype not in (np.uint8, np.int16) or c.shape != self.codes[0].shape or c.ndim != 2:
-                raise ValueError("codes must be (n_skus, T) arrays of uint8 or int16 of one shape")
+            if c.shape != self.codes[0].shape or c.ndim != 2:
+                raise ValueError("codes must be (n_skus, T) arrays of one shape")
+            if v is None:
+                if c.dtype != np.float32:
+                    raise ValueError("a feature without a table holds float32 values")
+                continue
+            if c.dtype not in (np.uint8, np.int16):
+                raise ValueError("codes must be uint8 or int16")
             if v.ndim != 1 or len(v) > MAX_VALUES or not np.isfinite(v).all():
                 raise ValueError(f"values must be 1-d tables of at most {MAX_VALUES} finite values")
             v.setflags(write=False)
@@ -64,7 +73,7 @@ class CodedArray:
 
     @property
     def nbytes(self) -> int:
-        return sum(c.nbytes + v.nbytes for c, v in zip(self.codes, self.values))
+        return sum(c.nbytes + (0 if v is None else v.nbytes) for c, v in zip(self.codes, self.values))
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -72,6 +81,8 @@ class CodedArray:
     def _column(self, j: int, key: Any) -> np.ndarray:
         """Feature ``j`` at ``key`` (an index of the first two axes), decoded."""
         codes = self.codes[j][key]
+        if self.values[j] is None:  # the values themselves
+            return np.float32(codes) if np.ndim(codes) == 0 else codes
         if np.ndim(codes) == 0:
             return self.values[j][int(codes)]
         return _decode(codes, self.values[j])
@@ -94,12 +105,15 @@ class CodedArray:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         array = np.empty(self.shape, dtype=np.float32)
         for j, (codes, values) in enumerate(zip(self.codes, self.values)):
-            _decode(codes, values, out=array[:, :, j])
+            if values is None:
+                array[:, :, j] = codes
+            else:
+                _decode(codes, values, out=array[:, :, j])
         array.setflags(write=False)
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        kinds = ", ".join(f"{c.dtype} x {len(v)}" for c, v in zip(self.codes, self.values))
+        kinds = ", ".join("float32" if v is None else f"{c.dtype} x {len(v)}" for c, v in zip(self.codes, self.values))
         return f"CodedArray(shape={self.shape}, codes: {kinds})"
 
 

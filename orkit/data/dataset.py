@@ -331,14 +331,15 @@ class Dataset:
 
     def _check_features(self) -> None:
         features = self._features
-        if features.size == 0 or isinstance(features, CodedArray):  # a coded table holds finite values only
+        if features.size == 0:
             return
-        if np.isfinite(features.min()) and np.isfinite(features.max()):
-            return
-        finite = np.isfinite(features)
-        if not finite.all():
-            column = int(np.argwhere(~finite.all(axis=(0, 1)))[0, 0])
-            self._raise_at("features", ~finite[:, :, column].T, "be finite", self._feature_names[column])
+        if isinstance(features, CodedArray):  # tables hold finite values only; the float32 columns are checked
+            columns = [(j, c) for j, (c, v) in enumerate(zip(features.codes, features.values)) if v is None]
+        else:
+            columns = [(j, features[:, :, j]) for j in range(features.shape[2])]
+        for j, column in columns:
+            if not (np.isfinite(column.min()) and np.isfinite(column.max())):
+                self._raise_at("features", ~np.isfinite(column).T, "be finite", self._feature_names[j])
 
     def _period_label(self, period: int) -> str:
         """``period 3`` or, with a calendar, ``date 2024-01-04 (period 3)``."""

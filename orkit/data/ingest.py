@@ -7,10 +7,9 @@ Both sources go through the same two passes over their rows:
    column the time axis: its range and, for dates, the frequency (declared or inferred, see
    :mod:`orkit.data.calendar`);
 2. **values**: demand, features and the stock-out flag go straight into the final arrays
-   (demand time-major ``(T, n_skus)`` float32; features ``(n_skus, T, F)``, as 2-byte codes of
-   their distinct values where there are at most 32,768, see :mod:`orkit.data.coded`, else
-   float32; the flag ``(T, n_skus)`` bool); per-SKU attributes and split labels are checked
-   constant per SKU.
+   (demand time-major ``(T, n_skus)`` float32; each feature ``(n_skus, T)``, as codes of its
+   distinct values where it has at most 32,768, see :mod:`orkit.data.coded`, else float32; the
+   flag ``(T, n_skus)`` bool); per-SKU attributes and split labels are checked constant per SKU.
 
 Then the rows are checked against the time axis. Two rows for one SKU and period are an error.
 A SKU lives from its first to its last row (``lives="rows"``; demand outside its life is 0 and
@@ -780,7 +779,7 @@ def _assemble(source: Any, roles: Roles, *, freq: str | None, fill_missing: str 
                 "them as zero demand" + ("" if lives == "full" else
                                          ", or give every SKU its row for each period of its life")
             )
-        for array in features.arrays():
+        for array in features.arrays:
             _carry_features(array, present, first, last, incomplete)
         added = int(missing.sum())
         metadata["fill_missing"] = {"rule": fill_missing, "rows_added": added, "skus": int(len(incomplete))}
@@ -820,63 +819,56 @@ def _assemble(source: Any, roles: Roles, *, freq: str | None, fill_missing: str 
 
 
 class _FeatureValues:
-    """The features' final arrays: per feature, codes into a table of its distinct values
-    (:mod:`orkit.data.coded`; uint8, widened to int16 past 256 values) while every feature has at
-    most ``MAX_VALUES`` values, all finite; else one float32 (n_skus, T, F) array, from the batch
-    that breaks the rule on (the codes so far decoded into it)."""
+    """The features' final arrays, one (n_skus, T) array per feature: codes into a table of its
+    distinct values (:mod:`orkit.data.coded`; uint8, widened to int16 past 256 values) while
+    it has at most ``MAX_VALUES``, all finite; else float32 values, from the batch that breaks
+    the rule on (the codes so far decoded into them)."""
 
     def __init__(self, shape: tuple[int, int, int]) -> None:
         n_skus, n_periods, n_features = shape
         self.shape = shape
         # code 0 is 0.0 in every table: the value of cells no row writes
-        self.codes = [zeros((n_skus, n_periods), np.uint8) for _ in range(n_features)]
-        self.tables: list[list[float]] = [[0.0] for _ in range(n_features)]
+        self.arrays = [zeros((n_skus, n_periods), np.uint8) for _ in range(n_features)]
+        self.tables: list[list[float] | None] = [[0.0] for _ in range(n_features)]
         self._index: list[dict[float, int]] = [{0.0: 0} for _ in range(n_features)]
-        self.array: np.ndarray | None = None if n_features else np.zeros(shape, np.float32)
         self._rows = 0  # SKU rows below this may hold codes (the others are untouched zeros)
 
     def put(self, placer: "_Placer", j: int, values: np.ndarray) -> None:
         self._rows = max(self._rows, int(placer.codes.max(initial=-1)) + 1)
-        if self.array is None:
+        table = self.tables[j]
+        if table is not None:
             local, uniques = pd.factorize(values.astype(np.float32, copy=False), use_na_sentinel=True)
-            table, index = self.tables[j], self._index[j]
+            index = self._index[j]
             new = [float(u) for u in uniques if float(u) not in index]
             if len(table) + len(new) <= MAX_VALUES and np.isfinite(uniques).all() and (local >= 0).all():
                 for value in new:
                     index[value] = len(table)
                     table.append(value)
-                if code_dtype(len(table)) != self.codes[j].dtype:
-                    self.codes[j] = self._copy(self.codes[j], code_dtype(len(table)))
-                mapping = np.fromiter((index[float(u)] for u in uniques), dtype=self.codes[j].dtype, count=len(uniques))
-                placer.put_sku_major(self.codes[j], None, mapping.take(local))
+                if code_dtype(len(table)) != self.arrays[j].dtype:
+                    self.arrays[j] = self._copy(self.arrays[j], code_dtype(len(table)))
+                mapping = np.fromiter((index[float(u)] for u in uniques), dtype=self.arrays[j].dtype, count=len(uniques))
+                placer.put_sku_major(self.arrays[j], None, mapping.take(local))
                 return
-            self.array = zeros(self.shape, np.float32)
-            for k in range(len(self.codes)):
-                self._copy(self.codes[k], np.float32, self.array[:, :, k], table=np.asarray(self.tables[k], np.float32))
-            self.codes = []
-        placer.put_sku_major(self.array, j, values)
+            self.arrays[j] = self._copy(self.arrays[j], np.float32, np.asarray(table, dtype=np.float32))
+            self.tables[j] = None
+        placer.put_sku_major(self.arrays[j], None, values)
 
-    def _copy(self, source: np.ndarray, dtype: Any, target: np.ndarray | None = None, table: Any = None) -> np.ndarray:
-        """``source``'s rows that may hold codes into ``target`` (new when None), as ``dtype``;
-        through ``table`` when given."""
-        target = zeros(source.shape, dtype) if target is None else target
+    def _copy(self, source: np.ndarray, dtype: Any, table: Any = None) -> np.ndarray:
+        """``source``'s rows that may hold codes into a new array of ``dtype``, through ``table``
+        when given."""
+        target = zeros(source.shape, dtype)
         step = max(1, (1 << 22) // max(1, source.shape[1]))
         for start in range(0, self._rows, step):
             block = source[start:min(start + step, self._rows)]
             target[start:start + len(block)] = block if table is None else table.take(block.astype(np.intp))
         return target
 
-    def arrays(self) -> list[np.ndarray]:
-        """The arrays as they stand (for the features carried into missing periods)."""
-        return [self.array] if self.array is not None else list(self.codes)
-
     def result(self) -> np.ndarray | CodedArray:
-        if self.array is not None:
-            self.array.setflags(write=False)
-            return self.array
-        for codes in self.codes:
-            codes.setflags(write=False)
-        return CodedArray(self.codes, self.tables)
+        if not self.arrays:
+            return np.zeros(self.shape, np.float32)
+        for array in self.arrays:
+            array.setflags(write=False)
+        return CodedArray(self.arrays, self.tables)
 
 
 def _sku_at(coder: _Coder, codes: np.ndarray, start: int) -> Callable[[int], str]:

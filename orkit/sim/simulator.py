@@ -116,7 +116,7 @@ def prepare_input(
             feats = data.stored_features
             if isinstance(feats, CodedArray):  # kept coded: no float copy
                 features = CodedFeatures(tuple(torch.from_numpy(c) for c in feats.codes),
-                                         tuple(torch.from_numpy(v) for v in feats.values))
+                                         tuple(None if v is None else torch.from_numpy(v) for v in feats.values))
             else:
                 features = torch.from_numpy(np.asarray(feats)) if np.size(feats) else None
         feature_names = tuple(data.feature_names)
@@ -158,11 +158,12 @@ def prepare_input(
 
 class CodedFeatures(NamedTuple):
     """Features kept coded (:class:`~orkit.data.coded.CodedArray`) on the simulator's device:
-    per feature, its codes (n_skus, T) and its table of values. Selects like the (n_skus, T, F)
-    tensor it stands for; :func:`decode_features` gives the values."""
+    per feature, its codes (n_skus, T) and its table of values (or its values, and None).
+    Selects like the (n_skus, T, F) tensor it stands for; :func:`decode_features` gives the
+    values."""
 
     codes: tuple[torch.Tensor, ...]
-    values: tuple[torch.Tensor, ...]
+    values: tuple[torch.Tensor | None, ...]
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -177,13 +178,14 @@ class CodedFeatures(NamedTuple):
         return CodedFeatures(tuple(c.index_select(dim, index) for c in self.codes), self.values)
 
     def to(self, device: Any = None, dtype: torch.dtype | None = None) -> "CodedFeatures":
-        return CodedFeatures(tuple(c.to(device) for c in self.codes), tuple(v.to(device, dtype) for v in self.values))
+        return CodedFeatures(tuple(c.to(device) if v is not None else c.to(device, dtype) for c, v in zip(self.codes, self.values)),
+                             tuple(None if v is None else v.to(device, dtype) for v in self.values))
 
 
 def decode_features(features: torch.Tensor | CodedFeatures) -> torch.Tensor:
     """The values of (a selection of) :attr:`SimulationInput.features`, shape (..., F)."""
     if isinstance(features, CodedFeatures):
-        return torch.stack([v[c.long()] for c, v in zip(features.codes, features.values)], -1)
+        return torch.stack([c if v is None else v[c.long()] for c, v in zip(features.codes, features.values)], -1)
     return features
 
 

@@ -69,20 +69,22 @@ def test_few_distinct_values_are_read_as_codes_with_the_same_numbers(tmp_path):
 
 
 @pytest.mark.parametrize("batch_rows", [7, 1 << 20])
-def test_more_distinct_values_than_codes_fall_back_to_float32(tmp_path, monkeypatch, batch_rows):
+def test_a_feature_with_more_distinct_values_than_codes_is_float32_and_the_others_stay_coded(tmp_path, monkeypatch,
+                                                                                              batch_rows):
     monkeypatch.setattr("orkit.data.ingest.MAX_VALUES", 40)  # the temperature has more than 40 values
     monkeypatch.setattr(ingest, "BATCH_ROWS", batch_rows)  # 7: the limit is passed after codes were placed
     frame = extract()
     path = tmp_path / "sales.parquet"
     frame.to_parquet(path, index=False)
     ds = Dataset.read(path, date="date", fill_missing="zero")
-    assert isinstance(ds.stored_features, np.ndarray) and ds.stored_features.dtype == np.float32
+    stored = ds.stored_features
+    assert [c.dtype for c in stored.codes] == [np.uint8, np.uint8, np.float32]  # price, promo, temperature
+    assert stored.values[2] is None and len(stored.values[0]) == 5
     for j, name in enumerate(ds.feature_names):
         expected = pivoted(frame, name, list(ds.sku_ids), ds.dates)
         known = ~np.isnan(expected)
         assert np.array_equal(ds.features[:, :, j][known], expected[known]), name
-    assert isinstance(Dataset.read(path, date="date", fill_missing="zero", features=["price", "promo"]).stored_features,
-                      CodedArray)  # two columns with 6 distinct values in all (0 included)
+        assert np.array_equal(ds.feature(name), ds.features[:, :, j]), name
     assert MAX_VALUES == 32768
 
 
@@ -101,7 +103,7 @@ def test_a_feature_widens_from_one_byte_to_two_after_its_codes_were_placed(tmp_p
 
 def test_a_non_finite_feature_is_still_an_error_naming_the_cell(tmp_path):
     frame = extract()
-    frame.loc[40, "price"] = np.inf
+    frame.loc[40, "price"] = np.inf  # price then is float32 values, and the reader reports the cell
     path = tmp_path / "sales.parquet"
     frame.to_parquet(path, index=False)
     sku, day = frame.loc[40, "sku"], frame.loc[40, "date"].date()
@@ -121,7 +123,11 @@ class PromoPolicy:
 
 
 @pytest.mark.parametrize("ledger", ["lean", "full"])
-def test_a_policy_reading_features_simulates_the_same_on_codes_and_floats(tmp_path, ledger, compiler):
+@pytest.mark.parametrize("float_column", [False, True], ids=["all coded", "one float32 column"])
+def test_a_policy_reading_features_simulates_the_same_on_codes_and_floats(tmp_path, ledger, float_column, compiler,
+                                                                          monkeypatch):
+    if float_column:
+        monkeypatch.setattr("orkit.data.ingest.MAX_VALUES", 40)  # the temperature: float32 values
     frame = extract(n_skus=20, days=60)
     path = tmp_path / "sales.parquet"
     frame.to_parquet(path, index=False)
@@ -131,6 +137,7 @@ def test_a_policy_reading_features_simulates_the_same_on_codes_and_floats(tmp_pa
     assert isinstance(coded.stored_features, CodedArray) and isinstance(plain.stored_features, np.ndarray)
     inp = prepare_input(coded)
     assert isinstance(inp.features, CodedFeatures) and inp.features.shape == (20, 60, 3)
+    assert (inp.features.values[2] is None) == float_column
     problem = InventoryProblem(lead_time=2)
     a = simulate(PromoPolicy(), coded, problem, ledger=ledger, fused=True)
     b = simulate(PromoPolicy(), plain, problem, ledger=ledger, fused=False)
