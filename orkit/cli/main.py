@@ -80,8 +80,8 @@ def _lead_time(text: str) -> Any:
             return {"values": [int(v) for v, _ in pairs], "probabilities": [float(q) for _, q in pairs]}
         except ValueError:
             pass
-    raise argparse.ArgumentTypeError(f"must be a whole number L or a law VALUE:PROBABILITY,... (e.g. 1:0.5,2:0.3,4:0.2), "
-                                     f"got {text!r}")
+    raise argparse.ArgumentTypeError("must be a whole number L or a law VALUE:PROBABILITY,... "
+                                     f"(e.g. 1:0.5,2:0.3,4:0.2), got {text!r}")
 
 
 def _problem_args(p: argparse.ArgumentParser) -> None:
@@ -641,7 +641,8 @@ def _state_args(p: argparse.ArgumentParser, required: bool = False) -> None:
                    help="sales history (CSV/Parquet): sku, period, demand, features; rows for today with empty "
                    "demand give today's features")
     g.add_argument("--on-hand", required=required, help="CSV/Parquet: sku, on_hand (stock now, after today's arrivals)")
-    g.add_argument("--open-orders", help="CSV/Parquet: sku, arrival (period, or date for a dated history), quantity: orders not yet received")
+    g.add_argument("--open-orders", help="CSV/Parquet: sku, arrival (period, or date for a dated history), "
+                   "quantity: orders not yet received")
     g.add_argument("--today", help="today's period, or its date for a dated history (--column date=...) (default: "
                    "the period after the last one with demand)")
     g.add_argument("--window", type=int, default=28, help="periods of past demand in the state (default 28)")

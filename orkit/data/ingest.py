@@ -846,7 +846,8 @@ class _FeatureValues:
                     table.append(value)
                 if code_dtype(len(table)) != self.arrays[j].dtype:
                     self.arrays[j] = self._copy(self.arrays[j], code_dtype(len(table)))
-                mapping = np.fromiter((index[float(u)] for u in uniques), dtype=self.arrays[j].dtype, count=len(uniques))
+                mapping = np.fromiter((index[float(u)] for u in uniques), dtype=self.arrays[j].dtype,
+                                      count=len(uniques))
                 placer.put_sku_major(self.arrays[j], None, mapping.take(local))
                 return
             self.arrays[j] = self._copy(self.arrays[j], np.float32, np.asarray(table, dtype=np.float32))

@@ -552,7 +552,7 @@ def myopic2_order(
 
 
 def _myopic2_chunk(x0: torch.Tensor, pipe: torch.Tensor, pmf: torch.Tensor, h: float, b: float) -> torch.Tensor:
-    m, L = x0.shape[0], pipe.shape[1]
+    m = x0.shape[0]
     K = pmf.shape[1] - 1
     law = Discrete(pmf.cpu().numpy())
     y_star = int(np.max(law.ppf(_critical_fractile(h, b))))  # c is convex with minimum at y*: q' <= y*

@@ -5,6 +5,7 @@ from orkit.sim.ledger import SUM_FIELDS, LeanLedger, Ledger
 from orkit.sim.simulator import CodedFeatures, SimulationInput, decode_features, prepare_input, simulate
 
 __all__ = [
-    "Ledger", "LeanLedger", "SUM_FIELDS", "SimulationInput", "CodedFeatures", "decode_features", "prepare_input", "simulate",
+    "Ledger", "LeanLedger", "SUM_FIELDS", "SimulationInput", "CodedFeatures", "decode_features", "prepare_input",
+    "simulate",
     "State", "Entries", "Timing", "Rules", "period", "is_review_day", "review_days",
 ]

@@ -178,8 +178,8 @@ class CodedFeatures(NamedTuple):
         return CodedFeatures(tuple(c.index_select(dim, index) for c in self.codes), self.values)
 
     def to(self, device: Any = None, dtype: torch.dtype | None = None) -> "CodedFeatures":
-        return CodedFeatures(tuple(c.to(device) if v is not None else c.to(device, dtype) for c, v in zip(self.codes, self.values)),
-                             tuple(None if v is None else v.to(device, dtype) for v in self.values))
+        codes = tuple(c.to(device) if v is not None else c.to(device, dtype) for c, v in zip(self.codes, self.values))
+        return CodedFeatures(codes, tuple(None if v is None else v.to(device, dtype) for v in self.values))
 
 
 def decode_features(features: torch.Tensor | CodedFeatures) -> torch.Tensor:
