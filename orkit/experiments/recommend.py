@@ -501,6 +501,9 @@ def _dated_history(frame: pd.DataFrame, today: Any, open_orders: pd.DataFrame | 
         day = pd.to_datetime(str(today), errors="coerce")
         if pd.isna(day):
             raise DataError(f"today must be a date for a history with dates (column {date!r}), got {today!r}")
+        if not (when < day).any():
+            raise DataError(f"today must come after the history's first date {when.min().date().isoformat()}, got "
+                            f"{today!r}")
         past_rows = (when < day) | when.isna()
     else:
         past_rows = (when <= when[observed].max()) | when.isna()  # unreadable dates: reported by the reader

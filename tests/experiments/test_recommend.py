@@ -326,6 +326,8 @@ def test_a_dated_history_names_dates_in_its_errors(history, stock):
         build_state(dated, on_hand, open_orders.assign(arrival="2025-04-23"), problem=PROBLEM, date="day")
     with pytest.raises(DataError, match=r"today must be a date for a history with dates \(column 'day'\), got 'soon'"):
         build_state(dated, on_hand, None, problem=PROBLEM, date="day", today="soon")
+    with pytest.raises(DataError, match=r"today must come after the history's first date 2024-03-04, got '2024'"):
+        build_state(dated, on_hand, None, problem=PROBLEM, date="day", today="2024")  # read as 2024-01-01
 
 
 def test_orkit_state_reads_a_dated_extract_with_a_column_mapping(history, stock, tmp_path, capsys):
